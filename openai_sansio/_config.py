@@ -1,0 +1,131 @@
+"""Client configuration: immutable, safe to print."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import attrs
+
+from ._errors import LocalProtocolError
+from ._request import Origin
+
+__all__ = ["ClientConfig", "Timeout", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def _check_limit(_inst: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise LocalProtocolError(f"timeout {attribute.name} must be positive or None, got {value!r}")
+
+
+@attrs.frozen
+class Timeout:
+    """Time limits in seconds; ``None`` means no limit.
+
+    ``connect`` bounds opening a connection (TCP and TLS), ``read`` the gap
+    between two received pieces of data, ``write`` one send, ``pool``
+    waiting for a free connection, ``total`` one logical call including all
+    its retries and backoff sleeps.
+    """
+
+    connect: float | None = attrs.field(default=5.0, validator=_check_limit)
+    read: float | None = attrs.field(default=600.0, validator=_check_limit)
+    write: float | None = attrs.field(default=600.0, validator=_check_limit)
+    pool: float | None = attrs.field(default=600.0, validator=_check_limit)
+    total: float | None = attrs.field(default=None, validator=_check_limit)
+
+    @classmethod
+    def coerce(cls, value: Timeout | float | None) -> Timeout:
+        """Accept a ``Timeout``, a number (every limit but ``connect``) or None."""
+        if isinstance(value, Timeout):
+            return value
+        if value is None:
+            return cls(connect=None, read=None, write=None, pool=None, total=None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise LocalProtocolError(f"timeout must be a Timeout, a number or None, not {type(value).__name__}")
+        seconds = float(value)
+        return cls(connect=min(5.0, seconds), read=seconds, write=seconds, pool=seconds, total=seconds)
+
+
+def _base_url(value: str) -> str:
+    if not isinstance(value, str):
+        raise LocalProtocolError("base_url must be a string")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LocalProtocolError(f"base_url must be an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment:
+        raise LocalProtocolError("base_url must not carry a query string or fragment; use default_query")
+    if any(c in value for c in "\r\n\x00 \t"):
+        raise LocalProtocolError("base_url contains whitespace or control characters")
+    return value.rstrip("/")
+
+
+def _freeze_mapping(
+    value: Mapping[str, str] | tuple[tuple[str, str], ...] | None,
+) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+@attrs.frozen(repr=False)
+class ClientConfig:
+    """Everything a client needs to know before making a call.
+
+    The API key is kept out of ``repr``/``str`` and out of every error.
+    """
+
+    api_key: str | None = attrs.field(default=None)
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_base_url)
+    organization: str | None = None
+    project: str | None = None
+    default_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_mapping)
+    default_query: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_mapping)
+    max_retries: int = 2
+    timeout: Timeout = attrs.field(factory=Timeout, converter=Timeout.coerce)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise LocalProtocolError(f"max_retries must be a non-negative int, got {self.max_retries!r}")
+        if self.api_key is not None and not isinstance(self.api_key, str):
+            raise LocalProtocolError("api_key must be a string")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ClientConfig:
+        """Read ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID`` and
+        ``OPENAI_PROJECT_ID``; keyword arguments that are not None win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "api_key": env.get("OPENAI_API_KEY") or None,
+            "base_url": env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+            "organization": env.get("OPENAI_ORG_ID") or None,
+            "project": env.get("OPENAI_PROJECT_ID") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def origin(self) -> Origin:
+        parts = urlsplit(self.base_url)
+        assert parts.hostname is not None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return Origin(parts.scheme, parts.hostname, port)
+
+    @property
+    def base_path(self) -> str:
+        """The path part of ``base_url`` without a trailing slash (may be "")."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
+    def __repr__(self) -> str:
+        key = "None" if self.api_key is None else "'<redacted>'"
+        return (
+            f"ClientConfig(api_key={key}, base_url={self.base_url!r}, "
+            f"organization={self.organization!r}, project={self.project!r}, "
+            f"max_retries={self.max_retries!r}, timeout={self.timeout!r})"
+        )
+
+    __str__ = __repr__

@@ -1,0 +1,278 @@
+"""The exception hierarchy shared by the core and every runtime adapter.
+
+Two families matter to callers:
+
+* ``LocalProtocolError``: the caller asked for something we refuse to put on
+  the wire (bad parameter, CR/LF in a header, a send in the wrong state).  It
+  is always raised before any byte of the offending request is produced.
+* ``APIError`` and its subclasses: something came back from (or failed to come
+  back from) the server.  ``RemoteProtocolError`` is the peer breaking HTTP,
+  SSE or JSON framing; ``APIStatusError`` is a well-formed error response.
+
+Nothing in here ever formats an API key: the request object that errors may
+carry redacts credentials in its own repr.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from ._headers import Headers
+    from ._request import Request
+
+__all__ = [
+    "OpenAIError",
+    "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "StreamDecodeError",
+    "APIError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIResponseValidationError",
+    "APIStreamError",
+    "make_status_error",
+]
+
+
+class OpenAIError(Exception):
+    """Base of every exception this package raises on purpose."""
+
+
+class ProtocolError(OpenAIError):
+    """Base of the two protocol errors, mirroring h11's split."""
+
+
+class LocalProtocolError(ProtocolError):
+    """The caller's request cannot be sent as given; nothing was sent."""
+
+
+class APIError(OpenAIError):
+    """Something went wrong talking to the API.
+
+    ``body`` is the decoded JSON body (or raw text) when there was one;
+    ``code``, ``param`` and ``type`` are lifted from an OpenAI-style error
+    object when present.
+    """
+
+    message: str
+    request: Request | None
+    body: object | None
+    code: str | None
+    param: str | None
+    type: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Request | None = None,
+        body: object | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.body = body
+        err = _error_object(body)
+        self.code = _opt_str(err.get("code")) if err is not None else None
+        self.param = _opt_str(err.get("param")) if err is not None else None
+        self.type = _opt_str(err.get("type")) if err is not None else None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RemoteProtocolError(ProtocolError, APIError):
+    """The peer sent bytes that break HTTP, SSE or JSON framing.
+
+    The connection it arrived on must be discarded.
+    """
+
+    def __init__(self, message: str, *, request: Request | None = None) -> None:
+        APIError.__init__(self, message, request=request)
+
+
+class StreamDecodeError(RemoteProtocolError):
+    """A streamed ``data:`` payload was not the JSON we expected.
+
+    ``data`` keeps the raw text so nothing the server said is lost.
+    """
+
+    def __init__(
+        self, message: str, *, data: str, request: Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+        self.data = data
+
+
+class APIStatusError(APIError):
+    """The server answered with a 4xx or 5xx status."""
+
+    status_code: int
+    headers: Headers
+    request_id: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Headers,
+        body: object | None,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, request=request, body=body)
+        self.status_code = status_code
+        self.headers = headers
+        self.request_id = headers.get("x-request-id")
+
+
+class BadRequestError(APIStatusError):
+    pass
+
+
+class AuthenticationError(APIStatusError):
+    pass
+
+
+class PermissionDeniedError(APIStatusError):
+    pass
+
+
+class NotFoundError(APIStatusError):
+    pass
+
+
+class ConflictError(APIStatusError):
+    pass
+
+
+class UnprocessableEntityError(APIStatusError):
+    pass
+
+
+class RateLimitError(APIStatusError):
+    pass
+
+
+class InternalServerError(APIStatusError):
+    pass
+
+
+class APIConnectionError(APIError):
+    """The request could not be completed at the transport level."""
+
+    def __init__(
+        self, message: str = "Connection error.", *, request: Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+
+
+class APITimeoutError(APIConnectionError):
+    """A time limit ran out.  ``limit`` names which one: ``"connect"``,
+    ``"read"``, ``"write"``, ``"pool"`` or ``"total"``."""
+
+    def __init__(
+        self, limit: str, seconds: float, *, request: Request | None = None
+    ) -> None:
+        super().__init__(
+            f"Request timed out: {limit} timeout of {seconds:g}s exceeded.",
+            request=request,
+        )
+        self.limit = limit
+        self.seconds = seconds
+
+
+class APIResponseValidationError(APIError):
+    """A successful response whose body does not have the expected shape."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        body: object | None = None,
+        status_code: int | None = None,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, request=request, body=body)
+        self.status_code = status_code
+
+
+class APIStreamError(APIError):
+    """An error reported by the server inside a 200 event stream.
+
+    ``received`` holds the items decoded from the same ``feed()`` call before
+    the error, so nothing that arrived ahead of it is lost.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        body: object | None,
+        received: list[Any] | None = None,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, request=request, body=body)
+        self.received: list[Any] = [] if received is None else received
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def _error_object(body: object) -> Mapping[str, Any] | None:
+    if isinstance(body, Mapping):
+        inner = body.get("error")
+        if isinstance(inner, Mapping):
+            return inner
+        return body
+    return None
+
+
+def _opt_str(value: object) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def make_status_error(
+    status_code: int,
+    headers: Headers,
+    body: object | None,
+    *,
+    request: Request | None = None,
+) -> APIStatusError:
+    """Build the typed exception for an error status and its decoded body."""
+    err = _error_object(body)
+    detail: object | None = None
+    if err is not None:
+        detail = err.get("message")
+    elif isinstance(body, str) and body:
+        detail = body
+    message = f"Error code: {status_code}"
+    if detail:
+        message += f" - {detail}"
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    return cls(
+        message, status_code=status_code, headers=headers, body=body, request=request
+    )

@@ -1,0 +1,15 @@
+# Sourced by tools/*.sh: make (once) and enter the project's virtualenv, with
+# the package installed in editable mode and the extras named in $EXTRAS.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+. .venv/bin/activate
+stamp=".venv/.installed-${EXTRAS:-base}"
+if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
+    python -m pip install -q --disable-pip-version-check --upgrade pip
+    python -m pip install -q --disable-pip-version-check -e ".[${EXTRAS:-test}]"
+    touch "$stamp"
+fi
