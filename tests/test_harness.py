@@ -1,0 +1,12 @@
+import trio
+
+
+async def test_async_tests_run_under_trio() -> None:
+    await trio.sleep(0)
+    assert trio.lowlevel.current_task() is not None
+
+
+async def test_autojump_clock_makes_sleep_instant(autojump_clock: object) -> None:
+    start = trio.current_time()
+    await trio.sleep(3600)
+    assert trio.current_time() - start >= 3600
