@@ -41,10 +41,26 @@ from ._headers import Headers
 from ._request import Origin, Request
 from ._version import __version__
 
-# --- section: sse (owned by the SSE work) ---
-# --- section: http11 (owned by the HTTP/1.1 work) ---
+# isort: split
+from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
+
+# isort: split
+from ._http11 import HTTP11Connection
+
 # --- section: call (owned by the call/retry work) ---
+# isort: split
+from ._call import NOT_GIVEN, Call, NotGiven, RequestOptions, new_idempotency_key
+from ._retry import RetryPolicy
+
+# isort: split
 # --- section: models and streams (owned by the models work) ---
+from ._streaming import (
+    ChatCompletionStreamDecoder,
+    CompletionStreamDecoder,
+    ResponseStreamDecoder,
+    StreamDecoder,
+    UnknownStreamEvent,
+)
 
 __all__ = [
     "__version__",
@@ -85,4 +101,19 @@ __all__ = [
     "Origin",
     "Request",
     # --- more names are appended below by each section ---
+    "Call",  # call
+    "RequestOptions",  # call
+    "NOT_GIVEN",  # call
+    "NotGiven",  # call
+    "new_idempotency_key",  # call
+    "RetryPolicy",  # call
+    "SSEDecoder",  # sse
+    "ServerSentEvent",  # sse
+    "DEFAULT_MAX_EVENT_SIZE",  # sse
+    "StreamDecoder",  # streams
+    "ChatCompletionStreamDecoder",  # streams
+    "CompletionStreamDecoder",  # streams
+    "ResponseStreamDecoder",  # streams
+    "UnknownStreamEvent",  # streams
+    "HTTP11Connection",  # http11
 ]

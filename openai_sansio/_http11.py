@@ -1,0 +1,357 @@
+"""The client side of one HTTP/1.1 connection, on top of h11.
+
+``HTTP11Connection`` turns a ``Request`` into bytes and the server's bytes
+into the shared connection events of ``_events.py``.  It speaks the same
+verbs the HTTP/2 connection will, so nothing above it sees an h11 type: a
+request becomes a "stream" numbered 1, 3, 5, ... even though HTTP/1.1 only
+ever has one of them in flight.
+"""
+
+from __future__ import annotations
+
+import re
+
+import h11
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    NEED_DATA,
+    ConnectionClosed,
+    DataReceived,
+    Event,
+    ResponseComplete,
+    ResponseReceived,
+    Sentinel,
+)
+from ._headers import Headers
+from ._request import Request
+
+__all__ = ["HTTP11Connection"]
+
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+# A target is sent as is: printable ASCII only, so percent-encoding is the
+# caller's job and nothing can split the request line.
+_TARGET = re.compile(r"/[\x21-\x7e]*")
+# Field values: HTAB, visible ASCII, SP and obs-text.  Everything else is a
+# control character (the CR/LF/NUL of header injection among them) or text
+# latin-1 cannot carry.
+_BAD_VALUE_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+# reg-name, IPv4 and IPv6 characters; "@", "/", "?", "#" and brackets would
+# change what the Host header means.
+_HOST = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:]+")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The connection frames the body and owns the protocol; these would fight it.
+_REFUSED_HEADERS = {
+    "transfer-encoding": "the connection always sends a Content-Length body",
+    "upgrade": "protocol upgrades are not supported",
+}
+# h11 quotes raw received bytes in some messages (header lines, chunk
+# headers); a response header may carry a cookie, so cut the quote off.
+_QUOTED_BYTES = re.compile(r":? (?:b['\"]|bytearray\().*", re.DOTALL)
+_STRAY_DATA = "the server sent data while no request was in flight"
+_NO_TRAILERS = Headers()
+_CLOSED = ConnectionClosed()
+
+
+class HTTP11Connection:
+    """One HTTP/1.1 client connection: requests in, response events out.
+
+    Feed it the server's bytes with ``receive_data`` (``b""`` at EOF), pull
+    events with ``next_event`` until it returns ``NEED_DATA``, and write what
+    ``data_to_send`` returns.  ``max_response_head_size`` bounds how much of a
+    response head (or a chunk header or trailer block) is buffered while it is
+    incomplete; a head still unfinished past it is a ``RemoteProtocolError``.
+    Call ``next_event`` until ``NEED_DATA`` after each ``receive_data`` so the
+    bound holds.
+    """
+
+    def __init__(self, *, max_response_head_size: int = 64 * 1024) -> None:
+        if max_response_head_size < 1:
+            raise ValueError("max_response_head_size must be positive")
+        self._h11 = h11.Connection(
+            h11.CLIENT, max_incomplete_event_size=max_response_head_size
+        )
+        self._outgoing: list[bytes] = []
+        self._next_stream_id = 1
+        # The id of the newest request; meaningful while _in_flight.
+        self._current = 0
+        self._in_flight = False
+        self._eof = False
+        self._closed = False
+        # Set once the peer broke framing; every later next_event repeats it.
+        self._error: str | None = None
+        # The first bytes of a response, until they are known to be "HTTP/".
+        self._prefix: bytes | None = None
+
+    # -- state ------------------------------------------------------------
+
+    @property
+    def max_streams(self) -> int:
+        return 1
+
+    @property
+    def stream_id(self) -> int | None:
+        """The stream id of the request in flight, if any."""
+        return self._current if self._in_flight else None
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed by ``close()``, by the peer, or broken by a protocol error."""
+        return self._closed or self._error is not None
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether ``send`` would accept a new request right now."""
+        return (
+            not self._in_flight
+            and not self._closed
+            and not self._eof
+            and self._error is None
+            and self._h11.our_state is h11.IDLE
+            and self._h11.their_state is h11.IDLE
+        )
+
+    @property
+    def is_reusable(self) -> bool:
+        """Whether the connection can carry another request.
+
+        With one request at a time this is ``is_idle``: true on a fresh
+        connection and after a response completed with keep-alive intact,
+        false while a response is in flight or once either side asked to
+        close.
+        """
+        return self.is_idle
+
+    def close(self) -> None:
+        """Refuse further requests; the caller closes the transport."""
+        self._closed = True
+        self._outgoing.clear()
+
+    # -- sending ----------------------------------------------------------
+
+    def send(self, request: Request) -> int:
+        """Queue ``request`` (head and whole body) and return its stream id.
+
+        The ``host`` header comes from ``request.origin`` unless the request
+        carries one; ``content-length`` is added when there is a body or the
+        method is POST, PUT or PATCH.  Spaces and tabs around header values
+        are dropped.  The connection frames the body itself, so
+        ``transfer-encoding`` (and ``upgrade``) headers are refused.
+
+        Raises ``LocalProtocolError``, having queued nothing, when the
+        request cannot be put on the wire as given or the connection cannot
+        take a request now.
+        """
+        self._check_can_send()
+        method = request.method
+        if not _TOKEN.fullmatch(method):
+            raise LocalProtocolError(f"invalid HTTP method {method[:40]!r}")
+        if method.upper() == "CONNECT":
+            raise LocalProtocolError("CONNECT requests are not supported")
+        # The target may hold a credential in its query string, so the
+        # message never quotes it.
+        if not _TARGET.fullmatch(request.target):
+            raise LocalProtocolError(
+                "invalid request target: it must start with '/' and contain "
+                "only printable ASCII (no spaces or control characters)"
+            )
+        body = request.body
+        fields: list[tuple[bytes, bytes]] = []
+        host: bytes | None = None
+        have_length = False
+        length = str(len(body)).encode("ascii")
+        for name, value in request.headers:
+            if not _TOKEN.fullmatch(name):
+                raise LocalProtocolError(f"invalid header name {name[:40]!r}")
+            lname = name.lower()
+            raw_value = _encode_value(lname, value)
+            if lname == "host":
+                if host is not None:
+                    raise LocalProtocolError("more than one 'host' header")
+                host = raw_value
+                continue
+            if lname == "content-length":
+                if have_length:
+                    raise LocalProtocolError("more than one 'content-length' header")
+                if raw_value != length:
+                    raise LocalProtocolError(
+                        "'content-length' header does not match the body length"
+                    )
+                have_length = True
+            elif lname in _REFUSED_HEADERS:
+                raise LocalProtocolError(
+                    f"header {lname!r} is not allowed: {_REFUSED_HEADERS[lname]}"
+                )
+            fields.append((lname.encode("ascii"), raw_value))
+        if host is None:
+            host = _host_header(request)
+        fields.insert(0, (b"host", host))
+        if not have_length and (body or method in _BODY_METHODS):
+            fields.append((b"content-length", length))
+
+        try:
+            head = self._h11.send(
+                h11.Request(
+                    method=method.encode("ascii"),
+                    target=request.target.encode("ascii"),
+                    headers=fields,
+                )
+            )
+            # h11 counts the body against Content-Length; for bytes it hands
+            # the same object back, so this costs no copy.
+            payload = self._h11.send(h11.Data(data=body)) if body else b""
+            tail = self._h11.send(h11.EndOfMessage())
+        except h11.LocalProtocolError:  # pragma: no cover
+            # Unreachable: everything h11 checks was checked above.  Its
+            # message may quote a header value, so it is not passed on.
+            raise LocalProtocolError("h11 refused the request") from None
+        self._outgoing.append(head)
+        if payload:
+            self._outgoing.append(payload)
+        self._outgoing.append(tail)
+        stream_id = self._current = self._next_stream_id
+        self._next_stream_id += 2
+        self._in_flight = True
+        self._prefix = b""
+        return stream_id
+
+    def _check_can_send(self) -> None:
+        if self._closed or self._eof or self._error is not None:
+            raise LocalProtocolError("the connection is closed")
+        if self._in_flight:
+            raise LocalProtocolError(
+                f"a request is already in flight on this connection (stream {self._current})"
+            )
+        if self._h11.our_state is not h11.IDLE or self._h11.their_state is not h11.IDLE:
+            raise LocalProtocolError("the connection cannot carry another request (keep-alive ended)")
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the wire since the last call."""
+        out = self._outgoing
+        if not out:
+            return b""
+        data = b"".join(out)
+        out.clear()
+        return data
+
+    # -- receiving --------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Hand over bytes read from the transport; ``b""`` means EOF."""
+        if self._error is not None:
+            return
+        if not data:
+            self._eof = True
+            self._h11.receive_data(b"")
+            return
+        if self._eof:
+            raise LocalProtocolError("received data after EOF")
+        if not self._in_flight:
+            # With no request in flight any byte from the server is a
+            # response to nothing; taking it for the next request's answer
+            # would mix up responses.
+            self._error = _STRAY_DATA
+            return
+        if self._prefix is not None:
+            # h11 judges the status line only once the whole head is in, so
+            # a peer that is not speaking HTTP (a TLS or SSH server, say)
+            # would be waited on until the head limit or a timeout.
+            prefix = (self._prefix + data[:5])[:5]
+            if not b"HTTP/".startswith(prefix):
+                self._fail_message("the response does not start with 'HTTP/'")
+                return
+            self._prefix = None if len(prefix) == 5 else prefix
+        self._h11.receive_data(data)
+
+    def next_event(self) -> Event | Sentinel:
+        """The next event, or ``NEED_DATA`` when more bytes must arrive first.
+
+        Raises ``RemoteProtocolError`` when the server broke HTTP/1.1; the
+        connection is then closed for good.
+        """
+        if self._error is not None:
+            raise RemoteProtocolError(self._error)
+        try:
+            event = self._h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise self._fail(exc) from exc
+        if type(event) is h11.Data:
+            # The streaming hot path: one event per HTTP chunk.
+            return DataReceived(self._current, bytes(event.data))
+        return self._other_event(event)
+
+    def _other_event(self, event: object) -> Event | Sentinel:
+        # A 1xx interim response says nothing about the final one.  Loop, not
+        # recurse: a server may send any number of them.
+        while type(event) is h11.InformationalResponse:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise self._fail(exc) from exc
+        if event is h11.NEED_DATA:
+            return NEED_DATA
+        if isinstance(event, h11.Response):
+            return ResponseReceived(
+                self._current,
+                event.status_code,
+                Headers.from_raw(event.headers),
+                event.http_version.decode("ascii"),
+            )
+        if isinstance(event, h11.EndOfMessage):
+            return self._complete(event)
+        if isinstance(event, h11.ConnectionClosed):
+            self._closed = True
+            return _CLOSED
+        # PAUSED needs a protocol switch, which send() never proposes.
+        self._error = "unexpected HTTP/1.1 state"  # pragma: no cover
+        raise RemoteProtocolError(self._error)  # pragma: no cover
+
+    def _complete(self, event: h11.EndOfMessage) -> ResponseComplete:
+        stream_id = self._current
+        self._in_flight = False
+        trailers = Headers.from_raw(event.headers) if event.headers else _NO_TRAILERS
+        conn = self._h11
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+        if conn.trailing_data[0]:
+            # Bytes beyond the end of the response answer nothing we asked;
+            # refuse them now rather than read them as the next response.
+            self._error = _STRAY_DATA
+        return ResponseComplete(stream_id, trailers)
+
+    def _fail(self, exc: h11.RemoteProtocolError) -> RemoteProtocolError:
+        message = str(exc)
+        if message == "peer unexpectedly closed connection" or message.startswith(
+            "can't handle event type ConnectionClosed"
+        ):
+            message = "the server closed the connection before the response was complete"
+        else:
+            message = _QUOTED_BYTES.sub("", message)
+        return RemoteProtocolError(self._fail_message(message))
+
+    def _fail_message(self, message: str) -> str:
+        self._error = f"invalid HTTP/1.1 response: {message}"
+        self._in_flight = False
+        return self._error
+
+
+def _encode_value(name: str, value: str) -> bytes:
+    # Surrounding whitespace is not part of a field value, and h11 rejects it.
+    value = value.strip(" \t")
+    bad = _BAD_VALUE_CHAR.search(value)
+    if bad is not None:
+        # Header values may be credentials: name the header, never the value.
+        what = "a character outside latin-1" if ord(bad.group()) > 0xFF else "a control character"
+        raise LocalProtocolError(f"header {name!r} has a value containing {what}")
+    return value.encode("latin-1")
+
+
+def _host_header(request: Request) -> bytes:
+    origin = request.origin
+    if not _HOST.fullmatch(origin.host):
+        raise LocalProtocolError(f"invalid host {origin.host[:80]!r}")
+    host = f"[{origin.host}]" if ":" in origin.host else origin.host
+    if _DEFAULT_PORTS.get(origin.scheme) != origin.port:
+        host = f"{host}:{origin.port}"
+    return host.encode("ascii")
