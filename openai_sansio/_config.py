@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -16,7 +16,7 @@ __all__ = ["ClientConfig", "Timeout", "DEFAULT_BASE_URL"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-def _check_limit(_inst: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+def _check_limit(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and not value > 0:
         raise LocalProtocolError(f"timeout {attribute.name} must be positive or None, got {value!r}")
 
@@ -50,16 +50,30 @@ class Timeout:
         return cls(connect=min(5.0, seconds), read=seconds, write=seconds, pool=seconds, total=seconds)
 
 
+def _coerce_timeout(value: Timeout | float | None) -> Timeout:
+    return Timeout.coerce(value)
+
+
 def _base_url(value: str) -> str:
     if not isinstance(value, str):
         raise LocalProtocolError("base_url must be a string")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # Checked before anything echoes the URL: it may carry credentials.
+    if not all("\x21" <= c <= "\x7e" for c in value):
+        raise LocalProtocolError(
+            "base_url must be visible ASCII (no whitespace or control characters; "
+            "use punycode and percent-encoding for anything else)"
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise LocalProtocolError("base_url has an invalid host or port") from None
+    if "@" in parts.netloc:
+        raise LocalProtocolError("base_url must not carry credentials; pass api_key instead")
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         raise LocalProtocolError(f"base_url must be an absolute http(s) URL, got {value!r}")
     if parts.query or parts.fragment:
         raise LocalProtocolError("base_url must not carry a query string or fragment; use default_query")
-    if any(c in value for c in "\r\n\x00 \t"):
-        raise LocalProtocolError("base_url contains whitespace or control characters")
     return value.rstrip("/")
 
 
@@ -86,7 +100,7 @@ class ClientConfig:
     default_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_mapping)
     default_query: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_mapping)
     max_retries: int = 2
-    timeout: Timeout = attrs.field(factory=Timeout, converter=Timeout.coerce)
+    timeout: Timeout = attrs.field(factory=Timeout, converter=_coerce_timeout)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:

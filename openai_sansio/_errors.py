@@ -265,6 +265,9 @@ def make_status_error(
     detail: object | None = None
     if err is not None:
         detail = err.get("message")
+        if detail is None and isinstance(body, Mapping) and isinstance(body.get("error"), str):
+            # Some OpenAI-compatible servers answer {"error": "text"}.
+            detail = body["error"]
     elif isinstance(body, str) and body:
         detail = body
     message = f"Error code: {status_code}"

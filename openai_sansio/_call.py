@@ -1,0 +1,519 @@
+"""One logical API call: the request for each attempt and what to do with
+each outcome.
+
+A ``Call`` checks everything it is given when it is created, so a bad
+header, path, query value or body fails with ``LocalProtocolError`` before a
+single request exists.  After that it hands out the ``Request`` for the
+current attempt, decides whether and when to retry, and turns response bodies
+into results or typed errors.  It never reads a clock or a random source: the
+runtime adapter passes ``now`` and ``jitter`` in.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+import sys
+from typing import Any, Callable, Final, Literal, Mapping, TypeAlias, TypeVar, Union
+from urllib.parse import quote, urlencode
+
+import attrs
+
+from ._config import ClientConfig, Timeout
+from ._errors import (
+    APIResponseValidationError,
+    APIStatusError,
+    LocalProtocolError,
+    make_status_error,
+)
+from ._headers import SECRET_HEADERS, Headers
+from ._request import Origin, Request
+from ._retry import RetryPolicy
+from ._version import __version__
+
+__all__ = ["NOT_GIVEN", "NotGiven", "RequestOptions", "Call", "new_idempotency_key"]
+
+T = TypeVar("T")
+
+
+class NotGivenType(enum.Enum):
+    """Marks a keyword argument the caller left out, as opposed to ``None``
+    (which often means "no limit" or "remove")."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+NOT_GIVEN: Final = NotGivenType.NOT_GIVEN
+NotGiven: TypeAlias = Literal[NotGivenType.NOT_GIVEN]
+
+QueryScalar = Union[str, int, float, bool, None]
+
+
+def _redacted_headers(headers: Mapping[str, str | None] | None) -> object:
+    if headers is None:
+        return None
+    return {
+        k: "<redacted>" if isinstance(k, str) and k.lower() in SECRET_HEADERS else v
+        for k, v in headers.items()
+    }
+
+
+@attrs.frozen(repr=False)
+class RequestOptions:
+    """Per-call adjustments on top of the client configuration.
+
+    ``extra_headers`` override every other header; a value of ``None`` or
+    ``""`` removes the header instead.  ``extra_query`` overrides query
+    parameters and ``extra_body`` top-level body fields.  ``timeout`` and
+    ``max_retries`` replace the client's when given.
+    """
+
+    extra_headers: Mapping[str, str | None] | None = None
+    extra_query: Mapping[str, object] | None = None
+    extra_body: Mapping[str, object] | None = None
+    timeout: Timeout | float | NotGiven | None = NOT_GIVEN
+    max_retries: int | NotGiven = NOT_GIVEN
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestOptions(extra_headers={_redacted_headers(self.extra_headers)!r}, "
+            f"extra_query={self.extra_query!r}, extra_body={self.extra_body!r}, "
+            f"timeout={self.timeout!r}, max_retries={self.max_retries!r})"
+        )
+
+
+_NO_OPTIONS = RequestOptions()
+
+
+def new_idempotency_key(random_bytes: bytes) -> str:
+    """An ``Idempotency-Key`` value made from 16 caller-supplied random bytes
+    (for example ``os.urandom(16)``), shaped as a version 4 UUID."""
+    if not isinstance(random_bytes, (bytes, bytearray)) or len(random_bytes) != 16:
+        raise LocalProtocolError("new_idempotency_key needs exactly 16 random bytes")
+    raw = bytearray(random_bytes)
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"openai-trio-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_USER_AGENT = "openai-trio/{} python/{}.{}.{}".format(__version__, *sys.version_info[:3])
+
+_TOKEN_RE = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+# Visible ASCII except the characters that would end the path early.
+_PATH_RE = re.compile(r"/[\x21-\x22\x24-\x3e\x40-\x7e]*")
+# Anything h11 would refuse in a field value, plus what latin-1 cannot carry.
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+
+# The connection frames the body itself; letting a caller set these would let
+# it desynchronise the byte stream.  (``host`` may be set: the connection
+# only fills it in when it is missing.)
+_CONNECTION_HEADERS = frozenset({"content-length", "transfer-encoding"})
+
+# Long enough to show what a misbehaving server sent, short enough for a log.
+_SHOWN_BODY_CHARS = 2000
+
+
+def _header_name(name: object) -> str:
+    if not isinstance(name, str) or not _TOKEN_RE.fullmatch(name):
+        raise LocalProtocolError(f"invalid header name {name!r}")
+    lowered = name.lower()
+    if lowered in _CONNECTION_HEADERS:
+        raise LocalProtocolError(f"header {lowered!r} is set by the connection, not by a call")
+    return lowered
+
+
+def _header_value(name: str, value: object) -> str:
+    # Error messages name the header but never echo the value: it may be a
+    # credential.
+    if not isinstance(value, str):
+        raise LocalProtocolError(
+            f"header {name!r} must have a str value, not {type(value).__name__}"
+        )
+    value = value.strip(" \t")
+    if _BAD_VALUE_RE.search(value):
+        raise LocalProtocolError(
+            f"header {name!r} has a value that cannot be sent: it contains CR, LF, "
+            "NUL, another control character or a character outside latin-1"
+        )
+    return value
+
+
+def _query_scalar(key: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # more digits than int -> str allows
+            raise LocalProtocolError(f"query parameter {key!r} is too large") from None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise LocalProtocolError(f"query parameter {key!r} must be a finite number")
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    raise LocalProtocolError(
+        f"query parameter {key!r} must be str, int, float, bool, None or a list of them, "
+        f"not {type(value).__name__}"
+    )
+
+
+def _query_string(merged: Mapping[object, object]) -> str:
+    pairs: list[tuple[str, str]] = []
+    for key, value in merged.items():
+        if not isinstance(key, str):
+            raise LocalProtocolError(f"query parameter names must be str, not {type(key).__name__}")
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, (list, tuple)):
+                    raise LocalProtocolError(f"query parameter {key!r} has a nested list")
+                text = _query_scalar(key, item)
+                if text is not None:
+                    pairs.append((key, text))
+        else:
+            text = _query_scalar(key, value)
+            if text is not None:
+                pairs.append((key, text))
+    try:
+        return urlencode(pairs, quote_via=quote)
+    except UnicodeEncodeError:
+        raise LocalProtocolError("query string contains text that is not valid Unicode") from None
+
+
+def _encode_body(body: Mapping[str, object]) -> bytes:
+    try:
+        return json.dumps(
+            body, allow_nan=False, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+    except TypeError as exc:
+        # json's own messages name a type, never a value.
+        raise LocalProtocolError(f"body is not JSON-encodable: {exc}") from None
+    except UnicodeEncodeError:
+        raise LocalProtocolError("body contains text that is not valid Unicode") from None
+    except ValueError:
+        raise LocalProtocolError(
+            "body is not JSON-encodable: it contains NaN or infinity, or a circular reference"
+        ) from None
+    except RecursionError:
+        raise LocalProtocolError("body is not JSON-encodable: it is nested too deeply") from None
+
+
+def _check_mapping(what: str, value: object) -> Mapping[Any, Any] | None:
+    if value is not None and not isinstance(value, Mapping):
+        raise LocalProtocolError(f"{what} must be a mapping or None, not {type(value).__name__}")
+    return value
+
+
+class Call:
+    """One logical API call, possibly over several attempts.
+
+    ``path`` is relative to the configured base URL and already has its
+    path parameters substituted (and percent-encoded).  Every call that is
+    not a GET needs an ``idempotency_key`` (see ``new_idempotency_key``); it
+    is sent unchanged on every attempt so the server can recognise retries.
+
+    Typical use by a runtime adapter::
+
+        while True:
+            request = call.request()
+            ...send it, read status and headers...
+            if 200 <= status < 300:
+                return call.parse_response(status, headers, body, parse)
+            delay = call.retry_delay(status_code=status, headers=headers,
+                                     now=time.time(), jitter=random.random())
+            if delay is None:
+                raise call.decode_error(status, headers, body)
+            ...sleep delay...
+    """
+
+    __slots__ = (
+        "_body",
+        "_config",
+        "_fixed_headers",
+        "_idempotency_key",
+        "_method",
+        "_origin",
+        "_policy",
+        "_request",
+        "_retries_taken",
+        "_send_retry_count",
+        "_stream",
+        "_target",
+        "_timeout",
+    )
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        stream: bool = False,
+        options: RequestOptions | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        if not isinstance(config, ClientConfig):
+            raise LocalProtocolError(f"config must be a ClientConfig, not {type(config).__name__}")
+        if options is None:
+            options = _NO_OPTIONS
+        elif not isinstance(options, RequestOptions):
+            raise LocalProtocolError(
+                f"options must be RequestOptions or None, not {type(options).__name__}"
+            )
+        if not isinstance(method, str) or not _TOKEN_RE.fullmatch(method):
+            raise LocalProtocolError(f"invalid HTTP method {method!r}")
+        method = method.upper()
+        if not isinstance(path, str) or not _PATH_RE.fullmatch(path):
+            raise LocalProtocolError(
+                f"invalid path {path!r}: it must start with '/' and contain only visible "
+                "ASCII without '?' or '#' (percent-encode path parameters; pass query "
+                "parameters as query=)"
+            )
+        if not isinstance(stream, bool):
+            raise LocalProtocolError(f"stream must be a bool, not {type(stream).__name__}")
+
+        max_retries = options.max_retries
+        if max_retries is NOT_GIVEN:
+            max_retries = config.max_retries
+        elif isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise LocalProtocolError(f"max_retries must be a non-negative int, got {max_retries!r}")
+        timeout = options.timeout
+        self._timeout = config.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
+        self._policy = RetryPolicy(max_retries=max_retries)
+
+        # Query: client defaults, then the call's own, then the per-call extras.
+        merged_query: dict[object, object] = dict(config.default_query)
+        merged_query.update(_check_mapping("query", query) or {})
+        merged_query.update(_check_mapping("extra_query", options.extra_query) or {})
+        query_string = _query_string(merged_query)
+        target = config.base_path + path
+        if query_string:
+            target += "?" + query_string
+
+        body = _check_mapping("body", body)
+        extra_body = _check_mapping("extra_body", options.extra_body)
+        encoded: bytes | None = None
+        if body is not None or extra_body is not None:
+            merged_body: dict[Any, Any] = dict(body or {})
+            merged_body.update(extra_body or {})
+            encoded = _encode_body(merged_body)
+
+        fields: dict[str, str] = {}
+        if config.api_key:
+            fields["authorization"] = "Bearer " + config.api_key
+        fields["user-agent"] = _USER_AGENT
+        fields["accept"] = "text/event-stream" if stream else "application/json"
+        if encoded is not None:
+            fields["content-type"] = "application/json"
+        if config.organization:
+            fields["openai-organization"] = config.organization
+        if config.project:
+            fields["openai-project"] = config.project
+        for name, value in config.default_headers:
+            fields[_header_name(name)] = value
+        # Names the caller set or removed explicitly; we do not fill those in.
+        chosen: set[str] = set()
+        extra_headers = _check_mapping("extra_headers", options.extra_headers) or {}
+        for name, value in extra_headers.items():
+            key = _header_name(name)
+            chosen.add(key)
+            if value is None or value == "":
+                fields.pop(key, None)
+            else:
+                fields[key] = value
+        if method != "GET" and "idempotency-key" not in chosen:
+            if idempotency_key is None:
+                raise LocalProtocolError(
+                    f"a {method} call needs an idempotency_key, so that retries are safe; "
+                    "use new_idempotency_key(os.urandom(16))"
+                )
+            fields["idempotency-key"] = idempotency_key
+
+        self._fixed_headers = tuple(
+            (name, _header_value(name, value)) for name, value in fields.items()
+        )
+        self._send_retry_count = "x-retry-count" not in chosen and "x-retry-count" not in fields
+        self._config = config
+        self._method = method
+        self._origin: Origin = config.origin
+        self._target = target
+        self._body = b"" if encoded is None else encoded
+        self._stream = stream
+        self._idempotency_key = fields.get("idempotency-key")
+        self._retries_taken = 0
+        self._request: Request | None = None
+
+    # -- what was decided up front -------------------------------------------
+
+    @property
+    def config(self) -> ClientConfig:
+        return self._config
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @property
+    def target(self) -> str:
+        """Path and query string, as sent on the request line."""
+        return self._target
+
+    @property
+    def stream(self) -> bool:
+        return self._stream
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The key sent on every attempt, or None (GET, or removed by the caller)."""
+        return self._idempotency_key
+
+    @property
+    def max_retries(self) -> int:
+        return self._policy.max_retries
+
+    @property
+    def timeout(self) -> Timeout:
+        return self._timeout
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._policy
+
+    @property
+    def retries_taken(self) -> int:
+        """How many retries have been granted so far (0 on the first attempt)."""
+        return self._retries_taken
+
+    # -- per attempt ----------------------------------------------------------
+
+    def request(self) -> Request:
+        """The request to send for the current attempt."""
+        request = self._request
+        if request is None:
+            headers = self._fixed_headers
+            if self._send_retry_count:
+                headers = (*headers, ("x-retry-count", str(self._retries_taken)))
+            request = Request(self._method, self._origin, self._target, headers, self._body)
+            self._request = request
+        return request
+
+    def retry_delay(
+        self, *, status_code: int, headers: Mapping[str, str], now: float, jitter: float
+    ) -> float | None:
+        """Seconds to wait before retrying after an error response, or None
+        to give up.  A non-None answer starts the next attempt.
+
+        ``headers`` should be a ``Headers`` (looked up case-insensitively),
+        ``now`` the current unix time (for a ``retry-after`` date) and
+        ``jitter`` a uniform random number in [0, 1).
+        """
+        delay = self._policy.delay_after_response(
+            status_code, headers, retries_taken=self._retries_taken, now=now, jitter=jitter
+        )
+        if delay is not None:
+            self._next_attempt()
+        return delay
+
+    def retry_delay_after_error(self, *, jitter: float) -> float | None:
+        """Like ``retry_delay``, after a connection error or a timeout."""
+        delay = self._policy.delay_after_error(retries_taken=self._retries_taken, jitter=jitter)
+        if delay is not None:
+            self._next_attempt()
+        return delay
+
+    def _next_attempt(self) -> None:
+        self._retries_taken += 1
+        self._request = None
+
+    # -- outcomes -------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        # Servers have been known to echo the credential back in an error.
+        key = self._config.api_key
+        if key and key in text:
+            text = text.replace(key, "<redacted>")
+        return text
+
+    def decode_error(
+        self, status_code: int, headers: Mapping[str, str], body: bytes
+    ) -> APIStatusError:
+        """The typed exception for an error response (to be raised by the caller)."""
+        text = self._scrub(body.decode("utf-8", errors="replace")).strip()
+        decoded: object = None
+        if text:
+            try:
+                decoded = json.loads(text)
+            except (ValueError, RecursionError):
+                decoded = text
+        if not isinstance(headers, Headers):
+            headers = Headers(list(headers.items()))
+        return make_status_error(status_code, headers, decoded, request=self.request())
+
+    def parse_json(self, status_code: int, headers: Mapping[str, str], body: bytes) -> Any:
+        """Decode a response body that must be JSON.
+
+        Anything else (empty, not UTF-8, not JSON) raises
+        ``APIResponseValidationError`` carrying the start of the raw text.
+        """
+        try:
+            return json.loads(body.decode("utf-8-sig"))
+        except (ValueError, RecursionError):
+            pass
+        shown = self._scrub(body[: _SHOWN_BODY_CHARS * 4].decode("utf-8", errors="replace"))
+        shown = shown[:_SHOWN_BODY_CHARS]
+        content_type = headers.get("content-type")
+        what = "an empty body" if not body else f"{len(body)} bytes that are not JSON"
+        if content_type is not None:
+            what += f" (content-type {content_type!r})"
+        raise APIResponseValidationError(
+            f"Expected a JSON body in the {status_code} response, got {what}",
+            body=shown,
+            status_code=status_code,
+            request=self.request(),
+        )
+
+    def parse_response(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        parse: Callable[[Any], T],
+    ) -> T:
+        """The typed result of a complete response, or raise its error.
+
+        ``parse`` turns decoded JSON into the result (e.g. a model's
+        ``from_dict``); if it chokes on the shape, that is reported as
+        ``APIResponseValidationError``.
+        """
+        if not 200 <= status_code < 300:
+            raise self.decode_error(status_code, headers, body)
+        decoded = self.parse_json(status_code, headers, body)
+        try:
+            return parse(decoded)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise APIResponseValidationError(
+                f"The {status_code} response does not have the expected shape: "
+                f"{type(exc).__name__}",
+                body=decoded,
+                status_code=status_code,
+                request=self.request(),
+            ) from exc
+
+    def __repr__(self) -> str:
+        return (
+            f"<Call {self._method} {self._target!r} stream={self._stream} "
+            f"retries_taken={self._retries_taken}/{self.max_retries}>"
+        )

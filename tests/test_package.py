@@ -1,0 +1,117 @@
+"""Package-level promises: import hygiene, public names, wheel contents."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from types import ModuleType
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+IO_MODULES = ("trio", "asyncio", "socket", "ssl", "selectors")
+
+
+def test_sansio_core_imports_no_io_machinery() -> None:
+    code = (
+        "import json, sys\n"
+        "import openai_sansio\n"
+        f"print(json.dumps([m for m in {IO_MODULES!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert json.loads(out.stdout) == []
+
+
+def test_the_import_check_can_see_io_modules() -> None:
+    # Guards the test above against passing vacuously.
+    code = f"import json, sys, openai_sansio, socket\nprint(json.dumps([m for m in {IO_MODULES!r} if m in sys.modules]))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, timeout=30
+    )
+    assert "socket" in json.loads(out.stdout)
+
+
+def check_public_names(module: ModuleType) -> None:
+    names = module.__all__
+    assert len(names) == len(set(names)), "duplicate names in __all__"
+    private = [n for n in names if n.startswith("_") and not (n.startswith("__") and n.endswith("__"))]
+    assert private == [], f"private names exported: {private}"
+    missing = [n for n in names if not hasattr(module, n)]
+    assert missing == [], f"names in __all__ that do not resolve: {missing}"
+    namespace: dict[str, object] = {}
+    exec(f"from {module.__name__} import *", namespace)
+    namespace.pop("__builtins__", None)
+    assert set(namespace) == set(names)
+    for name in names:
+        obj = getattr(module, name)
+        origin = getattr(obj, "__module__", None)
+        if isinstance(obj, type) or inspect.isroutine(obj):
+            # Re-exports of third-party objects would make them part of our API.
+            assert origin is None or origin.split(".")[0] in ("openai_sansio", "openai_trio"), name
+
+
+def test_openai_sansio_public_names() -> None:
+    import openai_sansio
+
+    check_public_names(openai_sansio)
+    for name in ("Call", "RequestOptions", "NOT_GIVEN", "NotGiven", "RetryPolicy", "new_idempotency_key"):
+        assert name in openai_sansio.__all__
+
+
+def test_openai_trio_public_names() -> None:
+    if not (ROOT / "openai_trio" / "__init__.py").exists():
+        pytest.skip("openai_trio/__init__.py does not exist yet")
+    openai_trio = importlib.import_module("openai_trio")
+    if not hasattr(openai_trio, "__all__"):
+        pytest.skip("openai_trio defines no __all__ yet")
+    check_public_names(openai_trio)
+
+
+def _ignore(_dir: str, names: list[str]) -> set[str]:
+    return {n for n in names if n in ("__pycache__", "build", "dist") or n.endswith(".egg-info")}
+
+
+@pytest.mark.timeout(120)
+def test_wheel_ships_type_markers(tmp_path: pathlib.Path) -> None:
+    for tool in ("build", "setuptools", "wheel"):
+        if importlib.util.find_spec(tool) is None:
+            pytest.skip(f"building a wheel without isolation needs {tool!r} installed")
+    # Build from a copy so the shared checkout gets no build/ or egg-info.
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "setup.cfg", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, src / name)
+    for package in ("openai_sansio", "openai_trio"):
+        shutil.copytree(ROOT / package, src / package, ignore=_ignore)
+    out = tmp_path / "dist"
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (wheel,) = out.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert "openai_sansio/py.typed" in names
+    assert "openai_trio/py.typed" in names
+    assert "openai_sansio/__init__.py" in names
+    assert "openai_sansio/_call.py" in names
