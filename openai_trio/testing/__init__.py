@@ -1,0 +1,35 @@
+"""A fake OpenAI-compatible server for tests, built on h11 and trio.
+
+::
+
+    async with FakeServer() as server:
+        server.enqueue(FakeResponse.error(429, "slow down", headers={"retry-after-ms": "10"}))
+        await server.serve_tcp()            # or: stream = await server.connect(origin)
+        ... talk to server.base_url ...
+        assert server.requests[0].json()["model"] == "gpt-4o-mini"
+
+With nothing enqueued the server answers like a small OpenAI API: chat
+completions and legacy completions (streamed or not), the Responses API,
+embeddings and models.  For code that is not trio, use
+``with run_fake_server_in_thread() as base_url:``.
+"""
+
+from __future__ import annotations
+
+from ._openai import DEFAULT_MODELS, FAKE_REPLY, FakeOpenAI, embedding_vector
+from ._responses import FakeResponse, ReceivedRequest, format_sse
+from ._server import FakeServer, Handler
+from ._thread import run_fake_server_in_thread
+
+__all__ = [
+    "FakeServer",
+    "FakeResponse",
+    "ReceivedRequest",
+    "Handler",
+    "FakeOpenAI",
+    "FAKE_REPLY",
+    "DEFAULT_MODELS",
+    "embedding_vector",
+    "format_sse",
+    "run_fake_server_in_thread",
+]

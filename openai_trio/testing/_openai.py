@@ -1,0 +1,530 @@
+"""The fake server's default answers: a tiny OpenAI-compatible API.
+
+Deterministic on purpose (apart from ``created`` timestamps): the same
+request gets the same reply text, ids count up per server, and embeddings are
+derived from a hash of the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+
+from ._responses import FakeResponse, ReceivedRequest, format_sse
+
+__all__ = ["FAKE_REPLY", "FakeOpenAI", "DEFAULT_MODELS"]
+
+FAKE_REPLY = (
+    "Hello! This reply comes from the openai_trio fake server: no model ran "
+    "and no API key was needed, but every word travelled over real HTTP/1.1, "
+    "one streamed chunk at a time."
+)
+
+DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-nano", "text-embedding-3-small")
+
+_MAX_STORED_RESPONSES = 1000
+_MAX_N = 8
+_MAX_DIMENSIONS = 4096
+_DEFAULT_DIMENSIONS = 32
+_CREATED = 1_700_000_000
+
+
+def _words(text: str) -> list[str]:
+    """Split ``text`` into streamable pieces that join back to ``text``."""
+    parts = text.split(" ")
+    return [p if i == 0 else " " + p for i, p in enumerate(parts)]
+
+
+def _tokens(value: Any) -> int:
+    """A rough token count: words in every string found in ``value``."""
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, list):
+        return sum(_tokens(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_tokens(v) for v in value.values())
+    return 0
+
+
+def invalid(message: str, *, param: str | None = None, code: str | None = None) -> FakeResponse:
+    return FakeResponse.error(400, message, type="invalid_request_error", param=param, code=code)
+
+
+class FakeOpenAI:
+    """Routes and state for the default handler of ``FakeServer``."""
+
+    def __init__(self, *, reply: str = FAKE_REPLY, models: tuple[str, ...] = DEFAULT_MODELS) -> None:
+        self.reply = reply
+        self.models: dict[str, dict[str, Any]] = {
+            name: {"id": name, "object": "model", "created": _CREATED, "owned_by": "openai-trio-fake"}
+            for name in models
+        }
+        self.responses: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.inputs: dict[str, list[dict[str, Any]]] = {}
+        self._counter = 0
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        digest = hashlib.sha256(f"{prefix}{self._counter}".encode()).hexdigest()[:24]
+        return f"{prefix}{digest}"
+
+    # -- dispatch -----------------------------------------------------------
+
+    def __call__(self, request: ReceivedRequest) -> FakeResponse:
+        path = request.path
+        if path.startswith("/v1/") or path == "/v1":
+            path = path[3:]
+        segments = [s for s in path.split("/") if s]
+        method = request.method
+        route = self._route(method, segments)
+        if route is None:
+            return FakeResponse.error(
+                404, f"Invalid URL ({method} {request.path})", type="invalid_request_error"
+            )
+        handler, args = route
+        body: Any = None
+        if method == "POST" and handler in _JSON_BODY:
+            if not request.body:
+                return invalid("The request body is empty; a JSON object was expected.")
+            try:
+                body = request.json()
+            except ValueError:
+                return invalid(
+                    "The request body is not valid JSON. Check the payload and "
+                    "the content-type header."
+                )
+            if not isinstance(body, dict):
+                return invalid("The request body must be a JSON object.")
+        return handler(self, request, body, *args)
+
+    def _route(
+        self, method: str, segments: list[str]
+    ) -> tuple[Callable[..., FakeResponse], tuple[str, ...]] | None:
+        n = len(segments)
+        head = segments[0] if segments else ""
+        if method == "POST" and segments == ["chat", "completions"]:
+            return FakeOpenAI.chat_completions, ()
+        if method == "POST" and segments == ["completions"]:
+            return FakeOpenAI.completions, ()
+        if method == "POST" and segments == ["embeddings"]:
+            return FakeOpenAI.embeddings, ()
+        if head == "responses":
+            if method == "POST" and n == 1:
+                return FakeOpenAI.create_response, ()
+            if n == 2 and method in ("GET", "DELETE"):
+                return FakeOpenAI.get_response if method == "GET" else FakeOpenAI.delete_response, (
+                    segments[1],
+                )
+            if n == 3 and method == "POST" and segments[2] == "cancel":
+                return FakeOpenAI.cancel_response, (segments[1],)
+            if n == 3 and method == "GET" and segments[2] == "input_items":
+                return FakeOpenAI.input_items, (segments[1],)
+        if head == "models":
+            if method == "GET" and n == 1:
+                return FakeOpenAI.list_models, ()
+            if n >= 2 and method in ("GET", "DELETE"):
+                # Fine-tuned model names contain ':' but never '/', except
+                # for some compatible servers; join what is left.
+                name = "/".join(segments[1:])
+                return FakeOpenAI.get_model if method == "GET" else FakeOpenAI.delete_model, (name,)
+        return None
+
+    # -- helpers ------------------------------------------------------------
+
+    @staticmethod
+    def _model(body: dict[str, Any]) -> str | FakeResponse:
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return invalid("You must provide a model parameter.", param="model")
+        return model
+
+    @staticmethod
+    def _limit(body: dict[str, Any], *names: str) -> int | FakeResponse | None:
+        for name in names:
+            value = body.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                return invalid(f"Invalid '{name}': expected an integer >= 1.", param=name)
+            return value
+        return None
+
+    def _reply_words(self, limit: int | None) -> tuple[list[str], str]:
+        words = _words(self.reply)
+        if limit is not None and limit < len(words):
+            return words[:limit], "length"
+        return words, "stop"
+
+    @staticmethod
+    def _stream_options(body: dict[str, Any]) -> bool:
+        options = body.get("stream_options")
+        return isinstance(options, dict) and options.get("include_usage") is True
+
+    # -- chat completions ---------------------------------------------------
+
+    def chat_completions(self, request: ReceivedRequest, body: dict[str, Any]) -> FakeResponse:
+        model = self._model(body)
+        if isinstance(model, FakeResponse):
+            return model
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return invalid("'messages' must be a non-empty array.", param="messages")
+        limit = self._limit(body, "max_completion_tokens", "max_tokens")
+        if isinstance(limit, FakeResponse):
+            return limit
+        n = body.get("n", 1)
+        if n is None:
+            n = 1
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_N:
+            return invalid(f"Invalid 'n': expected an integer from 1 to {_MAX_N}.", param="n")
+        words, finish = self._reply_words(limit)
+        prompt_tokens = _tokens(messages)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words) * n,
+            "total_tokens": prompt_tokens + len(words) * n,
+        }
+        ident = self._next_id("chatcmpl-")
+        created = int(time.time())
+        if body.get("stream") is not True:
+            return FakeResponse.json(
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "system_fingerprint": "fp_fake",
+                    "choices": [
+                        {
+                            "index": i,
+                            "message": {
+                                "role": "assistant",
+                                "content": "".join(words),
+                                "refusal": None,
+                                "annotations": [],
+                            },
+                            "logprobs": None,
+                            "finish_reason": finish,
+                        }
+                        for i in range(n)
+                    ],
+                    "usage": usage,
+                    "service_tier": "default",
+                }
+            )
+        include_usage = self._stream_options(body)
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": choices,
+            }
+            if include_usage:
+                out["usage"] = None
+            out.update(extra)
+            return out
+
+        def choice(i: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+            return {"index": i, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+        events: list[dict[str, Any]] = []
+        for i in range(n):
+            events.append(chunk([choice(i, {"role": "assistant", "content": "", "refusal": None})]))
+        for word in words:
+            for i in range(n):
+                events.append(chunk([choice(i, {"content": word})]))
+        for i in range(n):
+            events.append(chunk([choice(i, {}, finish)]))
+        if include_usage:
+            events.append(chunk([], usage=usage))
+        return FakeResponse.sse(events)
+
+    # -- legacy completions -------------------------------------------------
+
+    def completions(self, request: ReceivedRequest, body: dict[str, Any]) -> FakeResponse:
+        model = self._model(body)
+        if isinstance(model, FakeResponse):
+            return model
+        prompt = body.get("prompt")
+        if not isinstance(prompt, (str, list)):
+            return invalid("'prompt' must be a string or an array.", param="prompt")
+        limit = self._limit(body, "max_tokens")
+        if isinstance(limit, FakeResponse):
+            return limit
+        words, finish = self._reply_words(16 if limit is None else limit)
+        prompt_tokens = _tokens(prompt)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_tokens + len(words),
+        }
+        ident = self._next_id("cmpl-")
+        created = int(time.time())
+        base = {"id": ident, "object": "text_completion", "created": created, "model": model}
+        if body.get("stream") is not True:
+            return FakeResponse.json(
+                {
+                    **base,
+                    "choices": [
+                        {"index": 0, "text": "".join(words), "logprobs": None, "finish_reason": finish}
+                    ],
+                    "usage": usage,
+                }
+            )
+        events: list[dict[str, Any]] = [
+            {**base, "choices": [{"index": 0, "text": w, "logprobs": None, "finish_reason": None}]}
+            for w in words
+        ]
+        events.append(
+            {**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": finish}]}
+        )
+        if self._stream_options(body):
+            events.append({**base, "choices": [], "usage": usage})
+        return FakeResponse.sse(events)
+
+    # -- embeddings ---------------------------------------------------------
+
+    def embeddings(self, request: ReceivedRequest, body: dict[str, Any]) -> FakeResponse:
+        model = self._model(body)
+        if isinstance(model, FakeResponse):
+            return model
+        raw = body.get("input")
+        inputs: list[Any]
+        if isinstance(raw, str) or (isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)):
+            inputs = [raw]
+        elif isinstance(raw, list) and raw:
+            inputs = raw
+        else:
+            return invalid("'input' must be a string or a non-empty array.", param="input")
+        dims = body.get("dimensions", _DEFAULT_DIMENSIONS)
+        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= _MAX_DIMENSIONS:
+            return invalid(f"Invalid 'dimensions': expected 1 to {_MAX_DIMENSIONS}.", param="dimensions")
+        fmt = body.get("encoding_format", "float")
+        if fmt not in ("float", "base64"):
+            return invalid("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
+        data = []
+        for index, item in enumerate(inputs):
+            vector = embedding_vector(item, dims)
+            value: Any = vector
+            if fmt == "base64":
+                value = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": value})
+        tokens = _tokens(inputs) or len(inputs)
+        return FakeResponse.json(
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+    # -- responses ----------------------------------------------------------
+
+    def _input_items(self, raw: Any) -> list[dict[str, Any]]:
+        if isinstance(raw, str):
+            raw = [{"role": "user", "content": raw}]
+        items = []
+        for entry in raw if isinstance(raw, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            item = dict(entry)
+            item.setdefault("type", "message")
+            item.setdefault("id", self._next_id("msg_"))
+            if item["type"] == "message":
+                item.setdefault("status", "completed")
+                content = item.get("content")
+                if isinstance(content, str):
+                    item["content"] = [{"type": "input_text", "text": content}]
+            items.append(item)
+        return items
+
+    def _store(self, response: dict[str, Any], inputs: list[dict[str, Any]]) -> None:
+        self.responses[response["id"]] = response
+        self.inputs[response["id"]] = inputs
+        while len(self.responses) > _MAX_STORED_RESPONSES:
+            old, _ = self.responses.popitem(last=False)
+            self.inputs.pop(old, None)
+
+    def create_response(self, request: ReceivedRequest, body: dict[str, Any]) -> FakeResponse:
+        model = self._model(body)
+        if isinstance(model, FakeResponse):
+            return model
+        raw_input = body.get("input")
+        if not isinstance(raw_input, (str, list)):
+            return invalid("'input' must be a string or an array.", param="input")
+        limit = self._limit(body, "max_output_tokens")
+        if isinstance(limit, FakeResponse):
+            return limit
+        background = body.get("background") is True
+        words, finish = self._reply_words(limit)
+        input_tokens = _tokens(raw_input)
+        resp_id = self._next_id("resp_")
+        msg_id = self._next_id("msg_")
+        text = "".join(words)
+        message = {
+            "type": "message",
+            "id": msg_id,
+            "status": "completed" if finish == "stop" else "incomplete",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        }
+        final_status = "completed" if finish == "stop" else "incomplete"
+        response: dict[str, Any] = {
+            "id": resp_id,
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "in_progress" if background else final_status,
+            "background": background,
+            "error": None,
+            "incomplete_details": None if finish == "stop" else {"reason": "max_output_tokens"},
+            "instructions": body.get("instructions"),
+            "max_output_tokens": limit,
+            "model": model,
+            "output": [] if background else [message],
+            "parallel_tool_calls": True,
+            "previous_response_id": body.get("previous_response_id"),
+            "store": body.get("store", True) is not False,
+            "temperature": body.get("temperature", 1.0),
+            "text": {"format": {"type": "text"}},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_p": body.get("top_p", 1.0),
+            "truncation": "disabled",
+            "usage": None
+            if background
+            else {
+                "input_tokens": input_tokens,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": len(words),
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": input_tokens + len(words),
+            },
+            "user": None,
+            "metadata": body.get("metadata") or {},
+        }
+        self._store(response, self._input_items(raw_input))
+        if body.get("stream") is not True or background:
+            return FakeResponse.json(response)
+        started = dict(response, status="in_progress", output=[], usage=None)
+        seq = iter(range(1 << 30))
+
+        def event(kind: str, **fields: Any) -> str:
+            return format_sse({"type": kind, "sequence_number": next(seq), **fields}, event=kind)
+
+        empty_message = dict(message, status="in_progress", content=[])
+        empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        where = {"item_id": msg_id, "output_index": 0, "content_index": 0}
+        events = [
+            event("response.created", response=started),
+            event("response.in_progress", response=started),
+            event("response.output_item.added", output_index=0, item=empty_message),
+            event("response.content_part.added", part=empty_part, **where),
+        ]
+        events += [
+            event("response.output_text.delta", delta=w, logprobs=[], **where) for w in words
+        ]
+        events += [
+            event("response.output_text.done", text=text, logprobs=[], **where),
+            event("response.content_part.done", part=message["content"][0], **where),
+            event("response.output_item.done", output_index=0, item=message),
+            event(
+                "response.completed" if finish == "stop" else "response.incomplete",
+                response=response,
+            ),
+        ]
+        return FakeResponse.sse(events, done=False)
+
+    def _missing_response(self, resp_id: str) -> FakeResponse:
+        return FakeResponse.error(
+            404, f"Response with id '{resp_id}' not found.", param="response_id"
+        )
+
+    def get_response(self, request: ReceivedRequest, body: None, resp_id: str) -> FakeResponse:
+        found = self.responses.get(resp_id)
+        return self._missing_response(resp_id) if found is None else FakeResponse.json(found)
+
+    def delete_response(self, request: ReceivedRequest, body: None, resp_id: str) -> FakeResponse:
+        if self.responses.pop(resp_id, None) is None:
+            return self._missing_response(resp_id)
+        self.inputs.pop(resp_id, None)
+        return FakeResponse.json({"id": resp_id, "object": "response.deleted", "deleted": True})
+
+    def cancel_response(self, request: ReceivedRequest, body: None, resp_id: str) -> FakeResponse:
+        found = self.responses.get(resp_id)
+        if found is None:
+            return self._missing_response(resp_id)
+        if not found.get("background"):
+            return invalid("Only responses created with background=true can be cancelled.")
+        if found["status"] in ("queued", "in_progress"):
+            found["status"] = "cancelled"
+        return FakeResponse.json(found)
+
+    def input_items(self, request: ReceivedRequest, body: None, resp_id: str) -> FakeResponse:
+        items = self.inputs.get(resp_id)
+        if items is None:
+            return self._missing_response(resp_id)
+        order = request.query.get("order", ["desc"])[-1]
+        data = list(items) if order == "asc" else list(reversed(items))
+        return FakeResponse.json(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": False,
+            }
+        )
+
+    # -- models -------------------------------------------------------------
+
+    def list_models(self, request: ReceivedRequest, body: None) -> FakeResponse:
+        return FakeResponse.json({"object": "list", "data": list(self.models.values())})
+
+    def _missing_model(self, name: str) -> FakeResponse:
+        return FakeResponse.error(
+            404, f"The model '{name}' does not exist", param="model", code="model_not_found"
+        )
+
+    def get_model(self, request: ReceivedRequest, body: None, name: str) -> FakeResponse:
+        found = self.models.get(name)
+        return self._missing_model(name) if found is None else FakeResponse.json(found)
+
+    def delete_model(self, request: ReceivedRequest, body: None, name: str) -> FakeResponse:
+        if self.models.pop(name, None) is None:
+            return self._missing_model(name)
+        return FakeResponse.json({"id": name, "object": "model", "deleted": True})
+
+
+_JSON_BODY = frozenset(
+    {
+        FakeOpenAI.chat_completions,
+        FakeOpenAI.completions,
+        FakeOpenAI.embeddings,
+        FakeOpenAI.create_response,
+    }
+)
+
+
+def embedding_vector(item: Any, dims: int) -> list[float]:
+    """A unit vector derived from ``item``: equal inputs, equal vectors."""
+    seed = json.dumps(item, sort_keys=True).encode()
+    out: list[float] = []
+    block = 0
+    while len(out) < dims:
+        digest = hashlib.sha256(seed + block.to_bytes(4, "big")).digest()
+        out.extend((b - 127.5) / 127.5 for b in digest)
+        block += 1
+    del out[dims:]
+    norm = sum(v * v for v in out) ** 0.5 or 1.0
+    # float32 round trip so the float and base64 forms agree exactly.
+    return [struct.unpack("<f", struct.pack("<f", v / norm))[0] for v in out]
