@@ -1,0 +1,77 @@
+"""openai_trio: an OpenAI API client for trio, on top of ``openai_sansio``.
+
+``Client`` owns a connection pool and runs each call of the sans-IO core:
+this package only opens sockets (TCP, verified TLS), keeps time with cancel
+scopes and supplies randomness.  The errors, ``Timeout`` and
+``ClientConfig`` are the core's own, re-exported here.
+"""
+
+from openai_sansio import (
+    NOT_GIVEN,
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APIStreamError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientConfig,
+    ConflictError,
+    InternalServerError,
+    LocalProtocolError,
+    NotFoundError,
+    NotGiven,
+    OpenAIError,
+    Origin,
+    PermissionDeniedError,
+    RateLimitError,
+    RemoteProtocolError,
+    RequestOptions,
+    StreamDecodeError,
+    Timeout,
+    UnprocessableEntityError,
+    __version__,
+)
+
+from ._client import Client
+from ._pages import AsyncCursorPage, AsyncPage
+from ._pool import PoolStats
+from ._streams import AsyncStream
+from ._tls import TCPConnector, default_ssl_context
+
+__all__ = [
+    "__version__",
+    "Client",
+    "AsyncStream",
+    "AsyncPage",
+    "AsyncCursorPage",
+    "PoolStats",
+    "TCPConnector",
+    "default_ssl_context",
+    "ClientConfig",
+    "Timeout",
+    "RequestOptions",
+    "NOT_GIVEN",
+    "NotGiven",
+    "Origin",
+    # errors
+    "OpenAIError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "StreamDecodeError",
+    "APIError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIResponseValidationError",
+    "APIStreamError",
+]

@@ -1,0 +1,323 @@
+"""One transport stream plus the sans-IO connection that frames its bytes.
+
+This module moves bytes and keeps time; every HTTP decision is made by the
+``openai_sansio`` connection object it wraps.  Transport failures become
+``APIConnectionError`` (chained with ``raise ... from``), a time limit that
+runs out becomes ``APITimeoutError`` naming the limit, and ``trio.Cancelled``
+always passes through untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import select
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+import trio
+
+from openai_sansio import (
+    NEED_DATA,
+    APIConnectionError,
+    APITimeoutError,
+    ConnectionClosed,
+    Event,
+    RemoteProtocolError,
+    Request,
+    Sentinel,
+)
+
+if TYPE_CHECKING:
+    from openai_sansio import Origin
+
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "Connection",
+    "Limits",
+    "ProtocolConnection",
+    "StaleConnectionError",
+]
+
+# What one receive asks the transport for, and what one send hands it: the
+# write timeout applies to each piece, so a large body on a slow link is not
+# judged as a whole.
+RECEIVE_SIZE = 64 * 1024
+SEND_CHUNK = 64 * 1024
+
+# A graceful close (a TLS close_notify) gets this long before the transport
+# is simply dropped.
+CLOSE_GRACE = 0.5
+
+# Errors a transport raises when the peer or the network fails.  ssl.SSLError
+# is an OSError; trio wraps TLS failures in BrokenResourceError.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+)
+
+
+class ProtocolConnection(Protocol):
+    """The verbs of a sans-IO client connection (HTTP/1.1 now, HTTP/2 next)."""
+
+    def send(self, request: Request) -> int: ...
+
+    def data_to_send(self) -> bytes: ...
+
+    def receive_data(self, data: bytes) -> None: ...
+
+    def next_event(self) -> Event | Sentinel: ...
+
+    @property
+    def is_idle(self) -> bool: ...
+
+    @property
+    def is_reusable(self) -> bool: ...
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    @property
+    def max_streams(self) -> int: ...
+
+
+class StaleConnectionError(Exception):
+    """A reused connection failed before any byte of the response arrived.
+
+    The peer most likely closed it while it sat idle, so the request never
+    reached a server that acted on it: the caller re-sends on a fresh
+    connection without spending a retry.  Never escapes the client.
+    """
+
+
+@attrs.frozen
+class Limits:
+    """The time limits one attempt runs under.
+
+    ``deadline`` is an absolute ``trio.current_time()`` for the whole call
+    (``inf`` when there is none); ``total`` is its length, for the message.
+    """
+
+    connect: float | None = None
+    read: float | None = None
+    write: float | None = None
+    pool: float | None = None
+    total: float | None = None
+    deadline: float = math.inf
+
+
+def _seconds(limit: float | None) -> float:
+    return math.inf if limit is None else limit
+
+
+def _deadline(seconds: float | None, name: str, limits: Limits) -> tuple[float, str]:
+    """The absolute deadline for one send or receive and the name of the
+    limit that sets it: the per-operation limit or the call's total,
+    whichever ends first.  One cancel scope then serves both."""
+    if seconds is None:
+        return limits.deadline, "total"
+    own = trio.current_time() + seconds
+    if own < limits.deadline:
+        return own, name
+    return limits.deadline, "total"
+
+
+def _timeout_error(limit: str, limits: Limits) -> APITimeoutError:
+    seconds = limits.total if limit == "total" else getattr(limits, limit)
+    return APITimeoutError(limit, _seconds(seconds))
+
+
+class Connection:
+    """A connection to one origin: transport stream + sans-IO framing.
+
+    ``streams_in_use`` is pool accounting: how many requests currently hold
+    this connection (at most ``max_streams``).
+
+    With HTTP/1.1 the one request in flight reads the socket itself in
+    ``receive_event``.  An HTTP/2 connection (``max_streams`` > 1) keeps
+    the same surface but routes events by ``stream_id`` to per-stream queues
+    fed by whichever reader holds the socket, so the pool and ``Exchange``
+    above do not change.
+    """
+
+    def __init__(self, stream: trio.abc.Stream, origin: Origin, protocol: ProtocolConnection) -> None:
+        self.origin = origin
+        self._stream = stream
+        self._proto = protocol
+        # All bytes for one connection are produced and written under this
+        # lock, so concurrent senders (HTTP/2) never interleave frames.
+        self._write_lock = trio.Lock()
+        self._broken = False
+        self._closed = False
+        self.streams_in_use = 0
+        self.requests_sent = 0
+        self._response_bytes = 0
+        self._reused_for_current = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else ("idle" if self.streams_in_use == 0 else "busy")
+        return f"<Connection {self.origin} {state} requests={self.requests_sent}>"
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed or self._broken or self._proto.is_closed
+
+    @property
+    def max_streams(self) -> int:
+        return self._proto.max_streams
+
+    @property
+    def has_free_slot(self) -> bool:
+        """Whether a new request may be started on this connection now."""
+        if self.is_closed or self.streams_in_use >= self._proto.max_streams:
+            return False
+        return self._proto.is_reusable and (self._proto.max_streams > 1 or self._proto.is_idle)
+
+    @property
+    def can_return_to_pool(self) -> bool:
+        return not self.is_closed and self._proto.is_reusable and self._proto.is_idle
+
+    def mark_broken(self) -> None:
+        self._broken = True
+
+    def peer_closed(self) -> bool:
+        """Check, without blocking, whether an idle plain-TCP connection was
+        closed by the peer (or has unexpected bytes waiting, which makes it
+        just as useless for HTTP/1.1).
+
+        Only a plain ``trio.SocketStream`` can be checked; anything else (TLS,
+        memory streams) relies on the stale-connection resend instead.
+        """
+        if not isinstance(self._stream, trio.SocketStream):
+            return False
+        try:
+            fd = self._stream.socket.fileno()
+            if fd < 0:
+                return True
+            if hasattr(select, "poll"):
+                poller = select.poll()
+                poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+                return bool(poller.poll(0))
+            readable, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - no poll()
+            return bool(readable)  # pragma: no cover
+        except (OSError, ValueError):
+            return True
+
+    async def send_request(self, request: Request, limits: Limits) -> int:
+        """Frame ``request`` and write it; returns its stream id.
+
+        ``LocalProtocolError`` from the framing propagates before any byte is
+        written.  A failed or cancelled write marks the connection broken.
+        """
+        lock = self._write_lock
+        try:
+            # Uncontended (always, with HTTP/1.1): skip the scheduler round
+            # trip of a full acquire; the write below is the checkpoint.
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            if self.is_closed:
+                raise StaleConnectionError("connection closed before the request was sent")
+            reused = self.requests_sent > 0
+            stream_id = self._proto.send(request)
+            self.requests_sent += 1
+            self._reused_for_current = reused
+            self._response_bytes = 0
+            data = self._proto.data_to_send()
+            await self._write(data, limits, reused=reused)
+        finally:
+            lock.release()
+        return stream_id
+
+    async def _write(self, data: bytes, limits: Limits, *, reused: bool) -> None:
+        view = memoryview(data)
+        try:
+            for start in range(0, len(view), SEND_CHUNK):
+                deadline, limit = _deadline(limits.write, "write", limits)
+                with trio.move_on_at(deadline) as scope:
+                    await self._stream.send_all(view[start : start + SEND_CHUNK])
+                if scope.cancelled_caught:
+                    raise _timeout_error(limit, limits)
+        except TRANSPORT_ERRORS as exc:
+            self._broken = True
+            if reused:
+                raise StaleConnectionError(str(exc)) from exc
+            raise APIConnectionError(f"Connection error while sending: {exc!r}") from exc
+        except BaseException:
+            # Cancelled (or anything else) mid-write leaves a partial request
+            # on the wire: the connection cannot be used again.
+            self._broken = True
+            raise
+
+    async def receive_event(self, limits: Limits) -> Event:
+        """The next event from the connection, reading as needed.
+
+        ``RemoteProtocolError`` from the framing propagates (and breaks the
+        connection).  An end of stream before any response byte becomes
+        ``StaleConnectionError`` on a reused connection and
+        ``APIConnectionError`` on a fresh one.
+        """
+        while True:
+            try:
+                event = self._proto.next_event()
+            except RemoteProtocolError:
+                self._broken = True
+                raise
+            if event is not NEED_DATA:
+                assert not isinstance(event, Sentinel)
+                if type(event) is ConnectionClosed:
+                    self._broken = True
+                return event
+            data = await self._receive(limits)
+            try:
+                self._proto.receive_data(data)
+            except RemoteProtocolError:
+                self._broken = True
+                raise
+
+    async def _receive(self, limits: Limits) -> bytes:
+        deadline, limit = _deadline(limits.read, "read", limits)
+        try:
+            with trio.move_on_at(deadline) as scope:
+                data = await self._stream.receive_some(RECEIVE_SIZE)
+        except TRANSPORT_ERRORS as exc:
+            self._broken = True
+            if self._reused_for_current and self._response_bytes == 0:
+                raise StaleConnectionError(str(exc)) from exc
+            raise APIConnectionError(f"Connection error while receiving: {exc!r}") from exc
+        except BaseException:
+            self._broken = True
+            raise
+        if scope.cancelled_caught:
+            self._broken = True
+            raise _timeout_error(limit, limits)
+        if not data and self._response_bytes == 0:
+            self._broken = True
+            if self._reused_for_current:
+                raise StaleConnectionError("peer closed the reused connection")
+            raise APIConnectionError("Server closed the connection without sending a response.")
+        self._response_bytes += len(data)
+        return bytes(data)
+
+    async def aclose(self) -> None:
+        """Close the transport; idempotent, shielded and bounded in time.
+
+        A broken connection is dropped at once; a healthy one gets a short
+        grace period for a polite close (TLS close_notify).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with trio.CancelScope(shield=True):
+            if not self._broken:
+                with trio.move_on_after(CLOSE_GRACE):
+                    try:
+                        await self._stream.aclose()
+                    except TRANSPORT_ERRORS:
+                        pass
+                    return
+            try:
+                await trio.aclose_forcefully(self._stream)
+            except TRANSPORT_ERRORS:
+                pass

@@ -1,0 +1,230 @@
+"""Connections grouped by origin, handed out one stream slot at a time.
+
+The pool never speaks HTTP: it asks each connection whether it has a free
+stream slot (``max_streams`` is 1 for HTTP/1.1; an HTTP/2 connection will
+simply report more), opens new ones up to ``max_connections`` per origin and
+parks callers that must wait for one.
+
+Every change of accounting happens synchronously, before any checkpoint, so
+a cancellation at any await leaves the numbers right.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Awaitable, Callable
+
+import attrs
+import trio
+
+from openai_sansio import APIConnectionError, APITimeoutError, HTTP11Connection, Origin
+
+from ._connection import TRANSPORT_ERRORS, Connection, Limits, ProtocolConnection
+
+__all__ = ["ConnectionPool", "Connector", "PoolStats"]
+
+Connector = Callable[[Origin], Awaitable[trio.abc.Stream]]
+ProtocolFactory = Callable[[], ProtocolConnection]
+
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+@attrs.frozen
+class PoolStats:
+    """A snapshot of the pool's accounting, summed over every origin.
+
+    ``connections`` counts open connections, ``in_use`` the stream slots
+    held by requests, ``idle`` the connections holding none, ``connecting``
+    the connections being opened and ``waiting`` the callers parked for a
+    free slot.
+    """
+
+    connections: int = 0
+    in_use: int = 0
+    idle: int = 0
+    connecting: int = 0
+    waiting: int = 0
+
+
+@attrs.define
+class _OriginPool:
+    connections: list[Connection] = attrs.field(factory=list)
+    connecting: int = 0
+    waiting: int = 0
+    lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+
+
+def _default_protocol() -> ProtocolConnection:
+    return HTTP11Connection()
+
+
+class ConnectionPool:
+    """Connections per ``Origin``, at most ``max_connections`` each."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        protocol_factory: ProtocolFactory = _default_protocol,
+    ) -> None:
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections must be a positive int, got {max_connections!r}")
+        self._connector = connector
+        self._max_connections = max_connections
+        self._protocol_factory = protocol_factory
+        self._origins: dict[Origin, _OriginPool] = {}
+        self._closed = False
+        self.connections_opened = 0
+
+    @property
+    def max_connections(self) -> int:
+        return self._max_connections
+
+    def stats(self) -> PoolStats:
+        connections = in_use = idle = connecting = waiting = 0
+        for op in self._origins.values():
+            connections += len(op.connections)
+            connecting += op.connecting
+            waiting += op.waiting
+            for conn in op.connections:
+                in_use += conn.streams_in_use
+                if conn.streams_in_use == 0:
+                    idle += 1
+        return PoolStats(connections, in_use, idle, connecting, waiting)
+
+    def _take_slot(self, op: _OriginPool, *, fresh_only: bool) -> tuple[Connection | None, list[Connection]]:
+        """A connection with a free slot (its slot already taken), plus the
+        dead ones found on the way, which the caller closes."""
+        dead: list[Connection] = []
+        found: Connection | None = None
+        # Newest first: the most recently used connection is the least
+        # likely to have been closed by the peer for idling.
+        for conn in reversed(op.connections):
+            if conn.is_closed or (conn.streams_in_use == 0 and not conn.can_return_to_pool):
+                dead.append(conn)
+                continue
+            if fresh_only or not conn.has_free_slot:
+                continue
+            if conn.streams_in_use == 0 and conn.peer_closed():
+                conn.mark_broken()
+                dead.append(conn)
+                continue
+            found = conn
+            break
+        for conn in dead:
+            op.connections.remove(conn)
+        if found is not None:
+            found.streams_in_use += 1
+        return found, dead
+
+    def _evict_idle(self, op: _OriginPool) -> Connection | None:
+        for conn in op.connections:
+            if conn.streams_in_use == 0:
+                op.connections.remove(conn)
+                return conn
+        return None
+
+    async def acquire(self, origin: Origin, limits: Limits, *, fresh: bool = False) -> Connection:
+        """A connection to ``origin`` with one stream slot reserved for the
+        caller, who must hand it back with ``release``.
+
+        With ``fresh`` the connection is a newly opened one (used to re-send
+        a request that met a stale reused connection).
+        """
+        op = self._origins.get(origin)
+        if op is None:
+            op = self._origins[origin] = _OriginPool()
+        pool_deadline = trio.current_time() + (math.inf if limits.pool is None else limits.pool)
+        while True:
+            if self._closed:
+                raise APIConnectionError("The client has been closed.")
+            conn, dead = self._take_slot(op, fresh_only=fresh)
+            if fresh and conn is None and len(op.connections) + op.connecting >= self._max_connections:
+                # Make room for the fresh connection rather than queue behind
+                # idle ones we refuse to use.
+                evicted = self._evict_idle(op)
+                if evicted is not None:
+                    dead.append(evicted)
+            if dead:
+                op.lot.unpark_all()
+                await _close_all(dead)
+            if conn is not None:
+                return conn
+            if len(op.connections) + op.connecting < self._max_connections:
+                return await self._open(origin, op, limits)
+            op.waiting += 1
+            try:
+                with trio.move_on_at(min(pool_deadline, limits.deadline)) as scope:
+                    await op.lot.park()
+            finally:
+                op.waiting -= 1
+            if scope.cancelled_caught:
+                if trio.current_time() >= limits.deadline:
+                    raise APITimeoutError("total", math.inf if limits.total is None else limits.total)
+                raise APITimeoutError("pool", math.inf if limits.pool is None else limits.pool)
+
+    async def _open(self, origin: Origin, op: _OriginPool, limits: Limits) -> Connection:
+        op.connecting += 1
+        try:
+            stream = await self._connect(origin, limits)
+        finally:
+            op.connecting -= 1
+            # Waiters may now open a connection themselves if this failed.
+            op.lot.unpark_all()
+        conn = Connection(stream, origin, self._protocol_factory())
+        conn.streams_in_use = 1
+        self.connections_opened += 1
+        if self._closed:
+            await conn.aclose()
+            raise APIConnectionError("The client has been closed.")
+        op.connections.append(conn)
+        return conn
+
+    async def _connect(self, origin: Origin, limits: Limits) -> trio.abc.Stream:
+        connect = math.inf if limits.connect is None else limits.connect
+        try:
+            with trio.move_on_at(limits.deadline) as total_scope:
+                with trio.move_on_after(connect) as connect_scope:
+                    return await self._connector(origin)
+        except TRANSPORT_ERRORS as exc:
+            raise APIConnectionError(f"Could not connect to {origin}: {exc!r}") from exc
+        if connect_scope.cancelled_caught:
+            raise APITimeoutError("connect", connect)
+        assert total_scope.cancelled_caught
+        raise APITimeoutError("total", math.inf if limits.total is None else limits.total)
+
+    async def release(self, conn: Connection, *, discard: bool = False) -> None:
+        """Give back the slot taken by ``acquire``.
+
+        The connection goes back to the pool if it can carry another request;
+        otherwise (or with ``discard``) it is closed, shielded from
+        cancellation and bounded in time.
+        """
+        conn.streams_in_use -= 1
+        assert conn.streams_in_use >= 0
+        op = self._origins.get(conn.origin)
+        drop = discard or self._closed or (conn.streams_in_use == 0 and not conn.can_return_to_pool)
+        if drop:
+            conn.mark_broken()
+            if op is not None and conn in op.connections:
+                op.connections.remove(conn)
+        if op is not None:
+            op.lot.unpark_all()
+        if drop:
+            await conn.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection and refuse new requests; idempotent."""
+        self._closed = True
+        conns: list[Connection] = []
+        for op in self._origins.values():
+            conns.extend(op.connections)
+            op.connections.clear()
+            op.lot.unpark_all()
+        await _close_all(conns)
+
+
+async def _close_all(conns: list[Connection]) -> None:
+    for conn in conns:
+        await conn.aclose()

@@ -1,0 +1,312 @@
+"""A request in flight on a leased connection, and the stream object that
+turns its event-stream body into items.
+
+The connection goes back to the pool (or is closed) exactly once, when the
+response ends, when the caller leaves the ``async with`` block, or when
+anything (an error, a cancellation) interrupts reading: never by garbage
+collection.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+
+import trio
+
+from openai_sansio import (
+    APIStreamError,
+    DataReceived,
+    Headers,
+    RemoteProtocolError,
+    Request,
+    ResponseComplete,
+    ResponseReceived,
+)
+
+from ._connection import Connection, Limits
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from openai_sansio import StreamDecoder
+
+    from ._pool import ConnectionPool
+
+__all__ = ["AsyncStream", "Exchange"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("openai_trio")
+
+# After the server said the stream is over, this much more body (and this
+# long) is read to reach the end of the response so the connection can be
+# reused; past either bound the connection is closed instead.
+DRAIN_MAX_BYTES = 64 * 1024
+DRAIN_MAX_SECONDS = 1.0
+
+
+class Exchange:
+    """One request/response on a connection slot taken from the pool."""
+
+    def __init__(self, pool: ConnectionPool, conn: Connection, limits: Limits) -> None:
+        self._pool = pool
+        self.connection = conn
+        self.limits = limits
+        self.stream_id = 0
+        self.status_code = 0
+        self.headers = Headers()
+        self.released = False
+        self.complete = False
+
+    async def start(self, request: Request) -> None:
+        """Send the request and wait for the response head."""
+        self.stream_id = await self.connection.send_request(request, self.limits)
+        event = await self.connection.receive_event(self.limits)
+        if not isinstance(event, ResponseReceived):
+            self.connection.mark_broken()
+            raise RemoteProtocolError(
+                f"expected a response head, got {type(event).__name__}", request=request
+            )
+        self.status_code = event.status_code
+        self.headers = event.headers
+
+    async def next_body_event(self) -> DataReceived | ResponseComplete:
+        event = await self.connection.receive_event(self.limits)
+        if isinstance(event, ResponseComplete):
+            self.complete = True
+            return event
+        if isinstance(event, DataReceived):
+            return event
+        self.connection.mark_broken()
+        raise RemoteProtocolError(f"unexpected {type(event).__name__} inside a response body")
+
+    async def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
+        """The body, up to ``max_bytes``; the flag says it was cut short
+        (the connection is then closed, as the rest was never read).
+
+        The connection is released either way.
+        """
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                event = await self.next_body_event()
+                if isinstance(event, ResponseComplete):
+                    break
+                parts.append(event.data)
+                size += len(event.data)
+                if size > max_bytes:
+                    await self.release(discard=True)
+                    return b"".join(parts)[:max_bytes], True
+        except BaseException:
+            await self.release(discard=True)
+            raise
+        await self.release()
+        return b"".join(parts), False
+
+    async def drain(self, feed: Callable[[bytes], object] | None = None) -> None:
+        """Read the rest of the body, bounded in bytes and time, to hand the
+        connection back reusable; close it if the bounds run out.
+
+        Shielded: it runs to completion (briefly) even while the caller is
+        being cancelled.
+        """
+        if self.released:
+            return
+        drained = 0
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(DRAIN_MAX_SECONDS):
+                try:
+                    while not self.complete and drained <= DRAIN_MAX_BYTES:
+                        event = await self.next_body_event()
+                        if isinstance(event, DataReceived):
+                            drained += len(event.data)
+                            if feed is not None:
+                                feed(event.data)
+                except Exception as exc:
+                    # Whatever went wrong, the connection is simply not reused.
+                    logger.debug("Could not drain the end of a finished stream: %r", exc)
+        await self.release(discard=not self.complete)
+
+    async def release(self, *, discard: bool = False) -> None:
+        """Hand the connection back; idempotent."""
+        if self.released:
+            return
+        self.released = True
+        await self._pool.release(self.connection, discard=discard or not self.complete)
+
+
+class AsyncStream(Generic[T]):
+    """The items of an event-stream response, read as they arrive.
+
+    Use it as an async context manager and iterate it::
+
+        async with await client.chat.completions.create(..., stream=True) as stream:
+            async for chunk in stream:
+                ...
+
+    Leaving the block by any route (end, ``break``, exception,
+    cancellation) gives the connection back before the block exits.  Once
+    the server signals the end of the stream (``[DONE]`` or a terminal
+    event) the rest of the body is read, within small bounds, so the
+    connection can carry the next request.
+
+    An error the server reports inside the stream raises
+    ``APIStreamError`` after the items that arrived ahead of it.
+    """
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        decoder: StreamDecoder[T],
+        *,
+        request: Request,
+    ) -> None:
+        self._exchange = exchange
+        self._decoder = decoder
+        self._pending: collections.deque[T] = collections.deque()
+        self._error: BaseException | None = None
+        self._finished = False
+        self.request = request
+        self.status_code = exchange.status_code
+        self.headers = exchange.headers
+        self.request_id: str | None = exchange.headers.get("x-request-id")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._finished else "open"
+        return f"<AsyncStream {self.request.method} {self.request.url} {state}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._pending:
+            return self._pending.popleft()
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._finished = True
+            raise error
+        if self._finished:
+            raise StopAsyncIteration
+        try:
+            await self._fill()
+        except APIStreamError as exc:
+            await self._exchange.release(discard=True)
+            if exc.received:
+                self._pending.extend(exc.received)
+                self._error = exc
+                return self._pending.popleft()
+            self._finished = True
+            raise
+        except BaseException:
+            self._finished = True
+            await self._exchange.release(discard=True)
+            raise
+        if self._pending:
+            return self._pending.popleft()
+        self._finished = True
+        raise StopAsyncIteration
+
+    async def _fill(self) -> None:
+        # The per-chunk hot path: straight to the connection, no helpers.
+        decoder = self._decoder
+        exchange = self._exchange
+        receive = exchange.connection.receive_event
+        limits = exchange.limits
+        pending = self._pending
+        while not pending:
+            if decoder.done:
+                await exchange.drain(decoder.feed)
+                return
+            if exchange.complete:
+                return
+            event = await receive(limits)
+            if type(event) is DataReceived:
+                pending.extend(decoder.feed(event.data))
+            elif isinstance(event, ResponseComplete):
+                exchange.complete = True
+                await exchange.release()
+                pending.extend(decoder.close())
+            else:
+                exchange.connection.mark_broken()
+                raise RemoteProtocolError(
+                    f"unexpected {type(event).__name__} inside a response body",
+                    request=self.request,
+                )
+
+    async def aclose(self) -> None:
+        """Stop reading and give the connection back; idempotent.
+
+        If the stream already ended, what is left of the body is drained
+        (briefly) so the connection stays reusable; otherwise it is closed.
+        """
+        self._finished = True
+        self._pending.clear()
+        self._error = None
+        exchange = self._exchange
+        if exchange.released:
+            return
+        if self._decoder.done:
+            await exchange.drain(self._decoder.feed)
+        else:
+            await exchange.release(discard=True)
+
+    def text_deltas(self) -> _TextDeltas:
+        """Iterate only the generated text, piece by piece.
+
+        Works for chat completion chunks (``choices[0].delta.content``),
+        legacy completions (``choices[0].text``) and Responses
+        ``response.output_text.delta`` events; other items are skipped.
+        """
+        return _TextDeltas(self)
+
+
+class _TextDeltas:
+    def __init__(self, stream: AsyncStream[Any]) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _TextDeltas:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            text = _text_of(await self._stream.__anext__())
+            if text:
+                return text
+
+
+def _text_of(item: object) -> str | None:
+    if isinstance(item, dict):
+        return None
+    kind = getattr(item, "type", None)
+    if kind is not None and isinstance(kind, str):
+        if kind == "response.output_text.delta":
+            delta = getattr(item, "delta", None)
+            return delta if isinstance(delta, str) else None
+        return None
+    choices = getattr(item, "choices", None)
+    if not choices:
+        return None
+    choice = choices[0]
+    delta = getattr(choice, "delta", None)
+    if delta is not None:
+        content = getattr(delta, "content", None)
+        return content if isinstance(content, str) else None
+    text = getattr(choice, "text", None)
+    return text if isinstance(text, str) else None
+

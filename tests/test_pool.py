@@ -1,0 +1,412 @@
+"""Connection pool behaviour seen through the client: reuse, limits, dead
+idle connections, draining finished streams and discarding broken ones."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import pytest
+import trio
+import trio.testing
+
+import openai_trio
+from openai_sansio import Origin
+from openai_trio import Client, PoolStats, Timeout
+from openai_trio._connection import Limits
+from openai_trio._pool import ConnectionPool
+from openai_trio.testing import FakeResponse, FakeServer
+
+KEY = "sk-test-pool"
+MESSAGES = [{"role": "user", "content": "Hello"}]
+CHUNK = {
+    "id": "c",
+    "object": "chat.completion.chunk",
+    "created": 0,
+    "model": "m",
+    "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}],
+}
+MODEL = {"id": "m", "object": "model", "created": 0, "owned_by": "me"}
+
+
+@asynccontextmanager
+async def fake_client(**kwargs: Any) -> AsyncIterator[tuple[FakeServer, Client]]:
+    async with FakeServer() as server:
+        kwargs.setdefault("api_key", KEY)
+        kwargs.setdefault("base_url", "http://fake.test/v1")
+        async with Client(connector=server.connect, **kwargs) as client:
+            yield server, client
+
+
+@asynccontextmanager
+async def tcp_client(**kwargs: Any) -> AsyncIterator[tuple[FakeServer, Client]]:
+    async with FakeServer() as server:
+        await server.serve_tcp()
+        async with Client(api_key=KEY, base_url=server.base_url, **kwargs) as client:
+            yield server, client
+
+
+def keep_alive_then_close(obj: object) -> FakeResponse:
+    """A complete keep-alive response after which the server hangs up, as a
+    server does when its idle timeout runs out."""
+    body = json.dumps(obj).encode()
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    return FakeResponse.raw([head + body], close=True)
+
+
+async def wait_closed(server: FakeServer) -> None:
+    while server.active_connections:  # noqa: ASYNC110 - the fake server has no event for this
+        await trio.sleep(0.001)
+
+
+async def test_sequential_streams_share_one_tcp_connection() -> None:
+    async with tcp_client() as (server, client):
+        for _ in range(5):
+            async with await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True
+            ) as stream:
+                async for _chunk in stream:
+                    pass
+            assert client.pool_stats() == PoolStats(connections=1, idle=1)
+        assert server.connections_opened == 1
+        assert {r.connection for r in server.requests} == {1}
+
+
+async def test_stream_left_after_done_is_drained_and_reused() -> None:
+    async with fake_client() as (server, client):
+        for _ in range(3):
+            async with await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True
+            ) as stream:
+                first = await stream.__anext__()
+                assert first is not None
+                # Read until the decoder has seen [DONE] but leave the end
+                # of the HTTP body unread: aclose() drains it.
+                async for _chunk in stream:
+                    pass
+        assert server.connections_opened == 1
+
+
+async def test_breaking_out_early_releases_the_connection() -> None:
+    async with fake_client() as (server, client):
+        server.enqueue(FakeResponse.sse([CHUNK] * 50, delay=0.01))
+        async with await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        ) as stream:
+            async for _chunk in stream:
+                assert client.pool_stats().in_use == 1
+                break
+        # Unfinished body: the connection is closed, not returned.
+        assert client.pool_stats() == PoolStats()
+        completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert completion.choices
+        assert server.connections_opened == 2
+
+
+async def test_exception_inside_stream_block_releases() -> None:
+    async with fake_client() as (_server, client):
+        with pytest.raises(KeyError):
+            async with await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True
+            ) as stream:
+                await stream.__anext__()
+                raise KeyError("user code failed")
+        assert client.pool_stats().in_use == 0
+
+
+async def test_too_much_after_done_closes_instead_of_draining() -> None:
+    pieces = [
+        b"data: " + json.dumps(CHUNK).encode() + b"\n\n",
+        b"data: [DONE]\n\n",
+        *([b": " + b"x" * 8190 + b"\n"] * 12),
+    ]
+    async with fake_client() as (server, client):
+        server.enqueue(FakeResponse.sse([], chunks=pieces))
+        async with await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        ) as stream:
+            items = [c async for c in stream]
+        assert len(items) == 1
+        assert client.pool_stats() == PoolStats()
+        await client.models.list()
+        assert server.connections_opened == 2
+
+
+async def test_slow_end_after_done_is_bounded_in_time(autojump_clock: trio.testing.MockClock) -> None:
+    async with fake_client() as (server, client):
+        # Every piece after the first comes 30 s late: [DONE] arrives, then
+        # the end of the body would take another 30 s.
+        server.enqueue(FakeResponse.sse([CHUNK], chunks=[10_000], delay=30.0))
+        server.enqueue(FakeResponse.sse([], chunks=[b"data: [DONE]\n\n", b": late\n\n"], delay=30.0))
+        async with await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        ) as stream:
+            items = [c async for c in stream]
+        assert len(items) == 1
+        start = trio.current_time()
+        async with await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        ) as stream:
+            assert [c async for c in stream] == []
+        assert trio.current_time() - start <= 2.0
+        assert client.pool_stats().in_use == 0
+
+
+async def test_connection_close_header_is_respected() -> None:
+    async with fake_client() as (server, client):
+        server.enqueue(FakeResponse.json(MODEL, keep_alive=False))
+        await client.models.retrieve("m")
+        assert client.pool_stats() == PoolStats()
+        await client.models.retrieve("gpt-4o")
+        assert server.connections_opened == 2
+
+
+async def test_idle_connection_closed_by_peer_is_detected_on_tcp(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="openai_trio")
+    async with tcp_client(max_retries=0) as (server, client):
+        server.enqueue(keep_alive_then_close(MODEL))
+        await client.models.retrieve("m")
+        assert client.pool_stats().idle == 1
+        await wait_closed(server)
+        model = await client.models.retrieve("gpt-4o")
+        assert model.id == "gpt-4o"
+        assert server.connections_opened == 2
+        # Found dead before anything was written to it.
+        assert not any("sending again" in r.getMessage() for r in caplog.records)
+        assert [r.headers["x-retry-count"] for r in server.requests] == ["0", "0"]
+
+
+async def test_stale_reused_connection_is_resent_without_a_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="openai_trio")
+    async with fake_client(max_retries=0) as (server, client):
+        server.enqueue(keep_alive_then_close(MODEL))
+        await client.models.retrieve("m")
+        await wait_closed(server)
+        # Memory streams cannot be checked while idle: the request goes out,
+        # meets EOF before any response byte, and is sent again.
+        model = await client.models.retrieve("gpt-4o")
+        assert model.id == "gpt-4o"
+        assert server.connections_opened == 2
+        assert any("sending again" in r.getMessage() for r in caplog.records)
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_fresh_connection_closed_without_response_is_an_error() -> None:
+    async with fake_client(max_retries=0) as (server, client):
+        server.enqueue(FakeResponse.raw([]))
+        with pytest.raises(openai_trio.APIConnectionError):
+            await client.models.retrieve("m")
+        assert client.pool_stats() == PoolStats()
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"NOT HTTP AT ALL\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\nbroken header line\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"],
+        [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"],
+    ],
+)
+async def test_malformed_response_is_remote_protocol_error(pieces: list[bytes]) -> None:
+    async with fake_client(max_retries=3) as (server, client):
+        server.enqueue(FakeResponse.raw(pieces))
+        with trio.fail_after(5):
+            with pytest.raises(openai_trio.APIError) as info:
+                await client.models.retrieve("m")
+        assert isinstance(info.value, openai_trio.RemoteProtocolError)
+        assert len(server.requests) == 1
+        assert client.pool_stats() == PoolStats()
+        assert (await client.models.retrieve("gpt-4o")).id == "gpt-4o"
+
+
+async def test_malformed_head_is_not_retried() -> None:
+    async with fake_client(max_retries=3) as (server, client):
+        server.enqueue(FakeResponse.raw([b"HTTP/1.1 200 OK\r\nbroken header line\r\n\r\n"]))
+        with pytest.raises(openai_trio.RemoteProtocolError):
+            await client.models.retrieve("m")
+        assert len(server.requests) == 1
+
+
+async def test_max_connections_makes_callers_wait() -> None:
+    async with fake_client(max_connections=1) as (server, client):
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        )
+        results: list[str] = []
+
+        async def second() -> None:
+            model = await client.models.retrieve("gpt-4o")
+            results.append(model.id)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(second)
+            await trio.testing.wait_all_tasks_blocked()
+            assert client.pool_stats().waiting == 1
+            assert results == []
+            async with stream:
+                async for _chunk in stream:
+                    pass
+        assert results == ["gpt-4o"]
+        assert server.connections_opened == 1
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_pool_timeout(autojump_clock: trio.testing.MockClock) -> None:
+    async with fake_client(max_connections=1, max_retries=0) as (_server, client):
+        async with await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        ):
+            with pytest.raises(openai_trio.APITimeoutError) as info:
+                await client.models.retrieve("gpt-4o", timeout=Timeout(pool=2.0))
+            assert info.value.limit == "pool"
+            assert client.pool_stats().waiting == 0
+        assert client.pool_stats().in_use == 0
+
+
+async def test_concurrent_requests_open_parallel_connections() -> None:
+    async with fake_client(max_connections=3) as (server, client):
+        async with trio.open_nursery() as nursery:
+            for _ in range(6):
+                nursery.start_soon(client.models.retrieve, "gpt-4o")
+        assert 1 <= server.connections_opened <= 3
+        stats = client.pool_stats()
+        assert stats.in_use == 0 and stats.connections == stats.idle <= 3
+
+
+async def test_pool_validates_and_refuses_after_close() -> None:
+    async def never(_origin: Origin) -> trio.abc.Stream:
+        raise AssertionError("not called")
+
+    with pytest.raises(ValueError):
+        ConnectionPool(never, max_connections=0)
+    pool = ConnectionPool(never)
+    assert pool.max_connections == 100
+    await pool.aclose()
+    with pytest.raises(openai_trio.APIConnectionError):
+        await pool.acquire(Origin("http", "x", 80), Limits())
+
+
+async def test_fresh_acquire_evicts_an_idle_connection_at_the_limit() -> None:
+    opened: list[trio.abc.Stream] = []
+
+    async def connect(_origin: Origin) -> trio.abc.Stream:
+        client_side, server_side = trio.testing.memory_stream_pair()
+        opened.append(server_side)
+        return client_side
+
+    pool = ConnectionPool(connect, max_connections=1)
+    origin = Origin("http", "x", 80)
+    conn = await pool.acquire(origin, Limits())
+    await pool.release(conn)
+    assert pool.stats() == PoolStats(connections=1, idle=1)
+    again = await pool.acquire(origin, Limits())
+    assert again is conn
+    await pool.release(again)
+    fresh = await pool.acquire(origin, Limits(), fresh=True)
+    assert fresh is not conn
+    assert conn.is_closed
+    assert pool.stats() == PoolStats(connections=1, in_use=1)
+    await pool.release(fresh, discard=True)
+    assert pool.stats() == PoolStats()
+    await pool.aclose()
+    for stream in opened:
+        await stream.aclose()
+
+
+async def test_reused_connection_closed_before_response_is_resent() -> None:
+    async with fake_client(max_retries=0) as (server, client):
+        await client.models.retrieve("gpt-4o")
+        # The server reads the next request on the same connection and hangs
+        # up without a byte of response.
+        server.enqueue(FakeResponse.raw([]))
+        model = await client.models.retrieve("gpt-4o")
+        assert model.id == "gpt-4o"
+        assert [r.connection for r in server.requests] == [1, 1, 2]
+        assert [r.headers["x-retry-count"] for r in server.requests] == ["0", "0", "0"]
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_stale_resend_happens_once_only() -> None:
+    async with fake_client(max_retries=0) as (server, client):
+        await client.models.retrieve("gpt-4o")
+        server.enqueue(FakeResponse.raw([]), FakeResponse.raw([]))
+        # The second close comes on a fresh connection: a real error.
+        with pytest.raises(openai_trio.APIConnectionError):
+            await client.models.retrieve("gpt-4o")
+        assert len(server.requests) == 3
+        assert client.pool_stats() == PoolStats()
+
+
+class FaultyStream(trio.abc.Stream):
+    """A transport that fails in a chosen way."""
+
+    def __init__(self, *, on_send: BaseException | None = None, on_receive: BaseException | None = None) -> None:
+        self.on_send = on_send
+        self.on_receive = on_receive
+        self.closed = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+        if self.on_send is not None:
+            raise self.on_send
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.lowlevel.checkpoint()
+        if self.on_receive is not None:
+            raise self.on_receive
+        return b""
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await trio.lowlevel.checkpoint()
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        FaultyStream(on_send=trio.BrokenResourceError("send broke")),
+        FaultyStream(on_send=ConnectionResetError("reset")),
+        FaultyStream(on_receive=trio.BrokenResourceError("receive broke")),
+        FaultyStream(on_receive=ConnectionResetError("reset")),
+    ],
+    ids=["send-broken", "send-reset", "receive-broken", "receive-reset"],
+)
+async def test_transport_errors_become_connection_errors(stream: FaultyStream) -> None:
+    async def connect(_origin: Origin) -> trio.abc.Stream:
+        return stream
+
+    async with Client(api_key=KEY, base_url="http://x.test/v1", connector=connect, max_retries=0) as client:
+        with pytest.raises(openai_trio.APIConnectionError) as info:
+            await client.models.list()
+        assert not isinstance(info.value, openai_trio.APITimeoutError)
+        assert isinstance(info.value.__cause__, (OSError, trio.BrokenResourceError))
+        assert info.value.request is not None
+        assert client.pool_stats() == PoolStats()
+    assert stream.closed
+
+
+async def test_connection_repr_and_double_close() -> None:
+    async with fake_client() as (_server, client):
+        await client.models.list()
+        (conn,) = client._pool._origins[Origin("http", "fake.test", 80)].connections
+        assert "idle" in repr(conn)
+        assert conn.max_streams == 1
+        await conn.aclose()
+        await conn.aclose()
+        assert "closed" in repr(conn)
+        # A closed idle connection is dropped when next looked at.
+        await client.models.list()
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
