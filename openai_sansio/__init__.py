@@ -62,6 +62,9 @@ from ._streaming import (
     UnknownStreamEvent,
 )
 
+# isort: split
+from ._operations import OPERATIONS, Operation, get_operation, validate_request
+
 __all__ = [
     "__version__",
     # config
@@ -116,4 +119,8 @@ __all__ = [
     "ResponseStreamDecoder",  # streams
     "UnknownStreamEvent",  # streams
     "HTTP11Connection",  # http11
+    "OPERATIONS",  # operations
+    "Operation",  # operations
+    "get_operation",  # operations
+    "validate_request",  # operations
 ]
