@@ -28,6 +28,7 @@ from openai_sansio import (
     Call,
     ClientConfig,
     NotGiven,
+    OpenAIError,
     Request,
     RequestOptions,
     StreamDecoder,
@@ -38,7 +39,7 @@ from openai_sansio import (
 from ._connection import Limits, StaleConnectionError
 from ._logging import logger, setup_logging
 from ._pool import DEFAULT_MAX_CONNECTIONS, ConnectionPool, Connector, PoolStats
-from ._streams import AsyncStream, Exchange
+from ._streams import AsyncStream, Exchange, scrub_secret
 from ._tls import TCPConnector
 
 if TYPE_CHECKING:
@@ -348,12 +349,18 @@ class Client:
         # The inner operations check the deadline themselves and say which
         # limit ran out; this scope is the backstop for every other
         # checkpoint (backoff sleeps, pool bookkeeping).
-        if deadline == math.inf:
-            return await self._run(call, limits, parse, stream_decoder, started)
-        with trio.move_on_at(deadline) as total_scope:
-            return await self._run(call, limits, parse, stream_decoder, started)
-        assert total_scope.cancelled_caught
-        raise APITimeoutError("total", math.inf if timeout.total is None else timeout.total)
+        try:
+            if deadline == math.inf:
+                return await self._run(call, limits, parse, stream_decoder, started)
+            with trio.move_on_at(deadline):
+                return await self._run(call, limits, parse, stream_decoder, started)
+            # Only reached when the scope cancelled _run.
+            raise APITimeoutError(
+                "total", math.inf if timeout.total is None else timeout.total, request=call.request()
+            )
+        except OpenAIError as exc:
+            scrub_secret(exc, self._config.api_key)
+            raise
 
     async def _run(
         self,
@@ -380,6 +387,9 @@ class Client:
                 ok = 200 <= status < 300
                 if not ok:
                     raw, _ = await exchange.read_body(MAX_ERROR_BODY_BYTES)
+                    # An error body, however odd, was framed correctly: the
+                    # connection stays reusable.
+                    await exchange.release()
                 elif stream_decoder is None:
                     raw, truncated = await exchange.read_body(MAX_BODY_BYTES)
                     if truncated:
@@ -391,8 +401,11 @@ class Client:
             except APIError as exc:
                 if exc.request is None:
                     exc.request = request
-                if not isinstance(exc, APIConnectionError) or (
-                    isinstance(exc, APITimeoutError) and exc.limit == "total"
+                if (
+                    not isinstance(exc, APIConnectionError)
+                    or (isinstance(exc, APITimeoutError) and exc.limit == "total")
+                    # Closed under us: no later attempt can do better.
+                    or self._pool.closed
                 ):
                     raise
                 delay = call.retry_delay_after_error(jitter=random.random())
@@ -412,10 +425,21 @@ class Client:
                 )
             if ok:
                 if stream_decoder is not None:
-                    return AsyncStream(exchange, stream_decoder(request), request=request)
-                if parse is None:
-                    return None
-                return call.parse_response(status, exchange.headers, raw, parse)
+                    return AsyncStream(
+                        exchange, stream_decoder(request), request=request, secret=self._config.api_key
+                    )
+                # A 200 whose body is not what the API sends (an HTML page
+                # from a proxy, say) means the peer is not the API server we
+                # think: do not send it anything else on this connection.
+                try:
+                    result = None if parse is None else call.parse_response(
+                        status, exchange.headers, raw, parse
+                    )
+                except BaseException:
+                    await exchange.release(discard=True)
+                    raise
+                await exchange.release()
+                return result
             # Built before retry_delay() moves the call on to its next
             # attempt, so the error carries the request that failed.
             error = call.decode_error(status, exchange.headers, raw)

@@ -22,6 +22,7 @@ from openai_sansio import (
     APITimeoutError,
     ConnectionClosed,
     Event,
+    OpenAIError,
     RemoteProtocolError,
     Request,
     Sentinel,
@@ -127,6 +128,20 @@ def _timeout_error(limit: str, limits: Limits) -> APITimeoutError:
     return APITimeoutError(limit, _seconds(seconds))
 
 
+def _drop_foreign_cause(exc: BaseException) -> None:
+    """Cut an exception from the framing library out of ``exc``'s chain.
+
+    The sansio message leaves out the raw bytes the peer sent (a header line
+    may carry a cookie or an echoed credential), but the framing library's
+    own exception, chained underneath, quotes them verbatim.
+    """
+    cause = exc.__cause__ if exc.__cause__ is not None else exc.__context__
+    if cause is not None and not isinstance(cause, OpenAIError):
+        exc.__cause__ = None
+        exc.__context__ = None
+        exc.__suppress_context__ = True
+
+
 class Connection:
     """A connection to one origin: transport stream + sans-IO framing.
 
@@ -181,25 +196,45 @@ class Connection:
         self._broken = True
 
     def peer_closed(self) -> bool:
-        """Check, without blocking, whether an idle plain-TCP connection was
-        closed by the peer (or has unexpected bytes waiting, which makes it
-        just as useless for HTTP/1.1).
+        """Check, without blocking, whether an idle connection was closed by
+        the peer.
 
-        Only a plain ``trio.SocketStream`` can be checked; anything else (TLS,
-        memory streams) relies on the stale-connection resend instead.
+        On plain TCP any readable byte condemns it: EOF, a reset, or data
+        that answers nothing (useless for HTTP/1.1 either way).  Under TLS
+        the peer may legitimately send records while we idle (TLS 1.3
+        session tickets), so only a shutdown of the peer's side counts,
+        which needs ``POLLRDHUP`` (Linux).  Other transports (memory streams
+        in tests, custom connectors) cannot be checked and rely on the
+        stale-connection resend instead.
         """
-        if not isinstance(self._stream, trio.SocketStream):
+        stream = self._stream
+        if isinstance(stream, trio.SocketStream):
+            sock = stream.socket
+            tls = False
+        elif isinstance(stream, trio.SSLStream) and isinstance(stream.transport_stream, trio.SocketStream):
+            sock = stream.transport_stream.socket
+            tls = True
+        else:
             return False
         try:
-            fd = self._stream.socket.fileno()
+            fd = sock.fileno()
             if fd < 0:
                 return True
-            if hasattr(select, "poll"):
-                poller = select.poll()
-                poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
-                return bool(poller.poll(0))
-            readable, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - no poll()
-            return bool(readable)  # pragma: no cover
+            if not hasattr(select, "poll"):  # pragma: no cover - Windows
+                if tls:
+                    return False
+                readable, _, _ = select.select([fd], [], [], 0)
+                return bool(readable)
+            if tls:
+                rdhup = getattr(select, "POLLRDHUP", None)
+                if rdhup is None:  # pragma: no cover - not Linux
+                    return False
+                mask = rdhup | select.POLLERR | select.POLLHUP
+            else:
+                mask = select.POLLIN | select.POLLERR | select.POLLHUP
+            poller = select.poll()
+            poller.register(fd, mask)
+            return any(events & mask for _fd, events in poller.poll(0))
         except (OSError, ValueError):
             return True
 
@@ -261,8 +296,9 @@ class Connection:
         while True:
             try:
                 event = self._proto.next_event()
-            except RemoteProtocolError:
+            except RemoteProtocolError as exc:
                 self._broken = True
+                _drop_foreign_cause(exc)
                 raise
             if event is not NEED_DATA:
                 assert not isinstance(event, Sentinel)
@@ -272,8 +308,9 @@ class Connection:
             data = await self._receive(limits)
             try:
                 self._proto.receive_data(data)
-            except RemoteProtocolError:
+            except RemoteProtocolError as exc:
                 self._broken = True
+                _drop_foreign_cause(exc)
                 raise
 
     async def _receive(self, limits: Limits) -> bytes:
@@ -300,18 +337,22 @@ class Connection:
         self._response_bytes += len(data)
         return bytes(data)
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, grace_until: float | None = None) -> None:
         """Close the transport; idempotent, shielded and bounded in time.
 
         A broken connection is dropped at once; a healthy one gets a short
-        grace period for a polite close (TLS close_notify).
+        grace period for a polite close (TLS close_notify), until
+        ``grace_until`` when given, so closing many connections shares one
+        bound.
         """
         if self._closed:
             return
         self._closed = True
+        if grace_until is None:
+            grace_until = trio.current_time() + CLOSE_GRACE
         with trio.CancelScope(shield=True):
             if not self._broken:
-                with trio.move_on_after(CLOSE_GRACE):
+                with trio.move_on_at(grace_until):
                     try:
                         await self._stream.aclose()
                     except TRANSPORT_ERRORS:

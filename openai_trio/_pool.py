@@ -19,7 +19,7 @@ import trio
 
 from openai_sansio import APIConnectionError, APITimeoutError, HTTP11Connection, Origin
 
-from ._connection import TRANSPORT_ERRORS, Connection, Limits, ProtocolConnection
+from ._connection import CLOSE_GRACE, TRANSPORT_ERRORS, Connection, Limits, ProtocolConnection
 
 __all__ = ["ConnectionPool", "Connector", "PoolStats"]
 
@@ -78,6 +78,10 @@ class ConnectionPool:
         self.connections_opened = 0
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def max_connections(self) -> int:
         return self._max_connections
 
@@ -101,12 +105,17 @@ class ConnectionPool:
         # Newest first: the most recently used connection is the least
         # likely to have been closed by the peer for idling.
         for conn in reversed(op.connections):
-            if conn.is_closed or (conn.streams_in_use == 0 and not conn.can_return_to_pool):
+            if conn.streams_in_use:
+                # Broken or not, a connection someone holds stays counted
+                # until its holder releases it (and closes it then).
+                if fresh_only or not conn.has_free_slot:
+                    continue
+            elif not conn.can_return_to_pool:
                 dead.append(conn)
                 continue
-            if fresh_only or not conn.has_free_slot:
+            elif fresh_only:
                 continue
-            if conn.streams_in_use == 0 and conn.peer_closed():
+            elif conn.peer_closed():
                 conn.mark_broken()
                 dead.append(conn)
                 continue
@@ -226,5 +235,8 @@ class ConnectionPool:
 
 
 async def _close_all(conns: list[Connection]) -> None:
+    # One grace period for the lot: closing a hundred connections to a peer
+    # that ignores close_notify must not take a hundred grace periods.
+    grace_until = trio.current_time() + CLOSE_GRACE
     for conn in conns:
-        await conn.aclose()
+        await conn.aclose(grace_until=grace_until)

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 import trio
 
 from openai_sansio import (
+    APIError,
     APIStreamError,
     DataReceived,
     Headers,
+    OpenAIError,
     RemoteProtocolError,
     Request,
     ResponseComplete,
@@ -47,6 +49,48 @@ logger = logging.getLogger("openai_trio")
 # reused; past either bound the connection is closed instead.
 DRAIN_MAX_BYTES = 64 * 1024
 DRAIN_MAX_SECONDS = 1.0
+
+
+_REDACTED = "<redacted>"
+# JSON from a server can nest deeper than is sensible to walk; past this a
+# value is dropped rather than searched.
+_MAX_SCRUB_DEPTH = 32
+
+
+def _scrubbed(value: object, secret: str, depth: int = 0) -> object:
+    if isinstance(value, str):
+        return value.replace(secret, _REDACTED) if secret in value else value
+    if depth >= _MAX_SCRUB_DEPTH and isinstance(value, (dict, list, tuple)):
+        return _REDACTED
+    if isinstance(value, dict):
+        return {_scrubbed(k, secret, depth + 1): _scrubbed(v, secret, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, secret, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(v, secret, depth + 1) for v in value)
+    return value
+
+
+def scrub_secret(exc: BaseException, secret: str | None) -> None:
+    """Remove ``secret`` from the text an error and its chain carry, in place.
+
+    Servers have been seen echoing the credential back ("Incorrect API key
+    provided: ..."), and what they send inside an event stream reaches the
+    error's message, ``body`` and ``data`` (and the JSON error chained
+    under it) untouched.
+    """
+    if not secret:
+        return
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.args = tuple(_scrubbed(arg, secret) for arg in link.args)
+        fields = vars(link)
+        for name, value in fields.items():
+            if isinstance(value, (str, dict, list, tuple)):
+                fields[name] = _scrubbed(value, secret)
+        link = link.__cause__ if link.__cause__ is not None else link.__context__
 
 
 class Exchange:
@@ -88,7 +132,9 @@ class Exchange:
         """The body, up to ``max_bytes``; the flag says it was cut short
         (the connection is then closed, as the rest was never read).
 
-        The connection is released either way.
+        On an error or a cut the connection is already released; after a
+        complete body the caller releases it (with ``discard`` if the body
+        turns out to be nonsense), before its next checkpoint.
         """
         parts: list[bytes] = []
         size = 0
@@ -105,7 +151,6 @@ class Exchange:
         except BaseException:
             await self.release(discard=True)
             raise
-        await self.release()
         return b"".join(parts), False
 
     async def drain(self, feed: Callable[[bytes], object] | None = None) -> None:
@@ -165,8 +210,10 @@ class AsyncStream(Generic[T]):
         decoder: StreamDecoder[T],
         *,
         request: Request,
+        secret: str | None = None,
     ) -> None:
         self._exchange = exchange
+        self._secret = secret
         self._decoder = decoder
         self._pending: collections.deque[T] = collections.deque()
         self._error: BaseException | None = None
@@ -206,6 +253,7 @@ class AsyncStream(Generic[T]):
         try:
             await self._fill()
         except APIStreamError as exc:
+            scrub_secret(exc, self._secret)
             await self._exchange.release(discard=True)
             if exc.received:
                 self._pending.extend(exc.received)
@@ -213,8 +261,12 @@ class AsyncStream(Generic[T]):
                 return self._pending.popleft()
             self._finished = True
             raise
-        except BaseException:
+        except BaseException as exc:
             self._finished = True
+            if isinstance(exc, OpenAIError):
+                scrub_secret(exc, self._secret)
+                if isinstance(exc, APIError) and exc.request is None:
+                    exc.request = self.request
             await self._exchange.release(discard=True)
             raise
         if self._pending:

@@ -28,6 +28,23 @@ def default_ssl_context() -> ssl.SSLContext:
     return context
 
 
+def _sole_cancelled(exc: BaseException) -> trio.Cancelled | None:
+    """The first ``trio.Cancelled`` in the exception group ``exc`` if that
+    is all the group holds, else None (duck-typed: ``BaseExceptionGroup``
+    is not a builtin before Python 3.11)."""
+    inner = getattr(exc, "exceptions", None)
+    if not isinstance(inner, tuple) or not inner:
+        return None
+    first: trio.Cancelled | None = None
+    for item in inner:
+        found = item if isinstance(item, trio.Cancelled) else _sole_cancelled(item)
+        if found is None:
+            return None
+        if first is None:
+            first = found
+    return first
+
+
 class TCPConnector:
     """Opens a TCP connection to an origin, wrapped in TLS for ``https``.
 
@@ -47,13 +64,30 @@ class TCPConnector:
         return self._ssl_context
 
     async def __call__(self, origin: Origin) -> trio.abc.Stream:
-        tcp = await trio.open_tcp_stream(origin.host, origin.port)
+        try:
+            tcp = await trio.open_tcp_stream(origin.host, origin.port)
+        except BaseException as exc:
+            # Cancelled while connecting, trio's happy-eyeballs nursery hands
+            # back its Cancelled wrapped in a group; callers of this client
+            # see trio's own Cancelled in every other phase, so here too.
+            # Anything else goes on exactly as raised.
+            cancelled = _sole_cancelled(exc)
+            if cancelled is None:
+                raise
+            raise cancelled from None
         if origin.scheme != "https":
             return tcp
-        tls = trio.SSLStream(
-            tcp, self.ssl_context, server_hostname=origin.host, https_compatible=True
-        )
+        # From here on the socket is ours to close if anything goes wrong,
+        # including the TLS object refusing the host name.
         try:
+            try:
+                tls = trio.SSLStream(
+                    tcp, self.ssl_context, server_hostname=origin.host, https_compatible=True
+                )
+            except ValueError as exc:
+                # A name the TLS layer cannot put in SNI (idna limits): a
+                # connection failure like any other, not a crash.
+                raise OSError(f"cannot start TLS for host {origin.host!r}: {exc}") from exc
             await tls.do_handshake()
         except BaseException:
             await trio.aclose_forcefully(tcp)

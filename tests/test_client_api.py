@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 import trio
+import trio.testing
 
 import openai_trio
 from openai_trio import NOT_GIVEN, Client
@@ -419,7 +420,7 @@ async def test_page_helpers_and_cursor_from_items() -> None:
         )
         page = await client.responses.input_items.list("resp_1")
         assert "1 items" in repr(page)
-        assert page[0].id == "x1"
+        assert getattr(page[0], "id", None) == "x1"
         assert page.last_id is None and page.has_next_page()
         nxt = await page.get_next_page()
         assert server.last_request.query["after"] == ["x1"]
@@ -475,3 +476,48 @@ async def test_responses_retrieve_stream() -> None:
             "include": ["message.output_text.logprobs"],
         }
         assert request.headers["accept"] == "text/event-stream"
+
+
+async def test_closing_the_client_ends_calls_in_flight_without_retrying(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with FakeServer() as server:
+        client = Client(api_key=KEY, base_url="http://fake.test/v1", connector=server.connect, max_retries=5)
+        server.enqueue(FakeResponse.hanging())
+        errors: list[BaseException] = []
+
+        async def call() -> None:
+            try:
+                await client.models.list()
+            except openai_trio.APIConnectionError as exc:
+                errors.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call)
+            await trio.sleep(1.0)
+            start = trio.current_time()
+            await client.aclose()
+        # Failed at once: no backoff sleeps, no second request.
+        assert trio.current_time() - start < 0.1
+        assert len(errors) == 1
+        assert len(server.requests) == 1
+        assert client.pool_stats() == openai_trio.PoolStats()
+
+
+async def test_oversized_bodies_are_cut_and_the_connection_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openai_trio import _client
+
+    monkeypatch.setattr(_client, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(_client, "MAX_ERROR_BODY_BYTES", 500)
+    async with fake_client(max_retries=0) as (server, client):
+        server.enqueue(FakeResponse.json({"object": "list", "data": [], "pad": "x" * 5000}))
+        with pytest.raises(openai_trio.APIResponseValidationError, match="larger than 1000 bytes"):
+            await client.models.list()
+        assert client.pool_stats() == openai_trio.PoolStats()
+        server.enqueue(FakeResponse.error(400, "y" * 5000))
+        with pytest.raises(openai_trio.BadRequestError) as info:
+            await client.models.list()
+        # Only the start of the error body was read; its connection is gone.
+        assert len(str(info.value.body)) <= 500
+        assert client.pool_stats() == openai_trio.PoolStats()
+        assert (await client.models.retrieve("gpt-4o")).id == "gpt-4o"

@@ -7,7 +7,9 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 import trio
+import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -127,3 +129,70 @@ async def test_invalid_json_in_stream_raises_after_earlier_items() -> None:
         # The HTTP body itself ended cleanly, so the connection stays usable.
         assert client.pool_stats().in_use == 0
         assert (await client.models.retrieve("gpt-4o")).id == "gpt-4o"
+
+
+@pytest.mark.parametrize("transport", ["memory", "tcp"])
+@pytest.mark.parametrize("how", ["break", "exception", "cancel", "done-undrained"])
+async def test_leaving_the_block_releases_before_it_exits(how: str, transport: str) -> None:
+    async with FakeServer() as server:
+        if transport == "tcp":
+            await server.serve_tcp()
+            client = Client(api_key=KEY, base_url=server.base_url)
+        else:
+            client = Client(api_key=KEY, base_url="http://fake.test/v1", connector=server.connect)
+        async with client:
+            if how == "done-undrained":
+                # [DONE] arrives, the end of the body comes later: leaving
+                # drains it (briefly) and keeps the connection.
+                server.enqueue(
+                    FakeResponse.sse([], chunks=[body_bytes(), b": tail\n\n"], delay=0.05)
+                )
+            else:
+                server.enqueue(FakeResponse.sse([chunk(w) for w in WORDS], delay=0.05))
+            with trio.CancelScope() as scope:
+                try:
+                    async with await client.chat.completions.create(
+                        model="m", messages=MESSAGES, stream=True
+                    ) as stream:
+                        async for _item in stream:
+                            assert client.pool_stats().in_use == 1
+                            if how == "break" or how == "done-undrained":
+                                break
+                            if how == "exception":
+                                raise KeyError("caller failed")
+                            scope.cancel()
+                            # The cancellation lands at the stream's next read.
+                except KeyError:
+                    pass
+                finally:
+                    # Right after the block, before any checkpoint.
+                    stats = client.pool_stats()
+            assert scope.cancelled_caught == (how == "cancel")
+            assert stats.in_use == 0
+            if how == "done-undrained":
+                assert stats == PoolStats(connections=1, idle=1)
+            else:
+                # An unfinished body: the connection is closed, not pooled.
+                assert stats == PoolStats()
+            assert (await client.models.retrieve("gpt-4o")).id == "gpt-4o"
+
+
+async def test_aclose_while_cancelled_still_releases(autojump_clock: trio.testing.MockClock) -> None:
+    async with (
+        FakeServer() as server,
+        Client(api_key=KEY, base_url="http://fake.test/v1", connector=server.connect) as client,
+    ):
+        server.enqueue(FakeResponse.sse([], chunks=[body_bytes(), b": tail\n\n"], delay=60.0))
+        server.enqueue(FakeResponse.sse([chunk("a")] * 3, delay=60.0))
+        for _ in range(2):
+            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+            await stream.__anext__()
+            start = trio.current_time()
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await stream.aclose()
+                await stream.aclose()
+            # Shielded, and bounded well under the server's 60 s.
+            assert trio.current_time() - start <= 1.5
+            assert client.pool_stats().in_use == 0
+        assert client.pool_stats() == PoolStats()

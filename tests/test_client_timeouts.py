@@ -84,6 +84,7 @@ async def test_read_timeout_inside_stream(autojump_clock: trio.testing.MockClock
                 async for chunk in stream:
                     got.append(chunk)
         assert info.value.limit == "read"
+        assert info.value.request is stream.request
         assert len(got) == 1
         # Never retried once the stream was handed out.
         assert len(server.requests) == 1
@@ -162,3 +163,79 @@ async def test_no_timeout_at_all(autojump_clock: trio.testing.MockClock) -> None
         server.enqueue(FakeResponse.json({"object": "list", "data": []}, headers_delay=10_000.0))
         page = await client.models.list()
         assert list(page) == []
+
+
+async def _stalled_connect(_origin: Origin) -> trio.abc.Stream:
+    await trio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    ("limit", "limits", "script"),
+    [
+        ("connect", Timeout(connect=1.25, total=50.0), "no-connect"),
+        ("read", Timeout(read=1.25, total=50.0), "hang"),
+        ("read", Timeout(read=1.25, total=50.0), "slow-body"),
+        ("total", Timeout(read=40.0, total=1.25), "hang"),
+        ("total", Timeout(connect=40.0, total=1.25), "no-connect"),
+        ("total", Timeout(read=40.0, total=1.25), "slow-body"),
+    ],
+)
+async def test_timeout_errors_name_their_limit(
+    limit: str, limits: Timeout, script: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with FakeServer() as server:
+        connector = _stalled_connect if script == "no-connect" else server.connect
+        if script == "hang":
+            server.enqueue(FakeResponse.hanging())
+        elif script == "slow-body":
+            server.enqueue(FakeResponse(body=(b'{"object": "list",', b' "data": []}'), delay=100.0))
+        async with Client(
+            api_key=KEY, base_url="http://fake.test/v1", connector=connector, max_retries=0
+        ) as client:
+            start = trio.current_time()
+            with pytest.raises(openai_trio.APITimeoutError) as info:
+                await client.models.list(timeout=limits)
+            assert trio.current_time() - start == pytest.approx(1.25)
+            err = info.value
+            assert isinstance(err, openai_trio.APIConnectionError)
+            assert err.limit == limit
+            assert err.seconds == 1.25
+            assert f"{limit} timeout of 1.25s" in str(err)
+            assert err.request is not None and err.request.method == "GET"
+            assert client.pool_stats() == PoolStats()
+
+
+async def test_total_deadline_spans_attempts_and_backoff(autojump_clock: trio.testing.MockClock) -> None:
+    async with fake_client(max_retries=100) as (server, client):
+        times: list[float] = []
+
+        def refuse(_request: Any) -> FakeResponse:
+            times.append(trio.current_time())
+            return FakeResponse.error(500, "boom", headers={"retry-after-ms": "400"})
+
+        server.enqueue(refuse, refuse, refuse, FakeResponse.hanging())
+        start = trio.current_time()
+        with pytest.raises(openai_trio.APITimeoutError) as info:
+            await client.models.list(timeout=Timeout(read=100.0, total=5.0))
+        # Three failures 0.4 s apart, then the fourth attempt hangs until the
+        # one deadline for the whole call, backoff included, strikes.
+        assert [t - start for t in times] == pytest.approx([0.0, 0.4, 0.8])
+        assert trio.current_time() - start == pytest.approx(5.0)
+        assert info.value.limit == "total"
+        assert len(server.requests) == 4
+        assert client.pool_stats() == PoolStats()
+
+
+async def test_backoff_that_would_cross_the_deadline_returns_the_last_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with fake_client(max_retries=100) as (server, client):
+        server.enqueue(*[FakeResponse.error(500, "boom", headers={"retry-after-ms": "400"})] * 20)
+        start = trio.current_time()
+        with pytest.raises(openai_trio.InternalServerError):
+            await client.models.list(timeout=Timeout(total=1.9))
+        # Attempts at 0, 0.4, 0.8, 1.2, 1.6: waiting 0.4 s more would cross
+        # the deadline, so the real error comes back at once instead.
+        assert trio.current_time() - start == pytest.approx(1.6)
+        assert len(server.requests) == 5

@@ -13,9 +13,9 @@ import trio
 import trio.testing
 
 import openai_trio
-from openai_sansio import Origin
+from openai_sansio import HTTP11Connection, Origin, Request
 from openai_trio import Client, PoolStats, Timeout
-from openai_trio._connection import Limits
+from openai_trio._connection import Connection, Limits
 from openai_trio._pool import ConnectionPool
 from openai_trio.testing import FakeResponse, FakeServer
 
@@ -410,3 +410,272 @@ async def test_connection_repr_and_double_close() -> None:
         # A closed idle connection is dropped when next looked at.
         await client.models.list()
         assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_reused_tcp_connection_closed_after_request_is_resent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="openai_trio")
+    async with tcp_client(max_retries=0) as (server, client):
+        await client.models.retrieve("gpt-4o")
+        # Looks healthy while idle; the server reads the next request on it
+        # and hangs up without answering, as one does when its keep-alive
+        # timer fires just as the request arrives.
+        server.enqueue(FakeResponse.raw([]))
+        completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert completion.choices
+        assert [r.connection for r in server.requests] == [1, 1, 2]
+        assert [r.headers["x-retry-count"] for r in server.requests] == ["0", "0", "0"]
+        assert server.requests[1].headers["idempotency-key"] == server.requests[2].headers["idempotency-key"]
+        assert any("sending again" in r.getMessage() for r in caplog.records)
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_idle_tcp_connection_with_stray_bytes_is_not_reused() -> None:
+    async with tcp_client(max_retries=0) as (server, client):
+        body = json.dumps(MODEL).encode()
+        # A complete response followed by bytes that answer nothing, then the
+        # server keeps the connection open: whatever it is, it is not ours
+        # to read as the next response.
+        server.enqueue(
+            FakeResponse.raw(
+                [
+                    b"HTTP/1.1 200 OK\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
+                ],
+                close=False,
+                delay=0.05,
+            )
+        )
+        await client.models.retrieve("m")
+        await trio.sleep(0.2)
+        model = await client.models.retrieve("gpt-4o")
+        assert model.id == "gpt-4o"
+        assert server.connections_opened == 2
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_many_sequential_requests_and_streams_share_one_tcp_connection() -> None:
+    async with tcp_client() as (server, client):
+        for i in range(10):
+            if i % 2:
+                await client.models.retrieve("gpt-4o")
+            else:
+                async with await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True
+                ) as stream:
+                    # Leave right after the last item: the end of the body
+                    # is drained by the close so the connection is reused.
+                    async for _chunk in stream:
+                        pass
+        assert server.connections_opened == 1
+        assert client.connections_opened == 1
+        assert len(server.requests) == 10
+
+
+ORIGIN = Origin("http", "x.test", 80)
+
+
+class RecordingStream(trio.abc.Stream):
+    """Records every write; yields to the scheduler inside each one, so
+    two unsynchronised writers would interleave."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+        self.writes.append(bytes(data))
+        await trio.lowlevel.checkpoint()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+class MultiplexingProtocol:
+    """A stand-in for a multiplexed (HTTP/2-like) protocol: many requests
+    at once, each framed as one large byte run of its own letter."""
+
+    max_streams = 8
+    is_idle = True
+    is_reusable = True
+    is_closed = False
+
+    def __init__(self) -> None:
+        self._next = 1
+        self._out = b""
+
+    def send(self, request: Request) -> int:
+        stream_id = self._next
+        self._next += 2
+        self._out += request.method[:1].encode() * 200_000
+        return stream_id
+
+    def data_to_send(self) -> bytes:
+        out, self._out = self._out, b""
+        return out
+
+    def receive_data(self, data: bytes) -> None:
+        raise AssertionError("not used")
+
+    def next_event(self) -> Any:
+        raise AssertionError("not used")
+
+
+async def test_concurrent_senders_never_interleave_bytes() -> None:
+    stream = RecordingStream()
+    conn = Connection(stream, ORIGIN, MultiplexingProtocol())
+    ids: list[int] = []
+
+    async def send(method: str) -> None:
+        ids.append(await conn.send_request(Request(method, ORIGIN, "/", ()), Limits()))
+
+    async with trio.open_nursery() as nursery:
+        for method in ("A", "B", "C"):
+            nursery.start_soon(send, method)
+    assert sorted(ids) == [1, 3, 5]
+    # Several writes each (the body is sent in pieces), yet every request's
+    # bytes are contiguous on the wire.
+    assert len(stream.writes) > 3
+    wire = b"".join(stream.writes)
+    runs = [wire[i : i + 200_000] for i in range(0, len(wire), 200_000)]
+    assert len(runs) == 3
+    assert all(len(set(run)) == 1 for run in runs)
+    await conn.aclose()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [trio.BrokenResourceError("gone"), ConnectionResetError("reset"), KeyboardInterrupt()],
+    ids=["broken", "reset", "interrupt"],
+)
+async def test_send_failure_marks_the_connection_broken(failure: BaseException) -> None:
+    stream = FaultyStream(on_send=failure)
+    conn = Connection(stream, ORIGIN, HTTP11Connection())
+    assert (conn.has_free_slot, conn.is_closed) == (True, False)
+    with pytest.raises((openai_trio.APIConnectionError, KeyboardInterrupt)) as info:
+        await conn.send_request(Request("GET", ORIGIN, "/", ()), Limits())
+    if not isinstance(failure, KeyboardInterrupt):
+        assert info.value.__cause__ is failure
+    assert conn.is_closed
+    assert not conn.has_free_slot and not conn.can_return_to_pool
+    await conn.aclose()
+    assert stream.closed
+
+
+async def test_send_cancelled_midway_marks_the_connection_broken() -> None:
+    client_side, _server_side = trio.testing.lockstep_stream_pair()
+    conn = Connection(client_side, ORIGIN, HTTP11Connection())
+    with trio.move_on_after(0.01) as scope:
+        await conn.send_request(Request("POST", ORIGIN, "/", (), b"x" * 100_000), Limits())
+    assert scope.cancelled_caught
+    assert conn.is_closed
+    await conn.aclose()
+
+
+class ScriptedStream(trio.abc.Stream):
+    """Answers the first request with a canned keep-alive response, then
+    fails the next read with ``failure``: a reused connection reset by the
+    peer before it answered."""
+
+    def __init__(self, response: bytes, failure: BaseException) -> None:
+        self._replies = [response]
+        self._failure = failure
+        self._ready = False
+        self.closed = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+        self._ready = True
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.lowlevel.checkpoint()
+        assert self._ready
+        self._ready = False
+        if self._replies:
+            return self._replies.pop()
+        raise self._failure
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await trio.lowlevel.checkpoint()
+
+
+@pytest.mark.parametrize(
+    "failure", [ConnectionResetError("reset"), trio.BrokenResourceError("gone")], ids=["reset", "broken"]
+)
+async def test_reused_connection_reset_before_answer_is_resent(failure: BaseException) -> None:
+    body = json.dumps(MODEL).encode()
+    canned = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+    async with FakeServer() as server:
+        scripted = ScriptedStream(canned, failure)
+        streams = [scripted]
+
+        async def connect(origin: Origin) -> trio.abc.Stream:
+            return streams.pop() if streams else await server.connect(origin)
+
+        async with Client(
+            api_key=KEY, base_url="http://fake.test/v1", connector=connect, max_retries=0
+        ) as client:
+            assert (await client.models.retrieve("m")).id == "m"
+            assert (await client.models.retrieve("gpt-4o")).id == "gpt-4o"
+            assert scripted.closed
+            assert len(server.requests) == 1
+            assert server.requests[0].headers["x-retry-count"] == "0"
+            assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_total_deadline_while_waiting_for_the_pool(autojump_clock: trio.testing.MockClock) -> None:
+    async with fake_client(max_connections=1, max_retries=0) as (_server, client):
+        held = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+        async with held:
+            start = trio.current_time()
+            with pytest.raises(openai_trio.APITimeoutError) as info:
+                await client.models.retrieve("gpt-4o", timeout=Timeout(pool=50.0, total=2.0))
+            assert info.value.limit == "total"
+            assert trio.current_time() - start == pytest.approx(2.0)
+            assert client.pool_stats().waiting == 0
+
+
+async def test_client_closed_while_connecting() -> None:
+    release = trio.Event()
+    peers: list[trio.abc.Stream] = []
+
+    async def slow(_origin: Origin) -> trio.abc.Stream:
+        await release.wait()
+        client_side, server_side = trio.testing.memory_stream_pair()
+        peers.append(server_side)
+        return client_side
+
+    client = Client(api_key=KEY, base_url="http://x.test/v1", connector=slow, max_retries=3)
+    errors: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await client.models.list()
+        except openai_trio.APIConnectionError as exc:
+            errors.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call)
+        await trio.testing.wait_all_tasks_blocked()
+        assert client.pool_stats().connecting == 1
+        await client.aclose()
+        release.set()
+    assert len(errors) == 1 and "closed" in str(errors[0])
+    assert client.pool_stats() == PoolStats()
+    assert client.connections_opened == 1
+    for peer in peers:
+        # The connection that arrived too late was closed at once.
+        assert await peer.receive_some() == b""
+        await peer.aclose()
