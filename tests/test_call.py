@@ -724,7 +724,10 @@ def test_arbitrary_input_builds_or_raises_local_protocol_error(
             idempotency_key=IDEM,
         )
     except LocalProtocolError as exc:
-        if len(api_key) >= 4:
+        # Errors may quote what the caller passed as a name, method or path;
+        # only a key that appears nowhere else must stay out of the message.
+        echoed = (method, path, *names, *map(str, query), *map(str, body))
+        if len(api_key) >= 4 and not any(api_key in text for text in echoed):
             assert api_key not in str(exc)
         return
     for _ in range(2):
