@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole check on a fresh machine: install into .venv, then
 # lint, type-check, and run the tests with branch coverage gated at 95%.
-EXTRAS=test
+EXTRAS=test,bench
 . "$(dirname "$0")/_venv.sh"
 ruff check openai_sansio openai_trio tests examples benchmarks tools
 mypy
