@@ -4,181 +4,15 @@
 ``OPERATIONS`` maps each operationId to an ``Operation``: method, path
 template, its parameters, content types, whether it streams, and where its
 response model lives (a dotted path, imported only by ``response_parser``).
-``validate_request`` checks a JSON body against the few rules a client can
-enforce before sending: required fields, top-level JSON types and numeric
-bounds.
-
-Six spec paths carry a ``?beta=true`` query; their ``path`` here is the bare
-path and the query is kept in ``fixed_query`` for the caller to merge.
+``_BODY_RULES`` holds what ``validate_request`` checks of a JSON body.  The
+code behind them is hand-written, in ``_operation_base``.
 """
 
 from __future__ import annotations
 
-import importlib
-import math
-from typing import Any, Callable, Mapping, Tuple, Union
-from urllib.parse import quote, urlencode
-
-import attrs
-
-from ._errors import LocalProtocolError
+from ._operation_base import BodyRules, Operation, OperationTable
 
 __all__ = ["OPERATIONS", "Operation", "get_operation", "validate_request"]
-
-_Rule = Tuple[str, int, Union[float, None], Union[float, None], Union[float, None]]
-_Rules = Tuple[Tuple[str, ...], Tuple[_Rule, ...]]
-
-_STR, _INT, _NUM, _BOOL, _ARR, _OBJ, _NULL = 1, 2, 4, 8, 16, 32, 64
-_KIND_NAMES = (
-    (_STR, "a string"),
-    (_INT, "an integer"),
-    (_NUM, "a number"),
-    (_BOOL, "a boolean"),
-    (_ARR, "an array"),
-    (_OBJ, "an object"),
-    (_NULL, "null"),
-)
-
-
-@attrs.frozen
-class Operation:
-    """One API operation.  ``path`` has ``{name}`` placeholders."""
-
-    operation_id: str
-    method: str
-    path: str
-    path_params: tuple[str, ...]
-    query_params: tuple[str, ...]
-    has_json_body: bool
-    content_types: tuple[str, ...]
-    response_content_types: tuple[str, ...]
-    streams: bool
-    response_model: str | None
-    stream_model: str | None
-    fixed_query: tuple[tuple[str, str], ...]
-    tag: str | None
-
-    def format_path(self, **params: object) -> str:
-        """The path with each parameter percent-encoded as one segment."""
-        for name in params:
-            if name not in self.path_params:
-                raise LocalProtocolError(
-                    f"Unexpected path parameter `{name}` for {self.operation_id}"
-                )
-        values: dict[str, str] = {}
-        for name in self.path_params:
-            value = params.get(name)
-            if not isinstance(value, str) or not value:
-                raise LocalProtocolError(
-                    f"Expected a non-empty value for `{name}` but received {value!r}"
-                )
-            values[name] = quote(value, safe="")
-        return self.path.format_map(values)
-
-    def target(self, **params: object) -> str:
-        """``format_path`` plus the operation's fixed query (``?beta=true``).
-
-        Callers adding their own query parameters should use ``format_path``
-        and merge ``fixed_query`` themselves.
-        """
-        path = self.format_path(**params)
-        if not self.fixed_query:
-            return path
-        return path + "?" + urlencode(self.fixed_query)
-
-    def response_parser(self, *, stream: bool = False) -> Callable[[Any], Any] | None:
-        """The ``from_dict`` (or union parser) for the 200 body or stream items.
-
-        Imports the model module on first use; ``None`` when the spec names
-        no JSON model.
-        """
-        target = self.stream_model if stream else self.response_model
-        if target is None:
-            return None
-        module, _, name = target.rpartition(".")
-        obj = getattr(importlib.import_module(module), name)
-        parser: Callable[[Any], Any] = getattr(obj, "from_dict", obj)
-        return parser
-
-
-def get_operation(operation_id: str) -> Operation:
-    """``OPERATIONS[operation_id]``, with ``LocalProtocolError`` if unknown."""
-    try:
-        return OPERATIONS[operation_id]
-    except KeyError:
-        raise LocalProtocolError(f"Unknown operation {operation_id!r}") from None
-
-
-def _kind_ok(value: object, kinds: int) -> bool:
-    if isinstance(value, str):
-        return bool(kinds & _STR)
-    if isinstance(value, bool):
-        return bool(kinds & _BOOL)
-    if isinstance(value, int):
-        return bool(kinds & (_INT | _NUM))
-    if isinstance(value, float):
-        return bool(kinds & _NUM) or (bool(kinds & _INT) and value.is_integer())
-    if isinstance(value, (list, tuple)):
-        return bool(kinds & _ARR)
-    if isinstance(value, Mapping):
-        return bool(kinds & _OBJ)
-    return False
-
-
-def _describe(kinds: int) -> str:
-    names = [text for bit, text in _KIND_NAMES if kinds & bit]
-    return " or ".join(names)
-
-
-def validate_request(operation_id: str, body: Mapping[str, Any]) -> None:
-    """Reject a JSON body the server would certainly refuse.
-
-    Checks required fields, the JSON type of each top-level field and numeric
-    bounds the spec states.  ``None`` values are let through (many servers
-    treat ``null`` as "not given") and unknown keys are allowed, since
-    compatible servers take extra parameters.  Raises ``LocalProtocolError``
-    naming the parameter.
-    """
-    op = get_operation(operation_id)
-    if not isinstance(body, Mapping):
-        raise LocalProtocolError(
-            f"The body of {operation_id} must be a mapping, not {type(body).__name__}"
-        )
-    rules = _BODY_RULES.get(op.operation_id)
-    if rules is None:
-        return
-    required, fields = rules
-    for name in required:
-        if name not in body:
-            raise LocalProtocolError(f"Missing required parameter `{name}` for {operation_id}")
-    for name, kinds, minimum, maximum, above in fields:
-        value = body.get(name)
-        if value is None:
-            continue
-        if kinds and not _kind_ok(value, kinds):
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be {_describe(kinds)},"
-                f" not {type(value).__name__}"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            # JSON has no NaN or infinity; json.dumps would emit invalid JSON.
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be a finite number, got {value!r}"
-            )
-        if minimum is not None and value < minimum:
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be >= {minimum:g}, got {value!r}"
-            )
-        if maximum is not None and value > maximum:
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be <= {maximum:g}, got {value!r}"
-            )
-        if above is not None and value <= above:
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be > {above:g}, got {value!r}"
-            )
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -4497,7 +4331,7 @@ OPERATIONS: dict[str, Operation] = {
         ("application/json",),
         ("application/json",),
         False,
-        "openai_sansio.types.responses_beta.BetaTokenCountsResource",
+        "openai_sansio.types.responses.TokenCountsResource",
         None,
         (("beta", "true"),),
         None,
@@ -4505,7 +4339,7 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 # operationId -> (required names, ((name, kinds, minimum, maximum, exclusive minimum), ...))
-_BODY_RULES: dict[str, _Rules] = {
+_BODY_RULES: dict[str, BodyRules] = {
     "createAssistant": (("model",), (("model", 1, None, None, None), ("name", 65, None, None, None), ("description", 65, None, None, None), ("instructions", 65, None, None, None), ("reasoning_effort", 65, None, None, None), ("tools", 16, None, None, None), ("tool_resources", 96, None, None, None), ("metadata", 96, None, None, None), ("temperature", 68, 0, 2, None), ("top_p", 68, 0, 1, None), ("response_format", 97, None, None, None))),
     "modifyAssistant": ((), (("model", 1, None, None, None), ("reasoning_effort", 65, None, None, None), ("name", 65, None, None, None), ("description", 65, None, None, None), ("instructions", 65, None, None, None), ("tools", 16, None, None, None), ("tool_resources", 96, None, None, None), ("metadata", 96, None, None, None), ("temperature", 68, 0, 2, None), ("top_p", 68, 0, 1, None), ("response_format", 97, None, None, None))),
     "createSpeech": (("model", "input", "voice"), (("model", 1, None, None, None), ("input", 1, None, None, None), ("instructions", 1, None, None, None), ("voice", 33, None, None, None), ("response_format", 1, None, None, None), ("speed", 4, 0.25, 4, None), ("stream_format", 1, None, None, None))),
@@ -4603,3 +4437,7 @@ _BODY_RULES: dict[str, _Rules] = {
     "beta_Compactconversation": (("model",), (("model", 65, None, None, None), ("input", 81, None, None, None), ("previous_response_id", 65, None, None, None), ("instructions", 65, None, None, None), ("prompt_cache_key", 65, None, None, None), ("prompt_cache_retention", 65, None, None, None), ("prompt_cache_options", 96, None, None, None), ("service_tier", 65, None, None, None))),
     "beta_Getinputtokencounts": ((), (("model", 65, None, None, None), ("input", 81, None, None, None), ("previous_response_id", 65, None, None, None), ("tools", 80, None, None, None), ("text", 96, None, None, None), ("reasoning", 96, None, None, None), ("truncation", 1, None, None, None), ("instructions", 65, None, None, None), ("personality", 1, None, None, None), ("conversation", 97, None, None, None), ("tool_choice", 97, None, None, None), ("parallel_tool_calls", 72, None, None, None))),
 }
+
+_TABLE = OperationTable(OPERATIONS, _BODY_RULES)
+get_operation = _TABLE.get_operation
+validate_request = _TABLE.validate_request

@@ -197,10 +197,10 @@ def mini() -> dict[str, str]:
     return gen.generate(MINI)  # type: ignore[no-any-return]
 
 
-def _exec(text: str, name: str) -> types.ModuleType:
-    """Run a generated module as if it lived in openai_sansio.types."""
-    module = types.ModuleType(f"openai_sansio.types._mini_{name}")
-    module.__package__ = "openai_sansio.types"
+def _exec(text: str, name: str, package: str = "openai_sansio.types") -> types.ModuleType:
+    """Run a generated module as if it lived in ``package``."""
+    module = types.ModuleType(f"{package}._mini_{name}")
+    module.__package__ = package
     exec(compile(text, f"<generated {name}>", "exec"), module.__dict__)
     return module
 
@@ -284,7 +284,7 @@ def test_mini_params(mini: dict[str, str]) -> None:
 
 
 def test_mini_operations(mini: dict[str, str]) -> None:
-    m = _exec(mini["openai_sansio/_operations.py"].replace("from ._errors", "from openai_sansio._errors"), "ops")
+    m = _exec(mini["openai_sansio/_operations.py"], "ops", "openai_sansio")
     assert sorted(m.OPERATIONS) == ["beta_createThing", "getThing"]
     get = m.OPERATIONS["getThing"]
     assert (get.path_params, get.query_params, get.has_json_body, get.streams) == (("thing_id",), ("expand",), False, False)
@@ -334,3 +334,139 @@ def test_main_writes_and_prunes(tmp_path: Path) -> None:
 def test_py_names(wire: str, expected: str) -> None:
     assert gen.py_name(wire, set()) == expected
     assert gen.py_name(wire, {expected}) == expected + "_"
+
+
+# -- components of the same shape ------------------------------------------------------
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props}
+
+
+def _op(op_id: str, schema: str) -> dict[str, Any]:
+    return {
+        "operationId": op_id,
+        "tags": ["Things"],
+        "responses": {"200": {"content": {"application/json": {"schema": _ref(schema)}}}},
+    }
+
+
+COPIES: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "paths": {
+        "/bundles": {"get": _op("getBundle", "Bundle")},
+        "/bundles?beta=true": {"get": _op("beta_getBundle", "BetaBundle")},
+        "/leaves?beta=true": {"get": _op("beta_getLeaf", "BetaLeaf")},
+    },
+    "components": {
+        "schemas": {
+            "Bundle": _obj(
+                leaf=_ref("Leaf"), tree=_ref("Tree"), node=_ref("Node"), shape=_ref("Shape"),
+                other=_ref("Other"), color=_ref("ColorA"), tint=_ref("ColorB"),
+            ),
+            "BetaBundle": _obj(
+                leaf=_ref("BetaLeaf"), tree=_ref("BetaTree"), node=_ref("BetaNode"), shape=_ref("BetaShape"),
+                other=_ref("Other"), color=_ref("ColorA"), tint=_ref("BetaColorB"),
+            ),
+            # The same but for documentation: one class.
+            "Leaf": {**_obj(n={"type": "integer"}, inner=_obj(k={"type": "string"})), "description": "a"},
+            "BetaLeaf": {**_obj(n={"type": "integer", "title": "N"}, inner=_obj(k={"type": "string"})), "description": "b"},
+            # Recursive copies are copies too.
+            "Tree": _obj(children={"type": "array", "items": _ref("Tree")}),
+            "BetaTree": _obj(children={"type": "array", "items": _ref("BetaTree")}),
+            # One more field: a class of its own.
+            "Node": _obj(n={"type": "integer"}),
+            "BetaNode": _obj(n={"type": "integer"}, agent={"type": "string"}),
+            "Shape": {"oneOf": [_ref("Circle"), _ref("Square")]},
+            "BetaShape": {"oneOf": [_ref("Circle"), _ref("Square")]},
+            "Circle": {**_obj(radius={"type": "number"}), "required": ["radius"]},
+            "Square": {**_obj(side={"type": "number"}), "required": ["side"]},
+            # The shape of Leaf under another name: a model keeps its own class.
+            "Other": _obj(n={"type": "integer"}, inner=_obj(k={"type": "string"})),
+            # Annotations would name the kept one: look-alikes stay apart.
+            "ColorA": {"type": "string", "enum": ["red", "green"]},
+            "ColorB": {"type": "string", "enum": ["red", "green"]},
+            "BetaColorB": {"type": "string", "enum": ["red", "green"], "description": "copy"},
+        }
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def copies() -> dict[str, types.ModuleType]:
+    files = gen.generate(COPIES)
+    things = _exec(files["openai_sansio/types/things.py"], "things")
+    sys.modules["openai_sansio.types.things"] = things
+    try:
+        beta = _exec(files["openai_sansio/types/things_beta.py"], "things_beta")
+    finally:
+        del sys.modules["openai_sansio.types.things"]
+    ops = _exec(files["openai_sansio/_operations.py"], "ops", "openai_sansio")
+    return {"things": things, "beta": beta, "ops": ops}
+
+
+def test_beta_copies_become_aliases(copies: dict[str, types.ModuleType]) -> None:
+    things, beta = copies["things"], copies["beta"]
+    assert beta.BetaLeaf is things.Leaf
+    assert beta.BetaLeafInner is things.LeafInner
+    assert beta.BetaTree is things.Tree
+    assert beta.parse_beta_shape is things.parse_shape
+    assert {"BetaLeaf", "BetaLeafInner", "BetaTree", "BetaShape", "parse_beta_shape"} <= set(beta.__all__)
+    # A real difference keeps a class, and so does everything that holds it.
+    assert beta.BetaNode is not things.Node
+    assert beta.BetaBundle is not things.Bundle
+    b = beta.BetaBundle.from_dict(
+        {"leaf": {"n": 1, "inner": {"k": "x"}}, "tree": {"children": [{"children": []}]},
+         "node": {"n": 2, "agent": "a"}, "shape": {"side": 1}}
+    )
+    assert type(b.leaf) is things.Leaf
+    assert b.leaf.inner.k == "x"
+    assert type(b.tree.children[0]) is things.Tree
+    assert b.node.agent == "a"
+    assert type(b.shape).__name__ == "Square"
+
+
+def test_look_alikes_of_other_names(copies: dict[str, types.ModuleType]) -> None:
+    things, beta = copies["things"], copies["beta"]
+    # A model answers to its name in reprs, and annotations name their type.
+    assert things.Other is not things.Leaf
+    assert type(things.Bundle.from_dict({"other": {"n": 1}}).other).__name__ == "Other"
+    assert things.ColorB == things.ColorA == 'Literal["red", "green"] | str'
+    assert things.Bundle.__annotations__["tint"] == "ColorB | None"
+    # A Beta* copy of an enum is an alias of its original.
+    assert beta.BetaColorB == "ColorB"
+    assert beta.BetaBundle.__annotations__["tint"] == "ColorB | None"
+
+
+def test_operations_point_at_the_kept_class(copies: dict[str, types.ModuleType]) -> None:
+    ops = copies["ops"]
+    assert ops.get_operation("beta_getLeaf").response_model == "openai_sansio.types.things.Leaf"
+    assert ops.get_operation("beta_getBundle").response_model == "openai_sansio.types.things_beta.BetaBundle"
+
+
+def test_shape_classes() -> None:
+    schemas = {
+        "A": {**_obj(x={"type": "string"}, y=_ref("A")), "example": {"x": "1"}},
+        "B": _obj(x={"type": "string", "description": "doc"}, y=_ref("B")),
+        "C": _obj(y=_ref("C"), x={"type": "string"}),  # property order differs
+        "D": _obj(x={"type": "string"}, y=_ref("D"), description={"type": "string"}),
+        "E": _obj(x={"type": "string"}, y=_ref("E")),
+    }
+    same = {n: 0 for n in schemas}
+    classes = gen.shape_classes(schemas, same)
+    assert classes["A"] == classes["B"] == classes["E"]
+    assert len({classes["A"], classes["C"], classes["D"]}) == 3
+    # The starting partition is only ever refined.
+    split = gen.shape_classes(schemas, {**same, "E": 1})
+    assert split["A"] == split["B"] != split["E"]
+
+
+def test_import_members_sort_like_ruff() -> None:
+    names = {"ProgrammaticX", "ProgramOutput", "Item10", "Item2", "item", "ITEMS"}
+    assert gen.import_lines("m", names) == [
+        "from .m import ITEMS, Item2, Item10, ProgrammaticX, ProgramOutput, item"
+    ]

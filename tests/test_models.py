@@ -1025,6 +1025,46 @@ def test_input_items_list_dispatches_messages_by_role() -> None:
     assert ops.get_operation("listInputItems").response_parser() == ResponseItemList.from_dict
 
 
+def test_beta_copies_are_the_plain_classes() -> None:
+    from openai_sansio.types import (
+        responses,
+        responses_beta,
+        responses_beta_params,
+        responses_params,
+    )
+
+    # Beta* schemas identical to the plain ones are the same objects ...
+    assert responses_beta.BetaReasoning is responses.Reasoning
+    assert responses_beta.BetaTokenCountsResource is responses.TokenCountsResource
+    assert responses_beta.parse_beta_tool is responses.parse_tool
+    assert responses_beta_params.BetaReasoningParam is responses_params.ReasoningParam
+    counts = ops.get_operation("beta_Getinputtokencounts").response_parser()
+    assert counts == responses.TokenCountsResource.from_dict
+    # ... while those that really differ (output items carry the agent) are not.
+    assert responses_beta.BetaResponse is not Response
+    payload = {
+        "id": "resp_1",
+        "object": "response",
+        "output": [{"type": "reasoning", "id": "rs_1", "summary": [], "agent": {"name": "a"}}],
+        "reasoning": {"effort": "low"},
+    }
+    beta = parse_model(responses_beta.BetaResponse, payload)
+    item = beta.output[0]
+    assert isinstance(item, responses_beta.BetaReasoningItem)
+    assert item.agent is not None
+    assert type(beta.reasoning) is responses.Reasoning
+    assert beta.to_dict() == payload
+
+
+def test_public_lookups_read_the_generated_table() -> None:
+    import openai_sansio
+
+    assert openai_sansio.get_operation("createResponse") is ops.OPERATIONS["createResponse"]
+    assert openai_sansio.OPERATIONS is ops.OPERATIONS
+    with pytest.raises(LocalProtocolError, match="Missing required parameter `model`"):
+        openai_sansio.validate_request("createEmbedding", {"input": "x"})
+
+
 def test_resumed_response_stream_parser() -> None:
     # GET /responses/{id}?stream=true declares only JSON in the spec, yet streams.
     get = ops.get_operation("getResponse")

@@ -23,6 +23,13 @@ How the spec becomes code:
   ``types/chat.py`` imports nothing but ``shared``.
 * The ``?beta=true`` copies of the Responses operations use their own Beta*
   schemas; they form the ``responses_beta`` area so ``responses`` stays lean.
+* Most Beta* schemas are the plain ones again under another name.  A Beta*
+  component of the same shape as its original (ignoring documentation
+  keys, comparing references by shape as well) is emitted once, as the
+  original; the Beta* names become aliases (``BetaX = X``, a ``TypeAlias``,
+  ``parse_beta_x = parse_x``) in their own module, so every public name
+  stays where it was.  Look-alikes under unrelated names stay apart (see
+  ``Generator.merge_kind``).
 * Objects become slotted attrs classes whose ``from_dict`` is straight-line
   code; unions become a string ``TypeAlias`` plus a ``parse_*`` function that
   dispatches on a constant-valued property (``type``, ``object``, ``event``
@@ -32,7 +39,8 @@ How the spec becomes code:
   (``parse_model`` turns that into ``APIResponseValidationError``).
 * ``_operations.py`` gets every operation plus, per JSON request body, the
   rules ``validate_request`` checks: required names, top-level JSON kinds,
-  numeric bounds.
+  numeric bounds.  It is data only: the code that reads it is the
+  hand-written ``openai_sansio/_operation_base.py``.
 * No description text of the spec is copied: docstrings only name the schema.
 """
 
@@ -171,6 +179,13 @@ MODEL_OPTIONS = "slots=True, kw_only=True, eq=False, repr=False"
 # Compatible servers (and OpenAI itself, now and then) leave out fields the
 # spec calls required; a wrong JSON type still fails.
 LENIENT_REQUIRED = True
+
+# Keys that only document a schema.  A Beta* component that differs from
+# its original in nothing else (references compared by shape too) becomes
+# an alias of it instead of a copy.
+DOC_KEYS = frozenset(
+    {"description", "title", "example", "examples", "deprecated", "x-oaiMeta", "x-oaiTypeLabel"}
+)
 
 # Preferred discriminator properties, in order, when the spec names none.
 DISCRIMINATORS: tuple[str, ...] = ("type", "object", "event", "role")
@@ -521,6 +536,59 @@ def singular_name(name: str) -> str:
     return name[: len(name) - len(parts[-1])] + singular(parts[-1])
 
 
+_SCHEMA_REF = "#/components/schemas/"
+
+
+def _shape(schema: Any, classes: dict[str, int]) -> Any:
+    """``schema`` without documentation, each reference replaced by its class."""
+    if isinstance(schema, dict):
+        out: list[Any] = []
+        for key, value in schema.items():
+            if key in DOC_KEYS:
+                continue
+            if key == "properties" and isinstance(value, dict):
+                # Property names are data here, and their order is kept.
+                value = [[k, _shape(v, classes)] for k, v in value.items()]
+            else:
+                value = _shape(value, classes)
+            out.append([key, value])
+        return sorted(out, key=lambda kv: kv[0])
+    if isinstance(schema, list):
+        return [_shape(v, classes) for v in schema]
+    if isinstance(schema, str) and schema.startswith(_SCHEMA_REF):
+        return ["$class", classes[schema[len(_SCHEMA_REF):]]]
+    return schema
+
+
+def shape_classes(schemas: dict[str, Any], start: dict[str, Any]) -> dict[str, int]:
+    """Component name -> class; one class holds components of the same shape.
+
+    Partition refinement: begin with the classes ``start`` gives (equal
+    values, one class), split by shape with references read as classes,
+    until nothing splits.  What is left is the coarsest partition finer than
+    ``start`` that recursive schemas allow.
+    """
+    first: dict[Any, int] = {}
+    classes = {n: first.setdefault(start[n], len(first)) for n in schemas}
+    count = len(first)
+    while True:
+        ids: dict[tuple[int, str], int] = {}
+        refined = {
+            n: ids.setdefault((classes[n], json.dumps(_shape(s, classes))), len(ids))
+            for n, s in schemas.items()
+        }
+        if len(ids) == count:
+            return refined
+        count, classes = len(ids), refined
+
+
+def module_rank(module: str) -> tuple[int, str]:
+    """Where a module stands in the import order: it imports only lower ranks."""
+    area = module.removesuffix("_params")
+    order = {a: i for i, a in enumerate(AREA_ORDER)}
+    return (order.get(area, len(order)), area)
+
+
 # --------------------------------------------------------------------------
 # Operations and areas
 # --------------------------------------------------------------------------
@@ -689,6 +757,7 @@ class ModuleWriter:
         self.imports: dict[str, set[str]] = {}
         self.lines: list[str] = []
         self.tail: list[str] = []
+        self.aliases: list[str] = []
         self.names: list[str] = []
         self.typing: set[str] = set()
 
@@ -721,12 +790,120 @@ class Generator:
         self.model_home = place(schemas, resp_roots, "shared")
         self.param_home = place(schemas, req_roots, "shared_params")
         self.ir = Spec(spec, set(self.model_home))
+        # Alias name -> (its own translation, the component it is a copy of).
+        self.copies: dict[str, tuple[Model | Union | Alias, str]] = {}
+        self.merge_copies(schemas)
         self.writers: dict[str, ModuleWriter] = {}
         self.exports: dict[str, str] = {}
         # Unions that need a parse function, by id -> function name.
         self.parsers: dict[int, str] = {}
         self.union_params: dict[int, str] = {}
         self.dispatch_cache: dict[int, tuple[str, Any]] = {}
+
+    # -- components of the same shape ----------------------------------------
+
+    def merge_copies(self, schemas: dict[str, Any]) -> None:
+        """Point every copy of a shape at one component, which alone is emitted.
+
+        The kept component is the one in the earliest module on each side, so
+        the aliases (and every reference, which now names the kept class)
+        only import from earlier modules, as before.  A kept component that
+        had no home on a side takes the earliest home of its copies there.
+        """
+        groups: dict[int, list[str]] = {}
+        for name, cls in shape_classes(schemas, {n: self.merge_kind(n) for n in schemas}).items():
+            groups.setdefault(cls, []).append(name)
+        homes = (self.model_home, self.param_home)
+        for members in groups.values():
+            homed = [n for n in members if any(n in home for home in homes)]
+            if len(homed) < 2:
+                continue
+            best = [min((home[n] for n in homed if n in home), key=module_rank, default="") for home in homes]
+            fits = [
+                n
+                for n in homed
+                if all(home.get(n, b) == b for home, b in zip(homes, best, strict=True))
+                # A "...Param" component's TypedDict takes its name, which a
+                # model class would need too, or its model class took it and
+                # the TypedDict would get a "ParamParam" name: keep it as is.
+                and not (
+                    self.ir.class_name[n].endswith("Param")
+                    and any(b and n not in home for home, b in zip(homes, best, strict=True))
+                )
+            ]
+            if not fits:
+                # Merging would make one side import from a later module.
+                continue
+            keep = min(fits, key=lambda n: (n.startswith("Beta"), -sum(n in h for h in homes), n))
+            for home, b in zip(homes, best, strict=True):
+                if b and keep not in home:
+                    home[keep] = b
+            for n in members:
+                if n != keep:
+                    if n in homed:
+                        self.copies[n] = (self.ir.defs[n], keep)
+                    self.ir.defs[n] = self.ir.defs[keep]
+
+    def merge_kind(self, name: str) -> tuple[bool, str]:
+        """Only components of one kind may merge: a Beta* copy and its original.
+
+        Identical shapes under two unrelated names stay apart: a merged class
+        answers to one name (``__name__``, ``repr``) and every annotation
+        would name the kept one, so a message's status would read as a
+        function call's.  Names that mark secrets (masked ``value`` fields)
+        never merge with others.
+        """
+        secret = bool(SECRET_VALUE_CLASSES.search(self.ir.class_name[name]))
+        concept = name[4:] if name.startswith("Beta") and name[4:5].isupper() else name
+        return (secret, concept)
+
+    def alias_pairs(self, name: str, params: bool) -> list[tuple[str, str, Any]]:
+        """(kind, alias, kept def) for each public name a copy had: kind is
+        "class", "type" (a TypeAlias) or "parser"."""
+        own, keep = self.copies[name]
+        kept = self.ir.defs[keep]
+        pairs: list[tuple[str, str, Any]] = []
+        if isinstance(own, Model) and isinstance(kept, Model):
+            pairs.append(("class", own.param_name if params else own.name, kept))
+        elif isinstance(own, Union) and isinstance(kept, Union):
+            if params:
+                pairs.append(("type", self.param_alias(own), kept))
+            else:
+                pairs.append(("type", own.name, kept))
+                if self.needs_conv(kept):
+                    pairs.append(("parser", "parse_" + snake(own.name), kept))
+        elif isinstance(own, Alias) and isinstance(own.type, Enum) and not params:
+            pairs.append(("type", own.name, kept))
+        elif type(own) is not type(kept):
+            raise SystemExit(f"{name} and {keep} have the same shape but translate differently")
+        mine = [m for m in self.ir.owned.get(name, []) if isinstance(m, Model)]
+        theirs = [m for m in self.ir.owned.get(keep, []) if isinstance(m, Model)]
+        if len(mine) != len(theirs):
+            raise SystemExit(f"{name} and {keep} have the same shape but different inline models")
+        for m, k in zip(mine, theirs, strict=True):
+            if [(f.wire, self.is_secret(m, f)) for f in m.fields] != [
+                (f.wire, self.is_secret(k, f)) for f in k.fields
+            ]:
+                raise SystemExit(f"{m.name} and {k.name} should be copies but differ")
+            pairs.append(("class", m.param_name if params else m.name, k))
+        return pairs
+
+    def emit_aliases(self, name: str, w: ModuleWriter, params: bool) -> None:
+        for kind, alias, kept in self.alias_pairs(name, params):
+            module = self.module_of(kept, params)
+            if kind == "parser":
+                target = self.parser_for(kept)
+            elif params:
+                target = kept.param_name if isinstance(kept, Model) else self.param_alias(kept)
+            else:
+                target = kept.name
+            target = w.use(target, module)
+            if kind == "type":
+                w.aliases.append(f"{alias}: TypeAlias = {json.dumps(target)}")
+                w.typing.add("TypeAlias")
+            else:
+                w.aliases.append(f"{alias} = {target}")
+            w.names.append(alias)
 
     # -- placement of any def ---------------------------------------------
 
@@ -1195,6 +1372,9 @@ class Generator:
                 continue
             module = self.model_home[name]
             w = self.writer(module)
+            if name in self.copies:
+                self.emit_aliases(name, w, False)
+                continue
             self._emit_def(d, w)
             for inner in ir.owned.get(name, []):
                 if isinstance(inner, Model):
@@ -1219,6 +1399,9 @@ class Generator:
             if name not in self.param_home:
                 continue
             w = self.writer(self.param_home[name])
+            if name in self.copies:
+                self.emit_aliases(name, w, True)
+                continue
             self._emit_param_def(d, w)
             for inner in ir.owned.get(name, []):
                 if isinstance(inner, Model):
@@ -1264,6 +1447,8 @@ class Generator:
         text = list(w.lines)
         if w.tail:
             text += ["", "", *w.tail]
+        if w.aliases:
+            text += ["", "", "# Schemas the spec repeats under these names: one class serves each.", *w.aliases]
         body = "\n".join(text)
         area = w.module.removesuffix("_params")
         kind = "Request parameter types" if params else "Response models"
@@ -1280,7 +1465,7 @@ class Generator:
             typing_names.add("TypedDict")
             if "NotRequired[" in body:
                 typing_names.add("TYPE_CHECKING")
-        out.append(f"from typing import {', '.join(sorted(typing_names, key=_isort_key))}")
+        out.append(f"from typing import {', '.join(sorted(typing_names, key=_member_key))}")
         if not params:
             out += ["", "import attrs", ""]
         elif w.imports:
@@ -1375,9 +1560,9 @@ class Generator:
             return None
         name = schema["$ref"].rsplit("/", 1)[1]
         d = self.ir.defs[name]
-        module = self.model_home.get(name)
-        if module is None:
+        if name not in self.model_home:
             return None
+        module = self.module_of(d, False)
         if isinstance(d, Model):
             return f"openai_sansio.types.{module}.{d.name}"
         if isinstance(d, Union) and id(d) in self.parsers:
@@ -1473,13 +1658,16 @@ class Generator:
         out += [
             "",
             "# operationId -> (required names, ((name, kinds, minimum, maximum, exclusive minimum), ...))",
-            "_BODY_RULES: dict[str, _Rules] = {",
+            "_BODY_RULES: dict[str, BodyRules] = {",
             *rules,
             "}",
+            "",
+            OPERATIONS_EPILOGUE.strip("\n"),
         ]
         return "\n".join(out) + "\n"
 
 
+# JSON kind bits of a body rule, as openai_sansio/_operation_base.py reads them.
 K_STR, K_INT, K_NUM, K_BOOL, K_ARR, K_OBJ, K_NULL = 1, 2, 4, 8, 16, 32, 64
 
 
@@ -1496,7 +1684,7 @@ def tup(items: tuple[str, ...]) -> str:
 
 
 def import_lines(module: str, names: set[str]) -> list[str]:
-    ordered = sorted(names, key=_isort_key)
+    ordered = sorted(names, key=_member_key)
     line = f"from .{module} import {', '.join(ordered)}"
     if len(line) <= 100:
         return [line]
@@ -1511,6 +1699,13 @@ def tup_raw(items: list[str]) -> str:
 
 def quote_alias(ann: str) -> str:
     return repr(ann) if '"' in ann else json.dumps(ann)
+
+
+def _member_key(name: str) -> tuple[int, list[Any], str]:
+    # Within a kind, ruff compares imported names case-insensitively, with
+    # runs of digits as numbers.
+    parts: list[Any] = [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name.lower())]
+    return (_isort_key(name)[0], parts, name)
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -1528,181 +1723,21 @@ OPERATIONS_PRELUDE = '''
 ``OPERATIONS`` maps each operationId to an ``Operation``: method, path
 template, its parameters, content types, whether it streams, and where its
 response model lives (a dotted path, imported only by ``response_parser``).
-``validate_request`` checks a JSON body against the few rules a client can
-enforce before sending: required fields, top-level JSON types and numeric
-bounds.
-
-Six spec paths carry a ``?beta=true`` query; their ``path`` here is the bare
-path and the query is kept in ``fixed_query`` for the caller to merge.
+``_BODY_RULES`` holds what ``validate_request`` checks of a JSON body.  The
+code behind them is hand-written, in ``_operation_base``.
 """
 
 from __future__ import annotations
 
-import importlib
-import math
-from typing import Any, Callable, Mapping, Tuple, Union
-from urllib.parse import quote, urlencode
-
-import attrs
-
-from ._errors import LocalProtocolError
+from ._operation_base import BodyRules, Operation, OperationTable
 
 __all__ = ["OPERATIONS", "Operation", "get_operation", "validate_request"]
+'''
 
-_Rule = Tuple[str, int, Union[float, None], Union[float, None], Union[float, None]]
-_Rules = Tuple[Tuple[str, ...], Tuple[_Rule, ...]]
-
-_STR, _INT, _NUM, _BOOL, _ARR, _OBJ, _NULL = 1, 2, 4, 8, 16, 32, 64
-_KIND_NAMES = (
-    (_STR, "a string"),
-    (_INT, "an integer"),
-    (_NUM, "a number"),
-    (_BOOL, "a boolean"),
-    (_ARR, "an array"),
-    (_OBJ, "an object"),
-    (_NULL, "null"),
-)
-
-
-@attrs.frozen
-class Operation:
-    """One API operation.  ``path`` has ``{name}`` placeholders."""
-
-    operation_id: str
-    method: str
-    path: str
-    path_params: tuple[str, ...]
-    query_params: tuple[str, ...]
-    has_json_body: bool
-    content_types: tuple[str, ...]
-    response_content_types: tuple[str, ...]
-    streams: bool
-    response_model: str | None
-    stream_model: str | None
-    fixed_query: tuple[tuple[str, str], ...]
-    tag: str | None
-
-    def format_path(self, **params: object) -> str:
-        """The path with each parameter percent-encoded as one segment."""
-        for name in params:
-            if name not in self.path_params:
-                raise LocalProtocolError(
-                    f"Unexpected path parameter `{name}` for {self.operation_id}"
-                )
-        values: dict[str, str] = {}
-        for name in self.path_params:
-            value = params.get(name)
-            if not isinstance(value, str) or not value:
-                raise LocalProtocolError(
-                    f"Expected a non-empty value for `{name}` but received {value!r}"
-                )
-            values[name] = quote(value, safe="")
-        return self.path.format_map(values)
-
-    def target(self, **params: object) -> str:
-        """``format_path`` plus the operation's fixed query (``?beta=true``).
-
-        Callers adding their own query parameters should use ``format_path``
-        and merge ``fixed_query`` themselves.
-        """
-        path = self.format_path(**params)
-        if not self.fixed_query:
-            return path
-        return path + "?" + urlencode(self.fixed_query)
-
-    def response_parser(self, *, stream: bool = False) -> Callable[[Any], Any] | None:
-        """The ``from_dict`` (or union parser) for the 200 body or stream items.
-
-        Imports the model module on first use; ``None`` when the spec names
-        no JSON model.
-        """
-        target = self.stream_model if stream else self.response_model
-        if target is None:
-            return None
-        module, _, name = target.rpartition(".")
-        obj = getattr(importlib.import_module(module), name)
-        parser: Callable[[Any], Any] = getattr(obj, "from_dict", obj)
-        return parser
-
-
-def get_operation(operation_id: str) -> Operation:
-    """``OPERATIONS[operation_id]``, with ``LocalProtocolError`` if unknown."""
-    try:
-        return OPERATIONS[operation_id]
-    except KeyError:
-        raise LocalProtocolError(f"Unknown operation {operation_id!r}") from None
-
-
-def _kind_ok(value: object, kinds: int) -> bool:
-    if isinstance(value, str):
-        return bool(kinds & _STR)
-    if isinstance(value, bool):
-        return bool(kinds & _BOOL)
-    if isinstance(value, int):
-        return bool(kinds & (_INT | _NUM))
-    if isinstance(value, float):
-        return bool(kinds & _NUM) or (bool(kinds & _INT) and value.is_integer())
-    if isinstance(value, (list, tuple)):
-        return bool(kinds & _ARR)
-    if isinstance(value, Mapping):
-        return bool(kinds & _OBJ)
-    return False
-
-
-def _describe(kinds: int) -> str:
-    names = [text for bit, text in _KIND_NAMES if kinds & bit]
-    return " or ".join(names)
-
-
-def validate_request(operation_id: str, body: Mapping[str, Any]) -> None:
-    """Reject a JSON body the server would certainly refuse.
-
-    Checks required fields, the JSON type of each top-level field and numeric
-    bounds the spec states.  ``None`` values are let through (many servers
-    treat ``null`` as "not given") and unknown keys are allowed, since
-    compatible servers take extra parameters.  Raises ``LocalProtocolError``
-    naming the parameter.
-    """
-    op = get_operation(operation_id)
-    if not isinstance(body, Mapping):
-        raise LocalProtocolError(
-            f"The body of {operation_id} must be a mapping, not {type(body).__name__}"
-        )
-    rules = _BODY_RULES.get(op.operation_id)
-    if rules is None:
-        return
-    required, fields = rules
-    for name in required:
-        if name not in body:
-            raise LocalProtocolError(f"Missing required parameter `{name}` for {operation_id}")
-    for name, kinds, minimum, maximum, above in fields:
-        value = body.get(name)
-        if value is None:
-            continue
-        if kinds and not _kind_ok(value, kinds):
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be {_describe(kinds)},"
-                f" not {type(value).__name__}"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            # JSON has no NaN or infinity; json.dumps would emit invalid JSON.
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be a finite number, got {value!r}"
-            )
-        if minimum is not None and value < minimum:
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be >= {minimum:g}, got {value!r}"
-            )
-        if maximum is not None and value > maximum:
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be <= {maximum:g}, got {value!r}"
-            )
-        if above is not None and value <= above:
-            raise LocalProtocolError(
-                f"Parameter `{name}` of {operation_id} must be > {above:g}, got {value!r}"
-            )
+OPERATIONS_EPILOGUE = '''
+_TABLE = OperationTable(OPERATIONS, _BODY_RULES)
+get_operation = _TABLE.get_operation
+validate_request = _TABLE.validate_request
 '''
 
 

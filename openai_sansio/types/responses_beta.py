@@ -3,11 +3,215 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Literal, Mapping, TypeAlias
+from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
 from ._base import BaseModel, UnknownObject
+from .responses import (
+    Annotation,
+    ApplyPatchCallOutputStatus,
+    ApplyPatchCallOutputStatusParam,
+    ApplyPatchCallStatus,
+    ApplyPatchCallStatusParam,
+    ApplyPatchCreateFileOperation,
+    ApplyPatchCreateFileOperationParam,
+    ApplyPatchDeleteFileOperation,
+    ApplyPatchDeleteFileOperationParam,
+    ApplyPatchOperationParam,
+    ApplyPatchToolParam,
+    ApplyPatchUpdateFileOperation,
+    ApplyPatchUpdateFileOperationParam,
+    ApproximateLocation,
+    AutoCodeInterpreterToolParam,
+    CallableToolAllowedCaller,
+    ClickButtonType,
+    ClickParam,
+    CodeInterpreterOutputImage,
+    CodeInterpreterOutputLogs,
+    CodeInterpreterTool,
+    ComparisonFilter,
+    CompoundFilter,
+    ComputerAction,
+    ComputerCallOutputStatus,
+    ComputerCallSafetyCheckParam,
+    ComputerEnvironment,
+    ComputerScreenshotContent,
+    ComputerScreenshotImage,
+    ComputerTool,
+    ComputerUsePreviewTool,
+    ContainerAutoParam,
+    ContainerFileCitationBody,
+    ContainerMemoryLimit,
+    ContainerNetworkPolicyAllowlistParam,
+    ContainerNetworkPolicyDisabledParam,
+    ContainerNetworkPolicyDomainSecretParam,
+    ContainerReferenceParam,
+    ContainerReferenceResource,
+    CoordParam,
+    CustomGrammarFormatParam,
+    CustomTextFormatParam,
+    CustomToolParam,
+    DetailEnum,
+    DirectToolCallCaller,
+    DirectToolCallCallerParam,
+    DoubleClickAction,
+    DragParam,
+    EasyInputMessage,
+    FileCitationBody,
+    FileDetailEnum,
+    FileInputDetail,
+    FilePath,
+    FileSearchTool,
+    Filters,
+    FunctionAndCustomToolCallOutput,
+    FunctionCallItemStatus,
+    FunctionCallOutputStatusEnum,
+    FunctionCallStatus,
+    FunctionShellAction,
+    FunctionShellActionParam,
+    FunctionShellCallItemStatus,
+    FunctionShellCallOutputContent,
+    FunctionShellCallOutputContentParam,
+    FunctionShellCallOutputExitOutcome,
+    FunctionShellCallOutputExitOutcomeParam,
+    FunctionShellCallOutputOutcomeParam,
+    FunctionShellCallOutputStatusEnum,
+    FunctionShellCallOutputTimeoutOutcome,
+    FunctionShellCallOutputTimeoutOutcomeParam,
+    FunctionShellCallStatus,
+    FunctionShellToolParam,
+    FunctionTool,
+    FunctionToolParam,
+    GrammarSyntax1,
+    HTTPError,
+    HybridSearchOptions,
+    ImageDetail,
+    ImageGenActionEnum,
+    ImageGenTool,
+    ImageGenToolInputImageMask,
+    InlineSkillParam,
+    InlineSkillSourceParam,
+    InputContent,
+    InputFidelity,
+    InputFileContent,
+    InputFileContentParam,
+    InputImageContent,
+    InputImageContentParamAutoParam,
+    InputTextContent,
+    InputTextContentParam,
+    InputTokensDetails,
+    KeyPressAction,
+    LocalEnvironmentParam,
+    LocalEnvironmentResource,
+    LocalShellExecAction,
+    LocalShellToolParam,
+    LocalSkillParam,
+    LogProb,
+    MCPListToolsTool,
+    MCPProtocolError,
+    MCPTool,
+    MCPToolCallError,
+    MCPToolCallStatus,
+    MCPToolExecutionError,
+    MCPToolFilter,
+    MCPToolRequireApprovalMCPToolApprovalFilter,
+    MessagePhase,
+    MessagePhase2,
+    MessageRole,
+    MessageStatus,
+    ModelIdsResponses,
+    ModelIdsShared,
+    ModelResponseProperties,
+    Moderation,
+    ModerationErrorBody,
+    MoveParam,
+    NamespaceToolParam,
+    OutputContent,
+    OutputMessageContent,
+    OutputTextContent,
+    OutputTokensDetails,
+    ProgrammaticToolCallingParam,
+    ProgramOutputItemStatus,
+    ProgramOutputStatus,
+    ProgramToolCallCaller,
+    ProgramToolCallCallerParam,
+    Prompt,
+    PromptCacheBreakpointConfig,
+    PromptCacheModeEnum,
+    PromptCacheOptions,
+    PromptCacheTTLEnum,
+    RankerVersionType,
+    RankingOptions,
+    Reasoning,
+    ReasoningModeEnum,
+    ReasoningTextContent,
+    RefusalContent,
+    ResponseConversation,
+    ResponseError,
+    ResponseErrorCode,
+    ResponseFormatJsonObject,
+    ResponseFormatText,
+    ResponseLogProb,
+    ResponseLogProbTopLogprob,
+    ResponseProperties,
+    ResponseTextParam,
+    ResponseUsage,
+    ScreenshotParam,
+    ScrollParam,
+    SearchContentType,
+    SearchContextSize,
+    ShellCallOutputDelta,
+    SkillReferenceParam,
+    SpecificApplyPatchParam,
+    SpecificFunctionShellParam,
+    SpecificProgrammaticToolCallingParam,
+    SummaryTextContent,
+    TextContent,
+    TextResponseFormatConfiguration,
+    TextResponseFormatJsonSchema,
+    TokenCountsResource,
+    Tool,
+    ToolCallCaller,
+    ToolCallCallerParam,
+    ToolChoiceAllowed,
+    ToolChoiceCustom,
+    ToolChoiceFunction,
+    ToolChoiceMCP,
+    ToolChoiceOptions,
+    ToolChoiceParam,
+    ToolChoiceTypes,
+    ToolSearchExecutionType,
+    ToolSearchToolParam,
+    TopLogProb,
+    TypeParam,
+    UrlCitationBody,
+    WaitParam,
+    WebSearchActionFind,
+    WebSearchActionOpenPage,
+    WebSearchActionSearch,
+    WebSearchActionSearchSource,
+    WebSearchApproximateLocation,
+    WebSearchPreviewTool,
+    WebSearchTool,
+    WebSearchToolFilters,
+    parse_annotation,
+    parse_apply_patch_operation_param,
+    parse_computer_action,
+    parse_filters,
+    parse_function_and_custom_tool_call_output,
+    parse_function_shell_call_output_outcome_param,
+    parse_input_content,
+    parse_mcptool_call_error,
+    parse_output_content,
+    parse_output_message_content,
+    parse_text_response_format_configuration,
+    parse_tool,
+    parse_tool_call_caller,
+    parse_tool_call_caller_param,
+    parse_tool_choice_param,
+)
+from .shared import ModerationInputType, ModerationResultBody, PromptCacheBreakpointParam
 
 __all__ = [
     "BetaAdditionalTools",
@@ -362,1063 +566,6 @@ __all__ = [
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaTokenCountsResource(BaseModel):
-    """Generated from schema `BetaTokenCountsResource`."""
-
-    object: Literal["response.input_tokens"] | str
-    input_tokens: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaTokenCountsResource:
-        get: Any = data.get
-        return cls(
-            object=get("object"),
-            input_tokens=get("input_tokens"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaSpecificFunctionShellParam(BaseModel):
-    """Generated from schema `BetaSpecificFunctionShellParam`."""
-
-    type: Literal["shell"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaSpecificFunctionShellParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaSpecificApplyPatchParam(BaseModel):
-    """Generated from schema `BetaSpecificApplyPatchParam`."""
-
-    type: Literal["apply_patch"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaSpecificApplyPatchParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaSpecificProgrammaticToolCallingParam(BaseModel):
-    """Generated from schema `BetaSpecificProgrammaticToolCallingParam`."""
-
-    type: Literal["programmatic_tool_calling"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaSpecificProgrammaticToolCallingParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaToolChoiceCustom(BaseModel):
-    """Generated from schema `BetaToolChoiceCustom`."""
-
-    type: Literal["custom"] | str
-    name: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaToolChoiceCustom:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaToolChoiceMCP(BaseModel):
-    """Generated from schema `BetaToolChoiceMCP`."""
-
-    type: Literal["mcp"] | str
-    server_label: str
-    name: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaToolChoiceMCP:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            server_label=get("server_label"),
-            name=get("name"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaToolChoiceFunction(BaseModel):
-    """Generated from schema `BetaToolChoiceFunction`."""
-
-    type: Literal["function"] | str
-    name: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaToolChoiceFunction:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaToolChoiceTypes(BaseModel):
-    """Generated from schema `BetaToolChoiceTypes`."""
-
-    type: Literal["file_search", "web_search_preview", "computer", "computer_use_preview", "computer_use", "web_search_preview_2025_03_11", "image_generation", "code_interpreter"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaToolChoiceTypes:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaToolChoiceAllowed(BaseModel):
-    """Generated from schema `BetaToolChoiceAllowed`."""
-
-    type: Literal["allowed_tools"] | str
-    mode: Literal["auto", "required"] | str
-    tools: list[dict[str, Any]]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaToolChoiceAllowed:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            mode=get("mode"),
-            tools=get("tools"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaReasoning(BaseModel):
-    """Generated from schema `BetaReasoning`."""
-
-    mode: BetaReasoningModeEnum | None = None
-    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | None = None
-    summary: Literal["auto", "concise", "detailed"] | str | None = None
-    context: Literal["auto", "current_turn", "all_turns"] | str | None = None
-    generate_summary: Literal["auto", "concise", "detailed"] | str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaReasoning:
-        get: Any = data.get
-        return cls(
-            mode=get("mode"),
-            effort=get("effort"),
-            summary=get("summary"),
-            context=get("context"),
-            generate_summary=get("generate_summary"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseTextParam(BaseModel):
-    """Generated from schema `BetaResponseTextParam`."""
-
-    format: BetaTextResponseFormatConfiguration | None = None
-    verbosity: Literal["low", "medium", "high"] | str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseTextParam:
-        get: Any = data.get
-        return cls(
-            format=parse_beta_text_response_format_configuration(v) if (v := get("format")) is not None else None,
-            verbosity=get("verbosity"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseFormatJsonObject(BaseModel):
-    """Generated from schema `BetaResponseFormatJsonObject`."""
-
-    type: Literal["json_object"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFormatJsonObject:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaTextResponseFormatJsonSchema(BaseModel):
-    """Generated from schema `BetaTextResponseFormatJsonSchema`."""
-
-    type: Literal["json_schema"] | str
-    name: str
-    schema: dict[str, Any]
-    description: str | None = None
-    strict: bool | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaTextResponseFormatJsonSchema:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            schema=get("schema"),
-            description=get("description"),
-            strict=get("strict"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseFormatText(BaseModel):
-    """Generated from schema `BetaResponseFormatText`."""
-
-    type: Literal["text"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFormatText:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApplyPatchToolParam(BaseModel):
-    """Generated from schema `BetaApplyPatchToolParam`."""
-
-    type: Literal["apply_patch"] | str
-    allowed_callers: list[BetaCallableToolAllowedCaller] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchToolParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchPreviewTool(BaseModel):
-    """Generated from schema `BetaWebSearchPreviewTool`."""
-
-    type: Literal["web_search_preview", "web_search_preview_2025_03_11"] | str
-    user_location: BetaApproximateLocation | None = None
-    search_context_size: BetaSearchContextSize | None = None
-    search_content_types: list[BetaSearchContentType] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchPreviewTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            user_location=BetaApproximateLocation.from_dict(v) if (v := get("user_location")) is not None else None,
-            search_context_size=get("search_context_size"),
-            search_content_types=get("search_content_types"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApproximateLocation(BaseModel):
-    """Generated from schema `BetaApproximateLocation`."""
-
-    type: Literal["approximate"] | str
-    country: str | None = None
-    region: str | None = None
-    city: str | None = None
-    timezone: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApproximateLocation:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            country=get("country"),
-            region=get("region"),
-            city=get("city"),
-            timezone=get("timezone"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaToolSearchToolParam(BaseModel):
-    """Generated from schema `BetaToolSearchToolParam`."""
-
-    type: Literal["tool_search"] | str
-    execution: BetaToolSearchExecutionType | None = None
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaToolSearchToolParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            execution=get("execution"),
-            description=get("description"),
-            parameters=get("parameters"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaNamespaceToolParam(BaseModel):
-    """Generated from schema `BetaNamespaceToolParam`."""
-
-    type: Literal["namespace"] | str
-    name: str
-    description: str
-    tools: list[BetaFunctionToolParam | BetaCustomToolParam | UnknownObject]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaNamespaceToolParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            tools=[_parse_beta_namespace_tool_param_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCustomToolParam(BaseModel):
-    """Generated from schema `BetaCustomToolParam`."""
-
-    type: Literal["custom"] | str
-    name: str
-    description: str | None = None
-    format: BetaCustomTextFormatParam | BetaCustomGrammarFormatParam | UnknownObject | None = None
-    defer_loading: bool | None = None
-    allowed_callers: list[BetaCallableToolAllowedCaller] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomToolParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            format=_parse_beta_custom_tool_param_format(v) if (v := get("format")) is not None else None,
-            defer_loading=get("defer_loading"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCustomGrammarFormatParam(BaseModel):
-    """Generated from schema `BetaCustomGrammarFormatParam`."""
-
-    type: Literal["grammar"] | str
-    syntax: BetaGrammarSyntax1
-    definition: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomGrammarFormatParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            syntax=get("syntax"),
-            definition=get("definition"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCustomTextFormatParam(BaseModel):
-    """Generated from schema `BetaCustomTextFormatParam`."""
-
-    type: Literal["text"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomTextFormatParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionToolParam(BaseModel):
-    """Generated from schema `BetaFunctionToolParam`."""
-
-    name: str
-    type: Literal["function"] | str
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-    output_schema: dict[str, Any] | None = None
-    defer_loading: bool | None = None
-    allowed_callers: list[BetaCallableToolAllowedCaller] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionToolParam:
-        get: Any = data.get
-        return cls(
-            name=get("name"),
-            type=get("type"),
-            description=get("description"),
-            parameters=get("parameters"),
-            strict=get("strict"),
-            output_schema=get("output_schema"),
-            defer_loading=get("defer_loading"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellToolParam(BaseModel):
-    """Generated from schema `BetaFunctionShellToolParam`."""
-
-    type: Literal["shell"] | str
-    environment: BetaContainerAutoParam | BetaLocalEnvironmentParam | BetaContainerReferenceParam | UnknownObject | None = None
-    allowed_callers: list[BetaCallableToolAllowedCaller] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellToolParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            environment=_parse_beta_function_shell_tool_param_environment(v) if (v := get("environment")) is not None else None,
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaContainerReferenceParam(BaseModel):
-    """Generated from schema `BetaContainerReferenceParam`."""
-
-    type: Literal["container_reference"] | str
-    container_id: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerReferenceParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            container_id=get("container_id"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaLocalEnvironmentParam(BaseModel):
-    """Generated from schema `BetaLocalEnvironmentParam`."""
-
-    type: Literal["local"] | str
-    skills: list[BetaLocalSkillParam] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaLocalEnvironmentParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            skills=[BetaLocalSkillParam.from_dict(x1) for x1 in v] if (v := get("skills")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaLocalSkillParam(BaseModel):
-    """Generated from schema `BetaLocalSkillParam`."""
-
-    name: str
-    description: str
-    path: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaLocalSkillParam:
-        get: Any = data.get
-        return cls(
-            name=get("name"),
-            description=get("description"),
-            path=get("path"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaContainerAutoParam(BaseModel):
-    """Generated from schema `BetaContainerAutoParam`."""
-
-    type: Literal["container_auto"] | str
-    file_ids: list[str] | None = None
-    memory_limit: BetaContainerMemoryLimit | None = None
-    network_policy: BetaContainerNetworkPolicyDisabledParam | BetaContainerNetworkPolicyAllowlistParam | UnknownObject | None = None
-    skills: list[BetaSkillReferenceParam | BetaInlineSkillParam | UnknownObject] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerAutoParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_ids=get("file_ids"),
-            memory_limit=get("memory_limit"),
-            network_policy=_parse_beta_container_auto_param_network_policy(v) if (v := get("network_policy")) is not None else None,
-            skills=[_parse_beta_container_auto_param_skill(x1) for x1 in v] if (v := get("skills")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInlineSkillParam(BaseModel):
-    """Generated from schema `BetaInlineSkillParam`."""
-
-    type: Literal["inline"] | str
-    name: str
-    description: str
-    source: BetaInlineSkillSourceParam
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInlineSkillParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            source=BetaInlineSkillSourceParam.from_dict(v) if (v := get("source")) is not None else get("source"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInlineSkillSourceParam(BaseModel):
-    """Generated from schema `BetaInlineSkillSourceParam`."""
-
-    type: Literal["base64"] | str
-    media_type: Literal["application/zip"] | str
-    data: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInlineSkillSourceParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            media_type=get("media_type"),
-            data=get("data"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaSkillReferenceParam(BaseModel):
-    """Generated from schema `BetaSkillReferenceParam`."""
-
-    type: Literal["skill_reference"] | str
-    skill_id: str
-    version: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaSkillReferenceParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            skill_id=get("skill_id"),
-            version=get("version"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaContainerNetworkPolicyAllowlistParam(BaseModel):
-    """Generated from schema `BetaContainerNetworkPolicyAllowlistParam`."""
-
-    type: Literal["allowlist"] | str
-    allowed_domains: list[str]
-    domain_secrets: list[BetaContainerNetworkPolicyDomainSecretParam] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerNetworkPolicyAllowlistParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            allowed_domains=get("allowed_domains"),
-            domain_secrets=[BetaContainerNetworkPolicyDomainSecretParam.from_dict(x1) for x1 in v] if (v := get("domain_secrets")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaContainerNetworkPolicyDomainSecretParam(BaseModel):
-    """Generated from schema `BetaContainerNetworkPolicyDomainSecretParam`."""
-
-    _secrets: ClassVar[frozenset[str]] = frozenset({"value"})
-    domain: str
-    name: str
-    value: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerNetworkPolicyDomainSecretParam:
-        get: Any = data.get
-        return cls(
-            domain=get("domain"),
-            name=get("name"),
-            value=get("value"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaContainerNetworkPolicyDisabledParam(BaseModel):
-    """Generated from schema `BetaContainerNetworkPolicyDisabledParam`."""
-
-    type: Literal["disabled"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerNetworkPolicyDisabledParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaLocalShellToolParam(BaseModel):
-    """Generated from schema `BetaLocalShellToolParam`."""
-
-    type: Literal["local_shell"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaLocalShellToolParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaImageGenTool(BaseModel):
-    """Generated from schema `BetaImageGenTool`."""
-
-    type: Literal["image_generation"] | str
-    model: str | Literal["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2-2026-04-21"] | None = None
-    quality: Literal["low", "medium", "high", "auto"] | str | None = None
-    size: str | Literal["1024x1024", "1024x1536", "1536x1024", "auto"] | None = None
-    output_format: Literal["png", "webp", "jpeg"] | str | None = None
-    output_compression: int | None = None
-    moderation: Literal["auto", "low"] | str | None = None
-    background: Literal["transparent", "opaque", "auto"] | str | None = None
-    input_fidelity: BetaInputFidelity | None = None
-    input_image_mask: BetaImageGenToolInputImageMask | None = None
-    partial_images: int | None = None
-    action: BetaImageGenActionEnum | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaImageGenTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            model=get("model"),
-            quality=get("quality"),
-            size=get("size"),
-            output_format=get("output_format"),
-            output_compression=get("output_compression"),
-            moderation=get("moderation"),
-            background=get("background"),
-            input_fidelity=get("input_fidelity"),
-            input_image_mask=BetaImageGenToolInputImageMask.from_dict(v) if (v := get("input_image_mask")) is not None else None,
-            partial_images=get("partial_images"),
-            action=get("action"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaImageGenToolInputImageMask(BaseModel):
-    """Generated from schema `BetaImageGenTool.input_image_mask`."""
-
-    image_url: str | None = None
-    file_id: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaImageGenToolInputImageMask:
-        get: Any = data.get
-        return cls(
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaProgrammaticToolCallingParam(BaseModel):
-    """Generated from schema `BetaProgrammaticToolCallingParam`."""
-
-    type: Literal["programmatic_tool_calling"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaProgrammaticToolCallingParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCodeInterpreterTool(BaseModel):
-    """Generated from schema `BetaCodeInterpreterTool`."""
-
-    type: Literal["code_interpreter"] | str
-    container: str | BetaAutoCodeInterpreterToolParam
-    allowed_callers: list[BetaCallableToolAllowedCaller] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCodeInterpreterTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            container=_parse_beta_code_interpreter_tool_container(v) if (v := get("container")) is not None else get("container"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaAutoCodeInterpreterToolParam(BaseModel):
-    """Generated from schema `BetaAutoCodeInterpreterToolParam`."""
-
-    type: Literal["auto"] | str
-    file_ids: list[str] | None = None
-    memory_limit: BetaContainerMemoryLimit | None = None
-    network_policy: BetaContainerNetworkPolicyDisabledParam | BetaContainerNetworkPolicyAllowlistParam | UnknownObject | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaAutoCodeInterpreterToolParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_ids=get("file_ids"),
-            memory_limit=get("memory_limit"),
-            network_policy=_parse_beta_auto_code_interpreter_tool_param_network_policy(v) if (v := get("network_policy")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaMCPTool(BaseModel):
-    """Generated from schema `BetaMCPTool`."""
-
-    type: Literal["mcp"] | str
-    server_label: str
-    server_url: str | None = None
-    connector_id: Literal["connector_dropbox", "connector_gmail", "connector_googlecalendar", "connector_googledrive", "connector_microsoftteams", "connector_outlookcalendar", "connector_outlookemail", "connector_sharepoint"] | str | None = None
-    tunnel_id: str | None = None
-    authorization: str | None = None
-    server_description: str | None = None
-    headers: dict[str, str] | None = None
-    allowed_tools: list[str] | BetaMCPToolFilter | None = None
-    allowed_callers: list[BetaCallableToolAllowedCaller] | None = None
-    require_approval: BetaMCPToolRequireApprovalMCPToolApprovalFilter | Literal["always", "never"] | str | None = None
-    defer_loading: bool | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            server_label=get("server_label"),
-            server_url=get("server_url"),
-            connector_id=get("connector_id"),
-            tunnel_id=get("tunnel_id"),
-            authorization=get("authorization"),
-            server_description=get("server_description"),
-            headers=get("headers"),
-            allowed_tools=_parse_beta_mcptool_allowed_tools(v) if (v := get("allowed_tools")) is not None else None,
-            allowed_callers=get("allowed_callers"),
-            require_approval=_parse_beta_mcptool_require_approval(v) if (v := get("require_approval")) is not None else None,
-            defer_loading=get("defer_loading"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaMCPToolRequireApprovalMCPToolApprovalFilter(BaseModel):
-    """Generated from schema `BetaMCPTool.require_approval|0`."""
-
-    always: BetaMCPToolFilter | None = None
-    never: BetaMCPToolFilter | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPToolRequireApprovalMCPToolApprovalFilter:
-        get: Any = data.get
-        return cls(
-            always=BetaMCPToolFilter.from_dict(v) if (v := get("always")) is not None else None,
-            never=BetaMCPToolFilter.from_dict(v) if (v := get("never")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaMCPToolFilter(BaseModel):
-    """Generated from schema `BetaMCPToolFilter`."""
-
-    tool_names: list[str] | None = None
-    read_only: bool | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPToolFilter:
-        get: Any = data.get
-        return cls(
-            tool_names=get("tool_names"),
-            read_only=get("read_only"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchTool(BaseModel):
-    """Generated from schema `BetaWebSearchTool`."""
-
-    type: Literal["web_search", "web_search_2025_08_26"] | str
-    external_web_access: bool | None = None
-    filters: BetaWebSearchToolFilters | None = None
-    user_location: BetaWebSearchApproximateLocation | None = None
-    search_context_size: Literal["low", "medium", "high"] | str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            external_web_access=get("external_web_access"),
-            filters=BetaWebSearchToolFilters.from_dict(v) if (v := get("filters")) is not None else None,
-            user_location=BetaWebSearchApproximateLocation.from_dict(v) if (v := get("user_location")) is not None else None,
-            search_context_size=get("search_context_size"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchToolFilters(BaseModel):
-    """Generated from schema `BetaWebSearchTool.filters`."""
-
-    allowed_domains: list[str] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchToolFilters:
-        get: Any = data.get
-        return cls(
-            allowed_domains=get("allowed_domains"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchApproximateLocation(BaseModel):
-    """Generated from schema `BetaWebSearchApproximateLocation`."""
-
-    type: Literal["approximate"] | str | None = None
-    country: str | None = None
-    region: str | None = None
-    city: str | None = None
-    timezone: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchApproximateLocation:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            country=get("country"),
-            region=get("region"),
-            city=get("city"),
-            timezone=get("timezone"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaComputerUsePreviewTool(BaseModel):
-    """Generated from schema `BetaComputerUsePreviewTool`."""
-
-    type: Literal["computer_use_preview"] | str
-    environment: BetaComputerEnvironment
-    display_width: int
-    display_height: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerUsePreviewTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            environment=get("environment"),
-            display_width=get("display_width"),
-            display_height=get("display_height"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaComputerTool(BaseModel):
-    """Generated from schema `BetaComputerTool`."""
-
-    type: Literal["computer"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFileSearchTool(BaseModel):
-    """Generated from schema `BetaFileSearchTool`."""
-
-    type: Literal["file_search"] | str
-    vector_store_ids: list[str]
-    max_num_results: int | None = None
-    ranking_options: BetaRankingOptions | None = None
-    filters: BetaFilters | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFileSearchTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            vector_store_ids=get("vector_store_ids"),
-            max_num_results=get("max_num_results"),
-            ranking_options=BetaRankingOptions.from_dict(v) if (v := get("ranking_options")) is not None else None,
-            filters=parse_beta_filters(v) if (v := get("filters")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCompoundFilter(BaseModel):
-    """Generated from schema `BetaCompoundFilter`."""
-
-    type: Literal["and", "or"] | str
-    filters: list[Any]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCompoundFilter:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            filters=[_parse_beta_compound_filter_filter(x1) for x1 in v] if (v := get("filters")) is not None else get("filters"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaComparisonFilter(BaseModel):
-    """Generated from schema `BetaComparisonFilter`."""
-
-    type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"] | str
-    key: str
-    value: str | float | bool | list[str | float]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaComparisonFilter:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            key=get("key"),
-            value=get("value"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaRankingOptions(BaseModel):
-    """Generated from schema `BetaRankingOptions`."""
-
-    ranker: BetaRankerVersionType | None = None
-    score_threshold: float | None = None
-    hybrid_search: BetaHybridSearchOptions | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaRankingOptions:
-        get: Any = data.get
-        return cls(
-            ranker=get("ranker"),
-            score_threshold=get("score_threshold"),
-            hybrid_search=BetaHybridSearchOptions.from_dict(v) if (v := get("hybrid_search")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaHybridSearchOptions(BaseModel):
-    """Generated from schema `BetaHybridSearchOptions`."""
-
-    embedding_weight: float
-    text_weight: float
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaHybridSearchOptions:
-        get: Any = data.get
-        return cls(
-            embedding_weight=get("embedding_weight"),
-            text_weight=get("text_weight"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionTool(BaseModel):
-    """Generated from schema `BetaFunctionTool`."""
-
-    type: Literal["function"] | str
-    name: str
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    output_schema: dict[str, Any] | None = None
-    strict: bool | None = None
-    defer_loading: bool | None = None
-    allowed_callers: list[BetaCallableToolAllowedCaller] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionTool:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            parameters=get("parameters"),
-            output_schema=get("output_schema"),
-            strict=get("strict"),
-            defer_loading=get("defer_loading"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class BetaProgramOutputItemParam(BaseModel):
     """Generated from schema `BetaProgramOutputItemParam`."""
 
@@ -1426,7 +573,7 @@ class BetaProgramOutputItemParam(BaseModel):
     type: Literal["program_output"] | str
     call_id: str
     result: str
-    status: BetaProgramOutputItemStatus
+    status: ProgramOutputItemStatus
     agent: Beta_AgentTagParam | None = None
 
     @classmethod
@@ -1529,7 +676,7 @@ class BetaCustomToolCall(BaseModel):
     input: str
     agent: BetaAgentTag | None = None
     id: str | None = None
-    caller: BetaToolCallCaller | None = None
+    caller: ToolCallCaller | None = None
     namespace: str | None = None
 
     @classmethod
@@ -1542,40 +689,8 @@ class BetaCustomToolCall(BaseModel):
             input=get("input"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             namespace=get("namespace"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaProgramToolCallCaller(BaseModel):
-    """Generated from schema `BetaProgramToolCallCaller`."""
-
-    type: Literal["program"] | str
-    caller_id: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaProgramToolCallCaller:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            caller_id=get("caller_id"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaDirectToolCallCaller(BaseModel):
-    """Generated from schema `BetaDirectToolCallCaller`."""
-
-    type: Literal["direct"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaDirectToolCallCaller:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
             _raw=data,
         )
 
@@ -1601,10 +716,10 @@ class BetaCustomToolCallOutput(BaseModel):
 
     type: Literal["custom_tool_call_output"] | str
     call_id: str
-    output: str | list[BetaFunctionAndCustomToolCallOutput]
+    output: str | list[FunctionAndCustomToolCallOutput]
     agent: BetaAgentTag | None = None
     id: str | None = None
-    caller: BetaToolCallCallerParam | None = None
+    caller: ToolCallCallerParam | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomToolCallOutput:
@@ -1615,123 +730,7 @@ class BetaCustomToolCallOutput(BaseModel):
             output=_parse_beta_custom_tool_call_output_output(v) if (v := get("output")) is not None else get("output"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInputFileContent(BaseModel):
-    """Generated from schema `BetaInputFileContent`."""
-
-    type: Literal["input_file"] | str
-    file_id: str | None = None
-    filename: str | None = None
-    file_data: str | None = None
-    prompt_cache_breakpoint: BetaPromptCacheBreakpointConfig | None = None
-    file_url: str | None = None
-    detail: BetaFileInputDetail | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInputFileContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            filename=get("filename"),
-            file_data=get("file_data"),
-            prompt_cache_breakpoint=BetaPromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            file_url=get("file_url"),
-            detail=get("detail"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaPromptCacheBreakpointConfig(BaseModel):
-    """Generated from schema `BetaPromptCacheBreakpointConfig`."""
-
-    mode: Literal["explicit"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaPromptCacheBreakpointConfig:
-        get: Any = data.get
-        return cls(
-            mode=get("mode"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInputImageContent(BaseModel):
-    """Generated from schema `BetaInputImageContent`."""
-
-    type: Literal["input_image"] | str
-    detail: BetaImageDetail
-    image_url: str | None = None
-    file_id: str | None = None
-    prompt_cache_breakpoint: BetaPromptCacheBreakpointConfig | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInputImageContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            detail=get("detail"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            prompt_cache_breakpoint=BetaPromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInputTextContent(BaseModel):
-    """Generated from schema `BetaInputTextContent`."""
-
-    type: Literal["input_text"] | str
-    text: str
-    prompt_cache_breakpoint: BetaPromptCacheBreakpointConfig | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInputTextContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            prompt_cache_breakpoint=BetaPromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaProgramToolCallCallerParam(BaseModel):
-    """Generated from schema `BetaProgramToolCallCallerParam`."""
-
-    type: Literal["program"] | str
-    caller_id: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaProgramToolCallCallerParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            caller_id=get("caller_id"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaDirectToolCallCallerParam(BaseModel):
-    """Generated from schema `BetaDirectToolCallCallerParam`."""
-
-    type: Literal["direct"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaDirectToolCallCallerParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             _raw=data,
         )
 
@@ -1747,8 +746,8 @@ class BetaMCPToolCall(BaseModel):
     arguments: str
     agent: BetaAgentTag | None = None
     output: str | None = None
-    error: BetaMCPToolCallError | None = None
-    status: BetaMCPToolCallStatus | None = None
+    error: MCPToolCallError | None = None
+    status: MCPToolCallStatus | None = None
     approval_request_id: str | None = None
 
     @classmethod
@@ -1762,64 +761,9 @@ class BetaMCPToolCall(BaseModel):
             arguments=get("arguments"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             output=get("output"),
-            error=parse_beta_mcptool_call_error(v) if (v := get("error")) is not None else None,
+            error=parse_mcptool_call_error(v) if (v := get("error")) is not None else None,
             status=get("status"),
             approval_request_id=get("approval_request_id"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaHTTPError(BaseModel):
-    """Generated from schema `BetaHTTPError`."""
-
-    type: Literal["http_error"] | str
-    code: int
-    message: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaHTTPError:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaMCPToolExecutionError(BaseModel):
-    """Generated from schema `BetaMCPToolExecutionError`."""
-
-    type: Literal["mcp_tool_execution_error"] | str
-    content: Any
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPToolExecutionError:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            content=get("content"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaMCPProtocolError(BaseModel):
-    """Generated from schema `BetaMCPProtocolError`."""
-
-    type: Literal["mcp_protocol_error"] | str
-    code: int
-    message: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPProtocolError:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            code=get("code"),
-            message=get("message"),
             _raw=data,
         )
 
@@ -1881,7 +825,7 @@ class BetaMCPListTools(BaseModel):
     type: Literal["mcp_list_tools"] | str
     id: str
     server_label: str
-    tools: list[BetaMCPListToolsTool]
+    tools: list[MCPListToolsTool]
     agent: BetaAgentTag | None = None
     error: str | None = None
 
@@ -1892,30 +836,9 @@ class BetaMCPListTools(BaseModel):
             type=get("type"),
             id=get("id"),
             server_label=get("server_label"),
-            tools=[BetaMCPListToolsTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
+            tools=[MCPListToolsTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             error=get("error"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaMCPListToolsTool(BaseModel):
-    """Generated from schema `BetaMCPListToolsTool`."""
-
-    name: str
-    input_schema: dict[str, Any]
-    description: str | None = None
-    annotations: dict[str, Any] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPListToolsTool:
-        get: Any = data.get
-        return cls(
-            name=get("name"),
-            input_schema=get("input_schema"),
-            description=get("description"),
-            annotations=get("annotations"),
             _raw=data,
         )
 
@@ -1926,10 +849,10 @@ class BetaApplyPatchToolCallOutputItemParam(BaseModel):
 
     type: Literal["apply_patch_call_output"] | str
     call_id: str
-    status: BetaApplyPatchCallOutputStatusParam
+    status: ApplyPatchCallOutputStatusParam
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
-    caller: BetaToolCallCallerParam | None = None
+    caller: ToolCallCallerParam | None = None
     output: str | None = None
 
     @classmethod
@@ -1941,7 +864,7 @@ class BetaApplyPatchToolCallOutputItemParam(BaseModel):
             status=get("status"),
             agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             output=get("output"),
             _raw=data,
         )
@@ -1953,11 +876,11 @@ class BetaApplyPatchToolCallItemParam(BaseModel):
 
     type: Literal["apply_patch_call"] | str
     call_id: str
-    status: BetaApplyPatchCallStatusParam
-    operation: BetaApplyPatchOperationParam
+    status: ApplyPatchCallStatusParam
+    operation: ApplyPatchOperationParam
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
-    caller: BetaToolCallCallerParam | None = None
+    caller: ToolCallCallerParam | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchToolCallItemParam:
@@ -1966,65 +889,10 @@ class BetaApplyPatchToolCallItemParam(BaseModel):
             type=get("type"),
             call_id=get("call_id"),
             status=get("status"),
-            operation=parse_beta_apply_patch_operation_param(v) if (v := get("operation")) is not None else get("operation"),
+            operation=parse_apply_patch_operation_param(v) if (v := get("operation")) is not None else get("operation"),
             agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApplyPatchUpdateFileOperationParam(BaseModel):
-    """Generated from schema `BetaApplyPatchUpdateFileOperationParam`."""
-
-    type: Literal["update_file"] | str
-    path: str
-    diff: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchUpdateFileOperationParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApplyPatchDeleteFileOperationParam(BaseModel):
-    """Generated from schema `BetaApplyPatchDeleteFileOperationParam`."""
-
-    type: Literal["delete_file"] | str
-    path: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchDeleteFileOperationParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApplyPatchCreateFileOperationParam(BaseModel):
-    """Generated from schema `BetaApplyPatchCreateFileOperationParam`."""
-
-    type: Literal["create_file"] | str
-    path: str
-    diff: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchCreateFileOperationParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             _raw=data,
         )
 
@@ -2035,11 +903,11 @@ class BetaFunctionShellCallOutputItemParam(BaseModel):
 
     call_id: str
     type: Literal["shell_call_output"] | str
-    output: list[BetaFunctionShellCallOutputContentParam]
+    output: list[FunctionShellCallOutputContentParam]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
-    caller: BetaToolCallCallerParam | None = None
-    status: BetaFunctionShellCallItemStatus | None = None
+    caller: ToolCallCallerParam | None = None
+    status: FunctionShellCallItemStatus | None = None
     max_output_length: int | None = None
 
     @classmethod
@@ -2048,63 +916,12 @@ class BetaFunctionShellCallOutputItemParam(BaseModel):
         return cls(
             call_id=get("call_id"),
             type=get("type"),
-            output=[BetaFunctionShellCallOutputContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
+            output=[FunctionShellCallOutputContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
             agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             status=get("status"),
             max_output_length=get("max_output_length"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellCallOutputContentParam(BaseModel):
-    """Generated from schema `BetaFunctionShellCallOutputContentParam`."""
-
-    stdout: str
-    stderr: str
-    outcome: BetaFunctionShellCallOutputOutcomeParam
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutputContentParam:
-        get: Any = data.get
-        return cls(
-            stdout=get("stdout"),
-            stderr=get("stderr"),
-            outcome=parse_beta_function_shell_call_output_outcome_param(v) if (v := get("outcome")) is not None else get("outcome"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellCallOutputExitOutcomeParam(BaseModel):
-    """Generated from schema `BetaFunctionShellCallOutputExitOutcomeParam`."""
-
-    type: Literal["exit"] | str
-    exit_code: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutputExitOutcomeParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            exit_code=get("exit_code"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellCallOutputTimeoutOutcomeParam(BaseModel):
-    """Generated from schema `BetaFunctionShellCallOutputTimeoutOutcomeParam`."""
-
-    type: Literal["timeout"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutputTimeoutOutcomeParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
             _raw=data,
         )
 
@@ -2115,12 +932,12 @@ class BetaFunctionShellCallItemParam(BaseModel):
 
     call_id: str
     type: Literal["shell_call"] | str
-    action: BetaFunctionShellActionParam
+    action: FunctionShellActionParam
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
-    caller: BetaToolCallCallerParam | None = None
-    status: BetaFunctionShellCallItemStatus | None = None
-    environment: BetaLocalEnvironmentParam | BetaContainerReferenceParam | UnknownObject | None = None
+    caller: ToolCallCallerParam | None = None
+    status: FunctionShellCallItemStatus | None = None
+    environment: LocalEnvironmentParam | ContainerReferenceParam | UnknownObject | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallItemParam:
@@ -2128,31 +945,12 @@ class BetaFunctionShellCallItemParam(BaseModel):
         return cls(
             call_id=get("call_id"),
             type=get("type"),
-            action=BetaFunctionShellActionParam.from_dict(v) if (v := get("action")) is not None else get("action"),
+            action=FunctionShellActionParam.from_dict(v) if (v := get("action")) is not None else get("action"),
             agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             status=get("status"),
             environment=_parse_beta_function_shell_call_item_param_environment(v) if (v := get("environment")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellActionParam(BaseModel):
-    """Generated from schema `BetaFunctionShellActionParam`."""
-
-    commands: list[str]
-    timeout_ms: int | None = None
-    max_output_length: int | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellActionParam:
-        get: Any = data.get
-        return cls(
-            commands=get("commands"),
-            timeout_ms=get("timeout_ms"),
-            max_output_length=get("max_output_length"),
             _raw=data,
         )
 
@@ -2187,7 +985,7 @@ class BetaLocalShellToolCall(BaseModel):
     type: Literal["local_shell_call"] | str
     id: str
     call_id: str
-    action: BetaLocalShellExecAction
+    action: LocalShellExecAction
     status: Literal["in_progress", "completed", "incomplete"] | str
     agent: BetaAgentTag | None = None
 
@@ -2198,34 +996,9 @@ class BetaLocalShellToolCall(BaseModel):
             type=get("type"),
             id=get("id"),
             call_id=get("call_id"),
-            action=BetaLocalShellExecAction.from_dict(v) if (v := get("action")) is not None else get("action"),
+            action=LocalShellExecAction.from_dict(v) if (v := get("action")) is not None else get("action"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaLocalShellExecAction(BaseModel):
-    """Generated from schema `BetaLocalShellExecAction`."""
-
-    type: Literal["exec"] | str
-    command: list[str]
-    env: dict[str, str]
-    timeout_ms: int | None = None
-    working_directory: str | None = None
-    user: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaLocalShellExecAction:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            command=get("command"),
-            env=get("env"),
-            timeout_ms=get("timeout_ms"),
-            working_directory=get("working_directory"),
-            user=get("user"),
             _raw=data,
         )
 
@@ -2240,7 +1013,7 @@ class BetaCodeInterpreterToolCall(BaseModel):
     container_id: str
     agent: BetaAgentTag | None = None
     code: str | None = None
-    outputs: list[BetaCodeInterpreterOutputLogs | BetaCodeInterpreterOutputImage | UnknownObject] | None = None
+    outputs: list[CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCodeInterpreterToolCall:
@@ -2253,40 +1026,6 @@ class BetaCodeInterpreterToolCall(BaseModel):
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             code=get("code"),
             outputs=[_parse_beta_code_interpreter_tool_call_output(x1) for x1 in v] if (v := get("outputs")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCodeInterpreterOutputImage(BaseModel):
-    """Generated from schema `BetaCodeInterpreterOutputImage`."""
-
-    type: Literal["image"] | str
-    url: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCodeInterpreterOutputImage:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCodeInterpreterOutputLogs(BaseModel):
-    """Generated from schema `BetaCodeInterpreterOutputLogs`."""
-
-    type: Literal["logs"] | str
-    logs: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCodeInterpreterOutputLogs:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            logs=get("logs"),
             _raw=data,
         )
 
@@ -2341,10 +1080,10 @@ class BetaReasoningItem(BaseModel):
 
     type: Literal["reasoning"] | str
     id: str
-    summary: list[BetaSummaryTextContent]
+    summary: list[SummaryTextContent]
     agent: BetaAgentTag | None = None
     encrypted_content: str | None = None
-    content: list[BetaReasoningTextContent] | None = None
+    content: list[ReasoningTextContent] | None = None
     status: Literal["in_progress", "completed", "incomplete"] | str | None = None
 
     @classmethod
@@ -2353,45 +1092,11 @@ class BetaReasoningItem(BaseModel):
         return cls(
             type=get("type"),
             id=get("id"),
-            summary=[BetaSummaryTextContent.from_dict(x1) for x1 in v] if (v := get("summary")) is not None else get("summary"),
+            summary=[SummaryTextContent.from_dict(x1) for x1 in v] if (v := get("summary")) is not None else get("summary"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             encrypted_content=get("encrypted_content"),
-            content=[BetaReasoningTextContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None,
+            content=[ReasoningTextContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None,
             status=get("status"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaReasoningTextContent(BaseModel):
-    """Generated from schema `BetaReasoningTextContent`."""
-
-    type: Literal["reasoning_text"] | str
-    text: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaReasoningTextContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaSummaryTextContent(BaseModel):
-    """Generated from schema `BetaSummaryTextContent`."""
-
-    type: Literal["summary_text"] | str
-    text: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaSummaryTextContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
             _raw=data,
         )
 
@@ -2402,7 +1107,7 @@ class BetaAdditionalToolsItemParam(BaseModel):
 
     type: Literal["additional_tools"] | str
     role: Literal["developer"] | str
-    tools: list[BetaTool]
+    tools: list[Tool]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
 
@@ -2412,7 +1117,7 @@ class BetaAdditionalToolsItemParam(BaseModel):
         return cls(
             type=get("type"),
             role=get("role"),
-            tools=[parse_beta_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
+            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
             agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
             _raw=data,
@@ -2424,19 +1129,19 @@ class BetaToolSearchOutputItemParam(BaseModel):
     """Generated from schema `BetaToolSearchOutputItemParam`."""
 
     type: Literal["tool_search_output"] | str
-    tools: list[BetaTool]
+    tools: list[Tool]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
     call_id: str | None = None
-    execution: BetaToolSearchExecutionType | None = None
-    status: BetaFunctionCallItemStatus | None = None
+    execution: ToolSearchExecutionType | None = None
+    status: FunctionCallItemStatus | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaToolSearchOutputItemParam:
         get: Any = data.get
         return cls(
             type=get("type"),
-            tools=[parse_beta_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
+            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
             agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
             call_id=get("call_id"),
@@ -2455,8 +1160,8 @@ class BetaToolSearchCallItemParam(BaseModel):
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
     call_id: str | None = None
-    execution: BetaToolSearchExecutionType | None = None
-    status: BetaFunctionCallItemStatus | None = None
+    execution: ToolSearchExecutionType | None = None
+    status: FunctionCallItemStatus | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaToolSearchCallItemParam:
@@ -2618,7 +1323,7 @@ class BetaAgentMessageItemParam(BaseModel):
     type: Literal["agent_message"] | str
     author: str
     recipient: str
-    content: list[BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject]
+    content: list[InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
 
@@ -2654,75 +1359,18 @@ class BetaEncryptedContentParam(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInputImageContentParamAutoParam(BaseModel):
-    """Generated from schema `BetaInputImageContentParamAutoParam`."""
-
-    type: Literal["input_image"] | str
-    image_url: str | None = None
-    file_id: str | None = None
-    detail: BetaDetailEnum | None = None
-    prompt_cache_breakpoint: BetaPromptCacheBreakpointParam | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInputImageContentParamAutoParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            detail=get("detail"),
-            prompt_cache_breakpoint=BetaPromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaPromptCacheBreakpointParam(BaseModel):
-    """Generated from schema `BetaPromptCacheBreakpointParam`."""
-
-    mode: Literal["explicit"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaPromptCacheBreakpointParam:
-        get: Any = data.get
-        return cls(
-            mode=get("mode"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInputTextContentParam(BaseModel):
-    """Generated from schema `BetaInputTextContentParam`."""
-
-    type: Literal["input_text"] | str
-    text: str
-    prompt_cache_breakpoint: BetaPromptCacheBreakpointParam | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInputTextContentParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            prompt_cache_breakpoint=BetaPromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class BetaFunctionCallOutputItemParam(BaseModel):
     """Generated from schema `BetaFunctionCallOutputItemParam`."""
 
     type: Literal["function_call_output"] | str
-    output: str | list[BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaInputFileContentParam | UnknownObject]
+    output: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
     call_id: str | None = None
     name: str | None = None
     namespace: str | None = None
-    caller: BetaToolCallCallerParam | None = None
-    status: BetaFunctionCallItemStatus | None = None
+    caller: ToolCallCallerParam | None = None
+    status: FunctionCallItemStatus | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionCallOutputItemParam:
@@ -2735,35 +1383,8 @@ class BetaFunctionCallOutputItemParam(BaseModel):
             call_id=get("call_id"),
             name=get("name"),
             namespace=get("namespace"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             status=get("status"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaInputFileContentParam(BaseModel):
-    """Generated from schema `BetaInputFileContentParam`."""
-
-    type: Literal["input_file"] | str
-    file_id: str | None = None
-    filename: str | None = None
-    file_data: str | None = None
-    file_url: str | None = None
-    detail: BetaFileDetailEnum | None = None
-    prompt_cache_breakpoint: BetaPromptCacheBreakpointParam | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaInputFileContentParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            filename=get("filename"),
-            file_data=get("file_data"),
-            file_url=get("file_url"),
-            detail=get("detail"),
-            prompt_cache_breakpoint=BetaPromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
             _raw=data,
         )
 
@@ -2778,7 +1399,7 @@ class BetaFunctionToolCall(BaseModel):
     arguments: str
     agent: BetaAgentTag | None = None
     id: str | None = None
-    caller: BetaToolCallCaller | None = None
+    caller: ToolCallCaller | None = None
     namespace: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | str | None = None
 
@@ -2792,7 +1413,7 @@ class BetaFunctionToolCall(BaseModel):
             arguments=get("arguments"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             namespace=get("namespace"),
             status=get("status"),
             _raw=data,
@@ -2806,7 +1427,7 @@ class BetaWebSearchToolCall(BaseModel):
     id: str
     type: Literal["web_search_call"] | str
     status: Literal["in_progress", "searching", "completed", "failed"] | str
-    action: BetaWebSearchActionSearch | BetaWebSearchActionOpenPage | BetaWebSearchActionFind | UnknownObject
+    action: WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -2823,90 +1444,16 @@ class BetaWebSearchToolCall(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchActionFind(BaseModel):
-    """Generated from schema `BetaWebSearchActionFind`."""
-
-    type: Literal["find_in_page"] | str
-    url: str
-    pattern: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchActionFind:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            pattern=get("pattern"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchActionOpenPage(BaseModel):
-    """Generated from schema `BetaWebSearchActionOpenPage`."""
-
-    type: Literal["open_page"] | str
-    url: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchActionOpenPage:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchActionSearch(BaseModel):
-    """Generated from schema `BetaWebSearchActionSearch`."""
-
-    type: Literal["search"] | str
-    query: str | None = None
-    queries: list[str] | None = None
-    sources: list[BetaWebSearchActionSearchSource] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchActionSearch:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            query=get("query"),
-            queries=get("queries"),
-            sources=[BetaWebSearchActionSearchSource.from_dict(x1) for x1 in v] if (v := get("sources")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWebSearchActionSearchSource(BaseModel):
-    """Generated from schema `BetaWebSearchActionSearch.sources`."""
-
-    type: Literal["url"] | str
-    url: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchActionSearchSource:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class BetaComputerCallOutputItemParam(BaseModel):
     """Generated from schema `BetaComputerCallOutputItemParam`."""
 
     call_id: str
     type: Literal["computer_call_output"] | str
-    output: BetaComputerScreenshotImage
+    output: ComputerScreenshotImage
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
-    acknowledged_safety_checks: list[BetaComputerCallSafetyCheckParam] | None = None
-    status: BetaFunctionCallItemStatus | None = None
+    acknowledged_safety_checks: list[ComputerCallSafetyCheckParam] | None = None
+    status: FunctionCallItemStatus | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerCallOutputItemParam:
@@ -2914,49 +1461,11 @@ class BetaComputerCallOutputItemParam(BaseModel):
         return cls(
             call_id=get("call_id"),
             type=get("type"),
-            output=BetaComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
+            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
             agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            acknowledged_safety_checks=[BetaComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
+            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
             status=get("status"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaComputerCallSafetyCheckParam(BaseModel):
-    """Generated from schema `BetaComputerCallSafetyCheckParam`."""
-
-    id: str
-    code: str | None = None
-    message: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerCallSafetyCheckParam:
-        get: Any = data.get
-        return cls(
-            id=get("id"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaComputerScreenshotImage(BaseModel):
-    """Generated from schema `BetaComputerScreenshotImage`."""
-
-    type: Literal["computer_screenshot"] | str
-    image_url: str | None = None
-    file_id: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerScreenshotImage:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
             _raw=data,
         )
 
@@ -2968,11 +1477,11 @@ class BetaComputerToolCall(BaseModel):
     type: Literal["computer_call"] | str
     id: str
     call_id: str
-    pending_safety_checks: list[BetaComputerCallSafetyCheckParam]
+    pending_safety_checks: list[ComputerCallSafetyCheckParam]
     status: Literal["in_progress", "completed", "incomplete"] | str
     agent: BetaAgentTag | None = None
-    action: BetaComputerAction | None = None
-    actions: list[BetaComputerAction] | None = None
+    action: ComputerAction | None = None
+    actions: list[ComputerAction] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerToolCall:
@@ -2981,201 +1490,11 @@ class BetaComputerToolCall(BaseModel):
             type=get("type"),
             id=get("id"),
             call_id=get("call_id"),
-            pending_safety_checks=[BetaComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("pending_safety_checks")) is not None else get("pending_safety_checks"),
+            pending_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("pending_safety_checks")) is not None else get("pending_safety_checks"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            action=parse_beta_computer_action(v) if (v := get("action")) is not None else None,
-            actions=[parse_beta_computer_action(x1) for x1 in v] if (v := get("actions")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaWaitParam(BaseModel):
-    """Generated from schema `BetaWaitParam`."""
-
-    type: Literal["wait"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaWaitParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaTypeParam(BaseModel):
-    """Generated from schema `BetaTypeParam`."""
-
-    type: Literal["type"] | str
-    text: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaTypeParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaScrollParam(BaseModel):
-    """Generated from schema `BetaScrollParam`."""
-
-    type: Literal["scroll"] | str
-    x: int
-    y: int
-    scroll_x: int
-    scroll_y: int
-    keys: list[str] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaScrollParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            x=get("x"),
-            y=get("y"),
-            scroll_x=get("scroll_x"),
-            scroll_y=get("scroll_y"),
-            keys=get("keys"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaScreenshotParam(BaseModel):
-    """Generated from schema `BetaScreenshotParam`."""
-
-    type: Literal["screenshot"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaScreenshotParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaMoveParam(BaseModel):
-    """Generated from schema `BetaMoveParam`."""
-
-    type: Literal["move"] | str
-    x: int
-    y: int
-    keys: list[str] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaMoveParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            x=get("x"),
-            y=get("y"),
-            keys=get("keys"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaKeyPressAction(BaseModel):
-    """Generated from schema `BetaKeyPressAction`."""
-
-    type: Literal["keypress"] | str
-    keys: list[str]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaKeyPressAction:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            keys=get("keys"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaDragParam(BaseModel):
-    """Generated from schema `BetaDragParam`."""
-
-    type: Literal["drag"] | str
-    path: list[BetaCoordParam]
-    keys: list[str] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaDragParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=[BetaCoordParam.from_dict(x1) for x1 in v] if (v := get("path")) is not None else get("path"),
-            keys=get("keys"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaCoordParam(BaseModel):
-    """Generated from schema `BetaCoordParam`."""
-
-    x: int
-    y: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaCoordParam:
-        get: Any = data.get
-        return cls(
-            x=get("x"),
-            y=get("y"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaDoubleClickAction(BaseModel):
-    """Generated from schema `BetaDoubleClickAction`."""
-
-    type: Literal["double_click"] | str
-    x: int
-    y: int
-    keys: list[str] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaDoubleClickAction:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            x=get("x"),
-            y=get("y"),
-            keys=get("keys"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaClickParam(BaseModel):
-    """Generated from schema `BetaClickParam`."""
-
-    type: Literal["click"] | str
-    button: BetaClickButtonType
-    x: int
-    y: int
-    keys: list[str] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaClickParam:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            button=get("button"),
-            x=get("x"),
-            y=get("y"),
-            keys=get("keys"),
+            action=parse_computer_action(v) if (v := get("action")) is not None else None,
+            actions=[parse_computer_action(x1) for x1 in v] if (v := get("actions")) is not None else None,
             _raw=data,
         )
 
@@ -3235,10 +1554,10 @@ class BetaOutputMessage(BaseModel):
     id: str
     type: Literal["message"] | str
     role: Literal["assistant"] | str
-    content: list[BetaOutputMessageContent]
+    content: list[OutputMessageContent]
     status: Literal["in_progress", "completed", "incomplete"] | str
     agent: BetaAgentTag | None = None
-    phase: BetaMessagePhase | None = None
+    phase: MessagePhase | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaOutputMessage:
@@ -3247,176 +1566,10 @@ class BetaOutputMessage(BaseModel):
             id=get("id"),
             type=get("type"),
             role=get("role"),
-            content=[parse_beta_output_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
+            content=[parse_output_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             phase=get("phase"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaRefusalContent(BaseModel):
-    """Generated from schema `BetaRefusalContent`."""
-
-    type: Literal["refusal"] | str
-    refusal: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaRefusalContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            refusal=get("refusal"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaOutputTextContent(BaseModel):
-    """Generated from schema `BetaOutputTextContent`."""
-
-    type: Literal["output_text"] | str
-    text: str
-    annotations: list[BetaAnnotation]
-    logprobs: list[BetaLogProb]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaOutputTextContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            annotations=[parse_beta_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else get("annotations"),
-            logprobs=[BetaLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaLogProb(BaseModel):
-    """Generated from schema `BetaLogProb`."""
-
-    token: str
-    logprob: float
-    bytes: list[int]
-    top_logprobs: list[BetaTopLogProb]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaLogProb:
-        get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            top_logprobs=[BetaTopLogProb.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else get("top_logprobs"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaTopLogProb(BaseModel):
-    """Generated from schema `BetaTopLogProb`."""
-
-    token: str
-    logprob: float
-    bytes: list[int]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaTopLogProb:
-        get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFilePath(BaseModel):
-    """Generated from schema `BetaFilePath`."""
-
-    type: Literal["file_path"] | str
-    file_id: str
-    index: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFilePath:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            index=get("index"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaContainerFileCitationBody(BaseModel):
-    """Generated from schema `BetaContainerFileCitationBody`."""
-
-    type: Literal["container_file_citation"] | str
-    container_id: str
-    file_id: str
-    start_index: int
-    end_index: int
-    filename: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerFileCitationBody:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            container_id=get("container_id"),
-            file_id=get("file_id"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            filename=get("filename"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaUrlCitationBody(BaseModel):
-    """Generated from schema `BetaUrlCitationBody`."""
-
-    type: Literal["url_citation"] | str
-    url: str
-    start_index: int
-    end_index: int
-    title: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaUrlCitationBody:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            title=get("title"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFileCitationBody(BaseModel):
-    """Generated from schema `BetaFileCitationBody`."""
-
-    type: Literal["file_citation"] | str
-    file_id: str
-    index: int
-    filename: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFileCitationBody:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            index=get("index"),
-            filename=get("filename"),
             _raw=data,
         )
 
@@ -3426,7 +1579,7 @@ class BetaInputMessage(BaseModel):
     """Generated from schema `BetaInputMessage`."""
 
     role: Literal["user", "system", "developer"] | str
-    content: list[BetaInputContent]
+    content: list[InputContent]
     agent: BetaAgentTag | None = None
     type: Literal["message"] | str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | str | None = None
@@ -3436,31 +1589,10 @@ class BetaInputMessage(BaseModel):
         get: Any = data.get
         return cls(
             role=get("role"),
-            content=[parse_beta_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
+            content=[parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             type=get("type"),
             status=get("status"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaEasyInputMessage(BaseModel):
-    """Generated from schema `BetaEasyInputMessage`."""
-
-    role: Literal["user", "assistant", "system", "developer"] | str
-    content: str | list[BetaInputContent]
-    phase: BetaMessagePhase | None = None
-    type: Literal["message"] | str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaEasyInputMessage:
-        get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=_parse_beta_easy_input_message_content(v) if (v := get("content")) is not None else get("content"),
-            phase=get("phase"),
-            type=get("type"),
             _raw=data,
         )
 
@@ -3495,10 +1627,10 @@ class BetaCustomToolCallOutputResource(BaseModel):
     type: Literal["custom_tool_call_output"] | str
     id: str
     call_id: str
-    output: str | list[BetaFunctionAndCustomToolCallOutput]
-    status: BetaFunctionCallOutputStatusEnum
+    output: str | list[FunctionAndCustomToolCallOutput]
+    status: FunctionCallOutputStatusEnum
     agent: BetaAgentTag | None = None
-    caller: BetaToolCallCallerParam | None = None
+    caller: ToolCallCallerParam | None = None
     created_by: str | None = None
 
     @classmethod
@@ -3511,7 +1643,7 @@ class BetaCustomToolCallOutputResource(BaseModel):
             output=_parse_beta_custom_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             created_by=get("created_by"),
             _raw=data,
         )
@@ -3526,9 +1658,9 @@ class BetaCustomToolCallResource(BaseModel):
     call_id: str
     name: str
     input: str
-    status: BetaFunctionCallStatus
+    status: FunctionCallStatus
     agent: BetaAgentTag | None = None
-    caller: BetaToolCallCaller | None = None
+    caller: ToolCallCaller | None = None
     namespace: str | None = None
     created_by: str | None = None
 
@@ -3543,7 +1675,7 @@ class BetaCustomToolCallResource(BaseModel):
             input=get("input"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             namespace=get("namespace"),
             created_by=get("created_by"),
             _raw=data,
@@ -3582,9 +1714,9 @@ class BetaApplyPatchToolCallOutput(BaseModel):
     type: Literal["apply_patch_call_output"] | str
     id: str
     call_id: str
-    status: BetaApplyPatchCallOutputStatus
+    status: ApplyPatchCallOutputStatus
     agent: BetaAgentTag | None = None
-    caller: BetaToolCallCaller | None = None
+    caller: ToolCallCaller | None = None
     output: str | None = None
     created_by: str | None = None
 
@@ -3597,7 +1729,7 @@ class BetaApplyPatchToolCallOutput(BaseModel):
             call_id=get("call_id"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             output=get("output"),
             created_by=get("created_by"),
             _raw=data,
@@ -3611,10 +1743,10 @@ class BetaApplyPatchToolCall(BaseModel):
     type: Literal["apply_patch_call"] | str
     id: str
     call_id: str
-    status: BetaApplyPatchCallStatus
-    operation: BetaApplyPatchCreateFileOperation | BetaApplyPatchDeleteFileOperation | BetaApplyPatchUpdateFileOperation | UnknownObject
+    status: ApplyPatchCallStatus
+    operation: ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject
     agent: BetaAgentTag | None = None
-    caller: BetaToolCallCaller | None = None
+    caller: ToolCallCaller | None = None
     created_by: str | None = None
 
     @classmethod
@@ -3627,63 +1759,8 @@ class BetaApplyPatchToolCall(BaseModel):
             status=get("status"),
             operation=_parse_beta_apply_patch_tool_call_operation(v) if (v := get("operation")) is not None else get("operation"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             created_by=get("created_by"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApplyPatchUpdateFileOperation(BaseModel):
-    """Generated from schema `BetaApplyPatchUpdateFileOperation`."""
-
-    type: Literal["update_file"] | str
-    path: str
-    diff: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchUpdateFileOperation:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApplyPatchDeleteFileOperation(BaseModel):
-    """Generated from schema `BetaApplyPatchDeleteFileOperation`."""
-
-    type: Literal["delete_file"] | str
-    path: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchDeleteFileOperation:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaApplyPatchCreateFileOperation(BaseModel):
-    """Generated from schema `BetaApplyPatchCreateFileOperation`."""
-
-    type: Literal["create_file"] | str
-    path: str
-    diff: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchCreateFileOperation:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
             _raw=data,
         )
 
@@ -3695,10 +1772,10 @@ class BetaFunctionShellCallOutput(BaseModel):
     type: Literal["shell_call_output"] | str
     id: str
     call_id: str
-    status: BetaFunctionShellCallOutputStatusEnum
-    output: list[BetaFunctionShellCallOutputContent]
+    status: FunctionShellCallOutputStatusEnum
+    output: list[FunctionShellCallOutputContent]
     agent: BetaAgentTag | None = None
-    caller: BetaToolCallCaller | None = None
+    caller: ToolCallCaller | None = None
     max_output_length: int | None = None
     created_by: str | None = None
 
@@ -3710,64 +1787,11 @@ class BetaFunctionShellCallOutput(BaseModel):
             id=get("id"),
             call_id=get("call_id"),
             status=get("status"),
-            output=[BetaFunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
+            output=[FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             max_output_length=get("max_output_length"),
             created_by=get("created_by"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellCallOutputContent(BaseModel):
-    """Generated from schema `BetaFunctionShellCallOutputContent`."""
-
-    stdout: str
-    stderr: str
-    outcome: BetaFunctionShellCallOutputTimeoutOutcome | BetaFunctionShellCallOutputExitOutcome | UnknownObject
-    created_by: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutputContent:
-        get: Any = data.get
-        return cls(
-            stdout=get("stdout"),
-            stderr=get("stderr"),
-            outcome=_parse_beta_function_shell_call_output_content_outcome(v) if (v := get("outcome")) is not None else get("outcome"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellCallOutputExitOutcome(BaseModel):
-    """Generated from schema `BetaFunctionShellCallOutputExitOutcome`."""
-
-    type: Literal["exit"] | str
-    exit_code: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutputExitOutcome:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            exit_code=get("exit_code"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellCallOutputTimeoutOutcome(BaseModel):
-    """Generated from schema `BetaFunctionShellCallOutputTimeoutOutcome`."""
-
-    type: Literal["timeout"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutputTimeoutOutcome:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
             _raw=data,
         )
 
@@ -3779,11 +1803,11 @@ class BetaFunctionShellCall(BaseModel):
     type: Literal["shell_call"] | str
     id: str
     call_id: str
-    action: BetaFunctionShellAction
-    status: BetaFunctionShellCallStatus
+    action: FunctionShellAction
+    status: FunctionShellCallStatus
     agent: BetaAgentTag | None = None
-    caller: BetaToolCallCaller | None = None
-    environment: BetaLocalEnvironmentResource | BetaContainerReferenceResource | UnknownObject | None = None
+    caller: ToolCallCaller | None = None
+    environment: LocalEnvironmentResource | ContainerReferenceResource | UnknownObject | None = None
     created_by: str | None = None
 
     @classmethod
@@ -3793,63 +1817,12 @@ class BetaFunctionShellCall(BaseModel):
             type=get("type"),
             id=get("id"),
             call_id=get("call_id"),
-            action=BetaFunctionShellAction.from_dict(v) if (v := get("action")) is not None else get("action"),
+            action=FunctionShellAction.from_dict(v) if (v := get("action")) is not None else get("action"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             environment=_parse_beta_function_shell_call_environment(v) if (v := get("environment")) is not None else None,
             created_by=get("created_by"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaContainerReferenceResource(BaseModel):
-    """Generated from schema `BetaContainerReferenceResource`."""
-
-    type: Literal["container_reference"] | str
-    container_id: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerReferenceResource:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            container_id=get("container_id"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaLocalEnvironmentResource(BaseModel):
-    """Generated from schema `BetaLocalEnvironmentResource`."""
-
-    type: Literal["local"] | str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaLocalEnvironmentResource:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaFunctionShellAction(BaseModel):
-    """Generated from schema `BetaFunctionShellAction`."""
-
-    commands: list[str]
-    timeout_ms: int | None = None
-    max_output_length: int | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellAction:
-        get: Any = data.get
-        return cls(
-            commands=get("commands"),
-            timeout_ms=get("timeout_ms"),
-            max_output_length=get("max_output_length"),
             _raw=data,
         )
 
@@ -3885,7 +1858,7 @@ class BetaProgramOutput(BaseModel):
     id: str
     call_id: str
     result: str
-    status: BetaProgramOutputStatus
+    status: ProgramOutputStatus
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -3933,8 +1906,8 @@ class BetaAdditionalTools(BaseModel):
 
     type: Literal["additional_tools"] | str
     id: str
-    role: BetaMessageRole
-    tools: list[BetaTool]
+    role: MessageRole
+    tools: list[Tool]
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -3944,7 +1917,7 @@ class BetaAdditionalTools(BaseModel):
             type=get("type"),
             id=get("id"),
             role=get("role"),
-            tools=[parse_beta_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
+            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             _raw=data,
         )
@@ -3956,9 +1929,9 @@ class BetaToolSearchOutput(BaseModel):
 
     type: Literal["tool_search_output"] | str
     id: str
-    execution: BetaToolSearchExecutionType
-    tools: list[BetaTool]
-    status: BetaFunctionCallOutputStatusEnum
+    execution: ToolSearchExecutionType
+    tools: list[Tool]
+    status: FunctionCallOutputStatusEnum
     agent: BetaAgentTag | None = None
     call_id: str | None = None
     created_by: str | None = None
@@ -3970,7 +1943,7 @@ class BetaToolSearchOutput(BaseModel):
             type=get("type"),
             id=get("id"),
             execution=get("execution"),
-            tools=[parse_beta_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
+            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             call_id=get("call_id"),
@@ -3985,9 +1958,9 @@ class BetaToolSearchCall(BaseModel):
 
     type: Literal["tool_search_call"] | str
     id: str
-    execution: BetaToolSearchExecutionType
+    execution: ToolSearchExecutionType
     arguments: Any
-    status: BetaFunctionCallStatus
+    status: FunctionCallStatus
     agent: BetaAgentTag | None = None
     call_id: str | None = None
     created_by: str | None = None
@@ -4016,7 +1989,7 @@ class BetaMultiAgentCallOutput(BaseModel):
     id: str
     call_id: str
     action: BetaMultiAgentAction
-    output: list[BetaOutputTextContent]
+    output: list[OutputTextContent]
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -4027,7 +2000,7 @@ class BetaMultiAgentCallOutput(BaseModel):
             id=get("id"),
             call_id=get("call_id"),
             action=get("action"),
-            output=[BetaOutputTextContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
+            output=[OutputTextContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             _raw=data,
         )
@@ -4066,7 +2039,7 @@ class BetaAgentMessage(BaseModel):
     id: str
     author: str
     recipient: str
-    content: list[BetaInputTextContent | BetaOutputTextContent | BetaTextContent | BetaSummaryTextContent | BetaReasoningTextContent | BetaRefusalContent | BetaInputImageContent | BetaComputerScreenshotContent | BetaInputFileContent | BetaEncryptedContent | UnknownObject]
+    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -4101,58 +2074,18 @@ class BetaEncryptedContent(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaComputerScreenshotContent(BaseModel):
-    """Generated from schema `BetaComputerScreenshotContent`."""
-
-    type: Literal["computer_screenshot"] | str
-    detail: BetaImageDetail
-    image_url: str | None = None
-    file_id: str | None = None
-    prompt_cache_breakpoint: BetaPromptCacheBreakpointConfig | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerScreenshotContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            detail=get("detail"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            prompt_cache_breakpoint=BetaPromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaTextContent(BaseModel):
-    """Generated from schema `BetaTextContent`."""
-
-    type: Literal["text"] | str
-    text: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaTextContent:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class BetaFunctionToolCallOutputResource(BaseModel):
     """Generated from schema `BetaFunctionToolCallOutputResource`."""
 
     id: str
     type: Literal["function_call_output"] | str
-    output: str | list[BetaFunctionAndCustomToolCallOutput]
-    status: BetaFunctionCallOutputStatusEnum
+    output: str | list[FunctionAndCustomToolCallOutput]
+    status: FunctionCallOutputStatusEnum
     agent: BetaAgentTag | None = None
     call_id: str | None = None
     name: str | None = None
     namespace: str | None = None
-    caller: BetaToolCallCallerParam | None = None
+    caller: ToolCallCallerParam | None = None
     created_by: str | None = None
 
     @classmethod
@@ -4167,7 +2100,7 @@ class BetaFunctionToolCallOutputResource(BaseModel):
             call_id=get("call_id"),
             name=get("name"),
             namespace=get("namespace"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             created_by=get("created_by"),
             _raw=data,
         )
@@ -4178,13 +2111,13 @@ class BetaFunctionToolCallOutput(BaseModel):
     """Generated from schema `BetaFunctionToolCallOutput`."""
 
     type: Literal["function_call_output"] | str
-    output: str | list[BetaFunctionAndCustomToolCallOutput]
+    output: str | list[FunctionAndCustomToolCallOutput]
     agent: BetaAgentTag | None = None
     id: str | None = None
     call_id: str | None = None
     name: str | None = None
     namespace: str | None = None
-    caller: BetaToolCallCallerParam | None = None
+    caller: ToolCallCallerParam | None = None
     status: Literal["in_progress", "completed", "incomplete"] | str | None = None
 
     @classmethod
@@ -4198,7 +2131,7 @@ class BetaFunctionToolCallOutput(BaseModel):
             call_id=get("call_id"),
             name=get("name"),
             namespace=get("namespace"),
-            caller=parse_beta_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
             status=get("status"),
             _raw=data,
         )
@@ -4213,9 +2146,9 @@ class BetaFunctionToolCallResource(BaseModel):
     call_id: str
     name: str
     arguments: str
-    status: BetaFunctionCallStatus
+    status: FunctionCallStatus
     agent: BetaAgentTag | None = None
-    caller: BetaToolCallCaller | None = None
+    caller: ToolCallCaller | None = None
     namespace: str | None = None
     created_by: str | None = None
 
@@ -4230,7 +2163,7 @@ class BetaFunctionToolCallResource(BaseModel):
             arguments=get("arguments"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_beta_tool_call_caller(v) if (v := get("caller")) is not None else None,
+            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
             namespace=get("namespace"),
             created_by=get("created_by"),
             _raw=data,
@@ -4244,10 +2177,10 @@ class BetaComputerToolCallOutputResource(BaseModel):
     type: Literal["computer_call_output"] | str
     id: str
     call_id: str
-    output: BetaComputerScreenshotImage
-    status: BetaComputerCallOutputStatus
+    output: ComputerScreenshotImage
+    status: ComputerCallOutputStatus
     agent: BetaAgentTag | None = None
-    acknowledged_safety_checks: list[BetaComputerCallSafetyCheckParam] | None = None
+    acknowledged_safety_checks: list[ComputerCallSafetyCheckParam] | None = None
     created_by: str | None = None
 
     @classmethod
@@ -4257,10 +2190,10 @@ class BetaComputerToolCallOutputResource(BaseModel):
             type=get("type"),
             id=get("id"),
             call_id=get("call_id"),
-            output=BetaComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
+            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
             status=get("status"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            acknowledged_safety_checks=[BetaComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
+            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
             created_by=get("created_by"),
             _raw=data,
         )
@@ -4272,10 +2205,10 @@ class BetaComputerToolCallOutput(BaseModel):
 
     type: Literal["computer_call_output"] | str
     call_id: str
-    output: BetaComputerScreenshotImage
+    output: ComputerScreenshotImage
     agent: BetaAgentTag | None = None
     id: str | None = None
-    acknowledged_safety_checks: list[BetaComputerCallSafetyCheckParam] | None = None
+    acknowledged_safety_checks: list[ComputerCallSafetyCheckParam] | None = None
     status: Literal["in_progress", "completed", "incomplete"] | str | None = None
 
     @classmethod
@@ -4284,10 +2217,10 @@ class BetaComputerToolCallOutput(BaseModel):
         return cls(
             type=get("type"),
             call_id=get("call_id"),
-            output=BetaComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
+            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             id=get("id"),
-            acknowledged_safety_checks=[BetaComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
+            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
             status=get("status"),
             _raw=data,
         )
@@ -4299,7 +2232,7 @@ class BetaInputMessageResource(BaseModel):
 
     type: Literal["message"] | str
     role: Literal["user", "system", "developer"] | str
-    content: list[BetaInputContent]
+    content: list[InputContent]
     id: str
     agent: BetaAgentTag | None = None
     status: Literal["in_progress", "completed", "incomplete"] | str | None = None
@@ -4310,7 +2243,7 @@ class BetaInputMessageResource(BaseModel):
         return cls(
             type=get("type"),
             role=get("role"),
-            content=[parse_beta_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
+            content=[parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
             id=get("id"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             status=get("status"),
@@ -4326,7 +2259,7 @@ class BetaCompactResource(BaseModel):
     object: Literal["response.compaction"] | str
     output: list[BetaItemField]
     created_at: int
-    usage: BetaResponseUsage
+    usage: ResponseUsage
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCompactResource:
@@ -4336,62 +2269,7 @@ class BetaCompactResource(BaseModel):
             object=get("object"),
             output=[parse_beta_item_field(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
             created_at=get("created_at"),
-            usage=BetaResponseUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseUsage(BaseModel):
-    """Generated from schema `BetaResponseUsage`."""
-
-    input_tokens: int
-    input_tokens_details: BetaResponseUsageInputTokensDetails
-    output_tokens: int
-    output_tokens_details: BetaResponseUsageOutputTokensDetails
-    total_tokens: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseUsage:
-        get: Any = data.get
-        return cls(
-            input_tokens=get("input_tokens"),
-            input_tokens_details=BetaResponseUsageInputTokensDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details"),
-            output_tokens=get("output_tokens"),
-            output_tokens_details=BetaResponseUsageOutputTokensDetails.from_dict(v) if (v := get("output_tokens_details")) is not None else get("output_tokens_details"),
-            total_tokens=get("total_tokens"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseUsageInputTokensDetails(BaseModel):
-    """Generated from schema `BetaResponseUsage.input_tokens_details`."""
-
-    cached_tokens: int
-    cache_write_tokens: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseUsageInputTokensDetails:
-        get: Any = data.get
-        return cls(
-            cached_tokens=get("cached_tokens"),
-            cache_write_tokens=get("cache_write_tokens"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseUsageOutputTokensDetails(BaseModel):
-    """Generated from schema `BetaResponseUsage.output_tokens_details`."""
-
-    reasoning_tokens: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseUsageOutputTokensDetails:
-        get: Any = data.get
-        return cls(
-            reasoning_tokens=get("reasoning_tokens"),
+            usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
             _raw=data,
         )
 
@@ -4402,11 +2280,11 @@ class BetaMessage(BaseModel):
 
     type: Literal["message"] | str
     id: str
-    status: BetaMessageStatus
-    role: BetaMessageRole
-    content: list[BetaInputTextContent | BetaOutputTextContent | BetaTextContent | BetaSummaryTextContent | BetaReasoningTextContent | BetaRefusalContent | BetaInputImageContent | BetaComputerScreenshotContent | BetaInputFileContent | BetaEncryptedContent | UnknownObject]
+    status: MessageStatus
+    role: MessageRole
+    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]
     agent: BetaAgentTag | None = None
-    phase: BetaMessagePhase2 | None = None
+    phase: MessagePhase2 | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMessage:
@@ -4499,13 +2377,13 @@ class BetaResponse(BaseModel):
     """Generated from schema `BetaResponse`."""
 
     metadata: dict[str, str] | None = None
-    model: BetaModelIdsResponses
-    tools: list[BetaTool]
-    tool_choice: BetaToolChoiceParam
+    model: ModelIdsResponses
+    tools: list[Tool]
+    tool_choice: ToolChoiceParam
     id: str
     object: Literal["response"] | str
     created_at: float
-    error: BetaResponseError | None = None
+    error: ResponseError | None = None
     output: list[BetaOutputItem]
     parallel_tool_calls: bool
     top_logprobs: int | None = None
@@ -4518,20 +2396,20 @@ class BetaResponse(BaseModel):
     previous_response_id: str | None = None
     background: bool | None = None
     max_tool_calls: int | None = None
-    text: BetaResponseTextParam | None = None
-    prompt: BetaPrompt | None = None
+    text: ResponseTextParam | None = None
+    prompt: Prompt | None = None
     service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"] | str | None = None
     truncation: Literal["auto", "disabled"] | str | None = None
     status: Literal["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"] | str | None = None
     completed_at: float | None = None
     incomplete_details: BetaResponseIncompleteDetails | None = None
-    reasoning: BetaReasoning | None = None
+    reasoning: Reasoning | None = None
     instructions: str | list[BetaInputItem] | None = None
     output_text: str | None = None
-    usage: BetaResponseUsage | None = None
-    prompt_cache_options: BetaPromptCacheOptions | None = None
-    moderation: BetaModeration | None = None
-    conversation: BetaResponseConversation | None = None
+    usage: ResponseUsage | None = None
+    prompt_cache_options: PromptCacheOptions | None = None
+    moderation: Moderation | None = None
+    conversation: ResponseConversation | None = None
     max_output_tokens: int | None = None
 
     @classmethod
@@ -4540,12 +2418,12 @@ class BetaResponse(BaseModel):
         return cls(
             metadata=get("metadata"),
             model=get("model"),
-            tools=[parse_beta_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            tool_choice=parse_beta_tool_choice_param(v) if (v := get("tool_choice")) is not None else get("tool_choice"),
+            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
+            tool_choice=parse_tool_choice_param(v) if (v := get("tool_choice")) is not None else get("tool_choice"),
             id=get("id"),
             object=get("object"),
             created_at=get("created_at"),
-            error=BetaResponseError.from_dict(v) if (v := get("error")) is not None else None,
+            error=ResponseError.from_dict(v) if (v := get("error")) is not None else None,
             output=[parse_beta_output_item(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
             parallel_tool_calls=get("parallel_tool_calls"),
             top_logprobs=get("top_logprobs"),
@@ -4558,20 +2436,20 @@ class BetaResponse(BaseModel):
             previous_response_id=get("previous_response_id"),
             background=get("background"),
             max_tool_calls=get("max_tool_calls"),
-            text=BetaResponseTextParam.from_dict(v) if (v := get("text")) is not None else None,
-            prompt=BetaPrompt.from_dict(v) if (v := get("prompt")) is not None else None,
+            text=ResponseTextParam.from_dict(v) if (v := get("text")) is not None else None,
+            prompt=Prompt.from_dict(v) if (v := get("prompt")) is not None else None,
             service_tier=get("service_tier"),
             truncation=get("truncation"),
             status=get("status"),
             completed_at=get("completed_at"),
             incomplete_details=BetaResponseIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None,
-            reasoning=BetaReasoning.from_dict(v) if (v := get("reasoning")) is not None else None,
+            reasoning=Reasoning.from_dict(v) if (v := get("reasoning")) is not None else None,
             instructions=_parse_beta_response_instructions(v) if (v := get("instructions")) is not None else None,
             output_text=get("output_text"),
-            usage=BetaResponseUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            prompt_cache_options=BetaPromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None,
-            moderation=BetaModeration.from_dict(v) if (v := get("moderation")) is not None else None,
-            conversation=BetaResponseConversation.from_dict(v) if (v := get("conversation")) is not None else None,
+            usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else None,
+            prompt_cache_options=PromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None,
+            moderation=Moderation.from_dict(v) if (v := get("moderation")) is not None else None,
+            conversation=ResponseConversation.from_dict(v) if (v := get("conversation")) is not None else None,
             max_output_tokens=get("max_output_tokens"),
             _raw=data,
         )
@@ -4593,193 +2471,6 @@ class BetaResponseIncompleteDetails(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseConversation(BaseModel):
-    """Generated from schema `BetaResponseConversation`."""
-
-    id: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseConversation:
-        get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaModeration(BaseModel):
-    """Generated from schema `BetaModeration`."""
-
-    input: BetaModerationResultBody | BetaModerationErrorBody | UnknownObject
-    output: BetaModerationResultBody | BetaModerationErrorBody | UnknownObject
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaModeration:
-        get: Any = data.get
-        return cls(
-            input=_parse_beta_moderation_input(v) if (v := get("input")) is not None else get("input"),
-            output=_parse_beta_moderation_output(v) if (v := get("output")) is not None else get("output"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaModerationErrorBody(BaseModel):
-    """Generated from schema `BetaModerationErrorBody`."""
-
-    type: Literal["error"] | str
-    code: str
-    message: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaModerationErrorBody:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaModerationResultBody(BaseModel):
-    """Generated from schema `BetaModerationResultBody`."""
-
-    type: Literal["moderation_result"] | str
-    model: str
-    flagged: bool
-    categories: dict[str, bool]
-    category_scores: dict[str, float]
-    category_applied_input_types: dict[str, list[BetaModerationInputType]]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaModerationResultBody:
-        get: Any = data.get
-        return cls(
-            type=get("type"),
-            model=get("model"),
-            flagged=get("flagged"),
-            categories=get("categories"),
-            category_scores=get("category_scores"),
-            category_applied_input_types=get("category_applied_input_types"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaPromptCacheOptions(BaseModel):
-    """Generated from schema `BetaPromptCacheOptions`."""
-
-    ttl: BetaPromptCacheTTLEnum
-    mode: BetaPromptCacheModeEnum
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaPromptCacheOptions:
-        get: Any = data.get
-        return cls(
-            ttl=get("ttl"),
-            mode=get("mode"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseError(BaseModel):
-    """Generated from schema `BetaResponseError`."""
-
-    code: BetaResponseErrorCode
-    message: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseError:
-        get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseProperties(BaseModel):
-    """Generated from schema `BetaResponseProperties`."""
-
-    previous_response_id: str | None = None
-    model: BetaModelIdsResponses | None = None
-    background: bool | None = None
-    max_tool_calls: int | None = None
-    text: BetaResponseTextParam | None = None
-    tools: list[BetaTool] | None = None
-    tool_choice: BetaToolChoiceParam | None = None
-    prompt: BetaPrompt | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseProperties:
-        get: Any = data.get
-        return cls(
-            previous_response_id=get("previous_response_id"),
-            model=get("model"),
-            background=get("background"),
-            max_tool_calls=get("max_tool_calls"),
-            text=BetaResponseTextParam.from_dict(v) if (v := get("text")) is not None else None,
-            tools=[parse_beta_tool(x1) for x1 in v] if (v := get("tools")) is not None else None,
-            tool_choice=parse_beta_tool_choice_param(v) if (v := get("tool_choice")) is not None else None,
-            prompt=BetaPrompt.from_dict(v) if (v := get("prompt")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaPrompt(BaseModel):
-    """Generated from schema `BetaPrompt`."""
-
-    id: str
-    version: str | None = None
-    variables: dict[str, str | BetaInputTextContent | BetaInputImageContent | BetaInputFileContent | UnknownObject] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaPrompt:
-        get: Any = data.get
-        return cls(
-            id=get("id"),
-            version=get("version"),
-            variables={k1: _parse_beta_response_prompt_variables(v1) for k1, v1 in v.items()} if (v := get("variables")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaModelResponseProperties(BaseModel):
-    """Generated from schema `BetaModelResponseProperties`."""
-
-    metadata: dict[str, str] | None = None
-    top_logprobs: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    user: str | None = None
-    safety_identifier: str | None = None
-    prompt_cache_key: str | None = None
-    prompt_cache_retention: Literal["in_memory", "24h"] | str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaModelResponseProperties:
-        get: Any = data.get
-        return cls(
-            metadata=get("metadata"),
-            top_logprobs=get("top_logprobs"),
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            user=get("user"),
-            safety_identifier=get("safety_identifier"),
-            prompt_cache_key=get("prompt_cache_key"),
-            prompt_cache_retention=get("prompt_cache_retention"),
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class BetaResponseOutputTextAnnotationAddedEvent(BaseModel):
     """Generated from schema `BetaResponseOutputTextAnnotationAddedEvent`."""
 
@@ -4790,7 +2481,7 @@ class BetaResponseOutputTextAnnotationAddedEvent(BaseModel):
     annotation_index: int
     sequence_number: int
     agent: BetaAgentTag | None = None
-    annotation: BetaAnnotation | None = None
+    annotation: Annotation | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseOutputTextAnnotationAddedEvent:
@@ -4803,7 +2494,7 @@ class BetaResponseOutputTextAnnotationAddedEvent(BaseModel):
             annotation_index=get("annotation_index"),
             sequence_number=get("sequence_number"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            annotation=parse_beta_annotation(v) if (v := get("annotation")) is not None else None,
+            annotation=parse_annotation(v) if (v := get("annotation")) is not None else None,
             _raw=data,
         )
 
@@ -5308,7 +2999,7 @@ class BetaResponseTextDoneEvent(BaseModel):
     content_index: int
     text: str
     sequence_number: int
-    logprobs: list[BetaResponseLogProb]
+    logprobs: list[ResponseLogProb]
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -5321,44 +3012,8 @@ class BetaResponseTextDoneEvent(BaseModel):
             content_index=get("content_index"),
             text=get("text"),
             sequence_number=get("sequence_number"),
-            logprobs=[BetaResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
+            logprobs=[ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseLogProb(BaseModel):
-    """Generated from schema `BetaResponseLogProb`."""
-
-    token: str
-    logprob: float
-    top_logprobs: list[BetaResponseLogProbTopLogprob] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseLogProb:
-        get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            top_logprobs=[BetaResponseLogProbTopLogprob.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponseLogProbTopLogprob(BaseModel):
-    """Generated from schema `BetaResponseLogProb.top_logprobs`."""
-
-    token: str | None = None
-    logprob: float | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseLogProbTopLogprob:
-        get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
             _raw=data,
         )
 
@@ -5373,7 +3028,7 @@ class BetaResponseTextDeltaEvent(BaseModel):
     content_index: int
     delta: str
     sequence_number: int
-    logprobs: list[BetaResponseLogProb]
+    logprobs: list[ResponseLogProb]
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -5386,7 +3041,7 @@ class BetaResponseTextDeltaEvent(BaseModel):
             content_index=get("content_index"),
             delta=get("delta"),
             sequence_number=get("sequence_number"),
-            logprobs=[BetaResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
+            logprobs=[ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             _raw=data,
         )
@@ -5522,7 +3177,7 @@ class BetaResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
     item_id: str
     output_index: int
     command_index: int
-    output: list[BetaFunctionShellCallOutputContent]
+    output: list[FunctionShellCallOutputContent]
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -5534,7 +3189,7 @@ class BetaResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
             item_id=get("item_id"),
             output_index=get("output_index"),
             command_index=get("command_index"),
-            output=[BetaFunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
+            output=[FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             _raw=data,
         )
@@ -5549,7 +3204,7 @@ class BetaResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
     item_id: str
     output_index: int
     command_index: int
-    delta: BetaShellCallOutputDelta
+    delta: ShellCallOutputDelta
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -5561,25 +3216,8 @@ class BetaResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
             item_id=get("item_id"),
             output_index=get("output_index"),
             command_index=get("command_index"),
-            delta=BetaShellCallOutputDelta.from_dict(v) if (v := get("delta")) is not None else get("delta"),
+            delta=ShellCallOutputDelta.from_dict(v) if (v := get("delta")) is not None else get("delta"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
-
-
-@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaShellCallOutputDelta(BaseModel):
-    """Generated from schema `BetaShellCallOutputDelta`."""
-
-    stdout: str | None = None
-    stderr: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BetaShellCallOutputDelta:
-        get: Any = data.get
-        return cls(
-            stdout=get("stdout"),
-            stderr=get("stderr"),
             _raw=data,
         )
 
@@ -5837,7 +3475,7 @@ class BetaResponseContentPartDoneEvent(BaseModel):
     output_index: int
     content_index: int
     sequence_number: int
-    part: BetaOutputContent
+    part: OutputContent
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -5849,7 +3487,7 @@ class BetaResponseContentPartDoneEvent(BaseModel):
             output_index=get("output_index"),
             content_index=get("content_index"),
             sequence_number=get("sequence_number"),
-            part=parse_beta_output_content(v) if (v := get("part")) is not None else get("part"),
+            part=parse_output_content(v) if (v := get("part")) is not None else get("part"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             _raw=data,
         )
@@ -5863,7 +3501,7 @@ class BetaResponseContentPartAddedEvent(BaseModel):
     item_id: str
     output_index: int
     content_index: int
-    part: BetaOutputContent
+    part: OutputContent
     sequence_number: int
     agent: BetaAgentTag | None = None
 
@@ -5875,7 +3513,7 @@ class BetaResponseContentPartAddedEvent(BaseModel):
             item_id=get("item_id"),
             output_index=get("output_index"),
             content_index=get("content_index"),
-            part=parse_beta_output_content(v) if (v := get("part")) is not None else get("part"),
+            part=parse_output_content(v) if (v := get("part")) is not None else get("part"),
             sequence_number=get("sequence_number"),
             agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
             _raw=data,
@@ -6213,109 +3851,6 @@ class BetaResponseWebSearchCallInProgressEvent(BaseModel):
         )
 
 
-def parse_beta_tool_choice_param(d: Any) -> BetaToolChoiceParam:
-    """Build a `BetaToolChoiceParam` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_TOOL_CHOICE_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    kept: BetaToolChoiceParam = d
-    return kept
-
-
-def parse_beta_text_response_format_configuration(d: Any) -> BetaTextResponseFormatConfiguration:
-    """Build a `BetaTextResponseFormatConfiguration` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_TEXT_RESPONSE_FORMAT_CONFIGURATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_tool(d: Any) -> BetaTool:
-    """Build a `BetaTool` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_TOOL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_namespace_tool_param_tool(d: Any) -> BetaFunctionToolParam | BetaCustomToolParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_NAMESPACE_TOOL_PARAM_TOOL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_custom_tool_param_format(d: Any) -> BetaCustomTextFormatParam | BetaCustomGrammarFormatParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_CUSTOM_TOOL_PARAM_FORMAT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_function_shell_tool_param_environment(d: Any) -> BetaContainerAutoParam | BetaLocalEnvironmentParam | BetaContainerReferenceParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_FUNCTION_SHELL_TOOL_PARAM_ENVIRONMENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_container_auto_param_network_policy(d: Any) -> BetaContainerNetworkPolicyDisabledParam | BetaContainerNetworkPolicyAllowlistParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_CONTAINER_AUTO_PARAM_NETWORK_POLICY_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_container_auto_param_skill(d: Any) -> BetaSkillReferenceParam | BetaInlineSkillParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_CONTAINER_AUTO_PARAM_SKILL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_code_interpreter_tool_container(d: Any) -> str | BetaAutoCodeInterpreterToolParam:
-    if isinstance(d, Mapping):
-        return BetaAutoCodeInterpreterToolParam.from_dict(d)
-    kept: str | BetaAutoCodeInterpreterToolParam = d
-    return kept
-
-
-def _parse_beta_auto_code_interpreter_tool_param_network_policy(d: Any) -> BetaContainerNetworkPolicyDisabledParam | BetaContainerNetworkPolicyAllowlistParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_AUTO_CODE_INTERPRETER_TOOL_PARAM_NETWORK_POLICY_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_mcptool_allowed_tools(d: Any) -> list[str] | BetaMCPToolFilter:
-    if isinstance(d, Mapping):
-        return BetaMCPToolFilter.from_dict(d)
-    kept: list[str] | BetaMCPToolFilter = d
-    return kept
-
-
-def _parse_beta_mcptool_require_approval(d: Any) -> BetaMCPToolRequireApprovalMCPToolApprovalFilter | Literal["always", "never"] | str:
-    if isinstance(d, Mapping):
-        return BetaMCPToolRequireApprovalMCPToolApprovalFilter.from_dict(d)
-    kept: BetaMCPToolRequireApprovalMCPToolApprovalFilter | Literal["always", "never"] | str = d
-    return kept
-
-
-def parse_beta_filters(d: Any) -> BetaFilters:
-    """Build a `BetaFilters` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_FILTERS_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_compound_filter_filter(d: Any) -> Any:
-    if isinstance(d, Mapping):
-        return BetaComparisonFilter.from_dict(d)
-    kept: Any = d
-    return kept
-
-
 def parse_beta_input_item(d: Any) -> BetaInputItem:
     """Build a `BetaInputItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
@@ -6334,69 +3869,21 @@ def parse_beta_item(d: Any) -> BetaItem:
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def parse_beta_tool_call_caller(d: Any) -> BetaToolCallCaller:
-    """Build a `BetaToolCallCaller` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_TOOL_CALL_CALLER_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_custom_tool_call_output_output(d: Any) -> str | list[BetaFunctionAndCustomToolCallOutput]:
+def _parse_beta_custom_tool_call_output_output(d: Any) -> str | list[FunctionAndCustomToolCallOutput]:
     if isinstance(d, list):
-        return [parse_beta_function_and_custom_tool_call_output(x) for x in d]
-    kept: str | list[BetaFunctionAndCustomToolCallOutput] = d
+        return [parse_function_and_custom_tool_call_output(x) for x in d]
+    kept: str | list[FunctionAndCustomToolCallOutput] = d
     return kept
 
 
-def parse_beta_function_and_custom_tool_call_output(d: Any) -> BetaFunctionAndCustomToolCallOutput:
-    """Build a `BetaFunctionAndCustomToolCallOutput` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_FUNCTION_AND_CUSTOM_TOOL_CALL_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_tool_call_caller_param(d: Any) -> BetaToolCallCallerParam:
-    """Build a `BetaToolCallCallerParam` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_TOOL_CALL_CALLER_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_mcptool_call_error(d: Any) -> BetaMCPToolCallError:
-    """Build a `BetaMCPToolCallError` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_MCPTOOL_CALL_ERROR_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_apply_patch_operation_param(d: Any) -> BetaApplyPatchOperationParam:
-    """Build a `BetaApplyPatchOperationParam` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_APPLY_PATCH_OPERATION_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_function_shell_call_output_outcome_param(d: Any) -> BetaFunctionShellCallOutputOutcomeParam:
-    """Build a `BetaFunctionShellCallOutputOutcomeParam` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_FUNCTION_SHELL_CALL_OUTPUT_OUTCOME_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_function_shell_call_item_param_environment(d: Any) -> BetaLocalEnvironmentParam | BetaContainerReferenceParam | UnknownObject:
+def _parse_beta_function_shell_call_item_param_environment(d: Any) -> LocalEnvironmentParam | ContainerReferenceParam | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_code_interpreter_tool_call_output(d: Any) -> BetaCodeInterpreterOutputLogs | BetaCodeInterpreterOutputImage | UnknownObject:
+def _parse_beta_code_interpreter_tool_call_output(d: Any) -> CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
@@ -6410,64 +3897,25 @@ def _parse_beta_output_text_content_param_annotation(d: Any) -> BetaFileCitation
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_agent_message_item_param_content(d: Any) -> BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject:
+def _parse_beta_agent_message_item_param_content(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_AGENT_MESSAGE_ITEM_PARAM_CONTENT_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_function_call_output_item_param_output(d: Any) -> str | list[BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaInputFileContentParam | UnknownObject]:
+def _parse_beta_function_call_output_item_param_output(d: Any) -> str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]:
     if isinstance(d, list):
         return [_parse_beta_function_call_output_item_param_output_variant2(x) for x in d]
-    kept: str | list[BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaInputFileContentParam | UnknownObject] = d
+    kept: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject] = d
     return kept
 
 
-def _parse_beta_web_search_tool_call_action(d: Any) -> BetaWebSearchActionSearch | BetaWebSearchActionOpenPage | BetaWebSearchActionFind | UnknownObject:
+def _parse_beta_web_search_tool_call_action(d: Any) -> WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_computer_action(d: Any) -> BetaComputerAction:
-    """Build a `BetaComputerAction` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_COMPUTER_ACTION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_output_message_content(d: Any) -> BetaOutputMessageContent:
-    """Build a `BetaOutputMessageContent` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_OUTPUT_MESSAGE_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_annotation(d: Any) -> BetaAnnotation:
-    """Build a `BetaAnnotation` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_ANNOTATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def parse_beta_input_content(d: Any) -> BetaInputContent:
-    """Build a `BetaInputContent` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_INPUT_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_easy_input_message_content(d: Any) -> str | list[BetaInputContent]:
-    if isinstance(d, list):
-        return [parse_beta_input_content(x) for x in d]
-    kept: str | list[BetaInputContent] = d
-    return kept
 
 
 def parse_beta_item_resource(d: Any) -> BetaItemResource:
@@ -6478,52 +3926,45 @@ def parse_beta_item_resource(d: Any) -> BetaItemResource:
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_custom_tool_call_output_resource_output(d: Any) -> str | list[BetaFunctionAndCustomToolCallOutput]:
+def _parse_beta_custom_tool_call_output_resource_output(d: Any) -> str | list[FunctionAndCustomToolCallOutput]:
     if isinstance(d, list):
-        return [parse_beta_function_and_custom_tool_call_output(x) for x in d]
-    kept: str | list[BetaFunctionAndCustomToolCallOutput] = d
+        return [parse_function_and_custom_tool_call_output(x) for x in d]
+    kept: str | list[FunctionAndCustomToolCallOutput] = d
     return kept
 
 
-def _parse_beta_apply_patch_tool_call_operation(d: Any) -> BetaApplyPatchCreateFileOperation | BetaApplyPatchDeleteFileOperation | BetaApplyPatchUpdateFileOperation | UnknownObject:
+def _parse_beta_apply_patch_tool_call_operation(d: Any) -> ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_function_shell_call_output_content_outcome(d: Any) -> BetaFunctionShellCallOutputTimeoutOutcome | BetaFunctionShellCallOutputExitOutcome | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_FUNCTION_SHELL_CALL_OUTPUT_CONTENT_OUTCOME_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_function_shell_call_environment(d: Any) -> BetaLocalEnvironmentResource | BetaContainerReferenceResource | UnknownObject:
+def _parse_beta_function_shell_call_environment(d: Any) -> LocalEnvironmentResource | ContainerReferenceResource | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_agent_message_content(d: Any) -> BetaInputTextContent | BetaOutputTextContent | BetaTextContent | BetaSummaryTextContent | BetaReasoningTextContent | BetaRefusalContent | BetaInputImageContent | BetaComputerScreenshotContent | BetaInputFileContent | BetaEncryptedContent | UnknownObject:
+def _parse_beta_agent_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_AGENT_MESSAGE_CONTENT_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_function_tool_call_output_resource_output(d: Any) -> str | list[BetaFunctionAndCustomToolCallOutput]:
+def _parse_beta_function_tool_call_output_resource_output(d: Any) -> str | list[FunctionAndCustomToolCallOutput]:
     if isinstance(d, list):
-        return [parse_beta_function_and_custom_tool_call_output(x) for x in d]
-    kept: str | list[BetaFunctionAndCustomToolCallOutput] = d
+        return [parse_function_and_custom_tool_call_output(x) for x in d]
+    kept: str | list[FunctionAndCustomToolCallOutput] = d
     return kept
 
 
-def _parse_beta_function_tool_call_output_output(d: Any) -> str | list[BetaFunctionAndCustomToolCallOutput]:
+def _parse_beta_function_tool_call_output_output(d: Any) -> str | list[FunctionAndCustomToolCallOutput]:
     if isinstance(d, list):
-        return [parse_beta_function_and_custom_tool_call_output(x) for x in d]
-    kept: str | list[BetaFunctionAndCustomToolCallOutput] = d
+        return [parse_function_and_custom_tool_call_output(x) for x in d]
+    kept: str | list[FunctionAndCustomToolCallOutput] = d
     return kept
 
 
@@ -6535,7 +3976,7 @@ def parse_beta_item_field(d: Any) -> BetaItemField:
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_message_content(d: Any) -> BetaInputTextContent | BetaOutputTextContent | BetaTextContent | BetaSummaryTextContent | BetaReasoningTextContent | BetaRefusalContent | BetaInputImageContent | BetaComputerScreenshotContent | BetaInputFileContent | BetaEncryptedContent | UnknownObject:
+def _parse_beta_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_MESSAGE_CONTENT_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
@@ -6549,40 +3990,10 @@ def _parse_beta_response_instructions(d: Any) -> str | list[BetaInputItem]:
     return kept
 
 
-def _parse_beta_moderation_input(d: Any) -> BetaModerationResultBody | BetaModerationErrorBody | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_MODERATION_INPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_moderation_output(d: Any) -> BetaModerationResultBody | BetaModerationErrorBody | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_MODERATION_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
 def parse_beta_output_item(d: Any) -> BetaOutputItem:
     """Build a `BetaOutputItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _BETA_OUTPUT_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_response_prompt_variables(d: Any) -> str | BetaInputTextContent | BetaInputImageContent | BetaInputFileContent | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_RESPONSE_PROMPT_VARIABLES_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    kept: str | BetaInputTextContent | BetaInputImageContent | BetaInputFileContent | UnknownObject = d
-    return kept
-
-
-def parse_beta_output_content(d: Any) -> BetaOutputContent:
-    """Build a `BetaOutputContent` from decoded JSON, dispatching on its shape."""
-    if isinstance(d, Mapping):
-        parse = _BETA_OUTPUT_CONTENT_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
@@ -6595,10 +4006,10 @@ def parse_beta_response_stream_event(d: Any) -> BetaResponseStreamEvent:
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_input_item_message(d: Any) -> BetaEasyInputMessage | BetaInputMessage | BetaOutputMessage:
+def _parse_beta_input_item_message(d: Any) -> EasyInputMessage | BetaInputMessage | BetaOutputMessage:
     if isinstance(d, Mapping):
         parse = _BETA_INPUT_ITEM_MESSAGE_BY_ROLE.get(d.get("role"))
-        return BetaEasyInputMessage.from_dict(d) if parse is None else parse(d)
+        return EasyInputMessage.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6616,182 +4027,47 @@ def _parse_beta_item_resource_message(d: Any) -> BetaInputMessageResource | Beta
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_function_call_output_item_param_output_variant2(d: Any) -> BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaInputFileContentParam | UnknownObject:
+def _parse_beta_function_call_output_item_param_output_variant2(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject:
     if isinstance(d, Mapping):
         parse = _BETA_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_input_item_message_user(d: Any) -> BetaEasyInputMessage | BetaInputMessage:
+def _parse_beta_input_item_message_user(d: Any) -> EasyInputMessage | BetaInputMessage:
     if isinstance(d, Mapping):
-        return BetaEasyInputMessage.from_dict(d)
+        return EasyInputMessage.from_dict(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_input_item_message_assistant(d: Any) -> BetaEasyInputMessage | BetaOutputMessage:
+def _parse_beta_input_item_message_assistant(d: Any) -> EasyInputMessage | BetaOutputMessage:
     if isinstance(d, Mapping):
         if "id" in d:
             return BetaOutputMessage.from_dict(d)
-        return BetaEasyInputMessage.from_dict(d)
+        return EasyInputMessage.from_dict(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_input_item_message_system(d: Any) -> BetaEasyInputMessage | BetaInputMessage:
+def _parse_beta_input_item_message_system(d: Any) -> EasyInputMessage | BetaInputMessage:
     if isinstance(d, Mapping):
-        return BetaEasyInputMessage.from_dict(d)
+        return EasyInputMessage.from_dict(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_input_item_message_developer(d: Any) -> BetaEasyInputMessage | BetaInputMessage:
+def _parse_beta_input_item_message_developer(d: Any) -> EasyInputMessage | BetaInputMessage:
     if isinstance(d, Mapping):
-        return BetaEasyInputMessage.from_dict(d)
+        return EasyInputMessage.from_dict(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
 BetaResponseStreamEvent: TypeAlias = "BetaResponseAudioDeltaEvent | BetaResponseAudioDoneEvent | BetaResponseAudioTranscriptDeltaEvent | BetaResponseAudioTranscriptDoneEvent | BetaResponseCodeInterpreterCallCodeDeltaEvent | BetaResponseCodeInterpreterCallCodeDoneEvent | BetaResponseCodeInterpreterCallCompletedEvent | BetaResponseCodeInterpreterCallInProgressEvent | BetaResponseCodeInterpreterCallInterpretingEvent | BetaResponseCompletedEvent | BetaResponseContentPartAddedEvent | BetaResponseContentPartDoneEvent | BetaResponseCreatedEvent | BetaResponseErrorEvent | BetaResponseFileSearchCallCompletedEvent | BetaResponseFileSearchCallInProgressEvent | BetaResponseFileSearchCallSearchingEvent | BetaResponseFunctionCallArgumentsDeltaEvent | BetaResponseFunctionCallArgumentsDoneEvent | BetaResponseShellCallCommandAddedStreamingEvent | BetaResponseShellCallCommandDeltaStreamingEvent | BetaResponseShellCallCommandDoneStreamingEvent | BetaResponseShellCallOutputContentDeltaStreamingEvent | BetaResponseShellCallOutputContentDoneStreamingEvent | BetaResponseInProgressEvent | BetaResponseFailedEvent | BetaResponseIncompleteEvent | BetaResponseOutputItemAddedEvent | BetaResponseOutputItemDoneEvent | BetaResponseReasoningSummaryPartAddedEvent | BetaResponseReasoningSummaryPartDoneEvent | BetaResponseReasoningSummaryTextDeltaEvent | BetaResponseReasoningSummaryTextDoneEvent | BetaResponseReasoningTextDeltaEvent | BetaResponseReasoningTextDoneEvent | BetaResponseRefusalDeltaEvent | BetaResponseRefusalDoneEvent | BetaResponseTextDeltaEvent | BetaResponseTextDoneEvent | BetaResponseWebSearchCallCompletedEvent | BetaResponseWebSearchCallInProgressEvent | BetaResponseWebSearchCallSearchingEvent | BetaResponseImageGenCallCompletedEvent | BetaResponseImageGenCallGeneratingEvent | BetaResponseImageGenCallInProgressEvent | BetaResponseImageGenCallPartialImageEvent | BetaResponseMCPCallArgumentsDeltaEvent | BetaResponseMCPCallArgumentsDoneEvent | BetaResponseMCPCallCompletedEvent | BetaResponseMCPCallFailedEvent | BetaResponseMCPCallInProgressEvent | BetaResponseMCPListToolsCompletedEvent | BetaResponseMCPListToolsFailedEvent | BetaResponseMCPListToolsInProgressEvent | BetaResponseOutputTextAnnotationAddedEvent | BetaResponseQueuedEvent | BetaResponseCustomToolCallInputDeltaEvent | BetaResponseCustomToolCallInputDoneEvent | UnknownObject"
-BetaOutputContent: TypeAlias = "BetaOutputTextContent | BetaRefusalContent | BetaReasoningTextContent | UnknownObject"
-BetaResponseErrorCode: TypeAlias = 'Literal["server_error", "rate_limit_exceeded", "invalid_prompt", "data_residency_mismatch", "bio_policy", "vector_store_timeout", "invalid_image", "invalid_image_format", "invalid_base64_image", "invalid_image_url", "image_too_large", "image_too_small", "image_parse_error", "image_content_policy_violation", "invalid_image_mode", "image_file_too_large", "unsupported_image_media_type", "empty_image_file", "failed_to_download_image", "image_file_not_found"] | str'
 BetaOutputItem: TypeAlias = "BetaOutputMessage | BetaFileSearchToolCall | BetaFunctionToolCall | BetaFunctionToolCallOutputResource | BetaAgentMessage | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaWebSearchToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaReasoningItem | BetaProgram | BetaProgramOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaCompactionBody | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPToolCall | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaCustomToolCall | BetaCustomToolCallOutputResource | UnknownObject"
-BetaModerationInputType: TypeAlias = 'Literal["text", "image"] | str'
-BetaMessageStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-BetaMessagePhase2: TypeAlias = 'Literal["commentary", "final_answer"] | str'
 BetaItemField: TypeAlias = "BetaMessage | BetaProgram | BetaProgramOutput | BetaFunctionToolCall | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaAgentMessage | BetaFunctionToolCallOutput | BetaFileSearchToolCall | BetaWebSearchToolCall | BetaImageGenToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaReasoningItem | BetaCompactionBody | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaMCPToolCall | BetaCustomToolCall | BetaCustomToolCallOutput | UnknownObject"
-BetaComputerCallOutputStatus: TypeAlias = 'Literal["completed", "incomplete", "failed"] | str'
 BetaMultiAgentAction: TypeAlias = 'Literal["spawn_agent", "interrupt_agent", "list_agents", "send_message", "followup_task", "wait_agent"] | str'
-BetaMessageRole: TypeAlias = 'Literal["unknown", "user", "assistant", "system", "critic", "discriminator", "developer", "tool"] | str'
-BetaProgramOutputStatus: TypeAlias = 'Literal["completed", "incomplete"] | str'
-BetaFunctionShellCallStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-BetaFunctionShellCallOutputStatusEnum: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-BetaApplyPatchCallStatus: TypeAlias = 'Literal["in_progress", "completed"] | str'
-BetaApplyPatchCallOutputStatus: TypeAlias = 'Literal["completed", "failed"] | str'
-BetaFunctionCallStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-BetaFunctionCallOutputStatusEnum: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
 BetaItemResource: TypeAlias = "BetaInputMessageResource | BetaOutputMessage | BetaFileSearchToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaWebSearchToolCall | BetaFunctionToolCallResource | BetaFunctionToolCallOutputResource | BetaAgentMessage | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaReasoningItem | BetaProgram | BetaProgramOutput | BetaCompactionBody | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaMCPToolCall | BetaCustomToolCallResource | BetaCustomToolCallOutputResource | UnknownObject"
-BetaModelIdsShared: TypeAlias = 'str | Literal["gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna", "gpt-5.5", "gpt-5.5-2026-04-23", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.4-mini-2026-03-17", "gpt-5.4-nano-2026-03-17", "gpt-5.3-chat-latest", "gpt-5.2", "gpt-5.2-2025-12-11", "gpt-5.2-chat-latest", "gpt-5.2-pro", "gpt-5.2-pro-2025-12-11", "gpt-5.1", "gpt-5.1-2025-11-13", "gpt-5.1-codex", "gpt-5.1-mini", "gpt-5.1-chat-latest", "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-5-chat-latest", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o4-mini", "o4-mini-2025-04-16", "o3", "o3-2025-04-16", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "o1-preview", "o1-preview-2024-09-12", "o1-mini", "o1-mini-2024-09-12", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-audio-preview", "gpt-4o-audio-preview-2024-10-01", "gpt-4o-audio-preview-2024-12-17", "gpt-4o-audio-preview-2025-06-03", "gpt-4o-mini-audio-preview", "gpt-4o-mini-audio-preview-2024-12-17", "gpt-4o-search-preview", "gpt-4o-mini-search-preview", "gpt-4o-search-preview-2025-03-11", "gpt-4o-mini-search-preview-2025-03-11", "chatgpt-4o-latest", "codex-mini-latest", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0301", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"]'
-BetaModelIdsResponses: TypeAlias = 'BetaModelIdsShared | Literal["o1-pro", "o1-pro-2025-03-19", "o3-pro", "o3-pro-2025-06-10", "o3-deep-research", "o3-deep-research-2025-06-26", "o4-mini-deep-research", "o4-mini-deep-research-2025-06-26", "computer-use-preview", "computer-use-preview-2025-03-11", "gpt-5.5-pro", "gpt-5.5-pro-2026-04-23", "gpt-5-codex", "gpt-5-pro", "gpt-5-pro-2025-10-06", "gpt-5.1-codex-max", "gpt-daybreak-blue-latest", "gpt-daybreak-red-latest", "gpt-5.6-cyber"] | str'
-BetaPromptCacheTTLEnum: TypeAlias = 'Literal["30m"] | str'
-BetaPromptCacheModeEnum: TypeAlias = 'Literal["implicit", "explicit"] | str'
-BetaInputContent: TypeAlias = "BetaInputTextContent | BetaInputImageContent | BetaInputFileContent | UnknownObject"
-BetaAnnotation: TypeAlias = "BetaFileCitationBody | BetaUrlCitationBody | BetaContainerFileCitationBody | BetaFilePath | UnknownObject"
-BetaOutputMessageContent: TypeAlias = "BetaOutputTextContent | BetaRefusalContent | UnknownObject"
-BetaMessagePhase: TypeAlias = 'Literal["commentary", "final_answer"] | str'
-BetaClickButtonType: TypeAlias = 'Literal["left", "right", "wheel", "back", "forward"] | str'
-BetaComputerAction: TypeAlias = "BetaClickParam | BetaDoubleClickAction | BetaDragParam | BetaKeyPressAction | BetaMoveParam | BetaScreenshotParam | BetaScrollParam | BetaTypeParam | BetaWaitParam | UnknownObject"
-BetaFileDetailEnum: TypeAlias = 'Literal["auto", "low", "high"] | str'
-BetaDetailEnum: TypeAlias = 'Literal["low", "high", "auto", "original"] | str'
 BetaMultiAgentAction1: TypeAlias = 'Literal["spawn_agent", "interrupt_agent", "list_agents", "send_message", "followup_task", "wait_agent"] | str'
-BetaFunctionCallItemStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-BetaFunctionShellCallOutputOutcomeParam: TypeAlias = "BetaFunctionShellCallOutputTimeoutOutcomeParam | BetaFunctionShellCallOutputExitOutcomeParam | UnknownObject"
-BetaFunctionShellCallItemStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-BetaApplyPatchCallStatusParam: TypeAlias = 'Literal["in_progress", "completed"] | str'
-BetaApplyPatchOperationParam: TypeAlias = "BetaApplyPatchCreateFileOperationParam | BetaApplyPatchDeleteFileOperationParam | BetaApplyPatchUpdateFileOperationParam | UnknownObject"
-BetaApplyPatchCallOutputStatusParam: TypeAlias = 'Literal["completed", "failed"] | str'
-BetaMCPToolCallError: TypeAlias = "BetaMCPProtocolError | BetaMCPToolExecutionError | BetaHTTPError | UnknownObject"
-BetaMCPToolCallStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete", "calling", "failed"] | str'
-BetaToolCallCallerParam: TypeAlias = "BetaDirectToolCallCallerParam | BetaProgramToolCallCallerParam | UnknownObject"
-BetaImageDetail: TypeAlias = 'Literal["low", "high", "auto", "original"] | str'
-BetaFileInputDetail: TypeAlias = 'Literal["auto", "low", "high"] | str'
-BetaFunctionAndCustomToolCallOutput: TypeAlias = "BetaInputTextContent | BetaInputImageContent | BetaInputFileContent | UnknownObject"
-BetaToolCallCaller: TypeAlias = "BetaDirectToolCallCaller | BetaProgramToolCallCaller | UnknownObject"
 BetaItem: TypeAlias = "BetaInputMessage | BetaOutputMessage | BetaFileSearchToolCall | BetaComputerToolCall | BetaComputerCallOutputItemParam | BetaWebSearchToolCall | BetaFunctionToolCall | BetaFunctionCallOutputItemParam | BetaAgentMessageItemParam | BetaMultiAgentCallItemParam | BetaMultiAgentCallOutputItemParam | BetaToolSearchCallItemParam | BetaToolSearchOutputItemParam | BetaAdditionalToolsItemParam | BetaReasoningItem | BetaCompactionSummaryItemParam | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCallItemParam | BetaFunctionShellCallOutputItemParam | BetaApplyPatchToolCallItemParam | BetaApplyPatchToolCallOutputItemParam | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponse | BetaMCPToolCall | BetaCustomToolCallOutput | BetaCustomToolCall | UnknownObject"
-BetaProgramOutputItemStatus: TypeAlias = 'Literal["completed", "incomplete"] | str'
-BetaInputItem: TypeAlias = "BetaEasyInputMessage | BetaItem | BetaCompactionTriggerItemParam | BetaItemReferenceParam | BetaProgramItemParam | BetaProgramOutputItemParam | UnknownObject"
-BetaRankerVersionType: TypeAlias = 'Literal["auto", "default-2024-11-15"] | str'
-BetaFilters: TypeAlias = "BetaComparisonFilter | BetaCompoundFilter | UnknownObject"
-BetaComputerEnvironment: TypeAlias = 'Literal["windows", "mac", "linux", "ubuntu", "browser"] | str'
-BetaInputFidelity: TypeAlias = 'Literal["high", "low"] | str'
-BetaImageGenActionEnum: TypeAlias = 'Literal["generate", "edit", "auto"] | str'
-BetaContainerMemoryLimit: TypeAlias = 'Literal["1g", "4g", "16g", "64g"] | str'
-BetaGrammarSyntax1: TypeAlias = 'Literal["lark", "regex"] | str'
-BetaToolSearchExecutionType: TypeAlias = 'Literal["server", "client"] | str'
-BetaSearchContextSize: TypeAlias = 'Literal["low", "medium", "high"] | str'
-BetaSearchContentType: TypeAlias = 'Literal["text", "image"] | str'
-BetaCallableToolAllowedCaller: TypeAlias = 'Literal["direct", "programmatic"] | str'
-BetaTool: TypeAlias = "BetaFunctionTool | BetaFileSearchTool | BetaComputerTool | BetaComputerUsePreviewTool | BetaWebSearchTool | BetaMCPTool | BetaCodeInterpreterTool | BetaProgrammaticToolCallingParam | BetaImageGenTool | BetaLocalShellToolParam | BetaFunctionShellToolParam | BetaCustomToolParam | BetaNamespaceToolParam | BetaToolSearchToolParam | BetaWebSearchPreviewTool | BetaApplyPatchToolParam | UnknownObject"
-BetaTextResponseFormatConfiguration: TypeAlias = "BetaResponseFormatText | BetaTextResponseFormatJsonSchema | BetaResponseFormatJsonObject | UnknownObject"
-BetaReasoningModeEnum: TypeAlias = 'str | Literal["standard", "pro"]'
-BetaToolChoiceOptions: TypeAlias = 'Literal["none", "auto", "required"] | str'
-BetaToolChoiceParam: TypeAlias = "BetaToolChoiceOptions | BetaToolChoiceAllowed | BetaToolChoiceTypes | BetaToolChoiceFunction | BetaToolChoiceMCP | BetaToolChoiceCustom | BetaSpecificProgrammaticToolCallingParam | BetaSpecificApplyPatchParam | BetaSpecificFunctionShellParam | UnknownObject"
-_BETA_TOOL_CHOICE_PARAM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaToolChoiceParam]] = {
-    "allowed_tools": BetaToolChoiceAllowed.from_dict,
-    "file_search": BetaToolChoiceTypes.from_dict,
-    "web_search_preview": BetaToolChoiceTypes.from_dict,
-    "computer": BetaToolChoiceTypes.from_dict,
-    "computer_use_preview": BetaToolChoiceTypes.from_dict,
-    "computer_use": BetaToolChoiceTypes.from_dict,
-    "web_search_preview_2025_03_11": BetaToolChoiceTypes.from_dict,
-    "image_generation": BetaToolChoiceTypes.from_dict,
-    "code_interpreter": BetaToolChoiceTypes.from_dict,
-    "function": BetaToolChoiceFunction.from_dict,
-    "mcp": BetaToolChoiceMCP.from_dict,
-    "custom": BetaToolChoiceCustom.from_dict,
-    "programmatic_tool_calling": BetaSpecificProgrammaticToolCallingParam.from_dict,
-    "apply_patch": BetaSpecificApplyPatchParam.from_dict,
-    "shell": BetaSpecificFunctionShellParam.from_dict,
-}
-_BETA_TEXT_RESPONSE_FORMAT_CONFIGURATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaTextResponseFormatConfiguration]] = {
-    "text": BetaResponseFormatText.from_dict,
-    "json_schema": BetaTextResponseFormatJsonSchema.from_dict,
-    "json_object": BetaResponseFormatJsonObject.from_dict,
-}
-_BETA_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaTool]] = {
-    "function": BetaFunctionTool.from_dict,
-    "file_search": BetaFileSearchTool.from_dict,
-    "computer": BetaComputerTool.from_dict,
-    "computer_use_preview": BetaComputerUsePreviewTool.from_dict,
-    "web_search": BetaWebSearchTool.from_dict,
-    "web_search_2025_08_26": BetaWebSearchTool.from_dict,
-    "mcp": BetaMCPTool.from_dict,
-    "code_interpreter": BetaCodeInterpreterTool.from_dict,
-    "programmatic_tool_calling": BetaProgrammaticToolCallingParam.from_dict,
-    "image_generation": BetaImageGenTool.from_dict,
-    "local_shell": BetaLocalShellToolParam.from_dict,
-    "shell": BetaFunctionShellToolParam.from_dict,
-    "custom": BetaCustomToolParam.from_dict,
-    "namespace": BetaNamespaceToolParam.from_dict,
-    "tool_search": BetaToolSearchToolParam.from_dict,
-    "web_search_preview": BetaWebSearchPreviewTool.from_dict,
-    "web_search_preview_2025_03_11": BetaWebSearchPreviewTool.from_dict,
-    "apply_patch": BetaApplyPatchToolParam.from_dict,
-}
-_BETA_NAMESPACE_TOOL_PARAM_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFunctionToolParam | BetaCustomToolParam | UnknownObject]] = {
-    "function": BetaFunctionToolParam.from_dict,
-    "custom": BetaCustomToolParam.from_dict,
-}
-_BETA_CUSTOM_TOOL_PARAM_FORMAT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaCustomTextFormatParam | BetaCustomGrammarFormatParam | UnknownObject]] = {
-    "text": BetaCustomTextFormatParam.from_dict,
-    "grammar": BetaCustomGrammarFormatParam.from_dict,
-}
-_BETA_FUNCTION_SHELL_TOOL_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaContainerAutoParam | BetaLocalEnvironmentParam | BetaContainerReferenceParam | UnknownObject]] = {
-    "container_auto": BetaContainerAutoParam.from_dict,
-    "local": BetaLocalEnvironmentParam.from_dict,
-    "container_reference": BetaContainerReferenceParam.from_dict,
-}
-_BETA_CONTAINER_AUTO_PARAM_NETWORK_POLICY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaContainerNetworkPolicyDisabledParam | BetaContainerNetworkPolicyAllowlistParam | UnknownObject]] = {
-    "disabled": BetaContainerNetworkPolicyDisabledParam.from_dict,
-    "allowlist": BetaContainerNetworkPolicyAllowlistParam.from_dict,
-}
-_BETA_CONTAINER_AUTO_PARAM_SKILL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaSkillReferenceParam | BetaInlineSkillParam | UnknownObject]] = {
-    "skill_reference": BetaSkillReferenceParam.from_dict,
-    "inline": BetaInlineSkillParam.from_dict,
-}
-_BETA_AUTO_CODE_INTERPRETER_TOOL_PARAM_NETWORK_POLICY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaContainerNetworkPolicyDisabledParam | BetaContainerNetworkPolicyAllowlistParam | UnknownObject]] = {
-    "disabled": BetaContainerNetworkPolicyDisabledParam.from_dict,
-    "allowlist": BetaContainerNetworkPolicyAllowlistParam.from_dict,
-}
-_BETA_FILTERS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFilters]] = {
-    "eq": BetaComparisonFilter.from_dict,
-    "ne": BetaComparisonFilter.from_dict,
-    "gt": BetaComparisonFilter.from_dict,
-    "gte": BetaComparisonFilter.from_dict,
-    "lt": BetaComparisonFilter.from_dict,
-    "lte": BetaComparisonFilter.from_dict,
-    "in": BetaComparisonFilter.from_dict,
-    "nin": BetaComparisonFilter.from_dict,
-    "and": BetaCompoundFilter.from_dict,
-    "or": BetaCompoundFilter.from_dict,
-}
+BetaInputItem: TypeAlias = "EasyInputMessage | BetaItem | BetaCompactionTriggerItemParam | BetaItemReferenceParam | BetaProgramItemParam | BetaProgramOutputItemParam | UnknownObject"
 _BETA_INPUT_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaInputItem]] = {
     "message": _parse_beta_input_item_message,
     "file_search_call": BetaFileSearchToolCall.from_dict,
@@ -6858,81 +4134,28 @@ _BETA_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItem]] = {
     "custom_tool_call_output": BetaCustomToolCallOutput.from_dict,
     "custom_tool_call": BetaCustomToolCall.from_dict,
 }
-_BETA_TOOL_CALL_CALLER_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaToolCallCaller]] = {
-    "direct": BetaDirectToolCallCaller.from_dict,
-    "program": BetaProgramToolCallCaller.from_dict,
+_BETA_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentParam | ContainerReferenceParam | UnknownObject]] = {
+    "local": LocalEnvironmentParam.from_dict,
+    "container_reference": ContainerReferenceParam.from_dict,
 }
-_BETA_FUNCTION_AND_CUSTOM_TOOL_CALL_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFunctionAndCustomToolCallOutput]] = {
-    "input_text": BetaInputTextContent.from_dict,
-    "input_image": BetaInputImageContent.from_dict,
-    "input_file": BetaInputFileContent.from_dict,
-}
-_BETA_TOOL_CALL_CALLER_PARAM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaToolCallCallerParam]] = {
-    "direct": BetaDirectToolCallCallerParam.from_dict,
-    "program": BetaProgramToolCallCallerParam.from_dict,
-}
-_BETA_MCPTOOL_CALL_ERROR_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaMCPToolCallError]] = {
-    "mcp_protocol_error": BetaMCPProtocolError.from_dict,
-    "mcp_tool_execution_error": BetaMCPToolExecutionError.from_dict,
-    "http_error": BetaHTTPError.from_dict,
-}
-_BETA_APPLY_PATCH_OPERATION_PARAM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaApplyPatchOperationParam]] = {
-    "create_file": BetaApplyPatchCreateFileOperationParam.from_dict,
-    "delete_file": BetaApplyPatchDeleteFileOperationParam.from_dict,
-    "update_file": BetaApplyPatchUpdateFileOperationParam.from_dict,
-}
-_BETA_FUNCTION_SHELL_CALL_OUTPUT_OUTCOME_PARAM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFunctionShellCallOutputOutcomeParam]] = {
-    "timeout": BetaFunctionShellCallOutputTimeoutOutcomeParam.from_dict,
-    "exit": BetaFunctionShellCallOutputExitOutcomeParam.from_dict,
-}
-_BETA_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaLocalEnvironmentParam | BetaContainerReferenceParam | UnknownObject]] = {
-    "local": BetaLocalEnvironmentParam.from_dict,
-    "container_reference": BetaContainerReferenceParam.from_dict,
-}
-_BETA_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaCodeInterpreterOutputLogs | BetaCodeInterpreterOutputImage | UnknownObject]] = {
-    "logs": BetaCodeInterpreterOutputLogs.from_dict,
-    "image": BetaCodeInterpreterOutputImage.from_dict,
+_BETA_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject]] = {
+    "logs": CodeInterpreterOutputLogs.from_dict,
+    "image": CodeInterpreterOutputImage.from_dict,
 }
 _BETA_OUTPUT_TEXT_CONTENT_PARAM_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFileCitationParam | BetaUrlCitationParam | BetaContainerFileCitationParam | UnknownObject]] = {
     "file_citation": BetaFileCitationParam.from_dict,
     "url_citation": BetaUrlCitationParam.from_dict,
     "container_file_citation": BetaContainerFileCitationParam.from_dict,
 }
-_BETA_AGENT_MESSAGE_ITEM_PARAM_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject]] = {
-    "input_text": BetaInputTextContentParam.from_dict,
-    "input_image": BetaInputImageContentParamAutoParam.from_dict,
+_BETA_AGENT_MESSAGE_ITEM_PARAM_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject]] = {
+    "input_text": InputTextContentParam.from_dict,
+    "input_image": InputImageContentParamAutoParam.from_dict,
     "encrypted_content": BetaEncryptedContentParam.from_dict,
 }
-_BETA_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaWebSearchActionSearch | BetaWebSearchActionOpenPage | BetaWebSearchActionFind | UnknownObject]] = {
-    "search": BetaWebSearchActionSearch.from_dict,
-    "open_page": BetaWebSearchActionOpenPage.from_dict,
-    "find_in_page": BetaWebSearchActionFind.from_dict,
-}
-_BETA_COMPUTER_ACTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaComputerAction]] = {
-    "click": BetaClickParam.from_dict,
-    "double_click": BetaDoubleClickAction.from_dict,
-    "drag": BetaDragParam.from_dict,
-    "keypress": BetaKeyPressAction.from_dict,
-    "move": BetaMoveParam.from_dict,
-    "screenshot": BetaScreenshotParam.from_dict,
-    "scroll": BetaScrollParam.from_dict,
-    "type": BetaTypeParam.from_dict,
-    "wait": BetaWaitParam.from_dict,
-}
-_BETA_OUTPUT_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaOutputMessageContent]] = {
-    "output_text": BetaOutputTextContent.from_dict,
-    "refusal": BetaRefusalContent.from_dict,
-}
-_BETA_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaAnnotation]] = {
-    "file_citation": BetaFileCitationBody.from_dict,
-    "url_citation": BetaUrlCitationBody.from_dict,
-    "container_file_citation": BetaContainerFileCitationBody.from_dict,
-    "file_path": BetaFilePath.from_dict,
-}
-_BETA_INPUT_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaInputContent]] = {
-    "input_text": BetaInputTextContent.from_dict,
-    "input_image": BetaInputImageContent.from_dict,
-    "input_file": BetaInputFileContent.from_dict,
+_BETA_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject]] = {
+    "search": WebSearchActionSearch.from_dict,
+    "open_page": WebSearchActionOpenPage.from_dict,
+    "find_in_page": WebSearchActionFind.from_dict,
 }
 _BETA_ITEM_RESOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItemResource]] = {
     "message": _parse_beta_item_resource_message,
@@ -6967,29 +4190,25 @@ _BETA_ITEM_RESOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItemRes
     "custom_tool_call": BetaCustomToolCallResource.from_dict,
     "custom_tool_call_output": BetaCustomToolCallOutputResource.from_dict,
 }
-_BETA_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaApplyPatchCreateFileOperation | BetaApplyPatchDeleteFileOperation | BetaApplyPatchUpdateFileOperation | UnknownObject]] = {
-    "create_file": BetaApplyPatchCreateFileOperation.from_dict,
-    "delete_file": BetaApplyPatchDeleteFileOperation.from_dict,
-    "update_file": BetaApplyPatchUpdateFileOperation.from_dict,
+_BETA_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject]] = {
+    "create_file": ApplyPatchCreateFileOperation.from_dict,
+    "delete_file": ApplyPatchDeleteFileOperation.from_dict,
+    "update_file": ApplyPatchUpdateFileOperation.from_dict,
 }
-_BETA_FUNCTION_SHELL_CALL_OUTPUT_CONTENT_OUTCOME_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFunctionShellCallOutputTimeoutOutcome | BetaFunctionShellCallOutputExitOutcome | UnknownObject]] = {
-    "timeout": BetaFunctionShellCallOutputTimeoutOutcome.from_dict,
-    "exit": BetaFunctionShellCallOutputExitOutcome.from_dict,
+_BETA_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentResource | ContainerReferenceResource | UnknownObject]] = {
+    "local": LocalEnvironmentResource.from_dict,
+    "container_reference": ContainerReferenceResource.from_dict,
 }
-_BETA_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaLocalEnvironmentResource | BetaContainerReferenceResource | UnknownObject]] = {
-    "local": BetaLocalEnvironmentResource.from_dict,
-    "container_reference": BetaContainerReferenceResource.from_dict,
-}
-_BETA_AGENT_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaInputTextContent | BetaOutputTextContent | BetaTextContent | BetaSummaryTextContent | BetaReasoningTextContent | BetaRefusalContent | BetaInputImageContent | BetaComputerScreenshotContent | BetaInputFileContent | BetaEncryptedContent | UnknownObject]] = {
-    "input_text": BetaInputTextContent.from_dict,
-    "output_text": BetaOutputTextContent.from_dict,
-    "text": BetaTextContent.from_dict,
-    "summary_text": BetaSummaryTextContent.from_dict,
-    "reasoning_text": BetaReasoningTextContent.from_dict,
-    "refusal": BetaRefusalContent.from_dict,
-    "input_image": BetaInputImageContent.from_dict,
-    "computer_screenshot": BetaComputerScreenshotContent.from_dict,
-    "input_file": BetaInputFileContent.from_dict,
+_BETA_AGENT_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]] = {
+    "input_text": InputTextContent.from_dict,
+    "output_text": OutputTextContent.from_dict,
+    "text": TextContent.from_dict,
+    "summary_text": SummaryTextContent.from_dict,
+    "reasoning_text": ReasoningTextContent.from_dict,
+    "refusal": RefusalContent.from_dict,
+    "input_image": InputImageContent.from_dict,
+    "computer_screenshot": ComputerScreenshotContent.from_dict,
+    "input_file": InputFileContent.from_dict,
     "encrypted_content": BetaEncryptedContent.from_dict,
 }
 _BETA_ITEM_FIELD_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItemField]] = {
@@ -7025,25 +4244,17 @@ _BETA_ITEM_FIELD_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItemField]
     "custom_tool_call": BetaCustomToolCall.from_dict,
     "custom_tool_call_output": BetaCustomToolCallOutput.from_dict,
 }
-_BETA_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaInputTextContent | BetaOutputTextContent | BetaTextContent | BetaSummaryTextContent | BetaReasoningTextContent | BetaRefusalContent | BetaInputImageContent | BetaComputerScreenshotContent | BetaInputFileContent | BetaEncryptedContent | UnknownObject]] = {
-    "input_text": BetaInputTextContent.from_dict,
-    "output_text": BetaOutputTextContent.from_dict,
-    "text": BetaTextContent.from_dict,
-    "summary_text": BetaSummaryTextContent.from_dict,
-    "reasoning_text": BetaReasoningTextContent.from_dict,
-    "refusal": BetaRefusalContent.from_dict,
-    "input_image": BetaInputImageContent.from_dict,
-    "computer_screenshot": BetaComputerScreenshotContent.from_dict,
-    "input_file": BetaInputFileContent.from_dict,
+_BETA_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]] = {
+    "input_text": InputTextContent.from_dict,
+    "output_text": OutputTextContent.from_dict,
+    "text": TextContent.from_dict,
+    "summary_text": SummaryTextContent.from_dict,
+    "reasoning_text": ReasoningTextContent.from_dict,
+    "refusal": RefusalContent.from_dict,
+    "input_image": InputImageContent.from_dict,
+    "computer_screenshot": ComputerScreenshotContent.from_dict,
+    "input_file": InputFileContent.from_dict,
     "encrypted_content": BetaEncryptedContent.from_dict,
-}
-_BETA_MODERATION_INPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaModerationResultBody | BetaModerationErrorBody | UnknownObject]] = {
-    "moderation_result": BetaModerationResultBody.from_dict,
-    "error": BetaModerationErrorBody.from_dict,
-}
-_BETA_MODERATION_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaModerationResultBody | BetaModerationErrorBody | UnknownObject]] = {
-    "moderation_result": BetaModerationResultBody.from_dict,
-    "error": BetaModerationErrorBody.from_dict,
 }
 _BETA_OUTPUT_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaOutputItem]] = {
     "message": BetaOutputMessage.from_dict,
@@ -7077,16 +4288,6 @@ _BETA_OUTPUT_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaOutputIte
     "mcp_approval_response": BetaMCPApprovalResponseResource.from_dict,
     "custom_tool_call": BetaCustomToolCall.from_dict,
     "custom_tool_call_output": BetaCustomToolCallOutputResource.from_dict,
-}
-_BETA_RESPONSE_PROMPT_VARIABLES_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], str | BetaInputTextContent | BetaInputImageContent | BetaInputFileContent | UnknownObject]] = {
-    "input_text": BetaInputTextContent.from_dict,
-    "input_image": BetaInputImageContent.from_dict,
-    "input_file": BetaInputFileContent.from_dict,
-}
-_BETA_OUTPUT_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaOutputContent]] = {
-    "output_text": BetaOutputTextContent.from_dict,
-    "refusal": BetaRefusalContent.from_dict,
-    "reasoning_text": BetaReasoningTextContent.from_dict,
 }
 _BETA_RESPONSE_STREAM_EVENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaResponseStreamEvent]] = {
     "response.audio.delta": BetaResponseAudioDeltaEvent.from_dict,
@@ -7148,7 +4349,7 @@ _BETA_RESPONSE_STREAM_EVENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], Bet
     "response.custom_tool_call_input.delta": BetaResponseCustomToolCallInputDeltaEvent.from_dict,
     "response.custom_tool_call_input.done": BetaResponseCustomToolCallInputDoneEvent.from_dict,
 }
-_BETA_INPUT_ITEM_MESSAGE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], BetaEasyInputMessage | BetaInputMessage | BetaOutputMessage]] = {
+_BETA_INPUT_ITEM_MESSAGE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], EasyInputMessage | BetaInputMessage | BetaOutputMessage]] = {
     "user": _parse_beta_input_item_message_user,
     "assistant": _parse_beta_input_item_message_assistant,
     "system": _parse_beta_input_item_message_system,
@@ -7166,8 +4367,215 @@ _BETA_ITEM_RESOURCE_MESSAGE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], Bet
     "developer": BetaInputMessageResource.from_dict,
     "assistant": BetaOutputMessage.from_dict,
 }
-_BETA_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaInputTextContentParam | BetaInputImageContentParamAutoParam | BetaInputFileContentParam | UnknownObject]] = {
-    "input_text": BetaInputTextContentParam.from_dict,
-    "input_image": BetaInputImageContentParamAutoParam.from_dict,
-    "input_file": BetaInputFileContentParam.from_dict,
+_BETA_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]] = {
+    "input_text": InputTextContentParam.from_dict,
+    "input_image": InputImageContentParamAutoParam.from_dict,
+    "input_file": InputFileContentParam.from_dict,
 }
+
+
+# Schemas the spec repeats under these names: one class serves each.
+BetaTokenCountsResource = TokenCountsResource
+BetaToolChoiceParam: TypeAlias = "ToolChoiceParam"
+parse_beta_tool_choice_param = parse_tool_choice_param
+BetaSpecificFunctionShellParam = SpecificFunctionShellParam
+BetaSpecificApplyPatchParam = SpecificApplyPatchParam
+BetaSpecificProgrammaticToolCallingParam = SpecificProgrammaticToolCallingParam
+BetaToolChoiceCustom = ToolChoiceCustom
+BetaToolChoiceMCP = ToolChoiceMCP
+BetaToolChoiceFunction = ToolChoiceFunction
+BetaToolChoiceTypes = ToolChoiceTypes
+BetaToolChoiceAllowed = ToolChoiceAllowed
+BetaToolChoiceOptions: TypeAlias = "ToolChoiceOptions"
+BetaReasoning = Reasoning
+BetaReasoningModeEnum: TypeAlias = "ReasoningModeEnum"
+BetaResponseTextParam = ResponseTextParam
+BetaTextResponseFormatConfiguration: TypeAlias = "TextResponseFormatConfiguration"
+parse_beta_text_response_format_configuration = parse_text_response_format_configuration
+BetaResponseFormatJsonObject = ResponseFormatJsonObject
+BetaTextResponseFormatJsonSchema = TextResponseFormatJsonSchema
+BetaResponseFormatText = ResponseFormatText
+BetaTool: TypeAlias = "Tool"
+parse_beta_tool = parse_tool
+BetaApplyPatchToolParam = ApplyPatchToolParam
+BetaCallableToolAllowedCaller: TypeAlias = "CallableToolAllowedCaller"
+BetaWebSearchPreviewTool = WebSearchPreviewTool
+BetaSearchContentType: TypeAlias = "SearchContentType"
+BetaSearchContextSize: TypeAlias = "SearchContextSize"
+BetaApproximateLocation = ApproximateLocation
+BetaToolSearchToolParam = ToolSearchToolParam
+BetaToolSearchExecutionType: TypeAlias = "ToolSearchExecutionType"
+BetaNamespaceToolParam = NamespaceToolParam
+BetaCustomToolParam = CustomToolParam
+BetaCustomGrammarFormatParam = CustomGrammarFormatParam
+BetaGrammarSyntax1: TypeAlias = "GrammarSyntax1"
+BetaCustomTextFormatParam = CustomTextFormatParam
+BetaFunctionToolParam = FunctionToolParam
+BetaFunctionShellToolParam = FunctionShellToolParam
+BetaContainerReferenceParam = ContainerReferenceParam
+BetaLocalEnvironmentParam = LocalEnvironmentParam
+BetaLocalSkillParam = LocalSkillParam
+BetaContainerAutoParam = ContainerAutoParam
+BetaInlineSkillParam = InlineSkillParam
+BetaInlineSkillSourceParam = InlineSkillSourceParam
+BetaSkillReferenceParam = SkillReferenceParam
+BetaContainerNetworkPolicyAllowlistParam = ContainerNetworkPolicyAllowlistParam
+BetaContainerNetworkPolicyDomainSecretParam = ContainerNetworkPolicyDomainSecretParam
+BetaContainerNetworkPolicyDisabledParam = ContainerNetworkPolicyDisabledParam
+BetaContainerMemoryLimit: TypeAlias = "ContainerMemoryLimit"
+BetaLocalShellToolParam = LocalShellToolParam
+BetaImageGenTool = ImageGenTool
+BetaImageGenToolInputImageMask = ImageGenToolInputImageMask
+BetaImageGenActionEnum: TypeAlias = "ImageGenActionEnum"
+BetaInputFidelity: TypeAlias = "InputFidelity"
+BetaProgrammaticToolCallingParam = ProgrammaticToolCallingParam
+BetaCodeInterpreterTool = CodeInterpreterTool
+BetaAutoCodeInterpreterToolParam = AutoCodeInterpreterToolParam
+BetaMCPTool = MCPTool
+BetaMCPToolRequireApprovalMCPToolApprovalFilter = MCPToolRequireApprovalMCPToolApprovalFilter
+BetaMCPToolFilter = MCPToolFilter
+BetaWebSearchTool = WebSearchTool
+BetaWebSearchToolFilters = WebSearchToolFilters
+BetaWebSearchApproximateLocation = WebSearchApproximateLocation
+BetaComputerUsePreviewTool = ComputerUsePreviewTool
+BetaComputerEnvironment: TypeAlias = "ComputerEnvironment"
+BetaComputerTool = ComputerTool
+BetaFileSearchTool = FileSearchTool
+BetaFilters: TypeAlias = "Filters"
+parse_beta_filters = parse_filters
+BetaCompoundFilter = CompoundFilter
+BetaComparisonFilter = ComparisonFilter
+BetaRankingOptions = RankingOptions
+BetaHybridSearchOptions = HybridSearchOptions
+BetaRankerVersionType: TypeAlias = "RankerVersionType"
+BetaFunctionTool = FunctionTool
+BetaProgramOutputItemStatus: TypeAlias = "ProgramOutputItemStatus"
+BetaToolCallCaller: TypeAlias = "ToolCallCaller"
+parse_beta_tool_call_caller = parse_tool_call_caller
+BetaProgramToolCallCaller = ProgramToolCallCaller
+BetaDirectToolCallCaller = DirectToolCallCaller
+BetaFunctionAndCustomToolCallOutput: TypeAlias = "FunctionAndCustomToolCallOutput"
+parse_beta_function_and_custom_tool_call_output = parse_function_and_custom_tool_call_output
+BetaInputFileContent = InputFileContent
+BetaFileInputDetail: TypeAlias = "FileInputDetail"
+BetaPromptCacheBreakpointConfig = PromptCacheBreakpointConfig
+BetaInputImageContent = InputImageContent
+BetaImageDetail: TypeAlias = "ImageDetail"
+BetaInputTextContent = InputTextContent
+BetaToolCallCallerParam: TypeAlias = "ToolCallCallerParam"
+parse_beta_tool_call_caller_param = parse_tool_call_caller_param
+BetaProgramToolCallCallerParam = ProgramToolCallCallerParam
+BetaDirectToolCallCallerParam = DirectToolCallCallerParam
+BetaMCPToolCallStatus: TypeAlias = "MCPToolCallStatus"
+BetaMCPToolCallError: TypeAlias = "MCPToolCallError"
+parse_beta_mcptool_call_error = parse_mcptool_call_error
+BetaHTTPError = HTTPError
+BetaMCPToolExecutionError = MCPToolExecutionError
+BetaMCPProtocolError = MCPProtocolError
+BetaMCPListToolsTool = MCPListToolsTool
+BetaApplyPatchCallOutputStatusParam: TypeAlias = "ApplyPatchCallOutputStatusParam"
+BetaApplyPatchOperationParam: TypeAlias = "ApplyPatchOperationParam"
+parse_beta_apply_patch_operation_param = parse_apply_patch_operation_param
+BetaApplyPatchUpdateFileOperationParam = ApplyPatchUpdateFileOperationParam
+BetaApplyPatchDeleteFileOperationParam = ApplyPatchDeleteFileOperationParam
+BetaApplyPatchCreateFileOperationParam = ApplyPatchCreateFileOperationParam
+BetaApplyPatchCallStatusParam: TypeAlias = "ApplyPatchCallStatusParam"
+BetaFunctionShellCallItemStatus: TypeAlias = "FunctionShellCallItemStatus"
+BetaFunctionShellCallOutputContentParam = FunctionShellCallOutputContentParam
+BetaFunctionShellCallOutputOutcomeParam: TypeAlias = "FunctionShellCallOutputOutcomeParam"
+parse_beta_function_shell_call_output_outcome_param = parse_function_shell_call_output_outcome_param
+BetaFunctionShellCallOutputExitOutcomeParam = FunctionShellCallOutputExitOutcomeParam
+BetaFunctionShellCallOutputTimeoutOutcomeParam = FunctionShellCallOutputTimeoutOutcomeParam
+BetaFunctionShellActionParam = FunctionShellActionParam
+BetaLocalShellExecAction = LocalShellExecAction
+BetaCodeInterpreterOutputImage = CodeInterpreterOutputImage
+BetaCodeInterpreterOutputLogs = CodeInterpreterOutputLogs
+BetaReasoningTextContent = ReasoningTextContent
+BetaSummaryTextContent = SummaryTextContent
+BetaFunctionCallItemStatus: TypeAlias = "FunctionCallItemStatus"
+BetaInputImageContentParamAutoParam = InputImageContentParamAutoParam
+BetaPromptCacheBreakpointParam = PromptCacheBreakpointParam
+BetaDetailEnum: TypeAlias = "DetailEnum"
+BetaInputTextContentParam = InputTextContentParam
+BetaInputFileContentParam = InputFileContentParam
+BetaFileDetailEnum: TypeAlias = "FileDetailEnum"
+BetaWebSearchActionFind = WebSearchActionFind
+BetaWebSearchActionOpenPage = WebSearchActionOpenPage
+BetaWebSearchActionSearch = WebSearchActionSearch
+BetaWebSearchActionSearchSource = WebSearchActionSearchSource
+BetaComputerCallSafetyCheckParam = ComputerCallSafetyCheckParam
+BetaComputerScreenshotImage = ComputerScreenshotImage
+BetaComputerAction: TypeAlias = "ComputerAction"
+parse_beta_computer_action = parse_computer_action
+BetaWaitParam = WaitParam
+BetaTypeParam = TypeParam
+BetaScrollParam = ScrollParam
+BetaScreenshotParam = ScreenshotParam
+BetaMoveParam = MoveParam
+BetaKeyPressAction = KeyPressAction
+BetaDragParam = DragParam
+BetaCoordParam = CoordParam
+BetaDoubleClickAction = DoubleClickAction
+BetaClickParam = ClickParam
+BetaClickButtonType: TypeAlias = "ClickButtonType"
+BetaMessagePhase: TypeAlias = "MessagePhase"
+BetaOutputMessageContent: TypeAlias = "OutputMessageContent"
+parse_beta_output_message_content = parse_output_message_content
+BetaRefusalContent = RefusalContent
+BetaOutputTextContent = OutputTextContent
+BetaLogProb = LogProb
+BetaTopLogProb = TopLogProb
+BetaAnnotation: TypeAlias = "Annotation"
+parse_beta_annotation = parse_annotation
+BetaFilePath = FilePath
+BetaContainerFileCitationBody = ContainerFileCitationBody
+BetaUrlCitationBody = UrlCitationBody
+BetaFileCitationBody = FileCitationBody
+BetaInputContent: TypeAlias = "InputContent"
+parse_beta_input_content = parse_input_content
+BetaEasyInputMessage = EasyInputMessage
+BetaPromptCacheModeEnum: TypeAlias = "PromptCacheModeEnum"
+BetaPromptCacheTTLEnum: TypeAlias = "PromptCacheTTLEnum"
+BetaModelIdsResponses: TypeAlias = "ModelIdsResponses"
+BetaModelIdsShared: TypeAlias = "ModelIdsShared"
+BetaFunctionCallOutputStatusEnum: TypeAlias = "FunctionCallOutputStatusEnum"
+BetaFunctionCallStatus: TypeAlias = "FunctionCallStatus"
+BetaApplyPatchCallOutputStatus: TypeAlias = "ApplyPatchCallOutputStatus"
+BetaApplyPatchUpdateFileOperation = ApplyPatchUpdateFileOperation
+BetaApplyPatchDeleteFileOperation = ApplyPatchDeleteFileOperation
+BetaApplyPatchCreateFileOperation = ApplyPatchCreateFileOperation
+BetaApplyPatchCallStatus: TypeAlias = "ApplyPatchCallStatus"
+BetaFunctionShellCallOutputContent = FunctionShellCallOutputContent
+BetaFunctionShellCallOutputExitOutcome = FunctionShellCallOutputExitOutcome
+BetaFunctionShellCallOutputTimeoutOutcome = FunctionShellCallOutputTimeoutOutcome
+BetaFunctionShellCallOutputStatusEnum: TypeAlias = "FunctionShellCallOutputStatusEnum"
+BetaContainerReferenceResource = ContainerReferenceResource
+BetaLocalEnvironmentResource = LocalEnvironmentResource
+BetaFunctionShellCallStatus: TypeAlias = "FunctionShellCallStatus"
+BetaFunctionShellAction = FunctionShellAction
+BetaProgramOutputStatus: TypeAlias = "ProgramOutputStatus"
+BetaMessageRole: TypeAlias = "MessageRole"
+BetaComputerScreenshotContent = ComputerScreenshotContent
+BetaTextContent = TextContent
+BetaComputerCallOutputStatus: TypeAlias = "ComputerCallOutputStatus"
+BetaResponseUsage = ResponseUsage
+BetaResponseUsageInputTokensDetails = InputTokensDetails
+BetaResponseUsageOutputTokensDetails = OutputTokensDetails
+BetaMessagePhase2: TypeAlias = "MessagePhase2"
+BetaMessageStatus: TypeAlias = "MessageStatus"
+BetaResponseConversation = ResponseConversation
+BetaModeration = Moderation
+BetaModerationErrorBody = ModerationErrorBody
+BetaModerationResultBody = ModerationResultBody
+BetaModerationInputType: TypeAlias = "ModerationInputType"
+BetaPromptCacheOptions = PromptCacheOptions
+BetaResponseError = ResponseError
+BetaResponseErrorCode: TypeAlias = "ResponseErrorCode"
+BetaResponseProperties = ResponseProperties
+BetaPrompt = Prompt
+BetaModelResponseProperties = ModelResponseProperties
+BetaResponseLogProb = ResponseLogProb
+BetaResponseLogProbTopLogprob = ResponseLogProbTopLogprob
+BetaShellCallOutputDelta = ShellCallOutputDelta
+BetaOutputContent: TypeAlias = "OutputContent"
+parse_beta_output_content = parse_output_content

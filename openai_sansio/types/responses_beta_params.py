@@ -5,6 +5,147 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, TypeAlias, TypedDict
 
+from .responses_params import (
+    AnnotationParam,
+    ApplyPatchCreateFileOperationParamParam,
+    ApplyPatchDeleteFileOperationParamParam,
+    ApplyPatchOperationParamParam,
+    ApplyPatchToolParamParam,
+    ApplyPatchUpdateFileOperationParamParam,
+    ApproximateLocationParam,
+    AutoCodeInterpreterToolParamParam,
+    ClickParamParam,
+    CodeInterpreterOutputImageParam,
+    CodeInterpreterOutputLogsParam,
+    CodeInterpreterToolParam,
+    ComparisonFilterParam,
+    CompoundFilterParam,
+    ComputerActionParam,
+    ComputerCallSafetyCheckParamParam,
+    ComputerScreenshotImageParam,
+    ComputerToolParam,
+    ComputerUsePreviewToolParam,
+    ContainerAutoParamParam,
+    ContainerFileCitationBodyParam,
+    ContainerNetworkPolicyAllowlistParamParam,
+    ContainerNetworkPolicyDisabledParamParam,
+    ContainerNetworkPolicyDomainSecretParamParam,
+    ContainerReferenceParamParam,
+    ContextManagementParam,
+    ConversationParam,
+    ConversationParam2Param,
+    CoordParamParam,
+    CustomGrammarFormatParamParam,
+    CustomTextFormatParamParam,
+    CustomToolParamParam,
+    DirectToolCallCallerParam2,
+    DirectToolCallCallerParamParam,
+    DoubleClickActionParam,
+    DragParamParam,
+    EasyInputMessageParam,
+    FileCitationBodyParam,
+    FilePathParam,
+    FileSearchToolParam,
+    FiltersParam,
+    FunctionAndCustomToolCallOutputParam,
+    FunctionShellActionParamParam,
+    FunctionShellCallOutputContentParamParam,
+    FunctionShellCallOutputExitOutcomeParamParam,
+    FunctionShellCallOutputOutcomeParamParam,
+    FunctionShellCallOutputTimeoutOutcomeParamParam,
+    FunctionShellToolParamParam,
+    FunctionToolParam2,
+    FunctionToolParamParam,
+    HTTPErrorParam,
+    HybridSearchOptionsParam,
+    ImageGenToolInputImageMaskParam,
+    ImageGenToolParam,
+    InlineSkillParamParam,
+    InlineSkillSourceParamParam,
+    InputContentParam,
+    InputFileContentParam2,
+    InputFileContentParamParam,
+    InputImageContentParam,
+    InputImageContentParamAutoParamParam,
+    InputTextContentParam2,
+    InputTextContentParamParam,
+    KeyPressActionParam,
+    LocalEnvironmentParamParam,
+    LocalShellExecActionParam,
+    LocalShellToolParamParam,
+    LocalSkillParamParam,
+    LogProbParam,
+    MCPListToolsToolParam,
+    MCPProtocolErrorParam,
+    MCPToolCallErrorParam,
+    MCPToolExecutionErrorParam,
+    MCPToolFilterParam,
+    MCPToolParam,
+    MCPToolRequireApprovalMCPToolApprovalFilterParam,
+    ModelIdsResponsesParam,
+    MoveParamParam,
+    NamespaceToolParamParam,
+    OutputMessageContentParam,
+    OutputTextContentParam,
+    PersonalityEnumParam,
+    ProgrammaticToolCallingParamParam,
+    ProgramToolCallCallerParam2,
+    ProgramToolCallCallerParamParam,
+    PromptCacheBreakpointConfigParam,
+    PromptParam,
+    RankingOptionsParam,
+    ReasoningModeEnumParam,
+    ReasoningParam,
+    ReasoningTextContentParam,
+    RefusalContentParam,
+    ResponsePropertiesParam,
+    ResponseStreamOptionsParam,
+    ResponseTextParamParam,
+    ScreenshotParamParam,
+    ScrollParamParam,
+    SkillReferenceParamParam,
+    SpecificApplyPatchParamParam,
+    SpecificFunctionShellParamParam,
+    SpecificProgrammaticToolCallingParamParam,
+    SummaryTextContentParam,
+    TextResponseFormatConfigurationParam,
+    TextResponseFormatJsonSchemaParam,
+    ToolCallCallerParam2,
+    ToolCallCallerParamParam,
+    ToolChoiceAllowedParam,
+    ToolChoiceCustomParam,
+    ToolChoiceFunctionParam,
+    ToolChoiceMCPParam,
+    ToolChoiceParamParam,
+    ToolChoiceTypesParam,
+    ToolParam,
+    ToolSearchToolParamParam,
+    TopLogProbParam,
+    TypeParamParam,
+    UrlCitationBodyParam,
+    WaitParamParam,
+    WebSearchActionFindParam,
+    WebSearchActionOpenPageParam,
+    WebSearchActionSearchParam,
+    WebSearchActionSearchSourceParam,
+    WebSearchApproximateLocationParam,
+    WebSearchPreviewToolParam,
+    WebSearchToolFiltersParam,
+    WebSearchToolParam,
+)
+from .shared_params import (
+    CreateModelResponsePropertiesParam,
+    ModelIdsSharedParam,
+    ModelResponsePropertiesParam,
+    ModerationConfigParam,
+    ModerationParam,
+    ModerationPolicyParam,
+    PromptCacheBreakpointParamParam,
+    PromptCacheOptionsParam,
+    ResponseFormatJsonObjectParam,
+    ResponseFormatTextParam,
+)
+
 if TYPE_CHECKING:
     from typing_extensions import NotRequired
 
@@ -203,461 +344,15 @@ class BetaTokenCountsBodyParam(TypedDict):
     model: NotRequired[str | None]
     input: NotRequired[str | Sequence[BetaInputItemParam] | None]
     previous_response_id: NotRequired[str | None]
-    tools: NotRequired[Sequence[BetaToolParam] | None]
-    text: NotRequired[BetaResponseTextParamParam | None]
-    reasoning: NotRequired[BetaReasoningParam | None]
+    tools: NotRequired[Sequence[ToolParam] | None]
+    text: NotRequired[ResponseTextParamParam | None]
+    reasoning: NotRequired[ReasoningParam | None]
     truncation: NotRequired[Literal["auto", "disabled"] | str]
     instructions: NotRequired[str | None]
-    personality: NotRequired[BetaPersonalityEnumParam]
-    conversation: NotRequired[BetaConversationParam | None]
-    tool_choice: NotRequired[BetaToolChoiceParamParam | None]
+    personality: NotRequired[PersonalityEnumParam]
+    conversation: NotRequired[ConversationParam | None]
+    tool_choice: NotRequired[ToolChoiceParamParam | None]
     parallel_tool_calls: NotRequired[bool | None]
-
-
-class BetaSpecificFunctionShellParamParam(TypedDict):
-    """Generated from schema `BetaSpecificFunctionShellParam`."""
-
-    type: Literal["shell"] | str
-
-
-class BetaSpecificApplyPatchParamParam(TypedDict):
-    """Generated from schema `BetaSpecificApplyPatchParam`."""
-
-    type: Literal["apply_patch"] | str
-
-
-class BetaSpecificProgrammaticToolCallingParamParam(TypedDict):
-    """Generated from schema `BetaSpecificProgrammaticToolCallingParam`."""
-
-    type: Literal["programmatic_tool_calling"] | str
-
-
-class BetaToolChoiceCustomParam(TypedDict):
-    """Generated from schema `BetaToolChoiceCustom`."""
-
-    type: Literal["custom"] | str
-    name: str
-
-
-class BetaToolChoiceMCPParam(TypedDict):
-    """Generated from schema `BetaToolChoiceMCP`."""
-
-    type: Literal["mcp"] | str
-    server_label: str
-    name: NotRequired[str | None]
-
-
-class BetaToolChoiceFunctionParam(TypedDict):
-    """Generated from schema `BetaToolChoiceFunction`."""
-
-    type: Literal["function"] | str
-    name: str
-
-
-class BetaToolChoiceTypesParam(TypedDict):
-    """Generated from schema `BetaToolChoiceTypes`."""
-
-    type: Literal["file_search", "web_search_preview", "computer", "computer_use_preview", "computer_use", "web_search_preview_2025_03_11", "image_generation", "code_interpreter"] | str
-
-
-class BetaToolChoiceAllowedParam(TypedDict):
-    """Generated from schema `BetaToolChoiceAllowed`."""
-
-    type: Literal["allowed_tools"] | str
-    mode: Literal["auto", "required"] | str
-    tools: Sequence[Mapping[str, Any]]
-
-
-class BetaConversationParam2Param(TypedDict):
-    """Generated from schema `BetaConversationParam-2`."""
-
-    id: str
-
-
-class BetaReasoningParam(TypedDict):
-    """Generated from schema `BetaReasoning`."""
-
-    mode: NotRequired[BetaReasoningModeEnumParam]
-    effort: NotRequired[Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | None]
-    summary: NotRequired[Literal["auto", "concise", "detailed"] | str | None]
-    context: NotRequired[Literal["auto", "current_turn", "all_turns"] | str | None]
-    generate_summary: NotRequired[Literal["auto", "concise", "detailed"] | str | None]
-
-
-class BetaResponseTextParamParam(TypedDict):
-    """Generated from schema `BetaResponseTextParam`."""
-
-    format: NotRequired[BetaTextResponseFormatConfigurationParam]
-    verbosity: NotRequired[Literal["low", "medium", "high"] | str | None]
-
-
-class BetaResponseFormatJsonObjectParam(TypedDict):
-    """Generated from schema `BetaResponseFormatJsonObject`."""
-
-    type: Literal["json_object"] | str
-
-
-class BetaTextResponseFormatJsonSchemaParam(TypedDict):
-    """Generated from schema `BetaTextResponseFormatJsonSchema`."""
-
-    type: Literal["json_schema"] | str
-    description: NotRequired[str]
-    name: str
-    schema: Mapping[str, Any]
-    strict: NotRequired[bool | None]
-
-
-class BetaResponseFormatTextParam(TypedDict):
-    """Generated from schema `BetaResponseFormatText`."""
-
-    type: Literal["text"] | str
-
-
-class BetaApplyPatchToolParamParam(TypedDict):
-    """Generated from schema `BetaApplyPatchToolParam`."""
-
-    type: Literal["apply_patch"] | str
-    allowed_callers: NotRequired[Sequence[Literal["direct", "programmatic"] | str] | None]
-
-
-class BetaWebSearchPreviewToolParam(TypedDict):
-    """Generated from schema `BetaWebSearchPreviewTool`."""
-
-    type: Literal["web_search_preview", "web_search_preview_2025_03_11"] | str
-    user_location: NotRequired[BetaApproximateLocationParam | None]
-    search_context_size: NotRequired[Literal["low", "medium", "high"] | str]
-    search_content_types: NotRequired[Sequence[Literal["text", "image"] | str]]
-
-
-class BetaApproximateLocationParam(TypedDict):
-    """Generated from schema `BetaApproximateLocation`."""
-
-    type: Literal["approximate"] | str
-    country: NotRequired[str | None]
-    region: NotRequired[str | None]
-    city: NotRequired[str | None]
-    timezone: NotRequired[str | None]
-
-
-class BetaToolSearchToolParamParam(TypedDict):
-    """Generated from schema `BetaToolSearchToolParam`."""
-
-    type: Literal["tool_search"] | str
-    execution: NotRequired[Literal["server", "client"] | str]
-    description: NotRequired[str | None]
-    parameters: NotRequired[Mapping[str, Any] | None]
-
-
-class BetaNamespaceToolParamParam(TypedDict):
-    """Generated from schema `BetaNamespaceToolParam`."""
-
-    type: Literal["namespace"] | str
-    name: str
-    description: str
-    tools: Sequence[BetaFunctionToolParamParam | BetaCustomToolParamParam]
-
-
-class BetaCustomToolParamParam(TypedDict):
-    """Generated from schema `BetaCustomToolParam`."""
-
-    type: Literal["custom"] | str
-    name: str
-    description: NotRequired[str]
-    format: NotRequired[BetaCustomTextFormatParamParam | BetaCustomGrammarFormatParamParam]
-    defer_loading: NotRequired[bool]
-    allowed_callers: NotRequired[Sequence[Literal["direct", "programmatic"] | str] | None]
-
-
-class BetaCustomGrammarFormatParamParam(TypedDict):
-    """Generated from schema `BetaCustomGrammarFormatParam`."""
-
-    type: Literal["grammar"] | str
-    syntax: Literal["lark", "regex"] | str
-    definition: str
-
-
-class BetaCustomTextFormatParamParam(TypedDict):
-    """Generated from schema `BetaCustomTextFormatParam`."""
-
-    type: Literal["text"] | str
-
-
-class BetaFunctionToolParamParam(TypedDict):
-    """Generated from schema `BetaFunctionToolParam`."""
-
-    name: str
-    description: NotRequired[str | None]
-    parameters: NotRequired[Mapping[str, Any] | None]
-    strict: NotRequired[bool | None]
-    type: Literal["function"] | str
-    output_schema: NotRequired[Mapping[str, Any] | None]
-    defer_loading: NotRequired[bool]
-    allowed_callers: NotRequired[Sequence[Literal["direct", "programmatic"] | str] | None]
-
-
-class BetaFunctionShellToolParamParam(TypedDict):
-    """Generated from schema `BetaFunctionShellToolParam`."""
-
-    type: Literal["shell"] | str
-    environment: NotRequired[BetaContainerAutoParamParam | BetaLocalEnvironmentParamParam | BetaContainerReferenceParamParam | None]
-    allowed_callers: NotRequired[Sequence[Literal["direct", "programmatic"] | str] | None]
-
-
-class BetaContainerReferenceParamParam(TypedDict):
-    """Generated from schema `BetaContainerReferenceParam`."""
-
-    type: Literal["container_reference"] | str
-    container_id: str
-
-
-class BetaLocalEnvironmentParamParam(TypedDict):
-    """Generated from schema `BetaLocalEnvironmentParam`."""
-
-    type: Literal["local"] | str
-    skills: NotRequired[Sequence[BetaLocalSkillParamParam]]
-
-
-class BetaLocalSkillParamParam(TypedDict):
-    """Generated from schema `BetaLocalSkillParam`."""
-
-    name: str
-    description: str
-    path: str
-
-
-class BetaContainerAutoParamParam(TypedDict):
-    """Generated from schema `BetaContainerAutoParam`."""
-
-    type: Literal["container_auto"] | str
-    file_ids: NotRequired[Sequence[str]]
-    memory_limit: NotRequired[Literal["1g", "4g", "16g", "64g"] | str | None]
-    network_policy: NotRequired[BetaContainerNetworkPolicyDisabledParamParam | BetaContainerNetworkPolicyAllowlistParamParam]
-    skills: NotRequired[Sequence[BetaSkillReferenceParamParam | BetaInlineSkillParamParam]]
-
-
-class BetaInlineSkillParamParam(TypedDict):
-    """Generated from schema `BetaInlineSkillParam`."""
-
-    type: Literal["inline"] | str
-    name: str
-    description: str
-    source: BetaInlineSkillSourceParamParam
-
-
-class BetaInlineSkillSourceParamParam(TypedDict):
-    """Generated from schema `BetaInlineSkillSourceParam`."""
-
-    type: Literal["base64"] | str
-    media_type: Literal["application/zip"] | str
-    data: str
-
-
-class BetaSkillReferenceParamParam(TypedDict):
-    """Generated from schema `BetaSkillReferenceParam`."""
-
-    type: Literal["skill_reference"] | str
-    skill_id: str
-    version: NotRequired[str]
-
-
-class BetaContainerNetworkPolicyAllowlistParamParam(TypedDict):
-    """Generated from schema `BetaContainerNetworkPolicyAllowlistParam`."""
-
-    type: Literal["allowlist"] | str
-    allowed_domains: Sequence[str]
-    domain_secrets: NotRequired[Sequence[BetaContainerNetworkPolicyDomainSecretParamParam]]
-
-
-class BetaContainerNetworkPolicyDomainSecretParamParam(TypedDict):
-    """Generated from schema `BetaContainerNetworkPolicyDomainSecretParam`."""
-
-    domain: str
-    name: str
-    value: str
-
-
-class BetaContainerNetworkPolicyDisabledParamParam(TypedDict):
-    """Generated from schema `BetaContainerNetworkPolicyDisabledParam`."""
-
-    type: Literal["disabled"] | str
-
-
-class BetaLocalShellToolParamParam(TypedDict):
-    """Generated from schema `BetaLocalShellToolParam`."""
-
-    type: Literal["local_shell"] | str
-
-
-class BetaImageGenToolParam(TypedDict):
-    """Generated from schema `BetaImageGenTool`."""
-
-    type: Literal["image_generation"] | str
-    model: NotRequired[str | Literal["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2-2026-04-21"]]
-    quality: NotRequired[Literal["low", "medium", "high", "auto"] | str]
-    size: NotRequired[str | Literal["1024x1024", "1024x1536", "1536x1024", "auto"]]
-    output_format: NotRequired[Literal["png", "webp", "jpeg"] | str]
-    output_compression: NotRequired[int]
-    moderation: NotRequired[Literal["auto", "low"] | str]
-    background: NotRequired[Literal["transparent", "opaque", "auto"] | str]
-    input_fidelity: NotRequired[Literal["high", "low"] | str | None]
-    input_image_mask: NotRequired[BetaImageGenToolInputImageMaskParam]
-    partial_images: NotRequired[int]
-    action: NotRequired[Literal["generate", "edit", "auto"] | str]
-
-
-class BetaImageGenToolInputImageMaskParam(TypedDict):
-    """Generated from schema `BetaImageGenTool.input_image_mask`."""
-
-    image_url: NotRequired[str]
-    file_id: NotRequired[str]
-
-
-class BetaProgrammaticToolCallingParamParam(TypedDict):
-    """Generated from schema `BetaProgrammaticToolCallingParam`."""
-
-    type: Literal["programmatic_tool_calling"] | str
-
-
-class BetaCodeInterpreterToolParam(TypedDict):
-    """Generated from schema `BetaCodeInterpreterTool`."""
-
-    type: Literal["code_interpreter"] | str
-    container: str | BetaAutoCodeInterpreterToolParamParam
-    allowed_callers: NotRequired[Sequence[Literal["direct", "programmatic"] | str] | None]
-
-
-class BetaAutoCodeInterpreterToolParamParam(TypedDict):
-    """Generated from schema `BetaAutoCodeInterpreterToolParam`."""
-
-    type: Literal["auto"] | str
-    file_ids: NotRequired[Sequence[str]]
-    memory_limit: NotRequired[Literal["1g", "4g", "16g", "64g"] | str | None]
-    network_policy: NotRequired[BetaContainerNetworkPolicyDisabledParamParam | BetaContainerNetworkPolicyAllowlistParamParam]
-
-
-class BetaMCPToolParam(TypedDict):
-    """Generated from schema `BetaMCPTool`."""
-
-    type: Literal["mcp"] | str
-    server_label: str
-    server_url: NotRequired[str]
-    connector_id: NotRequired[Literal["connector_dropbox", "connector_gmail", "connector_googlecalendar", "connector_googledrive", "connector_microsoftteams", "connector_outlookcalendar", "connector_outlookemail", "connector_sharepoint"] | str]
-    tunnel_id: NotRequired[str]
-    authorization: NotRequired[str]
-    server_description: NotRequired[str]
-    headers: NotRequired[Mapping[str, str] | None]
-    allowed_tools: NotRequired[Sequence[str] | BetaMCPToolFilterParam | None]
-    allowed_callers: NotRequired[Sequence[Literal["direct", "programmatic"] | str] | None]
-    require_approval: NotRequired[BetaMCPToolRequireApprovalMCPToolApprovalFilterParam | Literal["always", "never"] | str | None]
-    defer_loading: NotRequired[bool]
-
-
-class BetaMCPToolRequireApprovalMCPToolApprovalFilterParam(TypedDict):
-    """Generated from schema `BetaMCPTool.require_approval|0`."""
-
-    always: NotRequired[BetaMCPToolFilterParam]
-    never: NotRequired[BetaMCPToolFilterParam]
-
-
-class BetaMCPToolFilterParam(TypedDict):
-    """Generated from schema `BetaMCPToolFilter`."""
-
-    tool_names: NotRequired[Sequence[str]]
-    read_only: NotRequired[bool]
-
-
-class BetaWebSearchToolParam(TypedDict):
-    """Generated from schema `BetaWebSearchTool`."""
-
-    type: Literal["web_search", "web_search_2025_08_26"] | str
-    external_web_access: NotRequired[bool]
-    filters: NotRequired[BetaWebSearchToolFiltersParam | None]
-    user_location: NotRequired[BetaWebSearchApproximateLocationParam | None]
-    search_context_size: NotRequired[Literal["low", "medium", "high"] | str]
-
-
-class BetaWebSearchToolFiltersParam(TypedDict):
-    """Generated from schema `BetaWebSearchTool.filters`."""
-
-    allowed_domains: NotRequired[Sequence[str] | None]
-
-
-class BetaWebSearchApproximateLocationParam(TypedDict):
-    """Generated from schema `BetaWebSearchApproximateLocation`."""
-
-    type: NotRequired[Literal["approximate"] | str]
-    country: NotRequired[str | None]
-    region: NotRequired[str | None]
-    city: NotRequired[str | None]
-    timezone: NotRequired[str | None]
-
-
-class BetaComputerUsePreviewToolParam(TypedDict):
-    """Generated from schema `BetaComputerUsePreviewTool`."""
-
-    type: Literal["computer_use_preview"] | str
-    environment: Literal["windows", "mac", "linux", "ubuntu", "browser"] | str
-    display_width: int
-    display_height: int
-
-
-class BetaComputerToolParam(TypedDict):
-    """Generated from schema `BetaComputerTool`."""
-
-    type: Literal["computer"] | str
-
-
-class BetaFileSearchToolParam(TypedDict):
-    """Generated from schema `BetaFileSearchTool`."""
-
-    type: Literal["file_search"] | str
-    vector_store_ids: Sequence[str]
-    max_num_results: NotRequired[int]
-    ranking_options: NotRequired[BetaRankingOptionsParam]
-    filters: NotRequired[BetaFiltersParam | None]
-
-
-class BetaCompoundFilterParam(TypedDict):
-    """Generated from schema `BetaCompoundFilter`."""
-
-    type: Literal["and", "or"] | str
-    filters: Sequence[Any]
-
-
-class BetaComparisonFilterParam(TypedDict):
-    """Generated from schema `BetaComparisonFilter`."""
-
-    type: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"] | str
-    key: str
-    value: str | float | bool | Sequence[str | float]
-
-
-class BetaRankingOptionsParam(TypedDict):
-    """Generated from schema `BetaRankingOptions`."""
-
-    ranker: NotRequired[Literal["auto", "default-2024-11-15"] | str]
-    score_threshold: NotRequired[float]
-    hybrid_search: NotRequired[BetaHybridSearchOptionsParam]
-
-
-class BetaHybridSearchOptionsParam(TypedDict):
-    """Generated from schema `BetaHybridSearchOptions`."""
-
-    embedding_weight: float
-    text_weight: float
-
-
-class BetaFunctionToolParam2(TypedDict):
-    """Generated from schema `BetaFunctionTool`."""
-
-    type: Literal["function"] | str
-    name: str
-    description: NotRequired[str | None]
-    parameters: Mapping[str, Any] | None
-    output_schema: NotRequired[Mapping[str, Any] | None]
-    strict: bool | None
-    defer_loading: NotRequired[bool]
-    allowed_callers: NotRequired[Sequence[Literal["direct", "programmatic"] | str] | None]
 
 
 class BetaProgramOutputItemParamParam(TypedDict):
@@ -710,23 +405,10 @@ class BetaCustomToolCallParam(TypedDict):
     type: Literal["custom_tool_call"] | str
     id: NotRequired[str]
     call_id: str
-    caller: NotRequired[BetaToolCallCallerParam2 | None]
+    caller: NotRequired[ToolCallCallerParam2 | None]
     namespace: NotRequired[str]
     name: str
     input: str
-
-
-class BetaProgramToolCallCallerParam2(TypedDict):
-    """Generated from schema `BetaProgramToolCallCaller`."""
-
-    type: Literal["program"] | str
-    caller_id: str
-
-
-class BetaDirectToolCallCallerParam2(TypedDict):
-    """Generated from schema `BetaDirectToolCallCaller`."""
-
-    type: Literal["direct"] | str
 
 
 class BetaAgentTagParam(TypedDict):
@@ -742,57 +424,8 @@ class BetaCustomToolCallOutputParam(TypedDict):
     type: Literal["custom_tool_call_output"] | str
     id: NotRequired[str]
     call_id: str
-    caller: NotRequired[BetaToolCallCallerParamParam | None]
-    output: str | Sequence[BetaFunctionAndCustomToolCallOutputParam]
-
-
-class BetaInputFileContentParam2(TypedDict):
-    """Generated from schema `BetaInputFileContent`."""
-
-    type: Literal["input_file"] | str
-    file_id: NotRequired[str | None]
-    filename: NotRequired[str]
-    file_data: NotRequired[str]
-    prompt_cache_breakpoint: NotRequired[BetaPromptCacheBreakpointConfigParam]
-    file_url: NotRequired[str]
-    detail: NotRequired[Literal["auto", "low", "high"] | str]
-
-
-class BetaPromptCacheBreakpointConfigParam(TypedDict):
-    """Generated from schema `BetaPromptCacheBreakpointConfig`."""
-
-    mode: Literal["explicit"] | str
-
-
-class BetaInputImageContentParam(TypedDict):
-    """Generated from schema `BetaInputImageContent`."""
-
-    type: Literal["input_image"] | str
-    image_url: NotRequired[str | None]
-    file_id: NotRequired[str | None]
-    detail: Literal["low", "high", "auto", "original"] | str
-    prompt_cache_breakpoint: NotRequired[BetaPromptCacheBreakpointConfigParam]
-
-
-class BetaInputTextContentParam2(TypedDict):
-    """Generated from schema `BetaInputTextContent`."""
-
-    type: Literal["input_text"] | str
-    text: str
-    prompt_cache_breakpoint: NotRequired[BetaPromptCacheBreakpointConfigParam]
-
-
-class BetaProgramToolCallCallerParamParam(TypedDict):
-    """Generated from schema `BetaProgramToolCallCallerParam`."""
-
-    type: Literal["program"] | str
-    caller_id: str
-
-
-class BetaDirectToolCallCallerParamParam(TypedDict):
-    """Generated from schema `BetaDirectToolCallCallerParam`."""
-
-    type: Literal["direct"] | str
+    caller: NotRequired[ToolCallCallerParamParam | None]
+    output: str | Sequence[FunctionAndCustomToolCallOutputParam]
 
 
 class BetaMCPToolCallParam(TypedDict):
@@ -805,32 +438,9 @@ class BetaMCPToolCallParam(TypedDict):
     name: str
     arguments: str
     output: NotRequired[str | None]
-    error: NotRequired[BetaMCPToolCallErrorParam | None]
+    error: NotRequired[MCPToolCallErrorParam | None]
     status: NotRequired[Literal["in_progress", "completed", "incomplete", "calling", "failed"] | str]
     approval_request_id: NotRequired[str | None]
-
-
-class BetaHTTPErrorParam(TypedDict):
-    """Generated from schema `BetaHTTPError`."""
-
-    type: Literal["http_error"] | str
-    code: int
-    message: str
-
-
-class BetaMCPToolExecutionErrorParam(TypedDict):
-    """Generated from schema `BetaMCPToolExecutionError`."""
-
-    type: Literal["mcp_tool_execution_error"] | str
-    content: Any
-
-
-class BetaMCPProtocolErrorParam(TypedDict):
-    """Generated from schema `BetaMCPProtocolError`."""
-
-    type: Literal["mcp_protocol_error"] | str
-    code: int
-    message: str
 
 
 class BetaMCPApprovalResponseParam(TypedDict):
@@ -862,17 +472,8 @@ class BetaMCPListToolsParam(TypedDict):
     type: Literal["mcp_list_tools"] | str
     id: str
     server_label: str
-    tools: Sequence[BetaMCPListToolsToolParam]
+    tools: Sequence[MCPListToolsToolParam]
     error: NotRequired[str | None]
-
-
-class BetaMCPListToolsToolParam(TypedDict):
-    """Generated from schema `BetaMCPListToolsTool`."""
-
-    name: str
-    description: NotRequired[str | None]
-    input_schema: Mapping[str, Any]
-    annotations: NotRequired[Mapping[str, Any] | None]
 
 
 class BetaApplyPatchToolCallOutputItemParamParam(TypedDict):
@@ -882,7 +483,7 @@ class BetaApplyPatchToolCallOutputItemParamParam(TypedDict):
     type: Literal["apply_patch_call_output"] | str
     id: NotRequired[str | None]
     call_id: str
-    caller: NotRequired[BetaToolCallCallerParamParam | None]
+    caller: NotRequired[ToolCallCallerParamParam | None]
     status: Literal["completed", "failed"] | str
     output: NotRequired[str | None]
 
@@ -894,32 +495,9 @@ class BetaApplyPatchToolCallItemParamParam(TypedDict):
     type: Literal["apply_patch_call"] | str
     id: NotRequired[str | None]
     call_id: str
-    caller: NotRequired[BetaToolCallCallerParamParam | None]
+    caller: NotRequired[ToolCallCallerParamParam | None]
     status: Literal["in_progress", "completed"] | str
-    operation: BetaApplyPatchOperationParamParam
-
-
-class BetaApplyPatchUpdateFileOperationParamParam(TypedDict):
-    """Generated from schema `BetaApplyPatchUpdateFileOperationParam`."""
-
-    type: Literal["update_file"] | str
-    path: str
-    diff: str
-
-
-class BetaApplyPatchDeleteFileOperationParamParam(TypedDict):
-    """Generated from schema `BetaApplyPatchDeleteFileOperationParam`."""
-
-    type: Literal["delete_file"] | str
-    path: str
-
-
-class BetaApplyPatchCreateFileOperationParamParam(TypedDict):
-    """Generated from schema `BetaApplyPatchCreateFileOperationParam`."""
-
-    type: Literal["create_file"] | str
-    path: str
-    diff: str
+    operation: ApplyPatchOperationParamParam
 
 
 class BetaFunctionShellCallOutputItemParamParam(TypedDict):
@@ -928,32 +506,11 @@ class BetaFunctionShellCallOutputItemParamParam(TypedDict):
     agent: NotRequired[Beta_AgentTagParamParam | None]
     id: NotRequired[str | None]
     call_id: str
-    caller: NotRequired[BetaToolCallCallerParamParam | None]
+    caller: NotRequired[ToolCallCallerParamParam | None]
     type: Literal["shell_call_output"] | str
-    output: Sequence[BetaFunctionShellCallOutputContentParamParam]
+    output: Sequence[FunctionShellCallOutputContentParamParam]
     status: NotRequired[Literal["in_progress", "completed", "incomplete"] | str | None]
     max_output_length: NotRequired[int | None]
-
-
-class BetaFunctionShellCallOutputContentParamParam(TypedDict):
-    """Generated from schema `BetaFunctionShellCallOutputContentParam`."""
-
-    stdout: str
-    stderr: str
-    outcome: BetaFunctionShellCallOutputOutcomeParamParam
-
-
-class BetaFunctionShellCallOutputExitOutcomeParamParam(TypedDict):
-    """Generated from schema `BetaFunctionShellCallOutputExitOutcomeParam`."""
-
-    type: Literal["exit"] | str
-    exit_code: int
-
-
-class BetaFunctionShellCallOutputTimeoutOutcomeParamParam(TypedDict):
-    """Generated from schema `BetaFunctionShellCallOutputTimeoutOutcomeParam`."""
-
-    type: Literal["timeout"] | str
 
 
 class BetaFunctionShellCallItemParamParam(TypedDict):
@@ -962,19 +519,11 @@ class BetaFunctionShellCallItemParamParam(TypedDict):
     agent: NotRequired[Beta_AgentTagParamParam | None]
     id: NotRequired[str | None]
     call_id: str
-    caller: NotRequired[BetaToolCallCallerParamParam | None]
+    caller: NotRequired[ToolCallCallerParamParam | None]
     type: Literal["shell_call"] | str
-    action: BetaFunctionShellActionParamParam
+    action: FunctionShellActionParamParam
     status: NotRequired[Literal["in_progress", "completed", "incomplete"] | str | None]
-    environment: NotRequired[BetaLocalEnvironmentParamParam | BetaContainerReferenceParamParam | None]
-
-
-class BetaFunctionShellActionParamParam(TypedDict):
-    """Generated from schema `BetaFunctionShellActionParam`."""
-
-    commands: Sequence[str]
-    timeout_ms: NotRequired[int | None]
-    max_output_length: NotRequired[int | None]
+    environment: NotRequired[LocalEnvironmentParamParam | ContainerReferenceParamParam | None]
 
 
 class BetaLocalShellToolCallOutputParam(TypedDict):
@@ -994,19 +543,8 @@ class BetaLocalShellToolCallParam(TypedDict):
     type: Literal["local_shell_call"] | str
     id: str
     call_id: str
-    action: BetaLocalShellExecActionParam
+    action: LocalShellExecActionParam
     status: Literal["in_progress", "completed", "incomplete"] | str
-
-
-class BetaLocalShellExecActionParam(TypedDict):
-    """Generated from schema `BetaLocalShellExecAction`."""
-
-    type: Literal["exec"] | str
-    command: Sequence[str]
-    timeout_ms: NotRequired[int | None]
-    working_directory: NotRequired[str | None]
-    env: Mapping[str, str]
-    user: NotRequired[str | None]
 
 
 class BetaCodeInterpreterToolCallParam(TypedDict):
@@ -1018,21 +556,7 @@ class BetaCodeInterpreterToolCallParam(TypedDict):
     status: Literal["in_progress", "completed", "incomplete", "interpreting", "failed"] | str
     container_id: str
     code: str | None
-    outputs: Sequence[BetaCodeInterpreterOutputLogsParam | BetaCodeInterpreterOutputImageParam] | None
-
-
-class BetaCodeInterpreterOutputImageParam(TypedDict):
-    """Generated from schema `BetaCodeInterpreterOutputImage`."""
-
-    type: Literal["image"] | str
-    url: str
-
-
-class BetaCodeInterpreterOutputLogsParam(TypedDict):
-    """Generated from schema `BetaCodeInterpreterOutputLogs`."""
-
-    type: Literal["logs"] | str
-    logs: str
+    outputs: Sequence[CodeInterpreterOutputLogsParam | CodeInterpreterOutputImageParam] | None
 
 
 class BetaImageGenToolCallParam(TypedDict):
@@ -1061,23 +585,9 @@ class BetaReasoningItemParam(TypedDict):
     type: Literal["reasoning"] | str
     id: str
     encrypted_content: NotRequired[str | None]
-    summary: Sequence[BetaSummaryTextContentParam]
-    content: NotRequired[Sequence[BetaReasoningTextContentParam]]
+    summary: Sequence[SummaryTextContentParam]
+    content: NotRequired[Sequence[ReasoningTextContentParam]]
     status: NotRequired[Literal["in_progress", "completed", "incomplete"] | str]
-
-
-class BetaReasoningTextContentParam(TypedDict):
-    """Generated from schema `BetaReasoningTextContent`."""
-
-    type: Literal["reasoning_text"] | str
-    text: str
-
-
-class BetaSummaryTextContentParam(TypedDict):
-    """Generated from schema `BetaSummaryTextContent`."""
-
-    type: Literal["summary_text"] | str
-    text: str
 
 
 class BetaAdditionalToolsItemParamParam(TypedDict):
@@ -1087,7 +597,7 @@ class BetaAdditionalToolsItemParamParam(TypedDict):
     id: NotRequired[str | None]
     type: Literal["additional_tools"] | str
     role: Literal["developer"] | str
-    tools: Sequence[BetaToolParam]
+    tools: Sequence[ToolParam]
 
 
 class BetaToolSearchOutputItemParamParam(TypedDict):
@@ -1098,7 +608,7 @@ class BetaToolSearchOutputItemParamParam(TypedDict):
     call_id: NotRequired[str | None]
     type: Literal["tool_search_output"] | str
     execution: NotRequired[Literal["server", "client"] | str]
-    tools: Sequence[BetaToolParam]
+    tools: Sequence[ToolParam]
     status: NotRequired[Literal["in_progress", "completed", "incomplete"] | str | None]
 
 
@@ -1182,7 +692,7 @@ class BetaAgentMessageItemParamParam(TypedDict):
     type: Literal["agent_message"] | str
     author: str
     recipient: str
-    content: Sequence[BetaInputTextContentParamParam | BetaInputImageContentParamAutoParamParam | BetaEncryptedContentParamParam]
+    content: Sequence[InputTextContentParamParam | InputImageContentParamAutoParamParam | BetaEncryptedContentParamParam]
 
 
 class BetaEncryptedContentParamParam(TypedDict):
@@ -1192,30 +702,6 @@ class BetaEncryptedContentParamParam(TypedDict):
     encrypted_content: str
 
 
-class BetaInputImageContentParamAutoParamParam(TypedDict):
-    """Generated from schema `BetaInputImageContentParamAutoParam`."""
-
-    type: Literal["input_image"] | str
-    image_url: NotRequired[str | None]
-    file_id: NotRequired[str | None]
-    detail: NotRequired[Literal["low", "high", "auto", "original"] | str | None]
-    prompt_cache_breakpoint: NotRequired[BetaPromptCacheBreakpointParamParam | None]
-
-
-class BetaPromptCacheBreakpointParamParam(TypedDict):
-    """Generated from schema `BetaPromptCacheBreakpointParam`."""
-
-    mode: Literal["explicit"] | str
-
-
-class BetaInputTextContentParamParam(TypedDict):
-    """Generated from schema `BetaInputTextContentParam`."""
-
-    type: Literal["input_text"] | str
-    text: str
-    prompt_cache_breakpoint: NotRequired[BetaPromptCacheBreakpointParamParam | None]
-
-
 class BetaFunctionCallOutputItemParamParam(TypedDict):
     """Generated from schema `BetaFunctionCallOutputItemParam`."""
 
@@ -1223,23 +709,11 @@ class BetaFunctionCallOutputItemParamParam(TypedDict):
     id: NotRequired[str | None]
     call_id: NotRequired[str | None]
     type: Literal["function_call_output"] | str
-    output: str | Sequence[BetaInputTextContentParamParam | BetaInputImageContentParamAutoParamParam | BetaInputFileContentParamParam]
+    output: str | Sequence[InputTextContentParamParam | InputImageContentParamAutoParamParam | InputFileContentParamParam]
     name: NotRequired[str | None]
     namespace: NotRequired[str | None]
-    caller: NotRequired[BetaToolCallCallerParamParam | None]
+    caller: NotRequired[ToolCallCallerParamParam | None]
     status: NotRequired[Literal["in_progress", "completed", "incomplete"] | str | None]
-
-
-class BetaInputFileContentParamParam(TypedDict):
-    """Generated from schema `BetaInputFileContentParam`."""
-
-    type: Literal["input_file"] | str
-    file_id: NotRequired[str | None]
-    filename: NotRequired[str | None]
-    file_data: NotRequired[str | None]
-    file_url: NotRequired[str | None]
-    detail: NotRequired[Literal["auto", "low", "high"] | str]
-    prompt_cache_breakpoint: NotRequired[BetaPromptCacheBreakpointParamParam | None]
 
 
 class BetaFunctionToolCallParam(TypedDict):
@@ -1249,7 +723,7 @@ class BetaFunctionToolCallParam(TypedDict):
     id: NotRequired[str]
     type: Literal["function_call"] | str
     call_id: str
-    caller: NotRequired[BetaToolCallCallerParam2 | None]
+    caller: NotRequired[ToolCallCallerParam2 | None]
     namespace: NotRequired[str]
     name: str
     arguments: str
@@ -1263,38 +737,7 @@ class BetaWebSearchToolCallParam(TypedDict):
     id: str
     type: Literal["web_search_call"] | str
     status: Literal["in_progress", "searching", "completed", "failed"] | str
-    action: BetaWebSearchActionSearchParam | BetaWebSearchActionOpenPageParam | BetaWebSearchActionFindParam
-
-
-class BetaWebSearchActionFindParam(TypedDict):
-    """Generated from schema `BetaWebSearchActionFind`."""
-
-    type: Literal["find_in_page"] | str
-    url: str
-    pattern: str
-
-
-class BetaWebSearchActionOpenPageParam(TypedDict):
-    """Generated from schema `BetaWebSearchActionOpenPage`."""
-
-    type: Literal["open_page"] | str
-    url: NotRequired[str | None]
-
-
-class BetaWebSearchActionSearchParam(TypedDict):
-    """Generated from schema `BetaWebSearchActionSearch`."""
-
-    type: Literal["search"] | str
-    query: NotRequired[str]
-    queries: NotRequired[Sequence[str]]
-    sources: NotRequired[Sequence[BetaWebSearchActionSearchSourceParam]]
-
-
-class BetaWebSearchActionSearchSourceParam(TypedDict):
-    """Generated from schema `BetaWebSearchActionSearch.sources`."""
-
-    type: Literal["url"] | str
-    url: str
+    action: WebSearchActionSearchParam | WebSearchActionOpenPageParam | WebSearchActionFindParam
 
 
 class BetaComputerCallOutputItemParamParam(TypedDict):
@@ -1304,25 +747,9 @@ class BetaComputerCallOutputItemParamParam(TypedDict):
     id: NotRequired[str | None]
     call_id: str
     type: Literal["computer_call_output"] | str
-    output: BetaComputerScreenshotImageParam
-    acknowledged_safety_checks: NotRequired[Sequence[BetaComputerCallSafetyCheckParamParam] | None]
+    output: ComputerScreenshotImageParam
+    acknowledged_safety_checks: NotRequired[Sequence[ComputerCallSafetyCheckParamParam] | None]
     status: NotRequired[Literal["in_progress", "completed", "incomplete"] | str | None]
-
-
-class BetaComputerCallSafetyCheckParamParam(TypedDict):
-    """Generated from schema `BetaComputerCallSafetyCheckParam`."""
-
-    id: str
-    code: NotRequired[str | None]
-    message: NotRequired[str | None]
-
-
-class BetaComputerScreenshotImageParam(TypedDict):
-    """Generated from schema `BetaComputerScreenshotImage`."""
-
-    type: Literal["computer_screenshot"] | str
-    image_url: NotRequired[str]
-    file_id: NotRequired[str]
 
 
 class BetaComputerToolCallParam(TypedDict):
@@ -1332,90 +759,10 @@ class BetaComputerToolCallParam(TypedDict):
     type: Literal["computer_call"] | str
     id: str
     call_id: str
-    action: NotRequired[BetaComputerActionParam]
-    actions: NotRequired[Sequence[BetaComputerActionParam]]
-    pending_safety_checks: Sequence[BetaComputerCallSafetyCheckParamParam]
+    action: NotRequired[ComputerActionParam]
+    actions: NotRequired[Sequence[ComputerActionParam]]
+    pending_safety_checks: Sequence[ComputerCallSafetyCheckParamParam]
     status: Literal["in_progress", "completed", "incomplete"] | str
-
-
-class BetaWaitParamParam(TypedDict):
-    """Generated from schema `BetaWaitParam`."""
-
-    type: Literal["wait"] | str
-
-
-class BetaTypeParamParam(TypedDict):
-    """Generated from schema `BetaTypeParam`."""
-
-    type: Literal["type"] | str
-    text: str
-
-
-class BetaScrollParamParam(TypedDict):
-    """Generated from schema `BetaScrollParam`."""
-
-    type: Literal["scroll"] | str
-    x: int
-    y: int
-    scroll_x: int
-    scroll_y: int
-    keys: NotRequired[Sequence[str] | None]
-
-
-class BetaScreenshotParamParam(TypedDict):
-    """Generated from schema `BetaScreenshotParam`."""
-
-    type: Literal["screenshot"] | str
-
-
-class BetaMoveParamParam(TypedDict):
-    """Generated from schema `BetaMoveParam`."""
-
-    type: Literal["move"] | str
-    x: int
-    y: int
-    keys: NotRequired[Sequence[str] | None]
-
-
-class BetaKeyPressActionParam(TypedDict):
-    """Generated from schema `BetaKeyPressAction`."""
-
-    type: Literal["keypress"] | str
-    keys: Sequence[str]
-
-
-class BetaDragParamParam(TypedDict):
-    """Generated from schema `BetaDragParam`."""
-
-    type: Literal["drag"] | str
-    path: Sequence[BetaCoordParamParam]
-    keys: NotRequired[Sequence[str] | None]
-
-
-class BetaCoordParamParam(TypedDict):
-    """Generated from schema `BetaCoordParam`."""
-
-    x: int
-    y: int
-
-
-class BetaDoubleClickActionParam(TypedDict):
-    """Generated from schema `BetaDoubleClickAction`."""
-
-    type: Literal["double_click"] | str
-    x: int
-    y: int
-    keys: Sequence[str] | None
-
-
-class BetaClickParamParam(TypedDict):
-    """Generated from schema `BetaClickParam`."""
-
-    type: Literal["click"] | str
-    button: Literal["left", "right", "wheel", "back", "forward"] | str
-    x: int
-    y: int
-    keys: NotRequired[Sequence[str] | None]
 
 
 class BetaFileSearchToolCallParam(TypedDict):
@@ -1446,80 +793,9 @@ class BetaOutputMessageParam(TypedDict):
     id: str
     type: Literal["message"] | str
     role: Literal["assistant"] | str
-    content: Sequence[BetaOutputMessageContentParam]
+    content: Sequence[OutputMessageContentParam]
     phase: NotRequired[Literal["commentary", "final_answer"] | str | None]
     status: Literal["in_progress", "completed", "incomplete"] | str
-
-
-class BetaRefusalContentParam(TypedDict):
-    """Generated from schema `BetaRefusalContent`."""
-
-    type: Literal["refusal"] | str
-    refusal: str
-
-
-class BetaOutputTextContentParam2(TypedDict):
-    """Generated from schema `BetaOutputTextContent`."""
-
-    type: Literal["output_text"] | str
-    text: str
-    annotations: Sequence[BetaAnnotationParam]
-    logprobs: Sequence[BetaLogProbParam]
-
-
-class BetaLogProbParam(TypedDict):
-    """Generated from schema `BetaLogProb`."""
-
-    token: str
-    logprob: float
-    bytes: Sequence[int]
-    top_logprobs: Sequence[BetaTopLogProbParam]
-
-
-class BetaTopLogProbParam(TypedDict):
-    """Generated from schema `BetaTopLogProb`."""
-
-    token: str
-    logprob: float
-    bytes: Sequence[int]
-
-
-class BetaFilePathParam(TypedDict):
-    """Generated from schema `BetaFilePath`."""
-
-    type: Literal["file_path"] | str
-    file_id: str
-    index: int
-
-
-class BetaContainerFileCitationBodyParam(TypedDict):
-    """Generated from schema `BetaContainerFileCitationBody`."""
-
-    type: Literal["container_file_citation"] | str
-    container_id: str
-    file_id: str
-    start_index: int
-    end_index: int
-    filename: str
-
-
-class BetaUrlCitationBodyParam(TypedDict):
-    """Generated from schema `BetaUrlCitationBody`."""
-
-    type: Literal["url_citation"] | str
-    url: str
-    start_index: int
-    end_index: int
-    title: str
-
-
-class BetaFileCitationBodyParam(TypedDict):
-    """Generated from schema `BetaFileCitationBody`."""
-
-    type: Literal["file_citation"] | str
-    file_id: str
-    index: int
-    filename: str
 
 
 class BetaInputMessageParam(TypedDict):
@@ -1529,70 +805,20 @@ class BetaInputMessageParam(TypedDict):
     type: NotRequired[Literal["message"] | str]
     role: Literal["user", "system", "developer"] | str
     status: NotRequired[Literal["in_progress", "completed", "incomplete"] | str]
-    content: Sequence[BetaInputContentParam]
-
-
-class BetaEasyInputMessageParam(TypedDict):
-    """Generated from schema `BetaEasyInputMessage`."""
-
-    role: Literal["user", "assistant", "system", "developer"] | str
-    content: str | Sequence[BetaInputContentParam]
-    phase: NotRequired[Literal["commentary", "final_answer"] | str | None]
-    type: NotRequired[Literal["message"] | str]
+    content: Sequence[InputContentParam]
 
 
 class BetaCompactResponseMethodPublicBodyParam(TypedDict):
     """Generated from schema `BetaCompactResponseMethodPublicBody`."""
 
-    model: BetaModelIdsResponsesParam | str | None
+    model: ModelIdsResponsesParam | str | None
     input: NotRequired[str | Sequence[BetaInputItemParam] | None]
     previous_response_id: NotRequired[str | None]
     instructions: NotRequired[str | None]
     prompt_cache_key: NotRequired[str | None]
     prompt_cache_retention: NotRequired[Literal["in_memory", "24h"] | str | None]
-    prompt_cache_options: NotRequired[BetaPromptCacheOptionsParam | None]
+    prompt_cache_options: NotRequired[PromptCacheOptionsParam | None]
     service_tier: NotRequired[Literal["auto", "default", "fast", "flex", "priority"] | str | None]
-
-
-class BetaPromptCacheOptionsParam(TypedDict):
-    """Generated from schema `BetaPromptCacheOptionsParam`."""
-
-    ttl: NotRequired[Literal["30m"] | str]
-    mode: NotRequired[Literal["implicit", "explicit"] | str]
-
-
-class BetaResponsePropertiesParam(TypedDict):
-    """Generated from schema `BetaResponseProperties`."""
-
-    previous_response_id: NotRequired[str | None]
-    model: NotRequired[BetaModelIdsResponsesParam]
-    background: NotRequired[bool | None]
-    max_tool_calls: NotRequired[int | None]
-    text: NotRequired[BetaResponseTextParamParam]
-    tools: NotRequired[Sequence[BetaToolParam]]
-    tool_choice: NotRequired[BetaToolChoiceParamParam]
-    prompt: NotRequired[BetaPromptParam | None]
-
-
-class BetaPromptParam(TypedDict):
-    """Generated from schema `BetaPrompt`."""
-
-    id: str
-    version: NotRequired[str | None]
-    variables: NotRequired[Mapping[str, str | BetaInputTextContentParam2 | BetaInputImageContentParam | BetaInputFileContentParam2] | None]
-
-
-class BetaModelResponsePropertiesParam(TypedDict):
-    """Generated from schema `BetaModelResponseProperties`."""
-
-    metadata: NotRequired[Mapping[str, str] | None]
-    top_logprobs: NotRequired[int | None]
-    temperature: NotRequired[float | None]
-    top_p: NotRequired[float | None]
-    user: NotRequired[str]
-    safety_identifier: NotRequired[str | None]
-    prompt_cache_key: NotRequired[str | None]
-    prompt_cache_retention: NotRequired[Literal["in_memory", "24h"] | str | None]
 
 
 class BetaCreateResponseParam(TypedDict):
@@ -1606,28 +832,28 @@ class BetaCreateResponseParam(TypedDict):
     safety_identifier: NotRequired[str | None]
     prompt_cache_key: NotRequired[str | None]
     prompt_cache_retention: NotRequired[Literal["in_memory", "24h"] | str | None]
-    prompt_cache_options: NotRequired[BetaPromptCacheOptionsParam]
+    prompt_cache_options: NotRequired[PromptCacheOptionsParam]
     previous_response_id: NotRequired[str | None]
-    model: NotRequired[BetaModelIdsResponsesParam]
+    model: NotRequired[ModelIdsResponsesParam]
     background: NotRequired[bool | None]
     max_tool_calls: NotRequired[int | None]
-    text: NotRequired[BetaResponseTextParamParam]
-    tools: NotRequired[Sequence[BetaToolParam]]
-    tool_choice: NotRequired[BetaToolChoiceParamParam]
-    prompt: NotRequired[BetaPromptParam | None]
+    text: NotRequired[ResponseTextParamParam]
+    tools: NotRequired[Sequence[ToolParam]]
+    tool_choice: NotRequired[ToolChoiceParamParam]
+    prompt: NotRequired[PromptParam | None]
     service_tier: NotRequired[Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"] | str | None]
     truncation: NotRequired[Literal["auto", "disabled"] | str | None]
-    reasoning: NotRequired[BetaReasoningParam | None]
+    reasoning: NotRequired[ReasoningParam | None]
     input: NotRequired[BetaInputParam]
     include: NotRequired[Sequence[Literal["file_search_call.results", "web_search_call.results", "web_search_call.action.sources", "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs", "reasoning.encrypted_content", "message.output_text.logprobs"] | str] | None]
     parallel_tool_calls: NotRequired[bool | None]
     store: NotRequired[bool | None]
     instructions: NotRequired[str | None]
-    moderation: NotRequired[BetaModerationParam | None]
+    moderation: NotRequired[ModerationParam | None]
     stream: NotRequired[bool | None]
-    stream_options: NotRequired[BetaResponseStreamOptionsParam | None]
-    conversation: NotRequired[BetaConversationParam | None]
-    context_management: NotRequired[Sequence[BetaContextManagementParam] | None]
+    stream_options: NotRequired[ResponseStreamOptionsParam | None]
+    conversation: NotRequired[ConversationParam | None]
+    context_management: NotRequired[Sequence[ContextManagementParam] | None]
     max_output_tokens: NotRequired[int | None]
     multi_agent: NotRequired[BetaMultiAgentParam | None]
 
@@ -1639,72 +865,145 @@ class BetaMultiAgentParam(TypedDict):
     max_concurrent_subagents: NotRequired[int]
 
 
-class BetaContextManagementParam(TypedDict):
-    """Generated from schema `BetaContextManagementParam`."""
-
-    type: str
-    compact_threshold: NotRequired[int | None]
-
-
-class BetaResponseStreamOptionsParam(TypedDict):
-    """Generated from schema `BetaResponseStreamOptions`."""
-
-    include_obfuscation: NotRequired[bool]
-
-
-class BetaModerationParam(TypedDict):
-    """Generated from schema `BetaModerationParam`."""
-
-    model: str
-    policy: NotRequired[BetaModerationPolicyParam | None]
-
-
-class BetaModerationPolicyParam(TypedDict):
-    """Generated from schema `BetaModerationPolicyParam`."""
-
-    input: NotRequired[BetaModerationConfigParam | None]
-    output: NotRequired[BetaModerationConfigParam | None]
-
-
-class BetaModerationConfigParam(TypedDict):
-    """Generated from schema `BetaModerationConfigParam`."""
-
-    mode: Literal["score", "block"] | str
-
-
-class BetaCreateModelResponsePropertiesParam(TypedDict):
-    """Generated from schema `BetaCreateModelResponseProperties`."""
-
-    metadata: NotRequired[Mapping[str, str] | None]
-    top_logprobs: NotRequired[int]
-    temperature: NotRequired[float | None]
-    top_p: NotRequired[float | None]
-    user: NotRequired[str]
-    safety_identifier: NotRequired[str | None]
-    prompt_cache_key: NotRequired[str | None]
-    prompt_cache_retention: NotRequired[Literal["in_memory", "24h"] | str | None]
-    prompt_cache_options: NotRequired[BetaPromptCacheOptionsParam]
-
-
 BetaInputParam: TypeAlias = "str | Sequence[BetaInputItemParam]"
-BetaModelIdsSharedParam: TypeAlias = 'str | Literal["gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna", "gpt-5.5", "gpt-5.5-2026-04-23", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.4-mini-2026-03-17", "gpt-5.4-nano-2026-03-17", "gpt-5.3-chat-latest", "gpt-5.2", "gpt-5.2-2025-12-11", "gpt-5.2-chat-latest", "gpt-5.2-pro", "gpt-5.2-pro-2025-12-11", "gpt-5.1", "gpt-5.1-2025-11-13", "gpt-5.1-codex", "gpt-5.1-mini", "gpt-5.1-chat-latest", "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-5-chat-latest", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o4-mini", "o4-mini-2025-04-16", "o3", "o3-2025-04-16", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "o1-preview", "o1-preview-2024-09-12", "o1-mini", "o1-mini-2024-09-12", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-audio-preview", "gpt-4o-audio-preview-2024-10-01", "gpt-4o-audio-preview-2024-12-17", "gpt-4o-audio-preview-2025-06-03", "gpt-4o-mini-audio-preview", "gpt-4o-mini-audio-preview-2024-12-17", "gpt-4o-search-preview", "gpt-4o-mini-search-preview", "gpt-4o-search-preview-2025-03-11", "gpt-4o-mini-search-preview-2025-03-11", "chatgpt-4o-latest", "codex-mini-latest", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0301", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"]'
-BetaModelIdsResponsesParam: TypeAlias = 'BetaModelIdsSharedParam | Literal["o1-pro", "o1-pro-2025-03-19", "o3-pro", "o3-pro-2025-06-10", "o3-deep-research", "o3-deep-research-2025-06-26", "o4-mini-deep-research", "o4-mini-deep-research-2025-06-26", "computer-use-preview", "computer-use-preview-2025-03-11", "gpt-5.5-pro", "gpt-5.5-pro-2026-04-23", "gpt-5-codex", "gpt-5-pro", "gpt-5-pro-2025-10-06", "gpt-5.1-codex-max", "gpt-daybreak-blue-latest", "gpt-daybreak-red-latest", "gpt-5.6-cyber"] | str'
-BetaInputContentParam: TypeAlias = "BetaInputTextContentParam2 | BetaInputImageContentParam | BetaInputFileContentParam2"
-BetaAnnotationParam: TypeAlias = "BetaFileCitationBodyParam | BetaUrlCitationBodyParam | BetaContainerFileCitationBodyParam | BetaFilePathParam"
-BetaOutputMessageContentParam: TypeAlias = "BetaOutputTextContentParam2 | BetaRefusalContentParam"
-BetaComputerActionParam: TypeAlias = "BetaClickParamParam | BetaDoubleClickActionParam | BetaDragParamParam | BetaKeyPressActionParam | BetaMoveParamParam | BetaScreenshotParamParam | BetaScrollParamParam | BetaTypeParamParam | BetaWaitParamParam"
-BetaFunctionShellCallOutputOutcomeParamParam: TypeAlias = "BetaFunctionShellCallOutputTimeoutOutcomeParamParam | BetaFunctionShellCallOutputExitOutcomeParamParam"
-BetaApplyPatchOperationParamParam: TypeAlias = "BetaApplyPatchCreateFileOperationParamParam | BetaApplyPatchDeleteFileOperationParamParam | BetaApplyPatchUpdateFileOperationParamParam"
-BetaMCPToolCallErrorParam: TypeAlias = "BetaMCPProtocolErrorParam | BetaMCPToolExecutionErrorParam | BetaHTTPErrorParam"
-BetaToolCallCallerParamParam: TypeAlias = "BetaDirectToolCallCallerParamParam | BetaProgramToolCallCallerParamParam"
-BetaFunctionAndCustomToolCallOutputParam: TypeAlias = "BetaInputTextContentParam2 | BetaInputImageContentParam | BetaInputFileContentParam2"
-BetaToolCallCallerParam2: TypeAlias = "BetaDirectToolCallCallerParam2 | BetaProgramToolCallCallerParam2"
 BetaItemParam: TypeAlias = "BetaInputMessageParam | BetaOutputMessageParam | BetaFileSearchToolCallParam | BetaComputerToolCallParam | BetaComputerCallOutputItemParamParam | BetaWebSearchToolCallParam | BetaFunctionToolCallParam | BetaFunctionCallOutputItemParamParam | BetaAgentMessageItemParamParam | BetaMultiAgentCallItemParamParam | BetaMultiAgentCallOutputItemParamParam | BetaToolSearchCallItemParamParam | BetaToolSearchOutputItemParamParam | BetaAdditionalToolsItemParamParam | BetaReasoningItemParam | BetaCompactionSummaryItemParamParam | BetaImageGenToolCallParam | BetaCodeInterpreterToolCallParam | BetaLocalShellToolCallParam | BetaLocalShellToolCallOutputParam | BetaFunctionShellCallItemParamParam | BetaFunctionShellCallOutputItemParamParam | BetaApplyPatchToolCallItemParamParam | BetaApplyPatchToolCallOutputItemParamParam | BetaMCPListToolsParam | BetaMCPApprovalRequestParam | BetaMCPApprovalResponseParam | BetaMCPToolCallParam | BetaCustomToolCallOutputParam | BetaCustomToolCallParam"
-BetaInputItemParam: TypeAlias = "BetaEasyInputMessageParam | BetaItemParam | BetaCompactionTriggerItemParamParam | BetaItemReferenceParamParam | BetaProgramItemParamParam | BetaProgramOutputItemParamParam"
-BetaFiltersParam: TypeAlias = "BetaComparisonFilterParam | BetaCompoundFilterParam"
-BetaToolParam: TypeAlias = "BetaFunctionToolParam2 | BetaFileSearchToolParam | BetaComputerToolParam | BetaComputerUsePreviewToolParam | BetaWebSearchToolParam | BetaMCPToolParam | BetaCodeInterpreterToolParam | BetaProgrammaticToolCallingParamParam | BetaImageGenToolParam | BetaLocalShellToolParamParam | BetaFunctionShellToolParamParam | BetaCustomToolParamParam | BetaNamespaceToolParamParam | BetaToolSearchToolParamParam | BetaWebSearchPreviewToolParam | BetaApplyPatchToolParamParam"
-BetaTextResponseFormatConfigurationParam: TypeAlias = "BetaResponseFormatTextParam | BetaTextResponseFormatJsonSchemaParam | BetaResponseFormatJsonObjectParam"
-BetaReasoningModeEnumParam: TypeAlias = 'str | Literal["standard", "pro"]'
-BetaPersonalityEnumParam: TypeAlias = 'str | Literal["friendly", "pragmatic"]'
-BetaConversationParam: TypeAlias = "str | BetaConversationParam2Param"
-BetaToolChoiceParamParam: TypeAlias = 'Literal["none", "auto", "required"] | str | BetaToolChoiceAllowedParam | BetaToolChoiceTypesParam | BetaToolChoiceFunctionParam | BetaToolChoiceMCPParam | BetaToolChoiceCustomParam | BetaSpecificProgrammaticToolCallingParamParam | BetaSpecificApplyPatchParamParam | BetaSpecificFunctionShellParamParam'
+BetaInputItemParam: TypeAlias = "EasyInputMessageParam | BetaItemParam | BetaCompactionTriggerItemParamParam | BetaItemReferenceParamParam | BetaProgramItemParamParam | BetaProgramOutputItemParamParam"
+
+
+# Schemas the spec repeats under these names: one class serves each.
+BetaToolChoiceParamParam: TypeAlias = "ToolChoiceParamParam"
+BetaSpecificFunctionShellParamParam = SpecificFunctionShellParamParam
+BetaSpecificApplyPatchParamParam = SpecificApplyPatchParamParam
+BetaSpecificProgrammaticToolCallingParamParam = SpecificProgrammaticToolCallingParamParam
+BetaToolChoiceCustomParam = ToolChoiceCustomParam
+BetaToolChoiceMCPParam = ToolChoiceMCPParam
+BetaToolChoiceFunctionParam = ToolChoiceFunctionParam
+BetaToolChoiceTypesParam = ToolChoiceTypesParam
+BetaToolChoiceAllowedParam = ToolChoiceAllowedParam
+BetaConversationParam: TypeAlias = "ConversationParam"
+BetaConversationParam2Param = ConversationParam2Param
+BetaPersonalityEnumParam: TypeAlias = "PersonalityEnumParam"
+BetaReasoningParam = ReasoningParam
+BetaReasoningModeEnumParam: TypeAlias = "ReasoningModeEnumParam"
+BetaResponseTextParamParam = ResponseTextParamParam
+BetaTextResponseFormatConfigurationParam: TypeAlias = "TextResponseFormatConfigurationParam"
+BetaResponseFormatJsonObjectParam = ResponseFormatJsonObjectParam
+BetaTextResponseFormatJsonSchemaParam = TextResponseFormatJsonSchemaParam
+BetaResponseFormatTextParam = ResponseFormatTextParam
+BetaToolParam: TypeAlias = "ToolParam"
+BetaApplyPatchToolParamParam = ApplyPatchToolParamParam
+BetaWebSearchPreviewToolParam = WebSearchPreviewToolParam
+BetaApproximateLocationParam = ApproximateLocationParam
+BetaToolSearchToolParamParam = ToolSearchToolParamParam
+BetaNamespaceToolParamParam = NamespaceToolParamParam
+BetaCustomToolParamParam = CustomToolParamParam
+BetaCustomGrammarFormatParamParam = CustomGrammarFormatParamParam
+BetaCustomTextFormatParamParam = CustomTextFormatParamParam
+BetaFunctionToolParamParam = FunctionToolParamParam
+BetaFunctionShellToolParamParam = FunctionShellToolParamParam
+BetaContainerReferenceParamParam = ContainerReferenceParamParam
+BetaLocalEnvironmentParamParam = LocalEnvironmentParamParam
+BetaLocalSkillParamParam = LocalSkillParamParam
+BetaContainerAutoParamParam = ContainerAutoParamParam
+BetaInlineSkillParamParam = InlineSkillParamParam
+BetaInlineSkillSourceParamParam = InlineSkillSourceParamParam
+BetaSkillReferenceParamParam = SkillReferenceParamParam
+BetaContainerNetworkPolicyAllowlistParamParam = ContainerNetworkPolicyAllowlistParamParam
+BetaContainerNetworkPolicyDomainSecretParamParam = ContainerNetworkPolicyDomainSecretParamParam
+BetaContainerNetworkPolicyDisabledParamParam = ContainerNetworkPolicyDisabledParamParam
+BetaLocalShellToolParamParam = LocalShellToolParamParam
+BetaImageGenToolParam = ImageGenToolParam
+BetaImageGenToolInputImageMaskParam = ImageGenToolInputImageMaskParam
+BetaProgrammaticToolCallingParamParam = ProgrammaticToolCallingParamParam
+BetaCodeInterpreterToolParam = CodeInterpreterToolParam
+BetaAutoCodeInterpreterToolParamParam = AutoCodeInterpreterToolParamParam
+BetaMCPToolParam = MCPToolParam
+BetaMCPToolRequireApprovalMCPToolApprovalFilterParam = MCPToolRequireApprovalMCPToolApprovalFilterParam
+BetaMCPToolFilterParam = MCPToolFilterParam
+BetaWebSearchToolParam = WebSearchToolParam
+BetaWebSearchToolFiltersParam = WebSearchToolFiltersParam
+BetaWebSearchApproximateLocationParam = WebSearchApproximateLocationParam
+BetaComputerUsePreviewToolParam = ComputerUsePreviewToolParam
+BetaComputerToolParam = ComputerToolParam
+BetaFileSearchToolParam = FileSearchToolParam
+BetaFiltersParam: TypeAlias = "FiltersParam"
+BetaCompoundFilterParam = CompoundFilterParam
+BetaComparisonFilterParam = ComparisonFilterParam
+BetaRankingOptionsParam = RankingOptionsParam
+BetaHybridSearchOptionsParam = HybridSearchOptionsParam
+BetaFunctionToolParam2 = FunctionToolParam2
+BetaToolCallCallerParam2: TypeAlias = "ToolCallCallerParam2"
+BetaProgramToolCallCallerParam2 = ProgramToolCallCallerParam2
+BetaDirectToolCallCallerParam2 = DirectToolCallCallerParam2
+BetaFunctionAndCustomToolCallOutputParam: TypeAlias = "FunctionAndCustomToolCallOutputParam"
+BetaInputFileContentParam2 = InputFileContentParam2
+BetaPromptCacheBreakpointConfigParam = PromptCacheBreakpointConfigParam
+BetaInputImageContentParam = InputImageContentParam
+BetaInputTextContentParam2 = InputTextContentParam2
+BetaToolCallCallerParamParam: TypeAlias = "ToolCallCallerParamParam"
+BetaProgramToolCallCallerParamParam = ProgramToolCallCallerParamParam
+BetaDirectToolCallCallerParamParam = DirectToolCallCallerParamParam
+BetaMCPToolCallErrorParam: TypeAlias = "MCPToolCallErrorParam"
+BetaHTTPErrorParam = HTTPErrorParam
+BetaMCPToolExecutionErrorParam = MCPToolExecutionErrorParam
+BetaMCPProtocolErrorParam = MCPProtocolErrorParam
+BetaMCPListToolsToolParam = MCPListToolsToolParam
+BetaApplyPatchOperationParamParam: TypeAlias = "ApplyPatchOperationParamParam"
+BetaApplyPatchUpdateFileOperationParamParam = ApplyPatchUpdateFileOperationParamParam
+BetaApplyPatchDeleteFileOperationParamParam = ApplyPatchDeleteFileOperationParamParam
+BetaApplyPatchCreateFileOperationParamParam = ApplyPatchCreateFileOperationParamParam
+BetaFunctionShellCallOutputContentParamParam = FunctionShellCallOutputContentParamParam
+BetaFunctionShellCallOutputOutcomeParamParam: TypeAlias = "FunctionShellCallOutputOutcomeParamParam"
+BetaFunctionShellCallOutputExitOutcomeParamParam = FunctionShellCallOutputExitOutcomeParamParam
+BetaFunctionShellCallOutputTimeoutOutcomeParamParam = FunctionShellCallOutputTimeoutOutcomeParamParam
+BetaFunctionShellActionParamParam = FunctionShellActionParamParam
+BetaLocalShellExecActionParam = LocalShellExecActionParam
+BetaCodeInterpreterOutputImageParam = CodeInterpreterOutputImageParam
+BetaCodeInterpreterOutputLogsParam = CodeInterpreterOutputLogsParam
+BetaReasoningTextContentParam = ReasoningTextContentParam
+BetaSummaryTextContentParam = SummaryTextContentParam
+BetaInputImageContentParamAutoParamParam = InputImageContentParamAutoParamParam
+BetaPromptCacheBreakpointParamParam = PromptCacheBreakpointParamParam
+BetaInputTextContentParamParam = InputTextContentParamParam
+BetaInputFileContentParamParam = InputFileContentParamParam
+BetaWebSearchActionFindParam = WebSearchActionFindParam
+BetaWebSearchActionOpenPageParam = WebSearchActionOpenPageParam
+BetaWebSearchActionSearchParam = WebSearchActionSearchParam
+BetaWebSearchActionSearchSourceParam = WebSearchActionSearchSourceParam
+BetaComputerCallSafetyCheckParamParam = ComputerCallSafetyCheckParamParam
+BetaComputerScreenshotImageParam = ComputerScreenshotImageParam
+BetaComputerActionParam: TypeAlias = "ComputerActionParam"
+BetaWaitParamParam = WaitParamParam
+BetaTypeParamParam = TypeParamParam
+BetaScrollParamParam = ScrollParamParam
+BetaScreenshotParamParam = ScreenshotParamParam
+BetaMoveParamParam = MoveParamParam
+BetaKeyPressActionParam = KeyPressActionParam
+BetaDragParamParam = DragParamParam
+BetaCoordParamParam = CoordParamParam
+BetaDoubleClickActionParam = DoubleClickActionParam
+BetaClickParamParam = ClickParamParam
+BetaOutputMessageContentParam: TypeAlias = "OutputMessageContentParam"
+BetaRefusalContentParam = RefusalContentParam
+BetaOutputTextContentParam2 = OutputTextContentParam
+BetaLogProbParam = LogProbParam
+BetaTopLogProbParam = TopLogProbParam
+BetaAnnotationParam: TypeAlias = "AnnotationParam"
+BetaFilePathParam = FilePathParam
+BetaContainerFileCitationBodyParam = ContainerFileCitationBodyParam
+BetaUrlCitationBodyParam = UrlCitationBodyParam
+BetaFileCitationBodyParam = FileCitationBodyParam
+BetaInputContentParam: TypeAlias = "InputContentParam"
+BetaEasyInputMessageParam = EasyInputMessageParam
+BetaPromptCacheOptionsParam = PromptCacheOptionsParam
+BetaModelIdsResponsesParam: TypeAlias = "ModelIdsResponsesParam"
+BetaModelIdsSharedParam: TypeAlias = "ModelIdsSharedParam"
+BetaResponsePropertiesParam = ResponsePropertiesParam
+BetaPromptParam = PromptParam
+BetaModelResponsePropertiesParam = ModelResponsePropertiesParam
+BetaContextManagementParam = ContextManagementParam
+BetaResponseStreamOptionsParam = ResponseStreamOptionsParam
+BetaModerationParam = ModerationParam
+BetaModerationPolicyParam = ModerationPolicyParam
+BetaModerationConfigParam = ModerationConfigParam
+BetaCreateModelResponsePropertiesParam = CreateModelResponsePropertiesParam
