@@ -34,8 +34,8 @@ from openai_sansio import (
     __version__,
 )
 
-from ._client import Client
-from ._pages import AsyncCursorPage, AsyncPage
+from ._client import Client, RawResponse
+from ._pages import AsyncCursorPage, AsyncPage, AsyncPaginator
 from ._pool import PoolStats
 from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
@@ -46,6 +46,8 @@ __all__ = [
     "AsyncStream",
     "AsyncPage",
     "AsyncCursorPage",
+    "AsyncPaginator",
+    "RawResponse",
     "PoolStats",
     "TCPConnector",
     "default_ssl_context",

@@ -8,13 +8,14 @@ back to the ``Call`` for every decision.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import random
 import ssl
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, TypeVar
 
 import attrs
 import trio
@@ -27,6 +28,7 @@ from openai_sansio import (
     APITimeoutError,
     Call,
     ClientConfig,
+    Headers,
     NotGiven,
     OpenAIError,
     Request,
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 
     from ._resources import Chat, Completions, Embeddings, Models, Responses
 
-__all__ = ["Client"]
+__all__ = ["Client", "RawResponse"]
 
 T = TypeVar("T")
 
@@ -63,6 +65,71 @@ Parse = Callable[[Any], T]
 
 def _identity(data: Any) -> Any:
     return data
+
+
+def _attach_request_id(result: Any, request_id: str | None) -> None:
+    # Only types that declare the attribute (models, pages) get it: a
+    # caller's own ``cast`` result or a plain dict is left alone.
+    if hasattr(type(result), "_request_id"):
+        result._request_id = request_id
+
+
+class RawResponse(Generic[T]):
+    """A response as ``with_raw_response`` methods return it: the status,
+    the headers and the request that got it, and ``parse()`` for the
+    result the plain method would have returned.
+
+    The body is parsed as it arrives (a body that does not match the model
+    raises from the call itself, not from ``parse()``).  For a streamed
+    call ``parse()`` returns the open ``AsyncStream``; use it with
+    ``async with`` as usual, or the connection stays leased.
+    """
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        headers: Headers,
+        http_request: Request,
+        content: bytes,
+        parsed: T,
+        retries_taken: int,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.http_request = http_request
+        self.content = content
+        self.retries_taken = retries_taken
+        self._parsed = parsed
+
+    def __repr__(self) -> str:
+        return f"<RawResponse [{self.status_code}] {self.method} {self.url}>"
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's ``x-request-id`` for this response, if it sent one."""
+        return self.headers.get("x-request-id")
+
+    @property
+    def method(self) -> str:
+        return self.http_request.method
+
+    @property
+    def url(self) -> str:
+        return self.http_request.url
+
+    @property
+    def text(self) -> str:
+        """The body as text (empty for a streamed response)."""
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return json.loads(self.content)
+
+    def parse(self) -> T:
+        """The typed result: a model, a page, an ``AsyncStream`` or None."""
+        return self._parsed
 
 
 def _merge_config(
@@ -84,6 +151,35 @@ def _merge_config(
     if given:
         return attrs.evolve(config, **given)
     return config
+
+
+class _RawNamespaces:
+    """The namespaces of a client in their ``with_raw_response`` form."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def chat(self) -> Any:
+        return self._client.chat.with_raw_response
+
+    @property
+    def completions(self) -> Any:
+        return self._client.completions.with_raw_response
+
+    @property
+    def responses(self) -> Any:
+        return self._client.responses.with_raw_response
+
+    @property
+    def embeddings(self) -> Any:
+        return self._client.embeddings.with_raw_response
+
+    @property
+    def models(self) -> Any:
+        return self._client.models.with_raw_response
 
 
 class Client:
@@ -243,6 +339,12 @@ class Client:
         res: Models = self._resource("Models")
         return res
 
+    @property
+    def with_raw_response(self) -> _RawNamespaces:
+        """``client.with_raw_response.chat.completions.create(...)`` and so
+        on: each namespace's ``with_raw_response`` form."""
+        return _RawNamespaces(self)
+
     # -- lifetime -------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
@@ -319,9 +421,11 @@ class Client:
         options: RequestOptions | None = None,
         parse: Parse[Any] | None,
         stream_decoder: Callable[[Request], StreamDecoder[Any]] | None = None,
+        raw: bool = False,
     ) -> Any:
         """Run one logical call; ``parse=None`` means the response has no
-        body worth reading (the result is None)."""
+        body worth reading (the result is None).  ``raw=True`` returns a
+        ``RawResponse`` around the result."""
         if self._closed:
             raise APIConnectionError("The client has been closed.")
         method = method.upper()
@@ -351,9 +455,9 @@ class Client:
         # checkpoint (backoff sleeps, pool bookkeeping).
         try:
             if deadline == math.inf:
-                return await self._run(call, limits, parse, stream_decoder, started)
+                return await self._run(call, limits, parse, stream_decoder, started, raw)
             with trio.move_on_at(deadline):
-                return await self._run(call, limits, parse, stream_decoder, started)
+                return await self._run(call, limits, parse, stream_decoder, started, raw)
             # Only reached when the scope cancelled _run.
             raise APITimeoutError(
                 "total", math.inf if timeout.total is None else timeout.total, request=call.request()
@@ -369,6 +473,7 @@ class Client:
         parse: Parse[Any] | None,
         stream_decoder: Callable[[Request], StreamDecoder[Any]] | None,
         started: float,
+        raw_response: bool,
     ) -> Any:
         while True:
             request = call.request()
@@ -425,8 +530,18 @@ class Client:
                 )
             if ok:
                 if stream_decoder is not None:
-                    return AsyncStream(
+                    stream = AsyncStream(
                         exchange, stream_decoder(request), request=request, secret=self._config.api_key
+                    )
+                    if not raw_response:
+                        return stream
+                    return RawResponse(
+                        status_code=status,
+                        headers=exchange.headers,
+                        http_request=request,
+                        content=b"",
+                        parsed=stream,
+                        retries_taken=call.retries_taken,
                     )
                 # A 200 whose body is not what the API sends (an HTML page
                 # from a proxy, say) means the peer is not the API server we
@@ -439,7 +554,17 @@ class Client:
                     await exchange.release(discard=True)
                     raise
                 await exchange.release()
-                return result
+                _attach_request_id(result, exchange.headers.get("x-request-id"))
+                if not raw_response:
+                    return result
+                return RawResponse(
+                    status_code=status,
+                    headers=exchange.headers,
+                    http_request=request,
+                    content=raw,
+                    parsed=result,
+                    retries_taken=call.retries_taken,
+                )
             # Built before retry_delay() moves the call on to its next
             # attempt, so the error carries the request that failed.
             error = call.decode_error(status, exchange.headers, raw)

@@ -1,14 +1,27 @@
-"""Pages of list results.
+"""Pages of list results, and the paginator list methods return.
 
 ``AsyncPage`` is a complete list (``models.list``); ``AsyncCursorPage`` is
 one page of a cursor-paginated list, and ``async for`` over it walks every
 later page too, fetching each only when the previous one is used up.  No
 connection is held between pages.
+
+A list method returns an ``AsyncPaginator``: ``await`` it for the first
+page, or ``async for`` over it (no ``await``) for every item of every page.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Generator,
+    Generic,
+    Iterator,
+    Mapping,
+    TypeVar,
+)
 
 from openai_sansio import RequestOptions
 
@@ -17,9 +30,10 @@ if TYPE_CHECKING:
 
     from ._client import Client
 
-__all__ = ["AsyncCursorPage", "AsyncPage"]
+__all__ = ["AsyncCursorPage", "AsyncPage", "AsyncPaginator"]
 
 T = TypeVar("T")
+P = TypeVar("P", bound="AsyncPage[Any]")
 
 
 def _page_fields(data: Any, parse_item: Callable[[Any], T]) -> tuple[list[T], Mapping[str, Any]]:
@@ -32,9 +46,49 @@ def _page_fields(data: Any, parse_item: Callable[[Any], T]) -> tuple[list[T], Ma
     return [parse_item(item) for item in items], data
 
 
+class _ListCall(Generic[T]):
+    """What is needed to fetch a page of one list again, with another cursor."""
+
+    __slots__ = ("client", "options", "parse_item", "path", "query")
+
+    def __init__(
+        self,
+        client: Client,
+        path: str,
+        query: Mapping[str, object],
+        options: RequestOptions,
+        parse_item: Callable[[Any], T],
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.query = dict(query)
+        self.options = options
+        self.parse_item = parse_item
+
+    async def fetch(self, cls: type[P], *, raw: bool = False, **query: object) -> Any:
+        """A page of type ``cls`` (or, with ``raw``, a ``RawResponse`` of one)."""
+        lister = _ListCall(self.client, self.path, {**self.query, **query}, self.options, self.parse_item)
+
+        def parse(data: Any) -> P:
+            items, fields = _page_fields(data, lister.parse_item)
+            page = cls(items, fields)
+            page._next = lister
+            return page
+
+        return await self.client._call(
+            "GET", lister.path, query=lister.query, options=lister.options, parse=parse, raw=raw
+        )
+
+
 class AsyncPage(Generic[T]):
     """The items of a list response, in ``data``; iterate it directly (or
-    with ``async for``)."""
+    with ``async for``).
+
+    ``_request_id`` is the ``x-request-id`` of the response it came from.
+    """
+
+    _next: _ListCall[T] | None = None
+    _request_id: str | None = None
 
     def __init__(self, data: list[T], raw: Mapping[str, Any]) -> None:
         self.data = data
@@ -72,15 +126,9 @@ class AsyncPage(Generic[T]):
         options: RequestOptions,
         parse_item: Callable[[Any], T],
     ) -> Self:
-        def parse(data: Any) -> tuple[list[T], Mapping[str, Any]]:
-            return _page_fields(data, parse_item)
-
-        items, raw = await client._call("GET", path, query=query, options=options, parse=parse)
-        page = cls(items, raw)
-        page._next = (client, path, dict(query), options, parse_item)
+        """Fetch the page at ``path`` with ``query``."""
+        page: Self = await _ListCall(client, path, query, options, parse_item).fetch(cls)
         return page
-
-    _next: tuple[Client, str, dict[str, object], RequestOptions, Callable[[Any], T]] | None = None
 
 
 class AsyncCursorPage(AsyncPage[T]):
@@ -116,9 +164,8 @@ class AsyncCursorPage(AsyncPage[T]):
         cursor = self._cursor()
         if not self.has_next_page() or cursor is None or self._next is None:
             raise RuntimeError("there is no next page; check has_next_page() first")
-        client, path, query, options, parse_item = self._next
-        query = {**query, "after": cursor}
-        return await type(self).fetch(client, path, query, options, parse_item)
+        page: Self = await self._next.fetch(type(self), after=cursor)
+        return page
 
 
 class _PageWalker(Generic[T]):
@@ -140,3 +187,42 @@ class _PageWalker(Generic[T]):
         item = self._page.data[self._index]
         self._index += 1
         return item
+
+
+class AsyncPaginator(Generic[T, P]):
+    """What a list method returns: ``await`` it for the first page (a
+    ``P``), or ``async for`` over it for every item of every page.
+
+    Nothing is sent, and no coroutine exists, until one of the two starts;
+    each ``await`` or ``async for`` sends its own requests.
+    """
+
+    __slots__ = ("_fetch",)
+
+    def __init__(self, fetch: Callable[[], Awaitable[P]]) -> None:
+        self._fetch = fetch
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    def __await__(self) -> Generator[Any, None, P]:
+        return self._fetch().__await__()
+
+    def __aiter__(self) -> _PaginatorWalker[T]:
+        return _PaginatorWalker(self._fetch)
+
+
+class _PaginatorWalker(Generic[T]):
+    """``async for`` over a paginator: fetches the first page on first use."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[AsyncPage[Any]]]) -> None:
+        self._fetch = fetch
+        self._walker: _PageWalker[T] | None = None
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._walker is None:
+            self._walker = _PageWalker(await self._fetch())
+        return await self._walker.__anext__()

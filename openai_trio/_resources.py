@@ -4,7 +4,10 @@
 Names and keyword arguments follow the official SDK.  A keyword left at
 ``NOT_GIVEN`` is not sent at all; ``None`` is sent as JSON ``null``.  Every
 method also takes ``extra_headers``, ``extra_query``, ``extra_body``,
-``timeout`` and ``max_retries`` for that one call.
+``timeout`` and ``max_retries`` for that one call.  List methods return
+an ``AsyncPaginator`` (``await`` it, or ``async for`` over it), and
+``<namespace>.with_raw_response`` is the same namespace with every method
+returning a ``RawResponse``.
 
 The generated models are imported on first use, not with this module.
 """
@@ -15,11 +18,13 @@ import importlib
 from typing import (
     TYPE_CHECKING,
     Any,
+    Awaitable,
     Callable,
     Iterable,
     Literal,
     Mapping,
     Sequence,
+    TypeVar,
     overload,
 )
 from urllib.parse import quote
@@ -27,7 +32,7 @@ from urllib.parse import quote
 import openai_sansio
 from openai_sansio import NOT_GIVEN, NotGiven, Request, RequestOptions, Timeout
 
-from ._pages import AsyncCursorPage, AsyncPage
+from ._pages import AsyncCursorPage, AsyncPage, AsyncPaginator, _ListCall
 from ._streams import AsyncStream
 
 if TYPE_CHECKING:
@@ -56,6 +61,8 @@ __all__ = [
     "Models",
     "Responses",
 ]
+
+P = TypeVar("P", bound="AsyncPage[Any]")
 
 Headers = Mapping[str, "str | None"]
 Query = Mapping[str, object]
@@ -138,8 +145,59 @@ def _decoder(name: str, parser: str | None = None) -> Callable[[Request], Stream
 
 
 class _Resource:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, raw: bool = False) -> None:
         self._client = client
+        self._raw = raw
+        self._raw_view: Any = None
+
+    @property
+    def with_raw_response(self) -> Any:
+        """This namespace again, with every method returning a
+        ``RawResponse`` (status, headers, request, ``parse()``) instead of
+        the parsed result.  List methods return a paginator to ``await``."""
+        view = self._raw_view
+        if view is None:
+            view = self._raw_view = self if self._raw else type(self)(self._client, raw=True)
+        return view
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Body | None = None,
+        query: Query | None = None,
+        options: RequestOptions,
+        parse: Callable[[Any], Any] | None,
+        stream_decoder: Callable[[Request], StreamDecoder[Any]] | None = None,
+    ) -> Any:
+        return await self._client._call(
+            method,
+            path,
+            body=body,
+            query=query,
+            options=options,
+            parse=parse,
+            stream_decoder=stream_decoder,
+            raw=self._raw,
+        )
+
+    def _list(
+        self,
+        page: type[P],
+        path: str,
+        query: Query,
+        options: RequestOptions,
+        parse_item: Callable[[Any], Any],
+    ) -> AsyncPaginator[Any, P]:
+        lister = _ListCall(self._client, path, query, options, parse_item)
+        raw = self._raw
+
+        def fetch() -> Awaitable[P]:
+            result: Awaitable[P] = lister.fetch(page, raw=raw)
+            return result
+
+        return AsyncPaginator(fetch)
 
 
 class ChatCompletions(_Resource):
@@ -378,7 +436,7 @@ class ChatCompletions(_Resource):
                 "stream": stream,
             }
         )
-        result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._client._call(
+        result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._call(
             "POST",
             "/chat/completions",
             body=body,
@@ -398,9 +456,9 @@ class ChatCompletions(_Resource):
 class Chat(_Resource):
     """``client.chat``."""
 
-    def __init__(self, client: Client) -> None:
-        super().__init__(client)
-        self.completions = ChatCompletions(client)
+    def __init__(self, client: Client, *, raw: bool = False) -> None:
+        super().__init__(client, raw=raw)
+        self.completions = ChatCompletions(client, raw=raw)
 
 
 class Completions(_Resource):
@@ -544,7 +602,7 @@ class Completions(_Resource):
                 "stream": stream,
             }
         )
-        result: Completion | AsyncStream[Completion] = await self._client._call(
+        result: Completion | AsyncStream[Completion] = await self._call(
             "POST",
             "/completions",
             body=body,
@@ -564,9 +622,9 @@ class Completions(_Resource):
 class Responses(_Resource):
     """``client.responses``."""
 
-    def __init__(self, client: Client) -> None:
-        super().__init__(client)
-        self.input_items = InputItems(client)
+    def __init__(self, client: Client, *, raw: bool = False) -> None:
+        super().__init__(client, raw=raw)
+        self.input_items = InputItems(client, raw=raw)
 
     @overload
     async def create(
@@ -771,7 +829,7 @@ class Responses(_Resource):
                 "stream": stream,
             }
         )
-        result: Response | AsyncStream[ResponseStreamEvent] = await self._client._call(
+        result: Response | AsyncStream[ResponseStreamEvent] = await self._call(
             "POST",
             "/responses",
             body=body,
@@ -842,7 +900,7 @@ class Responses(_Resource):
                 "stream": stream,
             }
         )
-        result: Response | AsyncStream[ResponseStreamEvent] = await self._client._call(
+        result: Response | AsyncStream[ResponseStreamEvent] = await self._call(
             "GET",
             f"/responses/{_segment(response_id, 'response_id')}",
             query=query,
@@ -869,7 +927,8 @@ class Responses(_Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> None:
         """Delete a stored response (the API answers with no body)."""
-        await self._client._call(
+        # Returned for the ``with_raw_response`` form; None otherwise.
+        result: None = await self._call(
             "DELETE",
             f"/responses/{_segment(response_id, 'response_id')}",
             options=_options(
@@ -881,6 +940,7 @@ class Responses(_Resource):
             ),
             parse=None,
         )
+        return result
 
     async def cancel(
         self,
@@ -893,7 +953,7 @@ class Responses(_Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Response:
         """Cancel a background response."""
-        result: Response = await self._client._call(
+        result: Response = await self._call(
             "POST",
             f"/responses/{_segment(response_id, 'response_id')}/cancel",
             options=_options(
@@ -911,7 +971,7 @@ class Responses(_Resource):
 class InputItems(_Resource):
     """``client.responses.input_items``."""
 
-    async def list(
+    def list(
         self,
         response_id: str,
         *,
@@ -924,9 +984,9 @@ class InputItems(_Resource):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> AsyncCursorPage[ItemResource]:
-        """One page of a response's input items; ``async for`` over the page
-        walks every later page too."""
+    ) -> AsyncPaginator[ItemResource, AsyncCursorPage[ItemResource]]:
+        """A response's input items: ``await`` for one page, or ``async for``
+        (no ``await``) over every item of every page."""
         path = f"/responses/{_segment(response_id, 'response_id')}/input_items"
         options = _options(
             extra_headers=extra_headers,
@@ -936,7 +996,7 @@ class InputItems(_Resource):
             max_retries=max_retries,
         )
         query = _query({"after": after, "include": include, "limit": limit, "order": order})
-        return await AsyncCursorPage.fetch(self._client, path, query, options, _item_parser())
+        return self._list(AsyncCursorPage, path, query, options, _item_parser())
 
 
 def _item_parser() -> Callable[[Any], Any]:
@@ -974,7 +1034,7 @@ class Embeddings(_Resource):
                 "user": user,
             }
         )
-        result: CreateEmbeddingResponse = await self._client._call(
+        result: CreateEmbeddingResponse = await self._call(
             "POST",
             "/embeddings",
             body=body,
@@ -993,7 +1053,7 @@ class Embeddings(_Resource):
 class Models(_Resource):
     """``client.models``."""
 
-    async def list(
+    def list(
         self,
         *,
         extra_headers: Headers | None = None,
@@ -1001,8 +1061,9 @@ class Models(_Resource):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> AsyncPage[Model]:
-        """Every model available (the API returns them in one page)."""
+    ) -> AsyncPaginator[Model, AsyncPage[Model]]:
+        """Every model available (the API returns them in one page):
+        ``await`` for the page, or ``async for`` over the models."""
         options = _options(
             extra_headers=extra_headers,
             extra_query=extra_query,
@@ -1010,7 +1071,7 @@ class Models(_Resource):
             timeout=timeout,
             max_retries=max_retries,
         )
-        return await AsyncPage.fetch(self._client, "/models", {}, options, _model("Model"))
+        return self._list(AsyncPage, "/models", {}, options, _model("Model"))
 
     async def retrieve(
         self,
@@ -1023,7 +1084,7 @@ class Models(_Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Model:
         """One model by id."""
-        result: Model = await self._client._call(
+        result: Model = await self._call(
             "GET",
             f"/models/{_segment(model, 'model')}",
             options=_options(
@@ -1048,7 +1109,7 @@ class Models(_Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> ModelDeleted:
         """Delete a fine-tuned model you own."""
-        result: ModelDeleted = await self._client._call(
+        result: ModelDeleted = await self._call(
             "DELETE",
             f"/models/{_segment(model, 'model')}",
             options=_options(

@@ -223,6 +223,11 @@ class AsyncStream(Generic[T]):
         self.headers = exchange.headers
         self.request_id: str | None = exchange.headers.get("x-request-id")
 
+    @property
+    def _request_id(self) -> str | None:
+        # The official SDK's name for it, as on parsed models.
+        return self.request_id
+
     def __repr__(self) -> str:
         state = "closed" if self._finished else "open"
         return f"<AsyncStream {self.request.method} {self.request.url} {state}>"

@@ -171,6 +171,18 @@ PARAM_NAMES: dict[str, str] = {
 SECRET_FIELDS = frozenset({"client_secret", "secret", "password"})
 SECRET_VALUE_CLASSES = re.compile(r"ApiKey|Secret")
 
+# Schema -> a hand-written mixin of openai_sansio/types/_base.py added as a
+# second base of its class (convenience members the official SDK has).
+MODEL_MIXINS: dict[str, str] = {
+    "Response": "OutputTextMixin",
+    "BetaResponse": "OutputTextMixin",
+}
+# Mixin -> spec properties it computes itself: the generated class leaves
+# these fields out so the mixin's member is not shadowed.
+MIXIN_FIELDS: dict[str, frozenset[str]] = {
+    "OutputTextMixin": frozenset({"output_text"}),
+}
+
 # Options of every generated model class; eq and repr come from BaseModel
 # (see openai_sansio/types/_base.py for why).
 MODEL_OPTIONS = "slots=True, kw_only=True, eq=False, repr=False"
@@ -1234,20 +1246,27 @@ class Generator:
 
     def emit_model(self, m: Model, w: ModuleWriter) -> None:
         lines = w.lines
-        lines += ["", "", f"@attrs.define({MODEL_OPTIONS})", f"class {m.name}(BaseModel):"]
+        bases = "BaseModel"
+        model_fields = m.fields
+        mixin = MODEL_MIXINS.get(m.source)
+        if mixin is not None:
+            bases += ", " + w.use(mixin, "_base")
+            computed = MIXIN_FIELDS.get(mixin, frozenset())
+            model_fields = [f for f in m.fields if f.wire not in computed]
+        lines += ["", "", f"@attrs.define({MODEL_OPTIONS})", f"class {m.name}({bases}):"]
         lines.append(f'    """Generated from schema `{m.source}`."""')
         lines.append("")
-        secrets = sorted(f.py for f in m.fields if self.is_secret(m, f))
+        secrets = sorted(f.py for f in model_fields if self.is_secret(m, f))
         if secrets:
             items = ", ".join(json.dumps(n) for n in secrets)
             lines.append(f"    _secrets: ClassVar[frozenset[str]] = frozenset({{{items}}})")
             w.typing.add("ClassVar")
-        renames = {f.py: f.wire for f in m.fields if f.py != f.wire}
+        renames = {f.py: f.wire for f in model_fields if f.py != f.wire}
         if renames:
             items = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in renames.items())
             lines.append(f"    _renames: ClassVar[Mapping[str, str]] = {{{items}}}")
             w.typing.add("ClassVar")
-        fields = sorted(m.fields, key=lambda f: not (f.required and not isinstance(f.type, Opt)))
+        fields = sorted(model_fields, key=lambda f: not (f.required and not isinstance(f.type, Opt)))
         calls: list[str] = []
         for f in fields:
             strict = f.required and not isinstance(self.ir.resolve(f.type), Opt)

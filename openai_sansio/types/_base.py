@@ -10,16 +10,19 @@ shape errors into ``APIResponseValidationError``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Mapping, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, TypeVar, overload
 
 import attrs
 
 from .._errors import APIResponseValidationError
 
-__all__ = ["BaseModel", "UnknownObject", "parse_model"]
+__all__ = ["BaseModel", "OutputTextMixin", "UnknownObject", "parse_model"]
 
 _M = TypeVar("_M", bound="BaseModel")
 _T = TypeVar("_T")
+
+# Attributes of every model that hold bookkeeping, not payload.
+_PRIVATE = frozenset({"_raw", "_request_id"})
 
 # Wire names known to each model class, computed on first use of ``extra``.
 _known_keys: dict[type, frozenset[str]] = {}
@@ -36,13 +39,17 @@ class BaseModel:
 
     ``_raw`` holds the mapping the object was built from, so fields this
     version of the spec does not describe (``reasoning_content`` from vLLM,
-    ``timings`` from llama.cpp, ...) are never lost.  It takes no part in
-    equality or the repr.
+    ``timings`` from llama.cpp, ...) are never lost.  ``_request_id`` is the
+    ``x-request-id`` of the response the client parsed the object from (the
+    official SDK's name), on the top-level result only.  Neither takes part
+    in equality, the repr or ``to_dict()``.
     """
 
     _raw: Mapping[str, Any] | None = attrs.field(
         default=None, eq=False, repr=False, alias="_raw"
     )
+    # Not an __init__ argument: only the client sets it, after parsing.
+    _request_id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     # Python attribute name -> wire name, only where the two differ.
     _renames: ClassVar[Mapping[str, str]] = {}
@@ -55,7 +62,7 @@ class BaseModel:
         if known is None:
             renames = cls._renames
             known = frozenset(
-                renames.get(f.name, f.name) for f in attrs.fields(cls) if f.name != "_raw"
+                renames.get(f.name, f.name) for f in attrs.fields(cls) if f.name not in _PRIVATE
             )
             _known_keys[cls] = known
         return known
@@ -64,7 +71,7 @@ class BaseModel:
     def _field_names(cls) -> tuple[str, ...]:
         names = _field_names.get(cls)
         if names is None:
-            names = tuple(f.name for f in attrs.fields(cls) if f.name != "_raw")
+            names = tuple(f.name for f in attrs.fields(cls) if f.name not in _PRIVATE)
             _field_names[cls] = names
         return names
 
@@ -108,13 +115,44 @@ class BaseModel:
         renames = self._renames
         out: dict[str, Any] = {}
         for f in attrs.fields(type(self)):
-            if f.name == "_raw":
+            if f.name in _PRIVATE:
                 continue
             value = getattr(self, f.name)
             if value is None:
                 continue
             out[renames.get(f.name, f.name)] = _to_wire(value)
         return out
+
+
+class OutputTextMixin:
+    """Adds ``output_text`` to the Responses API ``Response`` models.
+
+    Listed as an extra base by ``tools/generate_models.py``, which then
+    leaves out the spec's ``output_text`` property: the API does not send
+    it, the official SDKs compute it, and so does this.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        output: Any
+
+    @property
+    def output_text(self) -> str:
+        """The text of every ``output_text`` part of every ``message`` item,
+        joined in order; ``""`` when there is none."""
+        parts: list[str] = []
+        # Getattr throughout: leniently parsed payloads may leave out any of
+        # these, and unknown items come back as ``UnknownObject``.
+        for item in self.output or ():
+            if getattr(item, "type", None) != "message":
+                continue
+            for content in getattr(item, "content", None) or ():
+                if getattr(content, "type", None) == "output_text":
+                    text = getattr(content, "text", None)
+                    if isinstance(text, str):
+                        parts.append(text)
+        return "".join(parts)
 
 
 def _to_wire(value: object) -> object:

@@ -7,7 +7,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, OutputTextMixin, UnknownObject
 from .shared import ModerationResultBody, PromptCacheBreakpointParam
 
 __all__ = [
@@ -1335,7 +1335,7 @@ class ReasoningItem(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class Response(BaseModel):
+class Response(BaseModel, OutputTextMixin):
     """Generated from schema `Response`."""
 
     metadata: dict[str, str] | None = None
@@ -1367,7 +1367,6 @@ class Response(BaseModel):
     incomplete_details: ResponseIncompleteDetails | None = None
     reasoning: Reasoning | None = None
     instructions: str | list[InputItem] | None = None
-    output_text: str | None = None
     usage: ResponseUsage | None = None
     prompt_cache_options: PromptCacheOptions | None = None
     moderation: Moderation | None = None
@@ -1407,7 +1406,6 @@ class Response(BaseModel):
             incomplete_details=ResponseIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None,
             reasoning=Reasoning.from_dict(v) if (v := get("reasoning")) is not None else None,
             instructions=_parse_response_instructions(v) if (v := get("instructions")) is not None else None,
-            output_text=get("output_text"),
             usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else None,
             prompt_cache_options=PromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None,
             moderation=Moderation.from_dict(v) if (v := get("moderation")) is not None else None,

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, OutputTextMixin, UnknownObject
 from .responses import (
     Annotation,
     ApplyPatchCallOutputStatus,
@@ -2373,7 +2373,7 @@ class BetaResponseQueuedEvent(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
-class BetaResponse(BaseModel):
+class BetaResponse(BaseModel, OutputTextMixin):
     """Generated from schema `BetaResponse`."""
 
     metadata: dict[str, str] | None = None
@@ -2405,7 +2405,6 @@ class BetaResponse(BaseModel):
     incomplete_details: BetaResponseIncompleteDetails | None = None
     reasoning: Reasoning | None = None
     instructions: str | list[BetaInputItem] | None = None
-    output_text: str | None = None
     usage: ResponseUsage | None = None
     prompt_cache_options: PromptCacheOptions | None = None
     moderation: Moderation | None = None
@@ -2445,7 +2444,6 @@ class BetaResponse(BaseModel):
             incomplete_details=BetaResponseIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None,
             reasoning=Reasoning.from_dict(v) if (v := get("reasoning")) is not None else None,
             instructions=_parse_beta_response_instructions(v) if (v := get("instructions")) is not None else None,
-            output_text=get("output_text"),
             usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else None,
             prompt_cache_options=PromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None,
             moderation=Moderation.from_dict(v) if (v := get("moderation")) is not None else None,
