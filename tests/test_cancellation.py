@@ -151,9 +151,13 @@ async def test_cancelled_propagates_untouched() -> None:
         Client(api_key=KEY, base_url="http://fake.test/v1", connector=server.connect) as client,
     ):
         server.enqueue(FakeResponse.hanging())
+
+        async def first_page() -> None:
+            await client.models.list()
+
         with trio.CancelScope() as scope:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(client.models.list)
+                nursery.start_soon(first_page)
                 await trio.testing.wait_all_tasks_blocked()
                 assert client.pool_stats().in_use == 1
                 scope.cancel()
