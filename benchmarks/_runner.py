@@ -103,7 +103,10 @@ class Config:
 
 
 def sdk_installed() -> bool:
-    return importlib.util.find_spec("openai") is not None
+    try:
+        return importlib.util.find_spec("openai") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class FakeServer:
