@@ -191,11 +191,13 @@ def _query_string(merged: Mapping[object, object]) -> str:
         raise LocalProtocolError("query string contains text that is not valid Unicode") from None
 
 
+# What json.dumps would build for these options on every call.
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+
+
 def _encode_body(body: Mapping[str, object]) -> bytes:
     try:
-        return json.dumps(
-            body, allow_nan=False, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        return _ENCODER.encode(body).encode("utf-8")
     except TypeError as exc:
         # json's own messages name a type, never a value.
         raise LocalProtocolError(f"body is not JSON-encodable: {exc}") from None
@@ -210,9 +212,97 @@ def _encode_body(body: Mapping[str, object]) -> bytes:
 
 
 def _check_mapping(what: str, value: object) -> Mapping[Any, Any] | None:
-    if value is not None and not isinstance(value, Mapping):
+    # A dict (the usual case) is answered before the slower ABC check.
+    if value is not None and type(value) is not dict and not isinstance(value, Mapping):
         raise LocalProtocolError(f"{what} must be a mapping or None, not {type(value).__name__}")
     return value
+
+
+class _ConfigParts:
+    """What every call made with one ``ClientConfig`` shares, worked out on
+    the first call: a client makes many calls with the same config."""
+
+    __slots__ = ("_checked", "_fields", "base_path", "config", "origin", "policy")
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self.origin: Origin = config.origin
+        self.base_path = config.base_path
+        # Immutable, so every call that keeps the config's max_retries shares it.
+        self.policy = RetryPolicy(max_retries=config.max_retries)
+        # (stream, has body) -> the header fields before per-call changes,
+        # and the same as checked (name, value) pairs.
+        self._fields: dict[tuple[bool, bool], dict[str, str]] = {}
+        self._checked: dict[tuple[bool, bool], tuple[tuple[str, str], ...]] = {}
+
+    def fields(self, stream: bool, has_body: bool) -> dict[str, str]:
+        """The config's header fields for such a call; the caller must not
+        change the dict it gets."""
+        key = (stream, has_body)
+        fields = self._fields.get(key)
+        if fields is None:
+            config = self.config
+            fields = {}
+            if config.api_key:
+                fields["authorization"] = "Bearer " + config.api_key
+            fields["user-agent"] = _USER_AGENT
+            fields["accept"] = "text/event-stream" if stream else "application/json"
+            if has_body:
+                fields["content-type"] = "application/json"
+            if config.organization:
+                fields["openai-organization"] = config.organization
+            if config.project:
+                fields["openai-project"] = config.project
+            for name, value in config.default_headers:
+                fields[_header_name(name)] = value
+            self._fields[key] = fields
+        return fields
+
+    def checked(self, stream: bool, has_body: bool) -> tuple[tuple[str, str], ...]:
+        """``fields`` as checked ``(name, value)`` pairs."""
+        key = (stream, has_body)
+        checked = self._checked.get(key)
+        if checked is None:
+            checked = tuple(
+                (name, _header_value(name, value))
+                for name, value in self.fields(stream, has_body).items()
+            )
+            self._checked[key] = checked
+        return checked
+
+
+# The parts of the configs in use, by id (each entry holds its config, so an
+# id is never reused while its entry exists).  Cleared when full.
+_CONFIG_PARTS: dict[int, _ConfigParts] = {}
+_CONFIG_PARTS_LIMIT = 32
+
+
+def _config_parts(config: ClientConfig) -> _ConfigParts:
+    parts = _CONFIG_PARTS.get(id(config))
+    if parts is None or parts.config is not config:
+        parts = _ConfigParts(config)
+        if len(_CONFIG_PARTS) >= _CONFIG_PARTS_LIMIT:
+            _CONFIG_PARTS.clear()
+        _CONFIG_PARTS[id(config)] = parts
+    return parts
+
+
+def _idempotency_field(
+    method: str, key: str | None, chosen: set[str] | frozenset[str]
+) -> str | None:
+    """The Idempotency-Key value the call adds, if any."""
+    if method == "GET" or "idempotency-key" in chosen:
+        return None
+    if key is None:
+        raise LocalProtocolError(
+            f"a {method} call needs an idempotency_key, so that retries are safe; "
+            "use new_idempotency_key(os.urandom(16))"
+        )
+    return key
+
+
+_NOTHING: frozenset[str] = frozenset()
+_KNOWN_METHODS = frozenset({"GET", "POST", "DELETE", "PUT", "PATCH"})
 
 
 class Call:
@@ -273,7 +363,9 @@ class Call:
             raise LocalProtocolError(
                 f"options must be RequestOptions or None, not {type(options).__name__}"
             )
-        if not isinstance(method, str) or not _TOKEN_RE.fullmatch(method):
+        if not isinstance(method, str) or (
+            method not in _KNOWN_METHODS and not _TOKEN_RE.fullmatch(method)
+        ):
             raise LocalProtocolError(f"invalid HTTP method {method!r}")
         method = method.upper()
         if not isinstance(path, str) or not _PATH_RE.fullmatch(path):
@@ -285,74 +377,80 @@ class Call:
         if not isinstance(stream, bool):
             raise LocalProtocolError(f"stream must be a bool, not {type(stream).__name__}")
 
+        parts = _config_parts(config)
         max_retries = options.max_retries
         if max_retries is NOT_GIVEN:
-            max_retries = config.max_retries
+            self._policy = parts.policy
         elif isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise LocalProtocolError(f"max_retries must be a non-negative int, got {max_retries!r}")
+        else:
+            self._policy = RetryPolicy(max_retries=max_retries)
         timeout = options.timeout
         self._timeout = config.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
-        self._policy = RetryPolicy(max_retries=max_retries)
 
         # Query: client defaults, then the call's own, then the per-call extras.
-        merged_query: dict[object, object] = dict(config.default_query)
-        merged_query.update(_check_mapping("query", query) or {})
-        merged_query.update(_check_mapping("extra_query", options.extra_query) or {})
-        query_string = _query_string(merged_query)
-        target = config.base_path + path
-        if query_string:
-            target += "?" + query_string
+        query = _check_mapping("query", query)
+        extra_query = _check_mapping("extra_query", options.extra_query)
+        target = parts.base_path + path
+        if query or extra_query or config.default_query:
+            merged_query: dict[object, object] = dict(config.default_query)
+            merged_query.update(query or {})
+            merged_query.update(extra_query or {})
+            query_string = _query_string(merged_query)
+            if query_string:
+                target += "?" + query_string
 
         body = _check_mapping("body", body)
         extra_body = _check_mapping("extra_body", options.extra_body)
         encoded: bytes | None = None
-        if body is not None or extra_body is not None:
+        if extra_body is None and type(body) is dict:
+            encoded = _encode_body(body)
+        elif body is not None or extra_body is not None:
             merged_body: dict[Any, Any] = dict(body or {})
             merged_body.update(extra_body or {})
             encoded = _encode_body(merged_body)
 
-        fields: dict[str, str] = {}
-        if config.api_key:
-            fields["authorization"] = "Bearer " + config.api_key
-        fields["user-agent"] = _USER_AGENT
-        fields["accept"] = "text/event-stream" if stream else "application/json"
-        if encoded is not None:
-            fields["content-type"] = "application/json"
-        if config.organization:
-            fields["openai-organization"] = config.organization
-        if config.project:
-            fields["openai-project"] = config.project
-        for name, value in config.default_headers:
-            fields[_header_name(name)] = value
-        # Names the caller set or removed explicitly; we do not fill those in.
-        chosen: set[str] = set()
-        extra_headers = _check_mapping("extra_headers", options.extra_headers) or {}
-        for name, value in extra_headers.items():
-            key = _header_name(name)
-            chosen.add(key)
-            if value is None or value == "":
-                fields.pop(key, None)
+        base = parts.fields(stream, encoded is not None)
+        extra_headers = _check_mapping("extra_headers", options.extra_headers)
+        if not extra_headers and (method == "GET" or "idempotency-key" not in base):
+            # The usual call: the config's fields as they are, plus a key.
+            key = _idempotency_field(method, idempotency_key, _NOTHING)
+            if key is None:
+                self._fixed_headers = parts.checked(stream, encoded is not None)
+                self._idempotency_key = base.get("idempotency-key")
             else:
-                fields[key] = value
-        if method != "GET" and "idempotency-key" not in chosen:
-            if idempotency_key is None:
-                raise LocalProtocolError(
-                    f"a {method} call needs an idempotency_key, so that retries are safe; "
-                    "use new_idempotency_key(os.urandom(16))"
+                self._fixed_headers = (
+                    *parts.checked(stream, encoded is not None),
+                    ("idempotency-key", _header_value("idempotency-key", key)),
                 )
-            fields["idempotency-key"] = idempotency_key
+                self._idempotency_key = key
+            self._send_retry_count = "x-retry-count" not in base
+        else:
+            fields = dict(base)
+            # Names the caller set or removed explicitly; we do not fill those in.
+            chosen: set[str] = set()
+            for name, value in (extra_headers or {}).items():
+                key = _header_name(name)
+                chosen.add(key)
+                if value is None or value == "":
+                    fields.pop(key, None)
+                else:
+                    fields[key] = value
+            key = _idempotency_field(method, idempotency_key, chosen)
+            if key is not None:
+                fields["idempotency-key"] = key
 
-        self._fixed_headers = tuple(
-            (name, _header_value(name, value)) for name, value in fields.items()
-        )
-        self._send_retry_count = "x-retry-count" not in chosen and "x-retry-count" not in fields
+            self._fixed_headers = tuple(
+                (name, _header_value(name, value)) for name, value in fields.items()
+            )
+            self._send_retry_count = "x-retry-count" not in chosen and "x-retry-count" not in fields
+            self._idempotency_key = fields.get("idempotency-key")
         self._config = config
         self._method = method
-        self._origin: Origin = config.origin
+        self._origin: Origin = parts.origin
         self._target = target
         self._body = b"" if encoded is None else encoded
         self._stream = stream
-        self._idempotency_key = fields.get("idempotency-key")
         self._retries_taken = 0
         self._request: Request | None = None
 

@@ -24,19 +24,33 @@ class Headers(Mapping[str, str]):
 
     __slots__ = ("_fields", "_index")
 
+    _fields: tuple[tuple[str, str], ...]
+    _index: dict[str, str]
+
     def __init__(self, fields: Sequence[tuple[str, str]] = ()) -> None:
-        self._fields: tuple[tuple[str, str], ...] = tuple(
-            (name.lower(), value) for name, value in fields
-        )
-        index: dict[str, str] = {}
-        for name, value in self._fields:
-            index.setdefault(name, value)
+        self._set(tuple([(name.lower(), value) for name, value in fields]))
+
+    def _set(self, fields: tuple[tuple[str, str], ...]) -> None:
+        self._fields = fields
+        # A dict keeps each name where it first appeared; only a repeated
+        # name (rare in responses) needs its first value put back.
+        index = dict(fields)
+        if len(index) != len(fields):
+            index = {}
+            for name, value in fields:
+                index.setdefault(name, value)
         self._index = index
 
     @classmethod
     def from_raw(cls, raw: Sequence[tuple[bytes, bytes]]) -> Headers:
         """Build from the ``(name, value)`` byte pairs h11 and h2 produce."""
-        return cls([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
+        # Every response carries a few dozen fields: skip the generic
+        # constructor's second pass over them.
+        headers = cls.__new__(cls)
+        headers._set(
+            tuple([(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in raw])
+        )
+        return headers
 
     @property
     def fields(self) -> tuple[tuple[str, str], ...]:

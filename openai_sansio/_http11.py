@@ -9,6 +9,7 @@ ever has one of them in flight.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import h11
@@ -24,7 +25,7 @@ from ._events import (
     Sentinel,
 )
 from ._headers import Headers
-from ._request import Request
+from ._request import Origin, Request
 
 __all__ = ["HTTP11Connection"]
 
@@ -49,9 +50,13 @@ _REFUSED_HEADERS = {
 # h11 quotes raw received bytes in some messages (header lines, chunk
 # headers); a response header may carry a cookie, so cut the quote off.
 _QUOTED_BYTES = re.compile(r":? (?:b['\"]|bytearray\().*", re.DOTALL)
+# How many checked header names and values a connection remembers.
+_CHECKED_LIMIT = 128
 _STRAY_DATA = "the server sent data while no request was in flight"
 _NO_TRAILERS = Headers()
 _CLOSED = ConnectionClosed()
+# Immutable, so one serves every request.
+_END_OF_MESSAGE = h11.EndOfMessage()
 
 
 class HTTP11Connection:
@@ -83,6 +88,23 @@ class HTTP11Connection:
         self._error: str | None = None
         # The first bytes of a response, until they are known to be "HTTP/".
         self._prefix: bytes | None = None
+        # Header names and values already checked, with their wire form: a
+        # client sends the same few fields on every request.  Kept per
+        # connection so a credential does not outlive it here; bounded, so
+        # unique values (idempotency keys) cannot grow it.  Refusals are
+        # not cached.
+        self._check_name = functools.lru_cache(maxsize=_CHECKED_LIMIT)(_check_name)
+        self._encode_value = functools.lru_cache(maxsize=_CHECKED_LIMIT)(_encode_value)
+        # Whether h11 is between requests on both sides; it only changes in
+        # send() and when a response completes (any other change comes with
+        # _eof, _closed or _error set), so it is tracked rather than asked
+        # for on every pool check.
+        self._h11_idle = True
+        # What ended the last run of body chunks (see next_event), not yet
+        # handed out.
+        self._held: object | None = None
+        # The Host header for the last origin seen: a connection has one.
+        self._host: tuple[Origin, bytes] | None = None
 
     # -- state ------------------------------------------------------------
 
@@ -105,11 +127,10 @@ class HTTP11Connection:
         """Whether ``send`` would accept a new request right now."""
         return (
             not self._in_flight
+            and self._h11_idle
             and not self._closed
             and not self._eof
             and self._error is None
-            and self._h11.our_state is h11.IDLE
-            and self._h11.their_state is h11.IDLE
         )
 
     @property
@@ -161,11 +182,11 @@ class HTTP11Connection:
         host: bytes | None = None
         have_length = False
         length = str(len(body)).encode("ascii")
+        check_name = self._check_name
+        encode_value = self._encode_value
         for name, value in request.headers:
-            if not _TOKEN.fullmatch(name):
-                raise LocalProtocolError(f"invalid header name {name[:40]!r}")
-            lname = name.lower()
-            raw_value = _encode_value(lname, value)
+            lname, raw_name = check_name(name)
+            raw_value = encode_value(lname, value)
             if lname == "host":
                 if host is not None:
                     raise LocalProtocolError("more than one 'host' header")
@@ -183,9 +204,14 @@ class HTTP11Connection:
                 raise LocalProtocolError(
                     f"header {lname!r} is not allowed: {_REFUSED_HEADERS[lname]}"
                 )
-            fields.append((lname.encode("ascii"), raw_value))
+            fields.append((raw_name, raw_value))
         if host is None:
-            host = _host_header(request)
+            cached = self._host
+            if cached is not None and cached[0] is request.origin:
+                host = cached[1]
+            else:
+                host = _host_header(request)
+                self._host = (request.origin, host)
         fields.insert(0, (b"host", host))
         if not have_length and (body or method in _BODY_METHODS):
             fields.append((b"content-length", length))
@@ -196,12 +222,15 @@ class HTTP11Connection:
                     method=method.encode("ascii"),
                     target=request.target.encode("ascii"),
                     headers=fields,
+                    # Every name and value was checked above, as h11 would;
+                    # h11 still checks the method, target and framing.
+                    _parsed=True,
                 )
             )
             # h11 counts the body against Content-Length; for bytes it hands
             # the same object back, so this costs no copy.
             payload = self._h11.send(h11.Data(data=body)) if body else b""
-            tail = self._h11.send(h11.EndOfMessage())
+            tail = self._h11.send(_END_OF_MESSAGE)
         except h11.LocalProtocolError:  # pragma: no cover
             # Unreachable: everything h11 checks was checked above.  Its
             # message may quote a header value, so it is not passed on.
@@ -213,6 +242,7 @@ class HTTP11Connection:
         stream_id = self._current = self._next_stream_id
         self._next_stream_id += 2
         self._in_flight = True
+        self._h11_idle = False
         self._prefix = b""
         return stream_id
 
@@ -223,7 +253,7 @@ class HTTP11Connection:
             raise LocalProtocolError(
                 f"a request is already in flight on this connection (stream {self._current})"
             )
-        if self._h11.our_state is not h11.IDLE or self._h11.their_state is not h11.IDLE:
+        if not self._h11_idle:
             raise LocalProtocolError("the connection cannot carry another request (keep-alive ended)")
 
     def data_to_send(self) -> bytes:
@@ -272,14 +302,42 @@ class HTTP11Connection:
         """
         if self._error is not None:
             raise RemoteProtocolError(self._error)
+        held = self._held
+        if held is not None:
+            self._held = None
+            if isinstance(held, h11.RemoteProtocolError):
+                raise self._fail(held) from held
+            return self._other_event(held)
+        conn = self._h11
         try:
-            event = self._h11.next_event()
+            event = conn.next_event()
         except h11.RemoteProtocolError as exc:
             raise self._fail(exc) from exc
-        if type(event) is h11.Data:
-            # The streaming hot path: one event per HTTP chunk.
-            return DataReceived(self._current, bytes(event.data))
-        return self._other_event(event)
+        if type(event) is not h11.Data:
+            return self._other_event(event)
+        # The streaming hot path.  Every body chunk already buffered goes
+        # into one event, so the layers above run once per read rather than
+        # once per HTTP chunk (a chat stream sends one per token).  What
+        # ends the run is held for the next call, errors included, so the
+        # order of events does not change.
+        data = event.data
+        parts: list[bytes] | None = None
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._held = exc
+                break
+            if type(event) is not h11.Data:
+                if event is not h11.NEED_DATA:
+                    self._held = event
+                break
+            if parts is None:
+                parts = [data]
+            parts.append(event.data)
+        if parts is not None:
+            data = b"".join(parts)
+        return DataReceived(self._current, bytes(data))
 
     def _other_event(self, event: object) -> Event | Sentinel:
         # A 1xx interim response says nothing about the final one.  Loop, not
@@ -295,7 +353,9 @@ class HTTP11Connection:
             return ResponseReceived(
                 self._current,
                 event.status_code,
-                Headers.from_raw(event.headers),
+                # The names as received; Headers lower-cases them once
+                # (h11's own lower-cased view is slower to walk).
+                Headers.from_raw(event.headers.raw_items()),
                 event.http_version.decode("ascii"),
             )
         if isinstance(event, h11.EndOfMessage):
@@ -314,6 +374,7 @@ class HTTP11Connection:
         conn = self._h11
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             conn.start_next_cycle()
+            self._h11_idle = True
         if conn.trailing_data[0]:
             # Bytes beyond the end of the response answer nothing we asked;
             # refuse them now rather than read them as the next response.
@@ -334,6 +395,13 @@ class HTTP11Connection:
         self._error = f"invalid HTTP/1.1 response: {message}"
         self._in_flight = False
         return self._error
+
+
+def _check_name(name: str) -> tuple[str, bytes]:
+    if not _TOKEN.fullmatch(name):
+        raise LocalProtocolError(f"invalid header name {name[:40]!r}")
+    lname = name.lower()
+    return lname, lname.encode("ascii")
 
 
 def _encode_value(name: str, value: str) -> bytes:

@@ -67,6 +67,17 @@ def _identity(data: Any) -> Any:
     return data
 
 
+def _limits(timeout: Timeout, deadline: float) -> Limits:
+    return Limits(
+        connect=timeout.connect,
+        read=timeout.read,
+        write=timeout.write,
+        pool=timeout.pool,
+        total=timeout.total,
+        deadline=deadline,
+    )
+
+
 def _attach_request_id(result: Any, request_id: str | None) -> None:
     # Only types that declare the attribute (models, pages) get it: a
     # caller's own ``cast`` result or a plain dict is left alone.
@@ -238,6 +249,7 @@ class Client:
         self._owns_pool = True
         self._closed = False
         self._resources: dict[str, Any] = {}
+        self._limits: tuple[Timeout, Limits] | None = None
 
     def with_options(
         self,
@@ -273,6 +285,7 @@ class Client:
         clone._owns_pool = False
         clone._closed = False
         clone._resources = {}
+        clone._limits = None
         return clone
 
     def __repr__(self) -> str:
@@ -441,15 +454,18 @@ class Client:
         )
         timeout = call.timeout
         started = trio.current_time()
-        deadline = math.inf if timeout.total is None else started + timeout.total
-        limits = Limits(
-            connect=timeout.connect,
-            read=timeout.read,
-            write=timeout.write,
-            pool=timeout.pool,
-            total=timeout.total,
-            deadline=deadline,
-        )
+        if timeout.total is None:
+            # No deadline: the limits are the same for every such call.
+            deadline = math.inf
+            cached = self._limits
+            if cached is not None and cached[0] is timeout:
+                limits = cached[1]
+            else:
+                limits = _limits(timeout, deadline)
+                self._limits = (timeout, limits)
+        else:
+            deadline = started + timeout.total
+            limits = _limits(timeout, deadline)
         # The inner operations check the deadline themselves and say which
         # limit ran out; this scope is the backstop for every other
         # checkpoint (backoff sleeps, pool bookkeeping).
@@ -477,11 +493,12 @@ class Client:
     ) -> Any:
         while True:
             request = call.request()
-            attempt_started = trio.current_time()
             # Checked first: building the URL for a disabled log line is
             # measurable on small requests.
             verbose = logger.isEnabledFor(logging.INFO)
+            attempt_started = 0.0
             if verbose:
+                attempt_started = trio.current_time()
                 logger.debug(
                     "Request: %s %s (attempt %d)", request.method, request.url, call.retries_taken + 1
                 )

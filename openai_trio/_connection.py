@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import select
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
 
 import attrs
 import trio
@@ -142,6 +142,12 @@ def _drop_foreign_cause(exc: BaseException) -> None:
         exc.__suppress_context__ = True
 
 
+def _pieces(data: bytes) -> Iterator[memoryview]:
+    view = memoryview(data)
+    for start in range(0, len(view), SEND_CHUNK):
+        yield view[start : start + SEND_CHUNK]
+
+
 class Connection:
     """A connection to one origin: transport stream + sans-IO framing.
 
@@ -168,6 +174,8 @@ class Connection:
         self.requests_sent = 0
         self._response_bytes = 0
         self._reused_for_current = False
+        # What peer_closed() polls, once it has polled.
+        self._probe: tuple[trio.socket.SocketType, int, select.poll, int] | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else ("idle" if self.streams_in_use == 0 else "busy")
@@ -207,6 +215,17 @@ class Connection:
         in tests, custom connectors) cannot be checked and rely on the
         stale-connection resend instead.
         """
+        probe = self._probe
+        if probe is not None:
+            # The poll object registered on an earlier call: the pool asks
+            # this before every reuse.
+            sock, fd, poller, mask = probe
+            try:
+                if sock.fileno() != fd:
+                    return True
+                return any(events & mask for _fd, events in poller.poll(0))
+            except (OSError, ValueError):
+                return True
         stream = self._stream
         if isinstance(stream, trio.SocketStream):
             sock = stream.socket
@@ -234,6 +253,7 @@ class Connection:
                 mask = select.POLLIN | select.POLLERR | select.POLLHUP
             poller = select.poll()
             poller.register(fd, mask)
+            self._probe = (sock, fd, poller, mask)
             return any(events & mask for _fd, events in poller.poll(0))
         except (OSError, ValueError):
             return True
@@ -266,12 +286,13 @@ class Connection:
         return stream_id
 
     async def _write(self, data: bytes, limits: Limits, *, reused: bool) -> None:
-        view = memoryview(data)
+        # Most requests fit in one piece: no view to slice then.
+        pieces = (data,) if len(data) <= SEND_CHUNK else _pieces(data)
         try:
-            for start in range(0, len(view), SEND_CHUNK):
+            for piece in pieces:
                 deadline, limit = _deadline(limits.write, "write", limits)
                 with trio.move_on_at(deadline) as scope:
-                    await self._stream.send_all(view[start : start + SEND_CHUNK])
+                    await self._stream.send_all(piece)
                 if scope.cancelled_caught:
                     raise _timeout_error(limit, limits)
         except TRANSPORT_ERRORS as exc:

@@ -52,6 +52,10 @@ class _OriginPool:
     connecting: int = 0
     waiting: int = 0
     lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+    # False while every connection is an HTTP11Connection, which carries
+    # one request at a time: a busy one then never has a free slot, and the
+    # scan in _take_slot can pass it by without asking.
+    shares: bool = False
 
 
 def _default_protocol() -> ProtocolConnection:
@@ -74,6 +78,10 @@ class ConnectionPool:
         self._max_connections = max_connections
         self._protocol_factory = protocol_factory
         self._origins: dict[Origin, _OriginPool] = {}
+        # The last origin looked up, by identity: a client sends every call
+        # to the same Origin object, and hashing it is not free.  Entries
+        # are never removed from _origins, so this never goes stale.
+        self._last: tuple[Origin, _OriginPool] | None = None
         self._closed = False
         self.connections_opened = 0
 
@@ -102,13 +110,14 @@ class ConnectionPool:
         dead ones found on the way, which the caller closes."""
         dead: list[Connection] = []
         found: Connection | None = None
+        single = not op.shares
         # Newest first: the most recently used connection is the least
         # likely to have been closed by the peer for idling.
         for conn in reversed(op.connections):
             if conn.streams_in_use:
                 # Broken or not, a connection someone holds stays counted
                 # until its holder releases it (and closes it then).
-                if fresh_only or not conn.has_free_slot:
+                if single or fresh_only or not conn.has_free_slot:
                     continue
             elif not conn.can_return_to_pool:
                 dead.append(conn)
@@ -141,9 +150,15 @@ class ConnectionPool:
         With ``fresh`` the connection is a newly opened one (used to re-send
         a request that met a stale reused connection).
         """
-        op = self._origins.get(origin)
-        if op is None:
-            op = self._origins[origin] = _OriginPool()
+        last = self._last
+        if last is not None and last[0] is origin:
+            op = last[1]
+        else:
+            found = self._origins.get(origin)
+            if found is None:
+                found = self._origins[origin] = _OriginPool()
+            op = found
+            self._last = (origin, op)
         pool_deadline = trio.current_time() + (math.inf if limits.pool is None else limits.pool)
         while True:
             if self._closed:
@@ -181,7 +196,10 @@ class ConnectionPool:
             op.connecting -= 1
             # Waiters may now open a connection themselves if this failed.
             op.lot.unpark_all()
-        conn = Connection(stream, origin, self._protocol_factory())
+        protocol = self._protocol_factory()
+        if type(protocol) is not HTTP11Connection:
+            op.shares = True
+        conn = Connection(stream, origin, protocol)
         conn.streams_in_use = 1
         self.connections_opened += 1
         if self._closed:
@@ -210,18 +228,25 @@ class ConnectionPool:
         otherwise (or with ``discard``) it is closed, shielded from
         cancellation and bounded in time.
         """
+        if self.release_nowait(conn, discard=discard):
+            await conn.aclose()
+
+    def release_nowait(self, conn: Connection, *, discard: bool = False) -> bool:
+        """``release`` up to closing the connection; True means the caller
+        must still ``await conn.aclose()``."""
         conn.streams_in_use -= 1
         assert conn.streams_in_use >= 0
-        op = self._origins.get(conn.origin)
+        last = self._last
+        op = last[1] if last is not None and last[0] is conn.origin else self._origins.get(conn.origin)
         drop = discard or self._closed or (conn.streams_in_use == 0 and not conn.can_return_to_pool)
         if drop:
             conn.mark_broken()
             if op is not None and conn in op.connections:
                 op.connections.remove(conn)
-        if op is not None:
+        # Only callers in acquire() park here, and they count themselves.
+        if op is not None and op.waiting:
             op.lot.unpark_all()
-        if drop:
-            await conn.aclose()
+        return drop
 
     async def aclose(self) -> None:
         """Close every connection and refuse new requests; idempotent."""

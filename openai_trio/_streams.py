@@ -51,6 +51,7 @@ DRAIN_MAX_BYTES = 64 * 1024
 DRAIN_MAX_SECONDS = 1.0
 
 
+_NO_HEADERS = Headers()
 _REDACTED = "<redacted>"
 # JSON from a server can nest deeper than is sensible to walk; past this a
 # value is dropped rather than searched.
@@ -102,7 +103,7 @@ class Exchange:
         self.limits = limits
         self.stream_id = 0
         self.status_code = 0
-        self.headers = Headers()
+        self.headers = _NO_HEADERS
         self.released = False
         self.complete = False
 
@@ -138,11 +139,21 @@ class Exchange:
         """
         parts: list[bytes] = []
         size = 0
+        # next_body_event, inlined: small responses are all overhead.
+        receive = self.connection.receive_event
+        limits = self.limits
         try:
             while True:
-                event = await self.next_body_event()
-                if isinstance(event, ResponseComplete):
-                    break
+                event = await receive(limits)
+                if type(event) is not DataReceived:
+                    if isinstance(event, ResponseComplete):
+                        self.complete = True
+                        break
+                    if not isinstance(event, DataReceived):
+                        self.connection.mark_broken()
+                        raise RemoteProtocolError(
+                            f"unexpected {type(event).__name__} inside a response body"
+                        )
                 parts.append(event.data)
                 size += len(event.data)
                 if size > max_bytes:
@@ -182,7 +193,8 @@ class Exchange:
         if self.released:
             return
         self.released = True
-        await self._pool.release(self.connection, discard=discard or not self.complete)
+        if self._pool.release_nowait(self.connection, discard=discard or not self.complete):
+            await self.connection.aclose()
 
 
 class AsyncStream(Generic[T]):

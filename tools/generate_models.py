@@ -1267,7 +1267,7 @@ class Generator:
             lines.append(f"    _renames: ClassVar[Mapping[str, str]] = {{{items}}}")
             w.typing.add("ClassVar")
         fields = sorted(model_fields, key=lambda f: not (f.required and not isinstance(f.type, Opt)))
-        calls: list[str] = []
+        calls: list[tuple[str, str]] = []
         for f in fields:
             strict = f.required and not isinstance(self.ir.resolve(f.type), Opt)
             a = self.ann(f.type, w)
@@ -1279,7 +1279,7 @@ class Generator:
             key = json.dumps(f.wire)
             t = f.type
             if strict and self.needs_conv(t) and not LENIENT_REQUIRED:
-                calls.append(f"{f.py}={self.conv(t, f'data[{key}]', w)}")
+                calls.append((f.py, self.conv(t, f"data[{key}]", w)))
             elif self.needs_conv(t):
                 inner = t.inner if isinstance(t, Opt) else t
                 r = self.ir.resolve(inner)
@@ -1288,19 +1288,24 @@ class Generator:
                 # For a required field, ``else get(key)`` is the same None but typed
                 # Any, so leniency toward servers that omit it still type-checks.
                 missing = f"get({key})" if strict else "None"
-                calls.append(f"{f.py}={self.conv(inner, 'v', w, 1)} if (v := get({key})) is not None else {missing}")
+                calls.append((f.py, f"{self.conv(inner, 'v', w, 1)} if (v := get({key})) is not None else {missing}"))
             else:
-                calls.append(f"{f.py}=get({key})")
+                calls.append((f.py, f"get({key})"))
         lines.append("")
         lines.append("    @classmethod")
         lines.append(f"    def from_dict(cls, data: Mapping[str, Any]) -> {m.name}:")
-        if any("get(" in c for c in calls):
+        if any("get(" in c for _, c in calls):
             lines.append("        get: Any = data.get")
-        lines.append("        return cls(")
-        for c in calls:
-            lines.append(f"            {c},")
-        lines.append("            _raw=data,")
-        lines.append("        )")
+        # Slots filled in directly: calling the attrs __init__ with keywords
+        # costs about twice as much, and streams build a few models per
+        # chunk.  A subclass still goes through its own __init__.
+        lines.append(f"        self = object.__new__({m.name})")
+        lines.append("        self._raw = data")
+        lines.append("        self._request_id = None")
+        for py, expr in calls:
+            lines.append(f"        self.{py} = {expr}")
+        rebuild = w.use("rebuild_model", "_base")
+        lines.append(f"        return self if cls is {m.name} else {rebuild}(cls, self)")
 
     # -- request side -------------------------------------------------------
 

@@ -16,7 +16,7 @@ import attrs
 
 from .._errors import APIResponseValidationError
 
-__all__ = ["BaseModel", "OutputTextMixin", "UnknownObject", "parse_model"]
+__all__ = ["BaseModel", "OutputTextMixin", "UnknownObject", "parse_model", "rebuild_model"]
 
 _M = TypeVar("_M", bound="BaseModel")
 _T = TypeVar("_T")
@@ -194,6 +194,15 @@ class UnknownObject(BaseModel):
             return NotImplemented
         assert isinstance(other, UnknownObject)
         return self.type == other.type and self._raw == other._raw
+
+
+def rebuild_model(cls: type[_M], built: BaseModel) -> _M:
+    """``built`` (a generated model filled in by its ``from_dict``) made
+    again through ``cls.__init__``: what ``from_dict`` gives a subclass, so
+    that the subclass's own fields and checks apply."""
+    return cls(
+        **{f.alias: getattr(built, f.name) for f in attrs.fields(type(built)) if f.init}
+    )
 
 
 # What straight-line ``from_dict`` code raises on a payload of the wrong shape

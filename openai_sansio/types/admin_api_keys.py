@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "AdminApiKey",
@@ -34,17 +34,18 @@ class AdminApiKey(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AdminApiKey:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            redacted_value=get("redacted_value"),
-            created_at=get("created_at"),
-            owner=AdminApiKeyOwner.from_dict(v) if (v := get("owner")) is not None else get("owner"),
-            name=get("name"),
-            expires_at=get("expires_at"),
-            last_used_at=get("last_used_at"),
-            _raw=data,
-        )
+        self = object.__new__(AdminApiKey)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.redacted_value = get("redacted_value")
+        self.created_at = get("created_at")
+        self.owner = AdminApiKeyOwner.from_dict(v) if (v := get("owner")) is not None else get("owner")
+        self.name = get("name")
+        self.expires_at = get("expires_at")
+        self.last_used_at = get("last_used_at")
+        return self if cls is AdminApiKey else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -61,15 +62,16 @@ class AdminApiKeyOwner(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AdminApiKeyOwner:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            created_at=get("created_at"),
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(AdminApiKeyOwner)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.role = get("role")
+        return self if cls is AdminApiKeyOwner else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -90,18 +92,19 @@ class AdminApiKeyCreateResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AdminApiKeyCreateResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            redacted_value=get("redacted_value"),
-            created_at=get("created_at"),
-            owner=AdminApiKeyCreateResponseOwner.from_dict(v) if (v := get("owner")) is not None else get("owner"),
-            value=get("value"),
-            name=get("name"),
-            expires_at=get("expires_at"),
-            last_used_at=get("last_used_at"),
-            _raw=data,
-        )
+        self = object.__new__(AdminApiKeyCreateResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.redacted_value = get("redacted_value")
+        self.created_at = get("created_at")
+        self.owner = AdminApiKeyCreateResponseOwner.from_dict(v) if (v := get("owner")) is not None else get("owner")
+        self.value = get("value")
+        self.name = get("name")
+        self.expires_at = get("expires_at")
+        self.last_used_at = get("last_used_at")
+        return self if cls is AdminApiKeyCreateResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -118,15 +121,16 @@ class AdminApiKeyCreateResponseOwner(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AdminApiKeyCreateResponseOwner:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            created_at=get("created_at"),
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(AdminApiKeyCreateResponseOwner)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.role = get("role")
+        return self if cls is AdminApiKeyCreateResponseOwner else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -142,11 +146,12 @@ class ApiKeyList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApiKeyList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[AdminApiKey.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ApiKeyList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [AdminApiKey.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ApiKeyList else rebuild_model(cls, self)

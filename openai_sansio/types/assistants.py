@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 from .responses import ResponseFormatJsonObject, ResponseFormatText
 
 __all__ = [
@@ -108,22 +108,23 @@ class AssistantObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            model=get("model"),
-            tools=[_parse_assistant_object_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            metadata=get("metadata"),
-            name=get("name"),
-            description=get("description"),
-            instructions=get("instructions"),
-            tool_resources=AssistantObjectToolResources.from_dict(v) if (v := get("tool_resources")) is not None else None,
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            response_format=parse_assistants_api_response_format_option(v) if (v := get("response_format")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AssistantObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.model = get("model")
+        self.tools = [_parse_assistant_object_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.metadata = get("metadata")
+        self.name = get("name")
+        self.description = get("description")
+        self.instructions = get("instructions")
+        self.tool_resources = AssistantObjectToolResources.from_dict(v) if (v := get("tool_resources")) is not None else None
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.response_format = parse_assistants_api_response_format_option(v) if (v := get("response_format")) is not None else None
+        return self if cls is AssistantObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -135,10 +136,11 @@ class AssistantObjectToolResourcesCodeInterpreter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantObjectToolResourcesCodeInterpreter:
         get: Any = data.get
-        return cls(
-            file_ids=get("file_ids"),
-            _raw=data,
-        )
+        self = object.__new__(AssistantObjectToolResourcesCodeInterpreter)
+        self._raw = data
+        self._request_id = None
+        self.file_ids = get("file_ids")
+        return self if cls is AssistantObjectToolResourcesCodeInterpreter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -150,10 +152,11 @@ class AssistantObjectToolResourcesFileSearch(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantObjectToolResourcesFileSearch:
         get: Any = data.get
-        return cls(
-            vector_store_ids=get("vector_store_ids"),
-            _raw=data,
-        )
+        self = object.__new__(AssistantObjectToolResourcesFileSearch)
+        self._raw = data
+        self._request_id = None
+        self.vector_store_ids = get("vector_store_ids")
+        return self if cls is AssistantObjectToolResourcesFileSearch else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -166,11 +169,12 @@ class AssistantObjectToolResources(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantObjectToolResources:
         get: Any = data.get
-        return cls(
-            code_interpreter=AssistantObjectToolResourcesCodeInterpreter.from_dict(v) if (v := get("code_interpreter")) is not None else None,
-            file_search=AssistantObjectToolResourcesFileSearch.from_dict(v) if (v := get("file_search")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AssistantObjectToolResources)
+        self._raw = data
+        self._request_id = None
+        self.code_interpreter = AssistantObjectToolResourcesCodeInterpreter.from_dict(v) if (v := get("code_interpreter")) is not None else None
+        self.file_search = AssistantObjectToolResourcesFileSearch.from_dict(v) if (v := get("file_search")) is not None else None
+        return self if cls is AssistantObjectToolResources else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -182,10 +186,11 @@ class AssistantToolsCode(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantToolsCode:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(AssistantToolsCode)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is AssistantToolsCode else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -198,11 +203,12 @@ class AssistantToolsFileSearch(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantToolsFileSearch:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_search=AssistantToolsFileSearchFileSearch.from_dict(v) if (v := get("file_search")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AssistantToolsFileSearch)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.file_search = AssistantToolsFileSearchFileSearch.from_dict(v) if (v := get("file_search")) is not None else None
+        return self if cls is AssistantToolsFileSearch else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -215,11 +221,12 @@ class AssistantToolsFileSearchFileSearch(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantToolsFileSearchFileSearch:
         get: Any = data.get
-        return cls(
-            max_num_results=get("max_num_results"),
-            ranking_options=FileSearchRankingOptions.from_dict(v) if (v := get("ranking_options")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AssistantToolsFileSearchFileSearch)
+        self._raw = data
+        self._request_id = None
+        self.max_num_results = get("max_num_results")
+        self.ranking_options = FileSearchRankingOptions.from_dict(v) if (v := get("ranking_options")) is not None else None
+        return self if cls is AssistantToolsFileSearchFileSearch else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -231,10 +238,11 @@ class AssistantToolsFileSearchTypeOnly(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantToolsFileSearchTypeOnly:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(AssistantToolsFileSearchTypeOnly)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is AssistantToolsFileSearchTypeOnly else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -247,11 +255,12 @@ class AssistantToolsFunction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantToolsFunction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            function=FunctionObject.from_dict(v) if (v := get("function")) is not None else get("function"),
-            _raw=data,
-        )
+        self = object.__new__(AssistantToolsFunction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.function = FunctionObject.from_dict(v) if (v := get("function")) is not None else get("function")
+        return self if cls is AssistantToolsFunction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -264,11 +273,12 @@ class AssistantsNamedToolChoice(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantsNamedToolChoice:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            function=AssistantsNamedToolChoiceFunction.from_dict(v) if (v := get("function")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AssistantsNamedToolChoice)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.function = AssistantsNamedToolChoiceFunction.from_dict(v) if (v := get("function")) is not None else None
+        return self if cls is AssistantsNamedToolChoice else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -280,10 +290,11 @@ class AssistantsNamedToolChoiceFunction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantsNamedToolChoiceFunction:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AssistantsNamedToolChoiceFunction)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        return self if cls is AssistantsNamedToolChoiceFunction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -297,12 +308,13 @@ class DeleteAssistantResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteAssistantResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            deleted=get("deleted"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteAssistantResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.deleted = get("deleted")
+        self.object = get("object")
+        return self if cls is DeleteAssistantResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -316,12 +328,13 @@ class DeleteMessageResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteMessageResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            deleted=get("deleted"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteMessageResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.deleted = get("deleted")
+        self.object = get("object")
+        return self if cls is DeleteMessageResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -335,12 +348,13 @@ class DeleteThreadResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteThreadResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            deleted=get("deleted"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteThreadResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.deleted = get("deleted")
+        self.object = get("object")
+        return self if cls is DeleteThreadResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -353,11 +367,12 @@ class FileSearchRankingOptions(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileSearchRankingOptions:
         get: Any = data.get
-        return cls(
-            score_threshold=get("score_threshold"),
-            ranker=get("ranker"),
-            _raw=data,
-        )
+        self = object.__new__(FileSearchRankingOptions)
+        self._raw = data
+        self._request_id = None
+        self.score_threshold = get("score_threshold")
+        self.ranker = get("ranker")
+        return self if cls is FileSearchRankingOptions else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -372,13 +387,14 @@ class FunctionObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionObject:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            description=get("description"),
-            parameters=get("parameters"),
-            strict=get("strict"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionObject)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.description = get("description")
+        self.parameters = get("parameters")
+        self.strict = get("strict")
+        return self if cls is FunctionObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -394,14 +410,15 @@ class ListAssistantsResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListAssistantsResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[AssistantObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListAssistantsResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [AssistantObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ListAssistantsResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -417,14 +434,15 @@ class ListMessagesResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListMessagesResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[MessageObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListMessagesResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [MessageObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ListMessagesResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -440,14 +458,15 @@ class ListRunStepsResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListRunStepsResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[RunStepObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListRunStepsResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [RunStepObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ListRunStepsResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -463,14 +482,15 @@ class ListRunsResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListRunsResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[RunObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListRunsResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [RunObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ListRunsResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -483,11 +503,12 @@ class MessageContentImageFileObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentImageFileObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_file=MessageContentImageFileObjectImageFile.from_dict(v) if (v := get("image_file")) is not None else get("image_file"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentImageFileObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.image_file = MessageContentImageFileObjectImageFile.from_dict(v) if (v := get("image_file")) is not None else get("image_file")
+        return self if cls is MessageContentImageFileObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -500,11 +521,12 @@ class MessageContentImageFileObjectImageFile(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentImageFileObjectImageFile:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            detail=get("detail"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentImageFileObjectImageFile)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.detail = get("detail")
+        return self if cls is MessageContentImageFileObjectImageFile else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -517,11 +539,12 @@ class MessageContentImageUrlObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentImageUrlObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_url=MessageContentImageUrlObjectImageUrl.from_dict(v) if (v := get("image_url")) is not None else get("image_url"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentImageUrlObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.image_url = MessageContentImageUrlObjectImageUrl.from_dict(v) if (v := get("image_url")) is not None else get("image_url")
+        return self if cls is MessageContentImageUrlObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -534,11 +557,12 @@ class MessageContentImageUrlObjectImageUrl(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentImageUrlObjectImageUrl:
         get: Any = data.get
-        return cls(
-            url=get("url"),
-            detail=get("detail"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentImageUrlObjectImageUrl)
+        self._raw = data
+        self._request_id = None
+        self.url = get("url")
+        self.detail = get("detail")
+        return self if cls is MessageContentImageUrlObjectImageUrl else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -551,11 +575,12 @@ class MessageContentRefusalObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentRefusalObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            refusal=get("refusal"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentRefusalObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.refusal = get("refusal")
+        return self if cls is MessageContentRefusalObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -571,14 +596,15 @@ class MessageContentTextAnnotationsFileCitationObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentTextAnnotationsFileCitationObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            file_citation=MessageContentTextAnnotationsFileCitationObjectFileCitation.from_dict(v) if (v := get("file_citation")) is not None else get("file_citation"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentTextAnnotationsFileCitationObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.file_citation = MessageContentTextAnnotationsFileCitationObjectFileCitation.from_dict(v) if (v := get("file_citation")) is not None else get("file_citation")
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        return self if cls is MessageContentTextAnnotationsFileCitationObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -590,10 +616,11 @@ class MessageContentTextAnnotationsFileCitationObjectFileCitation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentTextAnnotationsFileCitationObjectFileCitation:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentTextAnnotationsFileCitationObjectFileCitation)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        return self if cls is MessageContentTextAnnotationsFileCitationObjectFileCitation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -609,14 +636,15 @@ class MessageContentTextAnnotationsFilePathObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentTextAnnotationsFilePathObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            file_path=MessageContentTextAnnotationsFilePathObjectFilePath.from_dict(v) if (v := get("file_path")) is not None else get("file_path"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentTextAnnotationsFilePathObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.file_path = MessageContentTextAnnotationsFilePathObjectFilePath.from_dict(v) if (v := get("file_path")) is not None else get("file_path")
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        return self if cls is MessageContentTextAnnotationsFilePathObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -628,10 +656,11 @@ class MessageContentTextAnnotationsFilePathObjectFilePath(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentTextAnnotationsFilePathObjectFilePath:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentTextAnnotationsFilePathObjectFilePath)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        return self if cls is MessageContentTextAnnotationsFilePathObjectFilePath else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -644,11 +673,12 @@ class MessageContentTextObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentTextObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=MessageContentTextObjectText.from_dict(v) if (v := get("text")) is not None else get("text"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentTextObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = MessageContentTextObjectText.from_dict(v) if (v := get("text")) is not None else get("text")
+        return self if cls is MessageContentTextObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -661,11 +691,12 @@ class MessageContentTextObjectText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentTextObjectText:
         get: Any = data.get
-        return cls(
-            value=get("value"),
-            annotations=[_parse_message_content_text_object_text_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else get("annotations"),
-            _raw=data,
-        )
+        self = object.__new__(MessageContentTextObjectText)
+        self._raw = data
+        self._request_id = None
+        self.value = get("value")
+        self.annotations = [_parse_message_content_text_object_text_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else get("annotations")
+        return self if cls is MessageContentTextObjectText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -690,23 +721,24 @@ class MessageObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            status=get("status"),
-            role=get("role"),
-            content=[_parse_message_object_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            metadata=get("metadata"),
-            incomplete_details=MessageObjectIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None,
-            completed_at=get("completed_at"),
-            incomplete_at=get("incomplete_at"),
-            assistant_id=get("assistant_id"),
-            run_id=get("run_id"),
-            attachments=[MessageObjectAttachment.from_dict(x1) for x1 in v] if (v := get("attachments")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(MessageObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.status = get("status")
+        self.role = get("role")
+        self.content = [_parse_message_object_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.metadata = get("metadata")
+        self.incomplete_details = MessageObjectIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None
+        self.completed_at = get("completed_at")
+        self.incomplete_at = get("incomplete_at")
+        self.assistant_id = get("assistant_id")
+        self.run_id = get("run_id")
+        self.attachments = [MessageObjectAttachment.from_dict(x1) for x1 in v] if (v := get("attachments")) is not None else None
+        return self if cls is MessageObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -718,10 +750,11 @@ class MessageObjectIncompleteDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageObjectIncompleteDetails:
         get: Any = data.get
-        return cls(
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(MessageObjectIncompleteDetails)
+        self._raw = data
+        self._request_id = None
+        self.reason = get("reason")
+        return self if cls is MessageObjectIncompleteDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -734,11 +767,12 @@ class MessageObjectAttachment(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageObjectAttachment:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            tools=[_parse_message_object_attachment_tool(x1) for x1 in v] if (v := get("tools")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(MessageObjectAttachment)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.tools = [_parse_message_object_attachment_tool(x1) for x1 in v] if (v := get("tools")) is not None else None
+        return self if cls is MessageObjectAttachment else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -751,11 +785,12 @@ class ResponseFormatJsonSchema(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatJsonSchema:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            json_schema=ResponseFormatJsonSchemaJsonSchema.from_dict(v) if (v := get("json_schema")) is not None else get("json_schema"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFormatJsonSchema)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.json_schema = ResponseFormatJsonSchemaJsonSchema.from_dict(v) if (v := get("json_schema")) is not None else get("json_schema")
+        return self if cls is ResponseFormatJsonSchema else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -770,13 +805,14 @@ class ResponseFormatJsonSchemaJsonSchema(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatJsonSchemaJsonSchema:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            description=get("description"),
-            schema=get("schema"),
-            strict=get("strict"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFormatJsonSchemaJsonSchema)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.description = get("description")
+        self.schema = get("schema")
+        self.strict = get("strict")
+        return self if cls is ResponseFormatJsonSchemaJsonSchema else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -790,12 +826,13 @@ class RunCompletionUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunCompletionUsage:
         get: Any = data.get
-        return cls(
-            completion_tokens=get("completion_tokens"),
-            prompt_tokens=get("prompt_tokens"),
-            total_tokens=get("total_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(RunCompletionUsage)
+        self._raw = data
+        self._request_id = None
+        self.completion_tokens = get("completion_tokens")
+        self.prompt_tokens = get("prompt_tokens")
+        self.total_tokens = get("total_tokens")
+        return self if cls is RunCompletionUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -833,36 +870,37 @@ class RunObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            assistant_id=get("assistant_id"),
-            status=get("status"),
-            model=get("model"),
-            instructions=get("instructions"),
-            tools=[_parse_run_object_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            metadata=get("metadata"),
-            usage=RunCompletionUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            truncation_strategy=RunObjectTruncationStrategy.from_dict(v) if (v := get("truncation_strategy")) is not None else get("truncation_strategy"),
-            tool_choice=get("tool_choice"),
-            parallel_tool_calls=get("parallel_tool_calls"),
-            required_action=RunObjectRequiredAction.from_dict(v) if (v := get("required_action")) is not None else None,
-            last_error=RunObjectLastError.from_dict(v) if (v := get("last_error")) is not None else None,
-            expires_at=get("expires_at"),
-            started_at=get("started_at"),
-            cancelled_at=get("cancelled_at"),
-            failed_at=get("failed_at"),
-            completed_at=get("completed_at"),
-            incomplete_details=RunObjectIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None,
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            max_prompt_tokens=get("max_prompt_tokens"),
-            max_completion_tokens=get("max_completion_tokens"),
-            response_format=parse_assistants_api_response_format_option(v) if (v := get("response_format")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RunObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.assistant_id = get("assistant_id")
+        self.status = get("status")
+        self.model = get("model")
+        self.instructions = get("instructions")
+        self.tools = [_parse_run_object_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.metadata = get("metadata")
+        self.usage = RunCompletionUsage.from_dict(v) if (v := get("usage")) is not None else None
+        self.truncation_strategy = RunObjectTruncationStrategy.from_dict(v) if (v := get("truncation_strategy")) is not None else get("truncation_strategy")
+        self.tool_choice = get("tool_choice")
+        self.parallel_tool_calls = get("parallel_tool_calls")
+        self.required_action = RunObjectRequiredAction.from_dict(v) if (v := get("required_action")) is not None else None
+        self.last_error = RunObjectLastError.from_dict(v) if (v := get("last_error")) is not None else None
+        self.expires_at = get("expires_at")
+        self.started_at = get("started_at")
+        self.cancelled_at = get("cancelled_at")
+        self.failed_at = get("failed_at")
+        self.completed_at = get("completed_at")
+        self.incomplete_details = RunObjectIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.max_prompt_tokens = get("max_prompt_tokens")
+        self.max_completion_tokens = get("max_completion_tokens")
+        self.response_format = parse_assistants_api_response_format_option(v) if (v := get("response_format")) is not None else None
+        return self if cls is RunObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -874,10 +912,11 @@ class RunObjectRequiredActionSubmitToolOutputs(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunObjectRequiredActionSubmitToolOutputs:
         get: Any = data.get
-        return cls(
-            tool_calls=[RunToolCallObject.from_dict(x1) for x1 in v] if (v := get("tool_calls")) is not None else get("tool_calls"),
-            _raw=data,
-        )
+        self = object.__new__(RunObjectRequiredActionSubmitToolOutputs)
+        self._raw = data
+        self._request_id = None
+        self.tool_calls = [RunToolCallObject.from_dict(x1) for x1 in v] if (v := get("tool_calls")) is not None else get("tool_calls")
+        return self if cls is RunObjectRequiredActionSubmitToolOutputs else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -890,11 +929,12 @@ class RunObjectRequiredAction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunObjectRequiredAction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            submit_tool_outputs=RunObjectRequiredActionSubmitToolOutputs.from_dict(v) if (v := get("submit_tool_outputs")) is not None else get("submit_tool_outputs"),
-            _raw=data,
-        )
+        self = object.__new__(RunObjectRequiredAction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.submit_tool_outputs = RunObjectRequiredActionSubmitToolOutputs.from_dict(v) if (v := get("submit_tool_outputs")) is not None else get("submit_tool_outputs")
+        return self if cls is RunObjectRequiredAction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -907,11 +947,12 @@ class RunObjectLastError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunObjectLastError:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(RunObjectLastError)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is RunObjectLastError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -923,10 +964,11 @@ class RunObjectIncompleteDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunObjectIncompleteDetails:
         get: Any = data.get
-        return cls(
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(RunObjectIncompleteDetails)
+        self._raw = data
+        self._request_id = None
+        self.reason = get("reason")
+        return self if cls is RunObjectIncompleteDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -939,11 +981,12 @@ class RunObjectTruncationStrategy(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunObjectTruncationStrategy:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            last_messages=get("last_messages"),
-            _raw=data,
-        )
+        self = object.__new__(RunObjectTruncationStrategy)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.last_messages = get("last_messages")
+        return self if cls is RunObjectTruncationStrategy else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -957,12 +1000,13 @@ class RunStepCompletionUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepCompletionUsage:
         get: Any = data.get
-        return cls(
-            completion_tokens=get("completion_tokens"),
-            prompt_tokens=get("prompt_tokens"),
-            total_tokens=get("total_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepCompletionUsage)
+        self._raw = data
+        self._request_id = None
+        self.completion_tokens = get("completion_tokens")
+        self.prompt_tokens = get("prompt_tokens")
+        self.total_tokens = get("total_tokens")
+        return self if cls is RunStepCompletionUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -975,11 +1019,12 @@ class RunStepDetailsMessageCreationObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsMessageCreationObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            message_creation=RunStepDetailsMessageCreationObjectMessageCreation.from_dict(v) if (v := get("message_creation")) is not None else get("message_creation"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsMessageCreationObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.message_creation = RunStepDetailsMessageCreationObjectMessageCreation.from_dict(v) if (v := get("message_creation")) is not None else get("message_creation")
+        return self if cls is RunStepDetailsMessageCreationObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -991,10 +1036,11 @@ class RunStepDetailsMessageCreationObjectMessageCreation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsMessageCreationObjectMessageCreation:
         get: Any = data.get
-        return cls(
-            message_id=get("message_id"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsMessageCreationObjectMessageCreation)
+        self._raw = data
+        self._request_id = None
+        self.message_id = get("message_id")
+        return self if cls is RunStepDetailsMessageCreationObjectMessageCreation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1008,12 +1054,13 @@ class RunStepDetailsToolCallsCodeObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsCodeObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            code_interpreter=RunStepDetailsToolCallsCodeObjectCodeInterpreter.from_dict(v) if (v := get("code_interpreter")) is not None else get("code_interpreter"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsCodeObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.code_interpreter = RunStepDetailsToolCallsCodeObjectCodeInterpreter.from_dict(v) if (v := get("code_interpreter")) is not None else get("code_interpreter")
+        return self if cls is RunStepDetailsToolCallsCodeObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1026,11 +1073,12 @@ class RunStepDetailsToolCallsCodeObjectCodeInterpreter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsCodeObjectCodeInterpreter:
         get: Any = data.get
-        return cls(
-            input=get("input"),
-            outputs=[_parse_run_step_details_tool_calls_code_object_code_interpreter_output(x1) for x1 in v] if (v := get("outputs")) is not None else get("outputs"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsCodeObjectCodeInterpreter)
+        self._raw = data
+        self._request_id = None
+        self.input = get("input")
+        self.outputs = [_parse_run_step_details_tool_calls_code_object_code_interpreter_output(x1) for x1 in v] if (v := get("outputs")) is not None else get("outputs")
+        return self if cls is RunStepDetailsToolCallsCodeObjectCodeInterpreter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1043,11 +1091,12 @@ class RunStepDetailsToolCallsCodeOutputImageObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsCodeOutputImageObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            image=RunStepDetailsToolCallsCodeOutputImageObjectImage.from_dict(v) if (v := get("image")) is not None else get("image"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsCodeOutputImageObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.image = RunStepDetailsToolCallsCodeOutputImageObjectImage.from_dict(v) if (v := get("image")) is not None else get("image")
+        return self if cls is RunStepDetailsToolCallsCodeOutputImageObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1059,10 +1108,11 @@ class RunStepDetailsToolCallsCodeOutputImageObjectImage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsCodeOutputImageObjectImage:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsCodeOutputImageObjectImage)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        return self if cls is RunStepDetailsToolCallsCodeOutputImageObjectImage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1075,11 +1125,12 @@ class RunStepDetailsToolCallsCodeOutputLogsObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsCodeOutputLogsObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            logs=get("logs"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsCodeOutputLogsObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.logs = get("logs")
+        return self if cls is RunStepDetailsToolCallsCodeOutputLogsObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1093,12 +1144,13 @@ class RunStepDetailsToolCallsFileSearchObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsFileSearchObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            file_search=RunStepDetailsToolCallsFileSearchObjectFileSearch.from_dict(v) if (v := get("file_search")) is not None else get("file_search"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsFileSearchObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.file_search = RunStepDetailsToolCallsFileSearchObjectFileSearch.from_dict(v) if (v := get("file_search")) is not None else get("file_search")
+        return self if cls is RunStepDetailsToolCallsFileSearchObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1111,11 +1163,12 @@ class RunStepDetailsToolCallsFileSearchObjectFileSearch(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsFileSearchObjectFileSearch:
         get: Any = data.get
-        return cls(
-            ranking_options=RunStepDetailsToolCallsFileSearchRankingOptionsObject.from_dict(v) if (v := get("ranking_options")) is not None else None,
-            results=[RunStepDetailsToolCallsFileSearchResultObject.from_dict(x1) for x1 in v] if (v := get("results")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsFileSearchObjectFileSearch)
+        self._raw = data
+        self._request_id = None
+        self.ranking_options = RunStepDetailsToolCallsFileSearchRankingOptionsObject.from_dict(v) if (v := get("ranking_options")) is not None else None
+        self.results = [RunStepDetailsToolCallsFileSearchResultObject.from_dict(x1) for x1 in v] if (v := get("results")) is not None else None
+        return self if cls is RunStepDetailsToolCallsFileSearchObjectFileSearch else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1128,11 +1181,12 @@ class RunStepDetailsToolCallsFileSearchRankingOptionsObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsFileSearchRankingOptionsObject:
         get: Any = data.get
-        return cls(
-            ranker=get("ranker"),
-            score_threshold=get("score_threshold"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsFileSearchRankingOptionsObject)
+        self._raw = data
+        self._request_id = None
+        self.ranker = get("ranker")
+        self.score_threshold = get("score_threshold")
+        return self if cls is RunStepDetailsToolCallsFileSearchRankingOptionsObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1147,13 +1201,14 @@ class RunStepDetailsToolCallsFileSearchResultObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsFileSearchResultObject:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            file_name=get("file_name"),
-            score=get("score"),
-            content=[RunStepDetailsToolCallsFileSearchResultObjectContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsFileSearchResultObject)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.file_name = get("file_name")
+        self.score = get("score")
+        self.content = [RunStepDetailsToolCallsFileSearchResultObjectContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None
+        return self if cls is RunStepDetailsToolCallsFileSearchResultObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1166,11 +1221,12 @@ class RunStepDetailsToolCallsFileSearchResultObjectContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsFileSearchResultObjectContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsFileSearchResultObjectContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is RunStepDetailsToolCallsFileSearchResultObjectContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1184,12 +1240,13 @@ class RunStepDetailsToolCallsFunctionObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsFunctionObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            function=RunStepDetailsToolCallsFunctionObjectFunction.from_dict(v) if (v := get("function")) is not None else get("function"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsFunctionObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.function = RunStepDetailsToolCallsFunctionObjectFunction.from_dict(v) if (v := get("function")) is not None else get("function")
+        return self if cls is RunStepDetailsToolCallsFunctionObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1203,12 +1260,13 @@ class RunStepDetailsToolCallsFunctionObjectFunction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsFunctionObjectFunction:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            arguments=get("arguments"),
-            output=get("output"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsFunctionObjectFunction)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.output = get("output")
+        return self if cls is RunStepDetailsToolCallsFunctionObjectFunction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1221,11 +1279,12 @@ class RunStepDetailsToolCallsObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            tool_calls=[_parse_run_step_details_tool_calls_object_tool_call(x1) for x1 in v] if (v := get("tool_calls")) is not None else get("tool_calls"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepDetailsToolCallsObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.tool_calls = [_parse_run_step_details_tool_calls_object_tool_call(x1) for x1 in v] if (v := get("tool_calls")) is not None else get("tool_calls")
+        return self if cls is RunStepDetailsToolCallsObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1252,25 +1311,26 @@ class RunStepObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            assistant_id=get("assistant_id"),
-            thread_id=get("thread_id"),
-            run_id=get("run_id"),
-            type=get("type"),
-            status=get("status"),
-            step_details=_parse_run_step_object_step_details(v) if (v := get("step_details")) is not None else get("step_details"),
-            metadata=get("metadata"),
-            usage=RunStepCompletionUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            last_error=RunStepObjectLastError.from_dict(v) if (v := get("last_error")) is not None else None,
-            expired_at=get("expired_at"),
-            cancelled_at=get("cancelled_at"),
-            failed_at=get("failed_at"),
-            completed_at=get("completed_at"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.assistant_id = get("assistant_id")
+        self.thread_id = get("thread_id")
+        self.run_id = get("run_id")
+        self.type = get("type")
+        self.status = get("status")
+        self.step_details = _parse_run_step_object_step_details(v) if (v := get("step_details")) is not None else get("step_details")
+        self.metadata = get("metadata")
+        self.usage = RunStepCompletionUsage.from_dict(v) if (v := get("usage")) is not None else None
+        self.last_error = RunStepObjectLastError.from_dict(v) if (v := get("last_error")) is not None else None
+        self.expired_at = get("expired_at")
+        self.cancelled_at = get("cancelled_at")
+        self.failed_at = get("failed_at")
+        self.completed_at = get("completed_at")
+        return self if cls is RunStepObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1283,11 +1343,12 @@ class RunStepObjectLastError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepObjectLastError:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(RunStepObjectLastError)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is RunStepObjectLastError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1301,12 +1362,13 @@ class RunToolCallObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunToolCallObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            function=RunToolCallObjectFunction.from_dict(v) if (v := get("function")) is not None else get("function"),
-            _raw=data,
-        )
+        self = object.__new__(RunToolCallObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.function = RunToolCallObjectFunction.from_dict(v) if (v := get("function")) is not None else get("function")
+        return self if cls is RunToolCallObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1319,11 +1381,12 @@ class RunToolCallObjectFunction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunToolCallObjectFunction:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            arguments=get("arguments"),
-            _raw=data,
-        )
+        self = object.__new__(RunToolCallObjectFunction)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.arguments = get("arguments")
+        return self if cls is RunToolCallObjectFunction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1339,14 +1402,15 @@ class ThreadObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            metadata=get("metadata"),
-            tool_resources=ThreadObjectToolResources.from_dict(v) if (v := get("tool_resources")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ThreadObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.metadata = get("metadata")
+        self.tool_resources = ThreadObjectToolResources.from_dict(v) if (v := get("tool_resources")) is not None else None
+        return self if cls is ThreadObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1358,10 +1422,11 @@ class ThreadObjectToolResourcesCodeInterpreter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadObjectToolResourcesCodeInterpreter:
         get: Any = data.get
-        return cls(
-            file_ids=get("file_ids"),
-            _raw=data,
-        )
+        self = object.__new__(ThreadObjectToolResourcesCodeInterpreter)
+        self._raw = data
+        self._request_id = None
+        self.file_ids = get("file_ids")
+        return self if cls is ThreadObjectToolResourcesCodeInterpreter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1373,10 +1438,11 @@ class ThreadObjectToolResourcesFileSearch(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadObjectToolResourcesFileSearch:
         get: Any = data.get
-        return cls(
-            vector_store_ids=get("vector_store_ids"),
-            _raw=data,
-        )
+        self = object.__new__(ThreadObjectToolResourcesFileSearch)
+        self._raw = data
+        self._request_id = None
+        self.vector_store_ids = get("vector_store_ids")
+        return self if cls is ThreadObjectToolResourcesFileSearch else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1389,11 +1455,12 @@ class ThreadObjectToolResources(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadObjectToolResources:
         get: Any = data.get
-        return cls(
-            code_interpreter=ThreadObjectToolResourcesCodeInterpreter.from_dict(v) if (v := get("code_interpreter")) is not None else None,
-            file_search=ThreadObjectToolResourcesFileSearch.from_dict(v) if (v := get("file_search")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ThreadObjectToolResources)
+        self._raw = data
+        self._request_id = None
+        self.code_interpreter = ThreadObjectToolResourcesCodeInterpreter.from_dict(v) if (v := get("code_interpreter")) is not None else None
+        self.file_search = ThreadObjectToolResourcesFileSearch.from_dict(v) if (v := get("file_search")) is not None else None
+        return self if cls is ThreadObjectToolResources else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1406,11 +1473,12 @@ class TruncationObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TruncationObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            last_messages=get("last_messages"),
-            _raw=data,
-        )
+        self = object.__new__(TruncationObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.last_messages = get("last_messages")
+        return self if cls is TruncationObject else rebuild_model(cls, self)
 
 
 def _parse_assistant_object_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction | UnknownObject:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 
 __all__ = [
     "CreateSpeechResponseStreamEvent",
@@ -55,14 +55,15 @@ class CreateTranscriptionResponseDiarizedJson(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranscriptionResponseDiarizedJson:
         get: Any = data.get
-        return cls(
-            task=get("task"),
-            duration=get("duration"),
-            text=get("text"),
-            segments=[TranscriptionDiarizedSegment.from_dict(x1) for x1 in v] if (v := get("segments")) is not None else get("segments"),
-            usage=_parse_create_transcription_response_diarized_json_usage(v) if (v := get("usage")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CreateTranscriptionResponseDiarizedJson)
+        self._raw = data
+        self._request_id = None
+        self.task = get("task")
+        self.duration = get("duration")
+        self.text = get("text")
+        self.segments = [TranscriptionDiarizedSegment.from_dict(x1) for x1 in v] if (v := get("segments")) is not None else get("segments")
+        self.usage = _parse_create_transcription_response_diarized_json_usage(v) if (v := get("usage")) is not None else None
+        return self if cls is CreateTranscriptionResponseDiarizedJson else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -77,13 +78,14 @@ class CreateTranscriptionResponseJson(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranscriptionResponseJson:
         get: Any = data.get
-        return cls(
-            text=get("text"),
-            languages=[TranscriptionLanguage.from_dict(x1) for x1 in v] if (v := get("languages")) is not None else None,
-            logprobs=[CreateTranscriptionResponseJsonLogprob.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else None,
-            usage=_parse_create_transcription_response_json_usage(v) if (v := get("usage")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CreateTranscriptionResponseJson)
+        self._raw = data
+        self._request_id = None
+        self.text = get("text")
+        self.languages = [TranscriptionLanguage.from_dict(x1) for x1 in v] if (v := get("languages")) is not None else None
+        self.logprobs = [CreateTranscriptionResponseJsonLogprob.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else None
+        self.usage = _parse_create_transcription_response_json_usage(v) if (v := get("usage")) is not None else None
+        return self if cls is CreateTranscriptionResponseJson else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -97,12 +99,13 @@ class CreateTranscriptionResponseJsonLogprob(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranscriptionResponseJsonLogprob:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            _raw=data,
-        )
+        self = object.__new__(CreateTranscriptionResponseJsonLogprob)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        return self if cls is CreateTranscriptionResponseJsonLogprob else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -119,15 +122,16 @@ class CreateTranscriptionResponseVerboseJson(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranscriptionResponseVerboseJson:
         get: Any = data.get
-        return cls(
-            language=get("language"),
-            duration=get("duration"),
-            text=get("text"),
-            words=[TranscriptionWord.from_dict(x1) for x1 in v] if (v := get("words")) is not None else None,
-            segments=[TranscriptionSegment.from_dict(x1) for x1 in v] if (v := get("segments")) is not None else None,
-            usage=TranscriptTextUsageDuration.from_dict(v) if (v := get("usage")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CreateTranscriptionResponseVerboseJson)
+        self._raw = data
+        self._request_id = None
+        self.language = get("language")
+        self.duration = get("duration")
+        self.text = get("text")
+        self.words = [TranscriptionWord.from_dict(x1) for x1 in v] if (v := get("words")) is not None else None
+        self.segments = [TranscriptionSegment.from_dict(x1) for x1 in v] if (v := get("segments")) is not None else None
+        self.usage = TranscriptTextUsageDuration.from_dict(v) if (v := get("usage")) is not None else None
+        return self if cls is CreateTranscriptionResponseVerboseJson else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -139,10 +143,11 @@ class CreateTranslationResponseJson(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranslationResponseJson:
         get: Any = data.get
-        return cls(
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(CreateTranslationResponseJson)
+        self._raw = data
+        self._request_id = None
+        self.text = get("text")
+        return self if cls is CreateTranslationResponseJson else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -157,13 +162,14 @@ class CreateTranslationResponseVerboseJson(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranslationResponseVerboseJson:
         get: Any = data.get
-        return cls(
-            language=get("language"),
-            duration=get("duration"),
-            text=get("text"),
-            segments=[TranscriptionSegment.from_dict(x1) for x1 in v] if (v := get("segments")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CreateTranslationResponseVerboseJson)
+        self._raw = data
+        self._request_id = None
+        self.language = get("language")
+        self.duration = get("duration")
+        self.text = get("text")
+        self.segments = [TranscriptionSegment.from_dict(x1) for x1 in v] if (v := get("segments")) is not None else None
+        return self if cls is CreateTranslationResponseVerboseJson else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -176,11 +182,12 @@ class SpeechAudioDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpeechAudioDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            audio=get("audio"),
-            _raw=data,
-        )
+        self = object.__new__(SpeechAudioDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.audio = get("audio")
+        return self if cls is SpeechAudioDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -193,11 +200,12 @@ class SpeechAudioDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpeechAudioDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            usage=SpeechAudioDoneEventUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            _raw=data,
-        )
+        self = object.__new__(SpeechAudioDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.usage = SpeechAudioDoneEventUsage.from_dict(v) if (v := get("usage")) is not None else get("usage")
+        return self if cls is SpeechAudioDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -211,12 +219,13 @@ class SpeechAudioDoneEventUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpeechAudioDoneEventUsage:
         get: Any = data.get
-        return cls(
-            input_tokens=get("input_tokens"),
-            output_tokens=get("output_tokens"),
-            total_tokens=get("total_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(SpeechAudioDoneEventUsage)
+        self._raw = data
+        self._request_id = None
+        self.input_tokens = get("input_tokens")
+        self.output_tokens = get("output_tokens")
+        self.total_tokens = get("total_tokens")
+        return self if cls is SpeechAudioDoneEventUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -231,13 +240,14 @@ class TranscriptTextDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            delta=get("delta"),
-            logprobs=[TranscriptTextDeltaEventLogprob.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else None,
-            segment_id=get("segment_id"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.delta = get("delta")
+        self.logprobs = [TranscriptTextDeltaEventLogprob.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else None
+        self.segment_id = get("segment_id")
+        return self if cls is TranscriptTextDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -251,12 +261,13 @@ class TranscriptTextDeltaEventLogprob(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextDeltaEventLogprob:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextDeltaEventLogprob)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        return self if cls is TranscriptTextDeltaEventLogprob else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -272,14 +283,15 @@ class TranscriptTextDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            languages=[TranscriptionLanguage.from_dict(x1) for x1 in v] if (v := get("languages")) is not None else None,
-            logprobs=[TranscriptTextDoneEventLogprob.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else None,
-            usage=TranscriptTextUsageTokens.from_dict(v) if (v := get("usage")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.languages = [TranscriptionLanguage.from_dict(x1) for x1 in v] if (v := get("languages")) is not None else None
+        self.logprobs = [TranscriptTextDoneEventLogprob.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else None
+        self.usage = TranscriptTextUsageTokens.from_dict(v) if (v := get("usage")) is not None else None
+        return self if cls is TranscriptTextDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -293,12 +305,13 @@ class TranscriptTextDoneEventLogprob(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextDoneEventLogprob:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextDoneEventLogprob)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        return self if cls is TranscriptTextDoneEventLogprob else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -315,15 +328,16 @@ class TranscriptTextSegmentEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextSegmentEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            start=get("start"),
-            end=get("end"),
-            text=get("text"),
-            speaker=get("speaker"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextSegmentEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.start = get("start")
+        self.end = get("end")
+        self.text = get("text")
+        self.speaker = get("speaker")
+        return self if cls is TranscriptTextSegmentEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -336,11 +350,12 @@ class TranscriptTextUsageDuration(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextUsageDuration:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            seconds=get("seconds"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextUsageDuration)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.seconds = get("seconds")
+        return self if cls is TranscriptTextUsageDuration else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -356,14 +371,15 @@ class TranscriptTextUsageTokens(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextUsageTokens:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            input_tokens=get("input_tokens"),
-            output_tokens=get("output_tokens"),
-            total_tokens=get("total_tokens"),
-            input_token_details=TranscriptTextUsageTokensInputTokenDetails.from_dict(v) if (v := get("input_token_details")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextUsageTokens)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.input_tokens = get("input_tokens")
+        self.output_tokens = get("output_tokens")
+        self.total_tokens = get("total_tokens")
+        self.input_token_details = TranscriptTextUsageTokensInputTokenDetails.from_dict(v) if (v := get("input_token_details")) is not None else None
+        return self if cls is TranscriptTextUsageTokens else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -376,11 +392,12 @@ class TranscriptTextUsageTokensInputTokenDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptTextUsageTokensInputTokenDetails:
         get: Any = data.get
-        return cls(
-            text_tokens=get("text_tokens"),
-            audio_tokens=get("audio_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptTextUsageTokensInputTokenDetails)
+        self._raw = data
+        self._request_id = None
+        self.text_tokens = get("text_tokens")
+        self.audio_tokens = get("audio_tokens")
+        return self if cls is TranscriptTextUsageTokensInputTokenDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -397,15 +414,16 @@ class TranscriptionDiarizedSegment(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptionDiarizedSegment:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            start=get("start"),
-            end=get("end"),
-            text=get("text"),
-            speaker=get("speaker"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptionDiarizedSegment)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.start = get("start")
+        self.end = get("end")
+        self.text = get("text")
+        self.speaker = get("speaker")
+        return self if cls is TranscriptionDiarizedSegment else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -417,10 +435,11 @@ class TranscriptionLanguage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptionLanguage:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptionLanguage)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        return self if cls is TranscriptionLanguage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -441,19 +460,20 @@ class TranscriptionSegment(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptionSegment:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            seek=get("seek"),
-            start=get("start"),
-            end=get("end"),
-            text=get("text"),
-            tokens=get("tokens"),
-            temperature=get("temperature"),
-            avg_logprob=get("avg_logprob"),
-            compression_ratio=get("compression_ratio"),
-            no_speech_prob=get("no_speech_prob"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptionSegment)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.seek = get("seek")
+        self.start = get("start")
+        self.end = get("end")
+        self.text = get("text")
+        self.tokens = get("tokens")
+        self.temperature = get("temperature")
+        self.avg_logprob = get("avg_logprob")
+        self.compression_ratio = get("compression_ratio")
+        self.no_speech_prob = get("no_speech_prob")
+        return self if cls is TranscriptionSegment else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -467,12 +487,13 @@ class TranscriptionWord(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptionWord:
         get: Any = data.get
-        return cls(
-            word=get("word"),
-            start=get("start"),
-            end=get("end"),
-            _raw=data,
-        )
+        self = object.__new__(TranscriptionWord)
+        self._raw = data
+        self._request_id = None
+        self.word = get("word")
+        self.start = get("start")
+        self.end = get("end")
+        return self if cls is TranscriptionWord else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -486,12 +507,13 @@ class VoiceConsentDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VoiceConsentDeletedResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(VoiceConsentDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is VoiceConsentDeletedResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -507,14 +529,15 @@ class VoiceConsentListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VoiceConsentListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[VoiceConsentResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(VoiceConsentListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [VoiceConsentResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is VoiceConsentListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -530,14 +553,15 @@ class VoiceConsentResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VoiceConsentResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            language=get("language"),
-            created_at=get("created_at"),
-            _raw=data,
-        )
+        self = object.__new__(VoiceConsentResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.language = get("language")
+        self.created_at = get("created_at")
+        return self if cls is VoiceConsentResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -552,13 +576,14 @@ class VoiceResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VoiceResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            created_at=get("created_at"),
-            _raw=data,
-        )
+        self = object.__new__(VoiceResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        return self if cls is VoiceResource else rebuild_model(cls, self)
 
 
 def parse_create_speech_response_stream_event(d: Any) -> CreateSpeechResponseStreamEvent:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "AuditLog",
@@ -163,69 +163,70 @@ class AuditLog(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLog:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            effective_at=get("effective_at"),
-            project=AuditLogProject.from_dict(v) if (v := get("project")) is not None else None,
-            actor=AuditLogActor.from_dict(v) if (v := get("actor")) is not None else None,
-            api_key_created=AuditLogApiKeyCreated.from_dict(v) if (v := get("api_key.created")) is not None else None,
-            api_key_updated=AuditLogApiKeyUpdated.from_dict(v) if (v := get("api_key.updated")) is not None else None,
-            api_key_deleted=AuditLogApiKeyDeleted.from_dict(v) if (v := get("api_key.deleted")) is not None else None,
-            checkpoint_permission_created=AuditLogCheckpointPermissionCreated.from_dict(v) if (v := get("checkpoint.permission.created")) is not None else None,
-            checkpoint_permission_deleted=AuditLogCheckpointPermissionDeleted.from_dict(v) if (v := get("checkpoint.permission.deleted")) is not None else None,
-            external_key_registered=AuditLogExternalKeyRegistered.from_dict(v) if (v := get("external_key.registered")) is not None else None,
-            external_key_removed=AuditLogExternalKeyRemoved.from_dict(v) if (v := get("external_key.removed")) is not None else None,
-            group_created=AuditLogGroupCreated.from_dict(v) if (v := get("group.created")) is not None else None,
-            group_updated=AuditLogGroupUpdated.from_dict(v) if (v := get("group.updated")) is not None else None,
-            group_deleted=AuditLogGroupDeleted.from_dict(v) if (v := get("group.deleted")) is not None else None,
-            scim_enabled=AuditLogScimEnabled.from_dict(v) if (v := get("scim.enabled")) is not None else None,
-            scim_disabled=AuditLogScimDisabled.from_dict(v) if (v := get("scim.disabled")) is not None else None,
-            invite_sent=AuditLogInviteSent.from_dict(v) if (v := get("invite.sent")) is not None else None,
-            invite_accepted=AuditLogInviteAccepted.from_dict(v) if (v := get("invite.accepted")) is not None else None,
-            invite_deleted=AuditLogInviteDeleted.from_dict(v) if (v := get("invite.deleted")) is not None else None,
-            ip_allowlist_created=AuditLogIpAllowlistCreated.from_dict(v) if (v := get("ip_allowlist.created")) is not None else None,
-            ip_allowlist_updated=AuditLogIpAllowlistUpdated.from_dict(v) if (v := get("ip_allowlist.updated")) is not None else None,
-            ip_allowlist_deleted=AuditLogIpAllowlistDeleted.from_dict(v) if (v := get("ip_allowlist.deleted")) is not None else None,
-            ip_allowlist_config_activated=AuditLogIpAllowlistConfigActivated.from_dict(v) if (v := get("ip_allowlist.config.activated")) is not None else None,
-            ip_allowlist_config_deactivated=AuditLogIpAllowlistConfigDeactivated.from_dict(v) if (v := get("ip_allowlist.config.deactivated")) is not None else None,
-            login_succeeded=get("login.succeeded"),
-            login_failed=AuditLogLoginFailed.from_dict(v) if (v := get("login.failed")) is not None else None,
-            logout_succeeded=get("logout.succeeded"),
-            logout_failed=AuditLogLogoutFailed.from_dict(v) if (v := get("logout.failed")) is not None else None,
-            organization_updated=AuditLogOrganizationUpdated.from_dict(v) if (v := get("organization.updated")) is not None else None,
-            project_created=AuditLogProjectCreated.from_dict(v) if (v := get("project.created")) is not None else None,
-            project_updated=AuditLogProjectUpdated.from_dict(v) if (v := get("project.updated")) is not None else None,
-            project_archived=AuditLogProjectArchived.from_dict(v) if (v := get("project.archived")) is not None else None,
-            project_deleted=AuditLogProjectDeleted.from_dict(v) if (v := get("project.deleted")) is not None else None,
-            rate_limit_updated=AuditLogRateLimitUpdated.from_dict(v) if (v := get("rate_limit.updated")) is not None else None,
-            rate_limit_deleted=AuditLogRateLimitDeleted.from_dict(v) if (v := get("rate_limit.deleted")) is not None else None,
-            role_created=AuditLogRoleCreated.from_dict(v) if (v := get("role.created")) is not None else None,
-            role_updated=AuditLogRoleUpdated.from_dict(v) if (v := get("role.updated")) is not None else None,
-            role_deleted=AuditLogRoleDeleted.from_dict(v) if (v := get("role.deleted")) is not None else None,
-            role_assignment_created=AuditLogRoleAssignmentCreated.from_dict(v) if (v := get("role.assignment.created")) is not None else None,
-            role_assignment_deleted=AuditLogRoleAssignmentDeleted.from_dict(v) if (v := get("role.assignment.deleted")) is not None else None,
-            role_bound_to_resource=AuditLogRoleBoundToResource.from_dict(v) if (v := get("role.bound_to_resource")) is not None else None,
-            role_unbound_from_resource=AuditLogRoleUnboundFromResource.from_dict(v) if (v := get("role.unbound_from_resource")) is not None else None,
-            service_account_created=AuditLogServiceAccountCreated.from_dict(v) if (v := get("service_account.created")) is not None else None,
-            service_account_updated=AuditLogServiceAccountUpdated.from_dict(v) if (v := get("service_account.updated")) is not None else None,
-            service_account_deleted=AuditLogServiceAccountDeleted.from_dict(v) if (v := get("service_account.deleted")) is not None else None,
-            workload_identity_provider_created=AuditLogWorkloadIdentityProviderCreated.from_dict(v) if (v := get("workload_identity_provider.created")) is not None else None,
-            workload_identity_provider_updated=AuditLogWorkloadIdentityProviderUpdated.from_dict(v) if (v := get("workload_identity_provider.updated")) is not None else None,
-            workload_identity_provider_deleted=AuditLogWorkloadIdentityProviderDeleted.from_dict(v) if (v := get("workload_identity_provider.deleted")) is not None else None,
-            workload_identity_provider_mapping_created=AuditLogWorkloadIdentityProviderMappingCreated.from_dict(v) if (v := get("workload_identity_provider_mapping.created")) is not None else None,
-            workload_identity_provider_mapping_updated=AuditLogWorkloadIdentityProviderMappingUpdated.from_dict(v) if (v := get("workload_identity_provider_mapping.updated")) is not None else None,
-            workload_identity_provider_mapping_deleted=AuditLogWorkloadIdentityProviderMappingDeleted.from_dict(v) if (v := get("workload_identity_provider_mapping.deleted")) is not None else None,
-            user_added=AuditLogUserAdded.from_dict(v) if (v := get("user.added")) is not None else None,
-            user_updated=AuditLogUserUpdated.from_dict(v) if (v := get("user.updated")) is not None else None,
-            user_deleted=AuditLogUserDeleted.from_dict(v) if (v := get("user.deleted")) is not None else None,
-            certificate_created=AuditLogCertificateCreated.from_dict(v) if (v := get("certificate.created")) is not None else None,
-            certificate_updated=AuditLogCertificateUpdated.from_dict(v) if (v := get("certificate.updated")) is not None else None,
-            certificate_deleted=AuditLogCertificateDeleted.from_dict(v) if (v := get("certificate.deleted")) is not None else None,
-            certificates_activated=AuditLogCertificatesActivated.from_dict(v) if (v := get("certificates.activated")) is not None else None,
-            certificates_deactivated=AuditLogCertificatesDeactivated.from_dict(v) if (v := get("certificates.deactivated")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLog)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.effective_at = get("effective_at")
+        self.project = AuditLogProject.from_dict(v) if (v := get("project")) is not None else None
+        self.actor = AuditLogActor.from_dict(v) if (v := get("actor")) is not None else None
+        self.api_key_created = AuditLogApiKeyCreated.from_dict(v) if (v := get("api_key.created")) is not None else None
+        self.api_key_updated = AuditLogApiKeyUpdated.from_dict(v) if (v := get("api_key.updated")) is not None else None
+        self.api_key_deleted = AuditLogApiKeyDeleted.from_dict(v) if (v := get("api_key.deleted")) is not None else None
+        self.checkpoint_permission_created = AuditLogCheckpointPermissionCreated.from_dict(v) if (v := get("checkpoint.permission.created")) is not None else None
+        self.checkpoint_permission_deleted = AuditLogCheckpointPermissionDeleted.from_dict(v) if (v := get("checkpoint.permission.deleted")) is not None else None
+        self.external_key_registered = AuditLogExternalKeyRegistered.from_dict(v) if (v := get("external_key.registered")) is not None else None
+        self.external_key_removed = AuditLogExternalKeyRemoved.from_dict(v) if (v := get("external_key.removed")) is not None else None
+        self.group_created = AuditLogGroupCreated.from_dict(v) if (v := get("group.created")) is not None else None
+        self.group_updated = AuditLogGroupUpdated.from_dict(v) if (v := get("group.updated")) is not None else None
+        self.group_deleted = AuditLogGroupDeleted.from_dict(v) if (v := get("group.deleted")) is not None else None
+        self.scim_enabled = AuditLogScimEnabled.from_dict(v) if (v := get("scim.enabled")) is not None else None
+        self.scim_disabled = AuditLogScimDisabled.from_dict(v) if (v := get("scim.disabled")) is not None else None
+        self.invite_sent = AuditLogInviteSent.from_dict(v) if (v := get("invite.sent")) is not None else None
+        self.invite_accepted = AuditLogInviteAccepted.from_dict(v) if (v := get("invite.accepted")) is not None else None
+        self.invite_deleted = AuditLogInviteDeleted.from_dict(v) if (v := get("invite.deleted")) is not None else None
+        self.ip_allowlist_created = AuditLogIpAllowlistCreated.from_dict(v) if (v := get("ip_allowlist.created")) is not None else None
+        self.ip_allowlist_updated = AuditLogIpAllowlistUpdated.from_dict(v) if (v := get("ip_allowlist.updated")) is not None else None
+        self.ip_allowlist_deleted = AuditLogIpAllowlistDeleted.from_dict(v) if (v := get("ip_allowlist.deleted")) is not None else None
+        self.ip_allowlist_config_activated = AuditLogIpAllowlistConfigActivated.from_dict(v) if (v := get("ip_allowlist.config.activated")) is not None else None
+        self.ip_allowlist_config_deactivated = AuditLogIpAllowlistConfigDeactivated.from_dict(v) if (v := get("ip_allowlist.config.deactivated")) is not None else None
+        self.login_succeeded = get("login.succeeded")
+        self.login_failed = AuditLogLoginFailed.from_dict(v) if (v := get("login.failed")) is not None else None
+        self.logout_succeeded = get("logout.succeeded")
+        self.logout_failed = AuditLogLogoutFailed.from_dict(v) if (v := get("logout.failed")) is not None else None
+        self.organization_updated = AuditLogOrganizationUpdated.from_dict(v) if (v := get("organization.updated")) is not None else None
+        self.project_created = AuditLogProjectCreated.from_dict(v) if (v := get("project.created")) is not None else None
+        self.project_updated = AuditLogProjectUpdated.from_dict(v) if (v := get("project.updated")) is not None else None
+        self.project_archived = AuditLogProjectArchived.from_dict(v) if (v := get("project.archived")) is not None else None
+        self.project_deleted = AuditLogProjectDeleted.from_dict(v) if (v := get("project.deleted")) is not None else None
+        self.rate_limit_updated = AuditLogRateLimitUpdated.from_dict(v) if (v := get("rate_limit.updated")) is not None else None
+        self.rate_limit_deleted = AuditLogRateLimitDeleted.from_dict(v) if (v := get("rate_limit.deleted")) is not None else None
+        self.role_created = AuditLogRoleCreated.from_dict(v) if (v := get("role.created")) is not None else None
+        self.role_updated = AuditLogRoleUpdated.from_dict(v) if (v := get("role.updated")) is not None else None
+        self.role_deleted = AuditLogRoleDeleted.from_dict(v) if (v := get("role.deleted")) is not None else None
+        self.role_assignment_created = AuditLogRoleAssignmentCreated.from_dict(v) if (v := get("role.assignment.created")) is not None else None
+        self.role_assignment_deleted = AuditLogRoleAssignmentDeleted.from_dict(v) if (v := get("role.assignment.deleted")) is not None else None
+        self.role_bound_to_resource = AuditLogRoleBoundToResource.from_dict(v) if (v := get("role.bound_to_resource")) is not None else None
+        self.role_unbound_from_resource = AuditLogRoleUnboundFromResource.from_dict(v) if (v := get("role.unbound_from_resource")) is not None else None
+        self.service_account_created = AuditLogServiceAccountCreated.from_dict(v) if (v := get("service_account.created")) is not None else None
+        self.service_account_updated = AuditLogServiceAccountUpdated.from_dict(v) if (v := get("service_account.updated")) is not None else None
+        self.service_account_deleted = AuditLogServiceAccountDeleted.from_dict(v) if (v := get("service_account.deleted")) is not None else None
+        self.workload_identity_provider_created = AuditLogWorkloadIdentityProviderCreated.from_dict(v) if (v := get("workload_identity_provider.created")) is not None else None
+        self.workload_identity_provider_updated = AuditLogWorkloadIdentityProviderUpdated.from_dict(v) if (v := get("workload_identity_provider.updated")) is not None else None
+        self.workload_identity_provider_deleted = AuditLogWorkloadIdentityProviderDeleted.from_dict(v) if (v := get("workload_identity_provider.deleted")) is not None else None
+        self.workload_identity_provider_mapping_created = AuditLogWorkloadIdentityProviderMappingCreated.from_dict(v) if (v := get("workload_identity_provider_mapping.created")) is not None else None
+        self.workload_identity_provider_mapping_updated = AuditLogWorkloadIdentityProviderMappingUpdated.from_dict(v) if (v := get("workload_identity_provider_mapping.updated")) is not None else None
+        self.workload_identity_provider_mapping_deleted = AuditLogWorkloadIdentityProviderMappingDeleted.from_dict(v) if (v := get("workload_identity_provider_mapping.deleted")) is not None else None
+        self.user_added = AuditLogUserAdded.from_dict(v) if (v := get("user.added")) is not None else None
+        self.user_updated = AuditLogUserUpdated.from_dict(v) if (v := get("user.updated")) is not None else None
+        self.user_deleted = AuditLogUserDeleted.from_dict(v) if (v := get("user.deleted")) is not None else None
+        self.certificate_created = AuditLogCertificateCreated.from_dict(v) if (v := get("certificate.created")) is not None else None
+        self.certificate_updated = AuditLogCertificateUpdated.from_dict(v) if (v := get("certificate.updated")) is not None else None
+        self.certificate_deleted = AuditLogCertificateDeleted.from_dict(v) if (v := get("certificate.deleted")) is not None else None
+        self.certificates_activated = AuditLogCertificatesActivated.from_dict(v) if (v := get("certificates.activated")) is not None else None
+        self.certificates_deactivated = AuditLogCertificatesDeactivated.from_dict(v) if (v := get("certificates.deactivated")) is not None else None
+        return self if cls is AuditLog else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -238,11 +239,12 @@ class AuditLogProject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogProject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogProject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogProject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -254,10 +256,11 @@ class AuditLogApiKeyCreatedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogApiKeyCreatedData:
         get: Any = data.get
-        return cls(
-            scopes=get("scopes"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogApiKeyCreatedData)
+        self._raw = data
+        self._request_id = None
+        self.scopes = get("scopes")
+        return self if cls is AuditLogApiKeyCreatedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -270,11 +273,12 @@ class AuditLogApiKeyCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogApiKeyCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=AuditLogApiKeyCreatedData.from_dict(v) if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogApiKeyCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = AuditLogApiKeyCreatedData.from_dict(v) if (v := get("data")) is not None else None
+        return self if cls is AuditLogApiKeyCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -286,10 +290,11 @@ class AuditLogApiKeyUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogApiKeyUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            scopes=get("scopes"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogApiKeyUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.scopes = get("scopes")
+        return self if cls is AuditLogApiKeyUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -302,11 +307,12 @@ class AuditLogApiKeyUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogApiKeyUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogApiKeyUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogApiKeyUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogApiKeyUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogApiKeyUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -318,10 +324,11 @@ class AuditLogApiKeyDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogApiKeyDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogApiKeyDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogApiKeyDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -334,11 +341,12 @@ class AuditLogCheckpointPermissionCreatedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCheckpointPermissionCreatedData:
         get: Any = data.get
-        return cls(
-            project_id=get("project_id"),
-            fine_tuned_model_checkpoint=get("fine_tuned_model_checkpoint"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCheckpointPermissionCreatedData)
+        self._raw = data
+        self._request_id = None
+        self.project_id = get("project_id")
+        self.fine_tuned_model_checkpoint = get("fine_tuned_model_checkpoint")
+        return self if cls is AuditLogCheckpointPermissionCreatedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -351,11 +359,12 @@ class AuditLogCheckpointPermissionCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCheckpointPermissionCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=AuditLogCheckpointPermissionCreatedData.from_dict(v) if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCheckpointPermissionCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = AuditLogCheckpointPermissionCreatedData.from_dict(v) if (v := get("data")) is not None else None
+        return self if cls is AuditLogCheckpointPermissionCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -367,10 +376,11 @@ class AuditLogCheckpointPermissionDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCheckpointPermissionDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCheckpointPermissionDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogCheckpointPermissionDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -383,11 +393,12 @@ class AuditLogExternalKeyRegistered(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogExternalKeyRegistered:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=get("data"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogExternalKeyRegistered)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = get("data")
+        return self if cls is AuditLogExternalKeyRegistered else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -399,10 +410,11 @@ class AuditLogExternalKeyRemoved(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogExternalKeyRemoved:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogExternalKeyRemoved)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogExternalKeyRemoved else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -414,10 +426,11 @@ class AuditLogGroupCreatedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogGroupCreatedData:
         get: Any = data.get
-        return cls(
-            group_name=get("group_name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogGroupCreatedData)
+        self._raw = data
+        self._request_id = None
+        self.group_name = get("group_name")
+        return self if cls is AuditLogGroupCreatedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -430,11 +443,12 @@ class AuditLogGroupCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogGroupCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=AuditLogGroupCreatedData.from_dict(v) if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogGroupCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = AuditLogGroupCreatedData.from_dict(v) if (v := get("data")) is not None else None
+        return self if cls is AuditLogGroupCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -446,10 +460,11 @@ class AuditLogGroupUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogGroupUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            group_name=get("group_name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogGroupUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.group_name = get("group_name")
+        return self if cls is AuditLogGroupUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -462,11 +477,12 @@ class AuditLogGroupUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogGroupUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogGroupUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogGroupUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogGroupUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogGroupUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -478,10 +494,11 @@ class AuditLogGroupDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogGroupDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogGroupDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogGroupDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -493,10 +510,11 @@ class AuditLogScimEnabled(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogScimEnabled:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogScimEnabled)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogScimEnabled else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -508,10 +526,11 @@ class AuditLogScimDisabled(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogScimDisabled:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogScimDisabled)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogScimDisabled else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -524,11 +543,12 @@ class AuditLogInviteSentData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogInviteSentData:
         get: Any = data.get
-        return cls(
-            email=get("email"),
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogInviteSentData)
+        self._raw = data
+        self._request_id = None
+        self.email = get("email")
+        self.role = get("role")
+        return self if cls is AuditLogInviteSentData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -541,11 +561,12 @@ class AuditLogInviteSent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogInviteSent:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=AuditLogInviteSentData.from_dict(v) if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogInviteSent)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = AuditLogInviteSentData.from_dict(v) if (v := get("data")) is not None else None
+        return self if cls is AuditLogInviteSent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -557,10 +578,11 @@ class AuditLogInviteAccepted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogInviteAccepted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogInviteAccepted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogInviteAccepted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -572,10 +594,11 @@ class AuditLogInviteDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogInviteDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogInviteDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogInviteDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -589,12 +612,13 @@ class AuditLogIpAllowlistCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogIpAllowlistCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            allowed_ips=get("allowed_ips"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogIpAllowlistCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.allowed_ips = get("allowed_ips")
+        return self if cls is AuditLogIpAllowlistCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -607,11 +631,12 @@ class AuditLogIpAllowlistUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogIpAllowlistUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            allowed_ips=get("allowed_ips"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogIpAllowlistUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.allowed_ips = get("allowed_ips")
+        return self if cls is AuditLogIpAllowlistUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -625,12 +650,13 @@ class AuditLogIpAllowlistDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogIpAllowlistDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            allowed_ips=get("allowed_ips"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogIpAllowlistDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.allowed_ips = get("allowed_ips")
+        return self if cls is AuditLogIpAllowlistDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -643,11 +669,12 @@ class AuditLogIpAllowlistConfigActivatedConfig(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogIpAllowlistConfigActivatedConfig:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogIpAllowlistConfigActivatedConfig)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogIpAllowlistConfigActivatedConfig else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -659,10 +686,11 @@ class AuditLogIpAllowlistConfigActivated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogIpAllowlistConfigActivated:
         get: Any = data.get
-        return cls(
-            configs=[AuditLogIpAllowlistConfigActivatedConfig.from_dict(x1) for x1 in v] if (v := get("configs")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogIpAllowlistConfigActivated)
+        self._raw = data
+        self._request_id = None
+        self.configs = [AuditLogIpAllowlistConfigActivatedConfig.from_dict(x1) for x1 in v] if (v := get("configs")) is not None else None
+        return self if cls is AuditLogIpAllowlistConfigActivated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -675,11 +703,12 @@ class AuditLogIpAllowlistConfigDeactivatedConfig(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogIpAllowlistConfigDeactivatedConfig:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogIpAllowlistConfigDeactivatedConfig)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogIpAllowlistConfigDeactivatedConfig else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -691,10 +720,11 @@ class AuditLogIpAllowlistConfigDeactivated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogIpAllowlistConfigDeactivated:
         get: Any = data.get
-        return cls(
-            configs=[AuditLogIpAllowlistConfigDeactivatedConfig.from_dict(x1) for x1 in v] if (v := get("configs")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogIpAllowlistConfigDeactivated)
+        self._raw = data
+        self._request_id = None
+        self.configs = [AuditLogIpAllowlistConfigDeactivatedConfig.from_dict(x1) for x1 in v] if (v := get("configs")) is not None else None
+        return self if cls is AuditLogIpAllowlistConfigDeactivated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -707,11 +737,12 @@ class AuditLogLoginFailed(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogLoginFailed:
         get: Any = data.get
-        return cls(
-            error_code=get("error_code"),
-            error_message=get("error_message"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogLoginFailed)
+        self._raw = data
+        self._request_id = None
+        self.error_code = get("error_code")
+        self.error_message = get("error_message")
+        return self if cls is AuditLogLoginFailed else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -724,11 +755,12 @@ class AuditLogLogoutFailed(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogLogoutFailed:
         get: Any = data.get
-        return cls(
-            error_code=get("error_code"),
-            error_message=get("error_message"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogLogoutFailed)
+        self._raw = data
+        self._request_id = None
+        self.error_code = get("error_code")
+        self.error_message = get("error_message")
+        return self if cls is AuditLogLogoutFailed else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -746,16 +778,17 @@ class AuditLogOrganizationUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogOrganizationUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            title=get("title"),
-            description=get("description"),
-            name=get("name"),
-            threads_ui_visibility=get("threads_ui_visibility"),
-            usage_dashboard_visibility=get("usage_dashboard_visibility"),
-            api_call_logging=get("api_call_logging"),
-            api_call_logging_project_ids=get("api_call_logging_project_ids"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogOrganizationUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.title = get("title")
+        self.description = get("description")
+        self.name = get("name")
+        self.threads_ui_visibility = get("threads_ui_visibility")
+        self.usage_dashboard_visibility = get("usage_dashboard_visibility")
+        self.api_call_logging = get("api_call_logging")
+        self.api_call_logging_project_ids = get("api_call_logging_project_ids")
+        return self if cls is AuditLogOrganizationUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -768,11 +801,12 @@ class AuditLogOrganizationUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogOrganizationUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogOrganizationUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogOrganizationUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogOrganizationUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogOrganizationUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -785,11 +819,12 @@ class AuditLogProjectCreatedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogProjectCreatedData:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            title=get("title"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogProjectCreatedData)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.title = get("title")
+        return self if cls is AuditLogProjectCreatedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -802,11 +837,12 @@ class AuditLogProjectCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogProjectCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=AuditLogProjectCreatedData.from_dict(v) if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogProjectCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = AuditLogProjectCreatedData.from_dict(v) if (v := get("data")) is not None else None
+        return self if cls is AuditLogProjectCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -818,10 +854,11 @@ class AuditLogProjectUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogProjectUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            title=get("title"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogProjectUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.title = get("title")
+        return self if cls is AuditLogProjectUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -834,11 +871,12 @@ class AuditLogProjectUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogProjectUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogProjectUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogProjectUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogProjectUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogProjectUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -850,10 +888,11 @@ class AuditLogProjectArchived(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogProjectArchived:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogProjectArchived)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogProjectArchived else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -865,10 +904,11 @@ class AuditLogProjectDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogProjectDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogProjectDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogProjectDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -885,15 +925,16 @@ class AuditLogRateLimitUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRateLimitUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            max_requests_per_1_minute=get("max_requests_per_1_minute"),
-            max_tokens_per_1_minute=get("max_tokens_per_1_minute"),
-            max_images_per_1_minute=get("max_images_per_1_minute"),
-            max_audio_megabytes_per_1_minute=get("max_audio_megabytes_per_1_minute"),
-            max_requests_per_1_day=get("max_requests_per_1_day"),
-            batch_1_day_max_input_tokens=get("batch_1_day_max_input_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRateLimitUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.max_requests_per_1_minute = get("max_requests_per_1_minute")
+        self.max_tokens_per_1_minute = get("max_tokens_per_1_minute")
+        self.max_images_per_1_minute = get("max_images_per_1_minute")
+        self.max_audio_megabytes_per_1_minute = get("max_audio_megabytes_per_1_minute")
+        self.max_requests_per_1_day = get("max_requests_per_1_day")
+        self.batch_1_day_max_input_tokens = get("batch_1_day_max_input_tokens")
+        return self if cls is AuditLogRateLimitUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -906,11 +947,12 @@ class AuditLogRateLimitUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRateLimitUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogRateLimitUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRateLimitUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogRateLimitUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogRateLimitUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -922,10 +964,11 @@ class AuditLogRateLimitDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRateLimitDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRateLimitDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogRateLimitDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -941,14 +984,15 @@ class AuditLogRoleCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            role_name=get("role_name"),
-            permissions=get("permissions"),
-            resource_type=get("resource_type"),
-            resource_id=get("resource_id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.role_name = get("role_name")
+        self.permissions = get("permissions")
+        self.resource_type = get("resource_type")
+        self.resource_id = get("resource_id")
+        return self if cls is AuditLogRoleCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -966,16 +1010,17 @@ class AuditLogRoleUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            role_name=get("role_name"),
-            resource_id=get("resource_id"),
-            resource_type=get("resource_type"),
-            permissions_added=get("permissions_added"),
-            permissions_removed=get("permissions_removed"),
-            description=get("description"),
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.role_name = get("role_name")
+        self.resource_id = get("resource_id")
+        self.resource_type = get("resource_type")
+        self.permissions_added = get("permissions_added")
+        self.permissions_removed = get("permissions_removed")
+        self.description = get("description")
+        self.metadata = get("metadata")
+        return self if cls is AuditLogRoleUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -988,11 +1033,12 @@ class AuditLogRoleUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogRoleUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogRoleUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogRoleUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1004,10 +1050,11 @@ class AuditLogRoleDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogRoleDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1023,14 +1070,15 @@ class AuditLogRoleAssignmentCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleAssignmentCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            principal_id=get("principal_id"),
-            principal_type=get("principal_type"),
-            resource_id=get("resource_id"),
-            resource_type=get("resource_type"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleAssignmentCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.principal_id = get("principal_id")
+        self.principal_type = get("principal_type")
+        self.resource_id = get("resource_id")
+        self.resource_type = get("resource_type")
+        return self if cls is AuditLogRoleAssignmentCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1046,14 +1094,15 @@ class AuditLogRoleAssignmentDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleAssignmentDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            principal_id=get("principal_id"),
-            principal_type=get("principal_type"),
-            resource_id=get("resource_id"),
-            resource_type=get("resource_type"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleAssignmentDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.principal_id = get("principal_id")
+        self.principal_type = get("principal_type")
+        self.resource_id = get("resource_id")
+        self.resource_type = get("resource_type")
+        return self if cls is AuditLogRoleAssignmentDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1074,19 +1123,20 @@ class AuditLogRoleBoundToResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleBoundToResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            role_id=get("role_id"),
-            resource_id=get("resource_id"),
-            resource_type=get("resource_type"),
-            permissions=get("permissions"),
-            workspace_id=get("workspace_id"),
-            connector_id=get("connector_id"),
-            connector_name=get("connector_name"),
-            enabled=get("enabled"),
-            source=get("source"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleBoundToResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.role_id = get("role_id")
+        self.resource_id = get("resource_id")
+        self.resource_type = get("resource_type")
+        self.permissions = get("permissions")
+        self.workspace_id = get("workspace_id")
+        self.connector_id = get("connector_id")
+        self.connector_name = get("connector_name")
+        self.enabled = get("enabled")
+        self.source = get("source")
+        return self if cls is AuditLogRoleBoundToResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1107,19 +1157,20 @@ class AuditLogRoleUnboundFromResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogRoleUnboundFromResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            role_id=get("role_id"),
-            resource_id=get("resource_id"),
-            resource_type=get("resource_type"),
-            permissions=get("permissions"),
-            workspace_id=get("workspace_id"),
-            connector_id=get("connector_id"),
-            connector_name=get("connector_name"),
-            enabled=get("enabled"),
-            source=get("source"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogRoleUnboundFromResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.role_id = get("role_id")
+        self.resource_id = get("resource_id")
+        self.resource_type = get("resource_type")
+        self.permissions = get("permissions")
+        self.workspace_id = get("workspace_id")
+        self.connector_id = get("connector_id")
+        self.connector_name = get("connector_name")
+        self.enabled = get("enabled")
+        self.source = get("source")
+        return self if cls is AuditLogRoleUnboundFromResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1131,10 +1182,11 @@ class AuditLogServiceAccountCreatedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogServiceAccountCreatedData:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogServiceAccountCreatedData)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        return self if cls is AuditLogServiceAccountCreatedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1147,11 +1199,12 @@ class AuditLogServiceAccountCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogServiceAccountCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=AuditLogServiceAccountCreatedData.from_dict(v) if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogServiceAccountCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = AuditLogServiceAccountCreatedData.from_dict(v) if (v := get("data")) is not None else None
+        return self if cls is AuditLogServiceAccountCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1163,10 +1216,11 @@ class AuditLogServiceAccountUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogServiceAccountUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogServiceAccountUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        return self if cls is AuditLogServiceAccountUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1179,11 +1233,12 @@ class AuditLogServiceAccountUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogServiceAccountUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogServiceAccountUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogServiceAccountUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogServiceAccountUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogServiceAccountUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1195,10 +1250,11 @@ class AuditLogServiceAccountDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogServiceAccountDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogServiceAccountDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogServiceAccountDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1211,11 +1267,12 @@ class AuditLogWorkloadIdentityProviderCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogWorkloadIdentityProviderCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=get("data"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogWorkloadIdentityProviderCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = get("data")
+        return self if cls is AuditLogWorkloadIdentityProviderCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1228,11 +1285,12 @@ class AuditLogWorkloadIdentityProviderUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogWorkloadIdentityProviderUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=get("changes_requested"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogWorkloadIdentityProviderUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = get("changes_requested")
+        return self if cls is AuditLogWorkloadIdentityProviderUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1245,11 +1303,12 @@ class AuditLogWorkloadIdentityProviderDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogWorkloadIdentityProviderDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogWorkloadIdentityProviderDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogWorkloadIdentityProviderDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1263,12 +1322,13 @@ class AuditLogWorkloadIdentityProviderMappingCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogWorkloadIdentityProviderMappingCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            identity_provider_id=get("identity_provider_id"),
-            data=get("data"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogWorkloadIdentityProviderMappingCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.identity_provider_id = get("identity_provider_id")
+        self.data = get("data")
+        return self if cls is AuditLogWorkloadIdentityProviderMappingCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1282,12 +1342,13 @@ class AuditLogWorkloadIdentityProviderMappingUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogWorkloadIdentityProviderMappingUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            identity_provider_id=get("identity_provider_id"),
-            changes_requested=get("changes_requested"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogWorkloadIdentityProviderMappingUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.identity_provider_id = get("identity_provider_id")
+        self.changes_requested = get("changes_requested")
+        return self if cls is AuditLogWorkloadIdentityProviderMappingUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1302,13 +1363,14 @@ class AuditLogWorkloadIdentityProviderMappingDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogWorkloadIdentityProviderMappingDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            identity_provider_id=get("identity_provider_id"),
-            project_id=get("project_id"),
-            service_account_id=get("service_account_id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogWorkloadIdentityProviderMappingDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.identity_provider_id = get("identity_provider_id")
+        self.project_id = get("project_id")
+        self.service_account_id = get("service_account_id")
+        return self if cls is AuditLogWorkloadIdentityProviderMappingDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1320,10 +1382,11 @@ class AuditLogUserAddedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogUserAddedData:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogUserAddedData)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        return self if cls is AuditLogUserAddedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1336,11 +1399,12 @@ class AuditLogUserAdded(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogUserAdded:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            data=AuditLogUserAddedData.from_dict(v) if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogUserAdded)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.data = AuditLogUserAddedData.from_dict(v) if (v := get("data")) is not None else None
+        return self if cls is AuditLogUserAdded else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1352,10 +1416,11 @@ class AuditLogUserUpdatedChangesRequested(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogUserUpdatedChangesRequested:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogUserUpdatedChangesRequested)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        return self if cls is AuditLogUserUpdatedChangesRequested else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1368,11 +1433,12 @@ class AuditLogUserUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogUserUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            changes_requested=AuditLogUserUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogUserUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.changes_requested = AuditLogUserUpdatedChangesRequested.from_dict(v) if (v := get("changes_requested")) is not None else None
+        return self if cls is AuditLogUserUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1384,10 +1450,11 @@ class AuditLogUserDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogUserDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogUserDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogUserDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1400,11 +1467,12 @@ class AuditLogCertificateCreated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCertificateCreated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCertificateCreated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogCertificateCreated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1417,11 +1485,12 @@ class AuditLogCertificateUpdated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCertificateUpdated:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCertificateUpdated)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogCertificateUpdated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1435,12 +1504,13 @@ class AuditLogCertificateDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCertificateDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            certificate=get("certificate"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCertificateDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.certificate = get("certificate")
+        return self if cls is AuditLogCertificateDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1453,11 +1523,12 @@ class AuditLogCertificatesActivatedCertificate(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCertificatesActivatedCertificate:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCertificatesActivatedCertificate)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogCertificatesActivatedCertificate else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1469,10 +1540,11 @@ class AuditLogCertificatesActivated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCertificatesActivated:
         get: Any = data.get
-        return cls(
-            certificates=[AuditLogCertificatesActivatedCertificate.from_dict(x1) for x1 in v] if (v := get("certificates")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCertificatesActivated)
+        self._raw = data
+        self._request_id = None
+        self.certificates = [AuditLogCertificatesActivatedCertificate.from_dict(x1) for x1 in v] if (v := get("certificates")) is not None else None
+        return self if cls is AuditLogCertificatesActivated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1485,11 +1557,12 @@ class AuditLogCertificatesDeactivatedCertificate(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCertificatesDeactivatedCertificate:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCertificatesDeactivatedCertificate)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is AuditLogCertificatesDeactivatedCertificate else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1501,10 +1574,11 @@ class AuditLogCertificatesDeactivated(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogCertificatesDeactivated:
         get: Any = data.get
-        return cls(
-            certificates=[AuditLogCertificatesDeactivatedCertificate.from_dict(x1) for x1 in v] if (v := get("certificates")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogCertificatesDeactivated)
+        self._raw = data
+        self._request_id = None
+        self.certificates = [AuditLogCertificatesDeactivatedCertificate.from_dict(x1) for x1 in v] if (v := get("certificates")) is not None else None
+        return self if cls is AuditLogCertificatesDeactivated else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1518,12 +1592,13 @@ class AuditLogActor(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogActor:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            session=AuditLogActorSession.from_dict(v) if (v := get("session")) is not None else None,
-            api_key=AuditLogActorApiKey.from_dict(v) if (v := get("api_key")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogActor)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.session = AuditLogActorSession.from_dict(v) if (v := get("session")) is not None else None
+        self.api_key = AuditLogActorApiKey.from_dict(v) if (v := get("api_key")) is not None else None
+        return self if cls is AuditLogActor else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1538,13 +1613,14 @@ class AuditLogActorApiKey(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogActorApiKey:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            user=AuditLogActorUser.from_dict(v) if (v := get("user")) is not None else None,
-            service_account=AuditLogActorServiceAccount.from_dict(v) if (v := get("service_account")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AuditLogActorApiKey)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.user = AuditLogActorUser.from_dict(v) if (v := get("user")) is not None else None
+        self.service_account = AuditLogActorServiceAccount.from_dict(v) if (v := get("service_account")) is not None else None
+        return self if cls is AuditLogActorApiKey else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1556,10 +1632,11 @@ class AuditLogActorServiceAccount(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogActorServiceAccount:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogActorServiceAccount)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is AuditLogActorServiceAccount else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1572,11 +1649,12 @@ class AuditLogActorSession(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogActorSession:
         get: Any = data.get
-        return cls(
-            user=AuditLogActorUser.from_dict(v) if (v := get("user")) is not None else None,
-            ip_address=get("ip_address"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogActorSession)
+        self._raw = data
+        self._request_id = None
+        self.user = AuditLogActorUser.from_dict(v) if (v := get("user")) is not None else None
+        self.ip_address = get("ip_address")
+        return self if cls is AuditLogActorSession else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1589,11 +1667,12 @@ class AuditLogActorUser(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditLogActorUser:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            email=get("email"),
-            _raw=data,
-        )
+        self = object.__new__(AuditLogActorUser)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.email = get("email")
+        return self if cls is AuditLogActorUser else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1609,14 +1688,15 @@ class ListAuditLogsResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListAuditLogsResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[AuditLog.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ListAuditLogsResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [AuditLog.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ListAuditLogsResponse else rebuild_model(cls, self)
 
 
 AuditLogEventType: TypeAlias = 'Literal["api_key.created", "api_key.updated", "api_key.deleted", "certificate.created", "certificate.updated", "certificate.deleted", "certificates.activated", "certificates.deactivated", "checkpoint.permission.created", "checkpoint.permission.deleted", "external_key.registered", "external_key.removed", "group.created", "group.updated", "group.deleted", "invite.sent", "invite.accepted", "invite.deleted", "ip_allowlist.created", "ip_allowlist.updated", "ip_allowlist.deleted", "ip_allowlist.config.activated", "ip_allowlist.config.deactivated", "login.succeeded", "login.failed", "logout.succeeded", "logout.failed", "organization.updated", "project.created", "project.updated", "project.archived", "project.deleted", "rate_limit.updated", "rate_limit.deleted", "resource.deleted", "tunnel.created", "tunnel.updated", "tunnel.deleted", "workload_identity_provider.created", "workload_identity_provider.updated", "workload_identity_provider.deleted", "workload_identity_provider_mapping.created", "workload_identity_provider_mapping.updated", "workload_identity_provider_mapping.deleted", "role.created", "role.updated", "role.deleted", "role.assignment.created", "role.assignment.deleted", "role.bound_to_resource", "role.unbound_from_resource", "scim.enabled", "scim.disabled", "service_account.created", "service_account.updated", "service_account.deleted", "user.added", "user.updated", "user.deleted", "tenant.metadata.updated", "tenant.microsoft_entra_mapping.upserted", "tenant.microsoft_entra_mapping.deleted", "tenant.workload_identity.provider.created", "tenant.workload_identity.provider.updated", "tenant.workload_identity.provider.archived", "tenant.workload_identity.mapping.created", "tenant.workload_identity.mapping.updated", "tenant.workload_identity.mapping.archived", "tenant.workload_identity.binding.created", "tenant.workload_identity.principal.provisioned", "tenant.workload_identity.access_token.issued", "tenant.admin_api_key.created", "tenant.admin_api_key.updated", "tenant.admin_api_key.deleted", "tenant.project_api_key.created", "tenant.chatgpt_access_token.revoked", "tenant.migration.completed", "tenant.sso.migrated", "tenant.domains.migrated", "tenant.sso_connection.created", "tenant.sso_connection.updated", "tenant.sso_connection.deleted", "tenant.sso_connection.setup.started", "tenant.policy.created", "tenant.policy.updated", "tenant.policy.deleted", "tenant.policy.attached", "tenant.policy.detached", "tenant.principal_authentication_policy.resolved", "tenant.scim.setup.started", "tenant.scim.deletion.requested", "tenant.scim.directory.created", "tenant.product_access_policy.updated", "tenant.resource_share_grant.created", "tenant.resource_share_grant.updated", "tenant.resource_share_grant.accepted", "tenant.resource_share_grant.declined", "tenant.resource_share_grant.revoked", "tenant.resource_share_grant.deleted", "tenant.service_account.updated", "tenant.service_account.deleted", "tenant.service_account.token.revoked", "tenant.billing.overage_limit.updated", "tenant.billing.alerts.updated", "tenant.billing.info.updated", "tenant.usage_limit.workspace.updated", "tenant.usage_limit.group.updated", "tenant.usage_limit.user.updated", "tenant.usage_limit.increase_request.updated", "tenant.usage_limit.increase_request.resolved", "tenant.group.created", "tenant.group.updated", "tenant.group.deleted", "tenant.group.member.added", "tenant.group.member.removed", "tenant.migration_rollout.status.updated", "tenant.migration_rollout.tier.updated", "tenant.role.metadata.updated", "tenant.custom_role.created", "tenant.custom_role.updated", "tenant.custom_role.deleted", "tenant.role_assignment.created", "tenant.role_assignment.deleted", "tenant.resource_role_assignment.created", "tenant.resource_role_assignment.deleted", "tenant.resource_access.updated", "tenant.resource_access.deleted", "tenant.ads_account.onboarding.redemption", "tenant.session_policy.created", "tenant.session_policy.updated", "tenant.session_policy.deleted", "tenant.session_revocation.started", "tenant.third_party_app_policy.updated", "tenant.user.added", "tenant.user.updated", "tenant.user.removed", "tenant.user.looked_up", "tenant.user.invited", "tenant.membership.revoked", "tenant.api_organization_invite.upserted", "tenant.api_organization_invite.deleted", "tenant.chatgpt_workspace_invite.upserted", "tenant.membership.accepted", "tenant.membership.declined", "tenant.workspace_invite_email_settings.updated"] | str'

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "Batch",
@@ -51,31 +51,32 @@ class Batch(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Batch:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            endpoint=get("endpoint"),
-            input_file_id=get("input_file_id"),
-            completion_window=get("completion_window"),
-            status=get("status"),
-            created_at=get("created_at"),
-            model=get("model"),
-            errors=BatchErrors.from_dict(v) if (v := get("errors")) is not None else None,
-            output_file_id=get("output_file_id"),
-            error_file_id=get("error_file_id"),
-            in_progress_at=get("in_progress_at"),
-            expires_at=get("expires_at"),
-            finalizing_at=get("finalizing_at"),
-            completed_at=get("completed_at"),
-            failed_at=get("failed_at"),
-            expired_at=get("expired_at"),
-            cancelling_at=get("cancelling_at"),
-            cancelled_at=get("cancelled_at"),
-            request_counts=BatchRequestCounts.from_dict(v) if (v := get("request_counts")) is not None else None,
-            usage=BatchUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(Batch)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.endpoint = get("endpoint")
+        self.input_file_id = get("input_file_id")
+        self.completion_window = get("completion_window")
+        self.status = get("status")
+        self.created_at = get("created_at")
+        self.model = get("model")
+        self.errors = BatchErrors.from_dict(v) if (v := get("errors")) is not None else None
+        self.output_file_id = get("output_file_id")
+        self.error_file_id = get("error_file_id")
+        self.in_progress_at = get("in_progress_at")
+        self.expires_at = get("expires_at")
+        self.finalizing_at = get("finalizing_at")
+        self.completed_at = get("completed_at")
+        self.failed_at = get("failed_at")
+        self.expired_at = get("expired_at")
+        self.cancelling_at = get("cancelling_at")
+        self.cancelled_at = get("cancelled_at")
+        self.request_counts = BatchRequestCounts.from_dict(v) if (v := get("request_counts")) is not None else None
+        self.usage = BatchUsage.from_dict(v) if (v := get("usage")) is not None else None
+        self.metadata = get("metadata")
+        return self if cls is Batch else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -88,11 +89,12 @@ class BatchErrors(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchErrors:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[BatchError.from_dict(x1) for x1 in v] if (v := get("data")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BatchErrors)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [BatchError.from_dict(x1) for x1 in v] if (v := get("data")) is not None else None
+        return self if cls is BatchErrors else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -104,10 +106,11 @@ class BatchUsageInputTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchUsageInputTokensDetails:
         get: Any = data.get
-        return cls(
-            cached_tokens=get("cached_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(BatchUsageInputTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.cached_tokens = get("cached_tokens")
+        return self if cls is BatchUsageInputTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -119,10 +122,11 @@ class BatchUsageOutputTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchUsageOutputTokensDetails:
         get: Any = data.get
-        return cls(
-            reasoning_tokens=get("reasoning_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(BatchUsageOutputTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.reasoning_tokens = get("reasoning_tokens")
+        return self if cls is BatchUsageOutputTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -138,14 +142,15 @@ class BatchUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchUsage:
         get: Any = data.get
-        return cls(
-            input_tokens=get("input_tokens"),
-            input_tokens_details=BatchUsageInputTokensDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details"),
-            output_tokens=get("output_tokens"),
-            output_tokens_details=BatchUsageOutputTokensDetails.from_dict(v) if (v := get("output_tokens_details")) is not None else get("output_tokens_details"),
-            total_tokens=get("total_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(BatchUsage)
+        self._raw = data
+        self._request_id = None
+        self.input_tokens = get("input_tokens")
+        self.input_tokens_details = BatchUsageInputTokensDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details")
+        self.output_tokens = get("output_tokens")
+        self.output_tokens_details = BatchUsageOutputTokensDetails.from_dict(v) if (v := get("output_tokens_details")) is not None else get("output_tokens_details")
+        self.total_tokens = get("total_tokens")
+        return self if cls is BatchUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -160,13 +165,14 @@ class BatchError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchError:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            param=get("param"),
-            line=get("line"),
-            _raw=data,
-        )
+        self = object.__new__(BatchError)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        self.param = get("param")
+        self.line = get("line")
+        return self if cls is BatchError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -180,12 +186,13 @@ class BatchRequestCounts(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchRequestCounts:
         get: Any = data.get
-        return cls(
-            total=get("total"),
-            completed=get("completed"),
-            failed=get("failed"),
-            _raw=data,
-        )
+        self = object.__new__(BatchRequestCounts)
+        self._raw = data
+        self._request_id = None
+        self.total = get("total")
+        self.completed = get("completed")
+        self.failed = get("failed")
+        return self if cls is BatchRequestCounts else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -201,11 +208,12 @@ class ListBatchesResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListBatchesResponse:
         get: Any = data.get
-        return cls(
-            data=[Batch.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            object=get("object"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ListBatchesResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [Batch.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.object = get("object")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ListBatchesResponse else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "Certificate",
@@ -40,15 +40,16 @@ class Certificate(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Certificate:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            created_at=get("created_at"),
-            certificate_details=CertificateCertificateDetails.from_dict(v) if (v := get("certificate_details")) is not None else get("certificate_details"),
-            name=get("name"),
-            active=get("active"),
-            _raw=data,
-        )
+        self = object.__new__(Certificate)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.certificate_details = CertificateCertificateDetails.from_dict(v) if (v := get("certificate_details")) is not None else get("certificate_details")
+        self.name = get("name")
+        self.active = get("active")
+        return self if cls is Certificate else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -62,12 +63,13 @@ class CertificateCertificateDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CertificateCertificateDetails:
         get: Any = data.get
-        return cls(
-            valid_at=get("valid_at"),
-            expires_at=get("expires_at"),
-            content=get("content"),
-            _raw=data,
-        )
+        self = object.__new__(CertificateCertificateDetails)
+        self._raw = data
+        self._request_id = None
+        self.valid_at = get("valid_at")
+        self.expires_at = get("expires_at")
+        self.content = get("content")
+        return self if cls is CertificateCertificateDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -80,11 +82,12 @@ class DeleteCertificateResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteCertificateResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteCertificateResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        return self if cls is DeleteCertificateResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -100,14 +103,15 @@ class ListCertificatesResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListCertificatesResponse:
         get: Any = data.get
-        return cls(
-            data=[OrganizationCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            object=get("object"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ListCertificatesResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [OrganizationCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.object = get("object")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ListCertificatesResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -123,14 +127,15 @@ class ListProjectCertificatesResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListProjectCertificatesResponse:
         get: Any = data.get
-        return cls(
-            data=[OrganizationProjectCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            object=get("object"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ListProjectCertificatesResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [OrganizationProjectCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.object = get("object")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ListProjectCertificatesResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -147,15 +152,16 @@ class OrganizationCertificate(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationCertificate:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            created_at=get("created_at"),
-            certificate_details=OrganizationCertificateCertificateDetails.from_dict(v) if (v := get("certificate_details")) is not None else get("certificate_details"),
-            active=get("active"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationCertificate)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.certificate_details = OrganizationCertificateCertificateDetails.from_dict(v) if (v := get("certificate_details")) is not None else get("certificate_details")
+        self.active = get("active")
+        self.name = get("name")
+        return self if cls is OrganizationCertificate else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -168,11 +174,12 @@ class OrganizationCertificateCertificateDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationCertificateCertificateDetails:
         get: Any = data.get
-        return cls(
-            valid_at=get("valid_at"),
-            expires_at=get("expires_at"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationCertificateCertificateDetails)
+        self._raw = data
+        self._request_id = None
+        self.valid_at = get("valid_at")
+        self.expires_at = get("expires_at")
+        return self if cls is OrganizationCertificateCertificateDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -185,11 +192,12 @@ class OrganizationCertificateActivationResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationCertificateActivationResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[OrganizationCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationCertificateActivationResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [OrganizationCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        return self if cls is OrganizationCertificateActivationResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -202,11 +210,12 @@ class OrganizationCertificateDeactivationResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationCertificateDeactivationResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[OrganizationCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationCertificateDeactivationResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [OrganizationCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        return self if cls is OrganizationCertificateDeactivationResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -223,15 +232,16 @@ class OrganizationProjectCertificate(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationProjectCertificate:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            created_at=get("created_at"),
-            certificate_details=OrganizationProjectCertificateCertificateDetails.from_dict(v) if (v := get("certificate_details")) is not None else get("certificate_details"),
-            active=get("active"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationProjectCertificate)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.certificate_details = OrganizationProjectCertificateCertificateDetails.from_dict(v) if (v := get("certificate_details")) is not None else get("certificate_details")
+        self.active = get("active")
+        self.name = get("name")
+        return self if cls is OrganizationProjectCertificate else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -244,11 +254,12 @@ class OrganizationProjectCertificateCertificateDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationProjectCertificateCertificateDetails:
         get: Any = data.get
-        return cls(
-            valid_at=get("valid_at"),
-            expires_at=get("expires_at"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationProjectCertificateCertificateDetails)
+        self._raw = data
+        self._request_id = None
+        self.valid_at = get("valid_at")
+        self.expires_at = get("expires_at")
+        return self if cls is OrganizationProjectCertificateCertificateDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -261,11 +272,12 @@ class OrganizationProjectCertificateActivationResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationProjectCertificateActivationResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[OrganizationProjectCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationProjectCertificateActivationResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [OrganizationProjectCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        return self if cls is OrganizationProjectCertificateActivationResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -278,8 +290,9 @@ class OrganizationProjectCertificateDeactivationResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationProjectCertificateDeactivationResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[OrganizationProjectCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationProjectCertificateDeactivationResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [OrganizationProjectCertificate.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        return self if cls is OrganizationProjectCertificateDeactivationResponse else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 from .shared import CompletionUsage, ModerationResultBody, PromptCacheBreakpointParam
 
 __all__ = [
@@ -60,12 +60,13 @@ class ChatCompletionDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionDeleted:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionDeleted)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is ChatCompletionDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -81,14 +82,15 @@ class ChatCompletionList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ChatCompletion.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ChatCompletion.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ChatCompletionList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -102,12 +104,13 @@ class ChatCompletionMessageCustomToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageCustomToolCall:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            custom=ChatCompletionMessageCustomToolCallCustom.from_dict(v) if (v := get("custom")) is not None else get("custom"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageCustomToolCall)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.custom = ChatCompletionMessageCustomToolCallCustom.from_dict(v) if (v := get("custom")) is not None else get("custom")
+        return self if cls is ChatCompletionMessageCustomToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -120,11 +123,12 @@ class ChatCompletionMessageCustomToolCallCustom(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageCustomToolCallCustom:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            input=get("input"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageCustomToolCallCustom)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.input = get("input")
+        return self if cls is ChatCompletionMessageCustomToolCallCustom else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -140,14 +144,15 @@ class ChatCompletionStoreMessageList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionStoreMessageList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ChatCompletionStoreMessage.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionStoreMessageList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ChatCompletionStoreMessage.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ChatCompletionStoreMessageList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -162,13 +167,14 @@ class ChatCompletionStoreMessageAnnotationUrlCitation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionStoreMessageAnnotationUrlCitation:
         get: Any = data.get
-        return cls(
-            end_index=get("end_index"),
-            start_index=get("start_index"),
-            url=get("url"),
-            title=get("title"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionStoreMessageAnnotationUrlCitation)
+        self._raw = data
+        self._request_id = None
+        self.end_index = get("end_index")
+        self.start_index = get("start_index")
+        self.url = get("url")
+        self.title = get("title")
+        return self if cls is ChatCompletionStoreMessageAnnotationUrlCitation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -181,11 +187,12 @@ class ChatCompletionStoreMessageAnnotation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionStoreMessageAnnotation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url_citation=ChatCompletionStoreMessageAnnotationUrlCitation.from_dict(v) if (v := get("url_citation")) is not None else get("url_citation"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionStoreMessageAnnotation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url_citation = ChatCompletionStoreMessageAnnotationUrlCitation.from_dict(v) if (v := get("url_citation")) is not None else get("url_citation")
+        return self if cls is ChatCompletionStoreMessageAnnotation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -198,11 +205,12 @@ class ChatCompletionStoreMessageFunctionCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionStoreMessageFunctionCall:
         get: Any = data.get
-        return cls(
-            arguments=get("arguments"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionStoreMessageFunctionCall)
+        self._raw = data
+        self._request_id = None
+        self.arguments = get("arguments")
+        self.name = get("name")
+        return self if cls is ChatCompletionStoreMessageFunctionCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -217,13 +225,14 @@ class ChatCompletionStoreMessageAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionStoreMessageAudio:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            expires_at=get("expires_at"),
-            data=get("data"),
-            transcript=get("transcript"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionStoreMessageAudio)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.expires_at = get("expires_at")
+        self.data = get("data")
+        self.transcript = get("transcript")
+        return self if cls is ChatCompletionStoreMessageAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -243,18 +252,19 @@ class ChatCompletionStoreMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionStoreMessage:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            id=get("id"),
-            content=get("content"),
-            refusal=get("refusal"),
-            tool_calls=[_parse_chat_completion_message_tool_calls(x1) for x1 in v] if (v := get("tool_calls")) is not None else None,
-            annotations=[ChatCompletionStoreMessageAnnotation.from_dict(x1) for x1 in v] if (v := get("annotations")) is not None else None,
-            function_call=ChatCompletionStoreMessageFunctionCall.from_dict(v) if (v := get("function_call")) is not None else None,
-            audio=ChatCompletionStoreMessageAudio.from_dict(v) if (v := get("audio")) is not None else None,
-            content_parts=[_parse_chat_completion_store_message_content_part(x1) for x1 in v] if (v := get("content_parts")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionStoreMessage)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.id = get("id")
+        self.content = get("content")
+        self.refusal = get("refusal")
+        self.tool_calls = [_parse_chat_completion_message_tool_calls(x1) for x1 in v] if (v := get("tool_calls")) is not None else None
+        self.annotations = [ChatCompletionStoreMessageAnnotation.from_dict(x1) for x1 in v] if (v := get("annotations")) is not None else None
+        self.function_call = ChatCompletionStoreMessageFunctionCall.from_dict(v) if (v := get("function_call")) is not None else None
+        self.audio = ChatCompletionStoreMessageAudio.from_dict(v) if (v := get("audio")) is not None else None
+        self.content_parts = [_parse_chat_completion_store_message_content_part(x1) for x1 in v] if (v := get("content_parts")) is not None else None
+        return self if cls is ChatCompletionStoreMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -268,12 +278,13 @@ class ChatCompletionMessageToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageToolCall:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            function=ChatCompletionMessageToolCallFunction.from_dict(v) if (v := get("function")) is not None else get("function"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageToolCall)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.function = ChatCompletionMessageToolCallFunction.from_dict(v) if (v := get("function")) is not None else get("function")
+        return self if cls is ChatCompletionMessageToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -286,11 +297,12 @@ class ChatCompletionMessageToolCallFunction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageToolCallFunction:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            arguments=get("arguments"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageToolCallFunction)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.arguments = get("arguments")
+        return self if cls is ChatCompletionMessageToolCallFunction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -305,13 +317,14 @@ class ChoiceDeltaToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChoiceDeltaToolCall:
         get: Any = data.get
-        return cls(
-            index=get("index"),
-            id=get("id"),
-            type=get("type"),
-            function=ChoiceDeltaToolCallFunction.from_dict(v) if (v := get("function")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChoiceDeltaToolCall)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.id = get("id")
+        self.type = get("type")
+        self.function = ChoiceDeltaToolCallFunction.from_dict(v) if (v := get("function")) is not None else None
+        return self if cls is ChoiceDeltaToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -324,11 +337,12 @@ class ChoiceDeltaToolCallFunction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChoiceDeltaToolCallFunction:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            arguments=get("arguments"),
-            _raw=data,
-        )
+        self = object.__new__(ChoiceDeltaToolCallFunction)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.arguments = get("arguments")
+        return self if cls is ChoiceDeltaToolCallFunction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -341,11 +355,12 @@ class ChatCompletionModeration(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionModeration:
         get: Any = data.get
-        return cls(
-            input=_parse_chat_completion_moderation_input(v) if (v := get("input")) is not None else get("input"),
-            output=_parse_chat_completion_moderation_output(v) if (v := get("output")) is not None else get("output"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionModeration)
+        self._raw = data
+        self._request_id = None
+        self.input = _parse_chat_completion_moderation_input(v) if (v := get("input")) is not None else get("input")
+        self.output = _parse_chat_completion_moderation_output(v) if (v := get("output")) is not None else get("output")
+        return self if cls is ChatCompletionModeration else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -359,12 +374,13 @@ class ChatCompletionModerationError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionModerationError:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionModerationError)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is ChatCompletionModerationError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -378,12 +394,13 @@ class ChatCompletionModerationResults(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionModerationResults:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            model=get("model"),
-            results=[ModerationResultBody.from_dict(x1) for x1 in v] if (v := get("results")) is not None else get("results"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionModerationResults)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.model = get("model")
+        self.results = [ModerationResultBody.from_dict(x1) for x1 in v] if (v := get("results")) is not None else get("results")
+        return self if cls is ChatCompletionModerationResults else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -397,12 +414,13 @@ class ChatCompletionRequestMessageContentPartImage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionRequestMessageContentPartImage:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_url=ChatCompletionRequestMessageContentPartImageImageUrl.from_dict(v) if (v := get("image_url")) is not None else get("image_url"),
-            prompt_cache_breakpoint=PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionRequestMessageContentPartImage)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.image_url = ChatCompletionRequestMessageContentPartImageImageUrl.from_dict(v) if (v := get("image_url")) is not None else get("image_url")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is ChatCompletionRequestMessageContentPartImage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -415,11 +433,12 @@ class ChatCompletionRequestMessageContentPartImageImageUrl(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionRequestMessageContentPartImageImageUrl:
         get: Any = data.get
-        return cls(
-            url=get("url"),
-            detail=get("detail"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionRequestMessageContentPartImageImageUrl)
+        self._raw = data
+        self._request_id = None
+        self.url = get("url")
+        self.detail = get("detail")
+        return self if cls is ChatCompletionRequestMessageContentPartImageImageUrl else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -433,12 +452,13 @@ class ChatCompletionRequestMessageContentPartText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionRequestMessageContentPartText:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            prompt_cache_breakpoint=PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionRequestMessageContentPartText)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is ChatCompletionRequestMessageContentPartText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -456,16 +476,17 @@ class ChatCompletionMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessage:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=get("content"),
-            refusal=get("refusal"),
-            tool_calls=[_parse_chat_completion_message_tool_calls(x1) for x1 in v] if (v := get("tool_calls")) is not None else None,
-            annotations=[ChatCompletionMessageAnnotation.from_dict(x1) for x1 in v] if (v := get("annotations")) is not None else None,
-            function_call=ChatCompletionMessageFunctionCall.from_dict(v) if (v := get("function_call")) is not None else None,
-            audio=ChatCompletionMessageAudio.from_dict(v) if (v := get("audio")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessage)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = get("content")
+        self.refusal = get("refusal")
+        self.tool_calls = [_parse_chat_completion_message_tool_calls(x1) for x1 in v] if (v := get("tool_calls")) is not None else None
+        self.annotations = [ChatCompletionMessageAnnotation.from_dict(x1) for x1 in v] if (v := get("annotations")) is not None else None
+        self.function_call = ChatCompletionMessageFunctionCall.from_dict(v) if (v := get("function_call")) is not None else None
+        self.audio = ChatCompletionMessageAudio.from_dict(v) if (v := get("audio")) is not None else None
+        return self if cls is ChatCompletionMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -480,13 +501,14 @@ class ChatCompletionMessageAnnotationUrlCitation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageAnnotationUrlCitation:
         get: Any = data.get
-        return cls(
-            end_index=get("end_index"),
-            start_index=get("start_index"),
-            url=get("url"),
-            title=get("title"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageAnnotationUrlCitation)
+        self._raw = data
+        self._request_id = None
+        self.end_index = get("end_index")
+        self.start_index = get("start_index")
+        self.url = get("url")
+        self.title = get("title")
+        return self if cls is ChatCompletionMessageAnnotationUrlCitation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -499,11 +521,12 @@ class ChatCompletionMessageAnnotation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageAnnotation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url_citation=ChatCompletionMessageAnnotationUrlCitation.from_dict(v) if (v := get("url_citation")) is not None else get("url_citation"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageAnnotation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url_citation = ChatCompletionMessageAnnotationUrlCitation.from_dict(v) if (v := get("url_citation")) is not None else get("url_citation")
+        return self if cls is ChatCompletionMessageAnnotation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -516,11 +539,12 @@ class ChatCompletionMessageFunctionCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageFunctionCall:
         get: Any = data.get
-        return cls(
-            arguments=get("arguments"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageFunctionCall)
+        self._raw = data
+        self._request_id = None
+        self.arguments = get("arguments")
+        self.name = get("name")
+        return self if cls is ChatCompletionMessageFunctionCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -535,13 +559,14 @@ class ChatCompletionMessageAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionMessageAudio:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            expires_at=get("expires_at"),
-            data=get("data"),
-            transcript=get("transcript"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionMessageAudio)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.expires_at = get("expires_at")
+        self.data = get("data")
+        self.transcript = get("transcript")
+        return self if cls is ChatCompletionMessageAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -557,14 +582,15 @@ class ChoiceDelta(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChoiceDelta:
         get: Any = data.get
-        return cls(
-            content=get("content"),
-            function_call=ChoiceDeltaFunctionCall.from_dict(v) if (v := get("function_call")) is not None else None,
-            tool_calls=[ChoiceDeltaToolCall.from_dict(x1) for x1 in v] if (v := get("tool_calls")) is not None else None,
-            role=get("role"),
-            refusal=get("refusal"),
-            _raw=data,
-        )
+        self = object.__new__(ChoiceDelta)
+        self._raw = data
+        self._request_id = None
+        self.content = get("content")
+        self.function_call = ChoiceDeltaFunctionCall.from_dict(v) if (v := get("function_call")) is not None else None
+        self.tool_calls = [ChoiceDeltaToolCall.from_dict(x1) for x1 in v] if (v := get("tool_calls")) is not None else None
+        self.role = get("role")
+        self.refusal = get("refusal")
+        return self if cls is ChoiceDelta else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -577,11 +603,12 @@ class ChoiceDeltaFunctionCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChoiceDeltaFunctionCall:
         get: Any = data.get
-        return cls(
-            arguments=get("arguments"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(ChoiceDeltaFunctionCall)
+        self._raw = data
+        self._request_id = None
+        self.arguments = get("arguments")
+        self.name = get("name")
+        return self if cls is ChoiceDeltaFunctionCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -596,13 +623,14 @@ class ChatCompletionTokenLogprob(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionTokenLogprob:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            top_logprobs=[TopLogprob.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else get("top_logprobs"),
-            bytes=get("bytes"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionTokenLogprob)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.top_logprobs = [TopLogprob.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else get("top_logprobs")
+        self.bytes = get("bytes")
+        return self if cls is ChatCompletionTokenLogprob else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -616,12 +644,13 @@ class TopLogprob(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TopLogprob:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            _raw=data,
-        )
+        self = object.__new__(TopLogprob)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        return self if cls is TopLogprob else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -642,19 +671,20 @@ class ChatCompletion(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletion:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            choices=[Choice.from_dict(x1) for x1 in v] if (v := get("choices")) is not None else get("choices"),
-            created=get("created"),
-            model=get("model"),
-            object=get("object"),
-            metadata=get("metadata"),
-            service_tier=get("service_tier"),
-            system_fingerprint=get("system_fingerprint"),
-            usage=CompletionUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            moderation=ChatCompletionModeration.from_dict(v) if (v := get("moderation")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletion)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.choices = [Choice.from_dict(x1) for x1 in v] if (v := get("choices")) is not None else get("choices")
+        self.created = get("created")
+        self.model = get("model")
+        self.object = get("object")
+        self.metadata = get("metadata")
+        self.service_tier = get("service_tier")
+        self.system_fingerprint = get("system_fingerprint")
+        self.usage = CompletionUsage.from_dict(v) if (v := get("usage")) is not None else None
+        self.moderation = ChatCompletionModeration.from_dict(v) if (v := get("moderation")) is not None else None
+        return self if cls is ChatCompletion else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -667,11 +697,12 @@ class ChoiceLogprobs(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChoiceLogprobs:
         get: Any = data.get
-        return cls(
-            content=[ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None,
-            refusal=[ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("refusal")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChoiceLogprobs)
+        self._raw = data
+        self._request_id = None
+        self.content = [ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None
+        self.refusal = [ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("refusal")) is not None else None
+        return self if cls is ChoiceLogprobs else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -686,13 +717,14 @@ class Choice(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Choice:
         get: Any = data.get
-        return cls(
-            finish_reason=get("finish_reason"),
-            index=get("index"),
-            message=ChatCompletionMessage.from_dict(v) if (v := get("message")) is not None else get("message"),
-            logprobs=ChoiceLogprobs.from_dict(v) if (v := get("logprobs")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(Choice)
+        self._raw = data
+        self._request_id = None
+        self.finish_reason = get("finish_reason")
+        self.index = get("index")
+        self.message = ChatCompletionMessage.from_dict(v) if (v := get("message")) is not None else get("message")
+        self.logprobs = ChoiceLogprobs.from_dict(v) if (v := get("logprobs")) is not None else None
+        return self if cls is Choice else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -713,19 +745,20 @@ class ChatCompletionChunk(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionChunk:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            choices=[ChunkChoice.from_dict(x1) for x1 in v] if (v := get("choices")) is not None else get("choices"),
-            created=get("created"),
-            model=get("model"),
-            object=get("object"),
-            obfuscation=get("obfuscation"),
-            service_tier=get("service_tier"),
-            system_fingerprint=get("system_fingerprint"),
-            usage=CompletionUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            moderation=ChatCompletionModeration.from_dict(v) if (v := get("moderation")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionChunk)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.choices = [ChunkChoice.from_dict(x1) for x1 in v] if (v := get("choices")) is not None else get("choices")
+        self.created = get("created")
+        self.model = get("model")
+        self.object = get("object")
+        self.obfuscation = get("obfuscation")
+        self.service_tier = get("service_tier")
+        self.system_fingerprint = get("system_fingerprint")
+        self.usage = CompletionUsage.from_dict(v) if (v := get("usage")) is not None else None
+        self.moderation = ChatCompletionModeration.from_dict(v) if (v := get("moderation")) is not None else None
+        return self if cls is ChatCompletionChunk else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -738,11 +771,12 @@ class ChunkChoiceLogprobs(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChunkChoiceLogprobs:
         get: Any = data.get
-        return cls(
-            content=[ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None,
-            refusal=[ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("refusal")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ChunkChoiceLogprobs)
+        self._raw = data
+        self._request_id = None
+        self.content = [ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None
+        self.refusal = [ChatCompletionTokenLogprob.from_dict(x1) for x1 in v] if (v := get("refusal")) is not None else None
+        return self if cls is ChunkChoiceLogprobs else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -757,13 +791,14 @@ class ChunkChoice(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChunkChoice:
         get: Any = data.get
-        return cls(
-            delta=ChoiceDelta.from_dict(v) if (v := get("delta")) is not None else get("delta"),
-            index=get("index"),
-            logprobs=ChunkChoiceLogprobs.from_dict(v) if (v := get("logprobs")) is not None else None,
-            finish_reason=get("finish_reason"),
-            _raw=data,
-        )
+        self = object.__new__(ChunkChoice)
+        self._raw = data
+        self._request_id = None
+        self.delta = ChoiceDelta.from_dict(v) if (v := get("delta")) is not None else get("delta")
+        self.index = get("index")
+        self.logprobs = ChunkChoiceLogprobs.from_dict(v) if (v := get("logprobs")) is not None else None
+        self.finish_reason = get("finish_reason")
+        return self if cls is ChunkChoice else rebuild_model(cls, self)
 
 
 def _parse_chat_completion_store_message_content_part(d: Any) -> ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage | UnknownObject:

@@ -7,7 +7,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 
 __all__ = [
     "ActiveStatus",
@@ -60,10 +60,11 @@ class ChatkitWorkflowTracing(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatkitWorkflowTracing:
         get: Any = data.get
-        return cls(
-            enabled=get("enabled"),
-            _raw=data,
-        )
+        self = object.__new__(ChatkitWorkflowTracing)
+        self._raw = data
+        self._request_id = None
+        self.enabled = get("enabled")
+        return self if cls is ChatkitWorkflowTracing else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -78,13 +79,14 @@ class ChatkitWorkflow(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatkitWorkflow:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            tracing=ChatkitWorkflowTracing.from_dict(v) if (v := get("tracing")) is not None else get("tracing"),
-            version=get("version"),
-            state_variables=get("state_variables"),
-            _raw=data,
-        )
+        self = object.__new__(ChatkitWorkflow)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.tracing = ChatkitWorkflowTracing.from_dict(v) if (v := get("tracing")) is not None else get("tracing")
+        self.version = get("version")
+        self.state_variables = get("state_variables")
+        return self if cls is ChatkitWorkflow else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -96,10 +98,11 @@ class ChatSessionRateLimits(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatSessionRateLimits:
         get: Any = data.get
-        return cls(
-            max_requests_per_1_minute=get("max_requests_per_1_minute"),
-            _raw=data,
-        )
+        self = object.__new__(ChatSessionRateLimits)
+        self._raw = data
+        self._request_id = None
+        self.max_requests_per_1_minute = get("max_requests_per_1_minute")
+        return self if cls is ChatSessionRateLimits else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -111,10 +114,11 @@ class ChatSessionAutomaticThreadTitling(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatSessionAutomaticThreadTitling:
         get: Any = data.get
-        return cls(
-            enabled=get("enabled"),
-            _raw=data,
-        )
+        self = object.__new__(ChatSessionAutomaticThreadTitling)
+        self._raw = data
+        self._request_id = None
+        self.enabled = get("enabled")
+        return self if cls is ChatSessionAutomaticThreadTitling else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -128,12 +132,13 @@ class ChatSessionFileUpload(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatSessionFileUpload:
         get: Any = data.get
-        return cls(
-            enabled=get("enabled"),
-            max_file_size=get("max_file_size"),
-            max_files=get("max_files"),
-            _raw=data,
-        )
+        self = object.__new__(ChatSessionFileUpload)
+        self._raw = data
+        self._request_id = None
+        self.enabled = get("enabled")
+        self.max_file_size = get("max_file_size")
+        self.max_files = get("max_files")
+        return self if cls is ChatSessionFileUpload else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -146,11 +151,12 @@ class ChatSessionHistory(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatSessionHistory:
         get: Any = data.get
-        return cls(
-            enabled=get("enabled"),
-            recent_threads=get("recent_threads"),
-            _raw=data,
-        )
+        self = object.__new__(ChatSessionHistory)
+        self._raw = data
+        self._request_id = None
+        self.enabled = get("enabled")
+        self.recent_threads = get("recent_threads")
+        return self if cls is ChatSessionHistory else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -164,12 +170,13 @@ class ChatSessionChatkitConfiguration(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatSessionChatkitConfiguration:
         get: Any = data.get
-        return cls(
-            automatic_thread_titling=ChatSessionAutomaticThreadTitling.from_dict(v) if (v := get("automatic_thread_titling")) is not None else get("automatic_thread_titling"),
-            file_upload=ChatSessionFileUpload.from_dict(v) if (v := get("file_upload")) is not None else get("file_upload"),
-            history=ChatSessionHistory.from_dict(v) if (v := get("history")) is not None else get("history"),
-            _raw=data,
-        )
+        self = object.__new__(ChatSessionChatkitConfiguration)
+        self._raw = data
+        self._request_id = None
+        self.automatic_thread_titling = ChatSessionAutomaticThreadTitling.from_dict(v) if (v := get("automatic_thread_titling")) is not None else get("automatic_thread_titling")
+        self.file_upload = ChatSessionFileUpload.from_dict(v) if (v := get("file_upload")) is not None else get("file_upload")
+        self.history = ChatSessionHistory.from_dict(v) if (v := get("history")) is not None else get("history")
+        return self if cls is ChatSessionChatkitConfiguration else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -191,19 +198,20 @@ class ChatSessionResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatSessionResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            expires_at=get("expires_at"),
-            client_secret=get("client_secret"),
-            workflow=ChatkitWorkflow.from_dict(v) if (v := get("workflow")) is not None else get("workflow"),
-            user=get("user"),
-            rate_limits=ChatSessionRateLimits.from_dict(v) if (v := get("rate_limits")) is not None else get("rate_limits"),
-            max_requests_per_1_minute=get("max_requests_per_1_minute"),
-            status=get("status"),
-            chatkit_configuration=ChatSessionChatkitConfiguration.from_dict(v) if (v := get("chatkit_configuration")) is not None else get("chatkit_configuration"),
-            _raw=data,
-        )
+        self = object.__new__(ChatSessionResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.expires_at = get("expires_at")
+        self.client_secret = get("client_secret")
+        self.workflow = ChatkitWorkflow.from_dict(v) if (v := get("workflow")) is not None else get("workflow")
+        self.user = get("user")
+        self.rate_limits = ChatSessionRateLimits.from_dict(v) if (v := get("rate_limits")) is not None else get("rate_limits")
+        self.max_requests_per_1_minute = get("max_requests_per_1_minute")
+        self.status = get("status")
+        self.chatkit_configuration = ChatSessionChatkitConfiguration.from_dict(v) if (v := get("chatkit_configuration")) is not None else get("chatkit_configuration")
+        return self if cls is ChatSessionResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -216,11 +224,12 @@ class UserMessageInputText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserMessageInputText:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(UserMessageInputText)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is UserMessageInputText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -233,11 +242,12 @@ class UserMessageQuotedText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserMessageQuotedText:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(UserMessageQuotedText)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is UserMessageQuotedText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -253,14 +263,15 @@ class Attachment(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attachment:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            name=get("name"),
-            mime_type=get("mime_type"),
-            preview_url=get("preview_url"),
-            _raw=data,
-        )
+        self = object.__new__(Attachment)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.name = get("name")
+        self.mime_type = get("mime_type")
+        self.preview_url = get("preview_url")
+        return self if cls is Attachment else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -272,10 +283,11 @@ class ToolChoice(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoice:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(ToolChoice)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is ToolChoice else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -288,11 +300,12 @@ class InferenceOptions(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InferenceOptions:
         get: Any = data.get
-        return cls(
-            tool_choice=ToolChoice.from_dict(v) if (v := get("tool_choice")) is not None else None,
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(InferenceOptions)
+        self._raw = data
+        self._request_id = None
+        self.tool_choice = ToolChoice.from_dict(v) if (v := get("tool_choice")) is not None else None
+        self.model = get("model")
+        return self if cls is InferenceOptions else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -311,17 +324,18 @@ class UserMessageItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserMessageItem:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            type=get("type"),
-            content=[_parse_user_message_item_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            attachments=[Attachment.from_dict(x1) for x1 in v] if (v := get("attachments")) is not None else get("attachments"),
-            inference_options=InferenceOptions.from_dict(v) if (v := get("inference_options")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(UserMessageItem)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.type = get("type")
+        self.content = [_parse_user_message_item_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.attachments = [Attachment.from_dict(x1) for x1 in v] if (v := get("attachments")) is not None else get("attachments")
+        self.inference_options = InferenceOptions.from_dict(v) if (v := get("inference_options")) is not None else None
+        return self if cls is UserMessageItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -334,11 +348,12 @@ class FileAnnotationSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileAnnotationSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            filename=get("filename"),
-            _raw=data,
-        )
+        self = object.__new__(FileAnnotationSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.filename = get("filename")
+        return self if cls is FileAnnotationSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -351,11 +366,12 @@ class FileAnnotation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileAnnotation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            source=FileAnnotationSource.from_dict(v) if (v := get("source")) is not None else get("source"),
-            _raw=data,
-        )
+        self = object.__new__(FileAnnotation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.source = FileAnnotationSource.from_dict(v) if (v := get("source")) is not None else get("source")
+        return self if cls is FileAnnotation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -368,11 +384,12 @@ class UrlAnnotationSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UrlAnnotationSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            _raw=data,
-        )
+        self = object.__new__(UrlAnnotationSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url = get("url")
+        return self if cls is UrlAnnotationSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -385,11 +402,12 @@ class UrlAnnotation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UrlAnnotation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            source=UrlAnnotationSource.from_dict(v) if (v := get("source")) is not None else get("source"),
-            _raw=data,
-        )
+        self = object.__new__(UrlAnnotation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.source = UrlAnnotationSource.from_dict(v) if (v := get("source")) is not None else get("source")
+        return self if cls is UrlAnnotation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -403,12 +421,13 @@ class ResponseOutputText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseOutputText:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            annotations=[_parse_response_output_text_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else get("annotations"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseOutputText)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.annotations = [_parse_response_output_text_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else get("annotations")
+        return self if cls is ResponseOutputText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -425,15 +444,16 @@ class AssistantMessageItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantMessageItem:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            type=get("type"),
-            content=[ResponseOutputText.from_dict(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            _raw=data,
-        )
+        self = object.__new__(AssistantMessageItem)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.type = get("type")
+        self.content = [ResponseOutputText.from_dict(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        return self if cls is AssistantMessageItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -450,15 +470,16 @@ class WidgetMessageItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WidgetMessageItem:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            type=get("type"),
-            widget=get("widget"),
-            _raw=data,
-        )
+        self = object.__new__(WidgetMessageItem)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.type = get("type")
+        self.widget = get("widget")
+        return self if cls is WidgetMessageItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -479,19 +500,20 @@ class ClientToolCallItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClientToolCallItem:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            type=get("type"),
-            status=get("status"),
-            call_id=get("call_id"),
-            name=get("name"),
-            arguments=get("arguments"),
-            output=get("output"),
-            _raw=data,
-        )
+        self = object.__new__(ClientToolCallItem)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.type = get("type")
+        self.status = get("status")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.output = get("output")
+        return self if cls is ClientToolCallItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -510,17 +532,18 @@ class TaskItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskItem:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            type=get("type"),
-            task_type=get("task_type"),
-            heading=get("heading"),
-            summary=get("summary"),
-            _raw=data,
-        )
+        self = object.__new__(TaskItem)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.type = get("type")
+        self.task_type = get("task_type")
+        self.heading = get("heading")
+        self.summary = get("summary")
+        return self if cls is TaskItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -534,12 +557,13 @@ class TaskGroupTask(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskGroupTask:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            heading=get("heading"),
-            summary=get("summary"),
-            _raw=data,
-        )
+        self = object.__new__(TaskGroupTask)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.heading = get("heading")
+        self.summary = get("summary")
+        return self if cls is TaskGroupTask else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -556,15 +580,16 @@ class TaskGroupItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskGroupItem:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            thread_id=get("thread_id"),
-            type=get("type"),
-            tasks=[TaskGroupTask.from_dict(x1) for x1 in v] if (v := get("tasks")) is not None else get("tasks"),
-            _raw=data,
-        )
+        self = object.__new__(TaskGroupItem)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.thread_id = get("thread_id")
+        self.type = get("type")
+        self.tasks = [TaskGroupTask.from_dict(x1) for x1 in v] if (v := get("tasks")) is not None else get("tasks")
+        return self if cls is TaskGroupItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -580,14 +605,15 @@ class ThreadItemListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadItemListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[parse_thread_item(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ThreadItemListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [parse_thread_item(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ThreadItemListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -599,10 +625,11 @@ class ActiveStatus(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActiveStatus:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ActiveStatus)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ActiveStatus else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -615,11 +642,12 @@ class LockedStatus(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LockedStatus:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(LockedStatus)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.reason = get("reason")
+        return self if cls is LockedStatus else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -632,11 +660,12 @@ class ClosedStatus(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClosedStatus:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(ClosedStatus)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.reason = get("reason")
+        return self if cls is ClosedStatus else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -653,15 +682,16 @@ class ThreadResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            status=_parse_thread_resource_status(v) if (v := get("status")) is not None else get("status"),
-            user=get("user"),
-            title=get("title"),
-            _raw=data,
-        )
+        self = object.__new__(ThreadResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.status = _parse_thread_resource_status(v) if (v := get("status")) is not None else get("status")
+        self.user = get("user")
+        self.title = get("title")
+        return self if cls is ThreadResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -675,12 +705,13 @@ class DeletedThreadResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeletedThreadResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(DeletedThreadResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is DeletedThreadResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -696,14 +727,15 @@ class ThreadListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ThreadResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ThreadListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ThreadResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ThreadListResource else rebuild_model(cls, self)
 
 
 def _parse_user_message_item_content(d: Any) -> UserMessageInputText | UserMessageQuotedText | UnknownObject:

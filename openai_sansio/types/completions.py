@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 from .shared import CompletionUsage
 
 __all__ = [
@@ -32,16 +32,17 @@ class Completion(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Completion:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            choices=[CompletionChoice.from_dict(x1) for x1 in v] if (v := get("choices")) is not None else get("choices"),
-            created=get("created"),
-            model=get("model"),
-            object=get("object"),
-            system_fingerprint=get("system_fingerprint"),
-            usage=CompletionUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(Completion)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.choices = [CompletionChoice.from_dict(x1) for x1 in v] if (v := get("choices")) is not None else get("choices")
+        self.created = get("created")
+        self.model = get("model")
+        self.object = get("object")
+        self.system_fingerprint = get("system_fingerprint")
+        self.usage = CompletionUsage.from_dict(v) if (v := get("usage")) is not None else None
+        return self if cls is Completion else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -56,13 +57,14 @@ class CompletionChoiceLogprobs(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompletionChoiceLogprobs:
         get: Any = data.get
-        return cls(
-            text_offset=get("text_offset"),
-            token_logprobs=get("token_logprobs"),
-            tokens=get("tokens"),
-            top_logprobs=get("top_logprobs"),
-            _raw=data,
-        )
+        self = object.__new__(CompletionChoiceLogprobs)
+        self._raw = data
+        self._request_id = None
+        self.text_offset = get("text_offset")
+        self.token_logprobs = get("token_logprobs")
+        self.tokens = get("tokens")
+        self.top_logprobs = get("top_logprobs")
+        return self if cls is CompletionChoiceLogprobs else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -77,10 +79,11 @@ class CompletionChoice(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompletionChoice:
         get: Any = data.get
-        return cls(
-            finish_reason=get("finish_reason"),
-            index=get("index"),
-            text=get("text"),
-            logprobs=CompletionChoiceLogprobs.from_dict(v) if (v := get("logprobs")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CompletionChoice)
+        self._raw = data
+        self._request_id = None
+        self.finish_reason = get("finish_reason")
+        self.index = get("index")
+        self.text = get("text")
+        self.logprobs = CompletionChoiceLogprobs.from_dict(v) if (v := get("logprobs")) is not None else None
+        return self if cls is CompletionChoice else rebuild_model(cls, self)

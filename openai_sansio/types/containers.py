@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "ContainerFileListResource",
@@ -32,14 +32,15 @@ class ContainerFileListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerFileListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ContainerFileResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerFileListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ContainerFileResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ContainerFileListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -57,16 +58,17 @@ class ContainerFileResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerFileResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            container_id=get("container_id"),
-            created_at=get("created_at"),
-            bytes=get("bytes"),
-            path=get("path"),
-            source=get("source"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerFileResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.container_id = get("container_id")
+        self.created_at = get("created_at")
+        self.bytes = get("bytes")
+        self.path = get("path")
+        self.source = get("source")
+        return self if cls is ContainerFileResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -82,14 +84,15 @@ class ContainerListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ContainerResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ContainerResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ContainerListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -109,18 +112,19 @@ class ContainerResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            name=get("name"),
-            created_at=get("created_at"),
-            status=get("status"),
-            last_active_at=get("last_active_at"),
-            expires_after=ContainerResourceExpiresAfter.from_dict(v) if (v := get("expires_after")) is not None else None,
-            memory_limit=get("memory_limit"),
-            network_policy=ContainerResourceNetworkPolicy.from_dict(v) if (v := get("network_policy")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ContainerResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.status = get("status")
+        self.last_active_at = get("last_active_at")
+        self.expires_after = ContainerResourceExpiresAfter.from_dict(v) if (v := get("expires_after")) is not None else None
+        self.memory_limit = get("memory_limit")
+        self.network_policy = ContainerResourceNetworkPolicy.from_dict(v) if (v := get("network_policy")) is not None else None
+        return self if cls is ContainerResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -133,11 +137,12 @@ class ContainerResourceExpiresAfter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerResourceExpiresAfter:
         get: Any = data.get
-        return cls(
-            anchor=get("anchor"),
-            minutes=get("minutes"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerResourceExpiresAfter)
+        self._raw = data
+        self._request_id = None
+        self.anchor = get("anchor")
+        self.minutes = get("minutes")
+        return self if cls is ContainerResourceExpiresAfter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -150,8 +155,9 @@ class ContainerResourceNetworkPolicy(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerResourceNetworkPolicy:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            allowed_domains=get("allowed_domains"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerResourceNetworkPolicy)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.allowed_domains = get("allowed_domains")
+        return self if cls is ContainerResourceNetworkPolicy else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 from .responses import (
     AdditionalTools,
     ApplyPatchToolCall,
@@ -61,14 +61,15 @@ class ConversationItemList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ConversationItemList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[parse_conversation_item(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ConversationItemList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [parse_conversation_item(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ConversationItemList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -83,13 +84,14 @@ class ConversationResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ConversationResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            metadata=get("metadata"),
-            created_at=get("created_at"),
-            _raw=data,
-        )
+        self = object.__new__(ConversationResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.metadata = get("metadata")
+        self.created_at = get("created_at")
+        return self if cls is ConversationResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -103,12 +105,13 @@ class DeletedConversationResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeletedConversationResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(DeletedConversationResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        self.id = get("id")
+        return self if cls is DeletedConversationResource else rebuild_model(cls, self)
 
 
 def parse_conversation_item(d: Any) -> ConversationItem:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "OrganizationDataRetention",
@@ -25,11 +25,12 @@ class OrganizationDataRetention(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationDataRetention:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationDataRetention)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.type = get("type")
+        return self if cls is OrganizationDataRetention else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -42,8 +43,9 @@ class ProjectDataRetention(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectDataRetention:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectDataRetention)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.type = get("type")
+        return self if cls is ProjectDataRetention else rebuild_model(cls, self)

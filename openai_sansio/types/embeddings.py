@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "CreateEmbeddingResponse",
@@ -28,13 +28,14 @@ class CreateEmbeddingResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEmbeddingResponse:
         get: Any = data.get
-        return cls(
-            data=[Embedding.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            model=get("model"),
-            object=get("object"),
-            usage=EmbeddingUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEmbeddingResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [Embedding.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.model = get("model")
+        self.object = get("object")
+        self.usage = EmbeddingUsage.from_dict(v) if (v := get("usage")) is not None else get("usage")
+        return self if cls is CreateEmbeddingResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -47,11 +48,12 @@ class EmbeddingUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmbeddingUsage:
         get: Any = data.get
-        return cls(
-            prompt_tokens=get("prompt_tokens"),
-            total_tokens=get("total_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(EmbeddingUsage)
+        self._raw = data
+        self._request_id = None
+        self.prompt_tokens = get("prompt_tokens")
+        self.total_tokens = get("total_tokens")
+        return self if cls is EmbeddingUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -65,9 +67,10 @@ class Embedding(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Embedding:
         get: Any = data.get
-        return cls(
-            index=get("index"),
-            embedding=get("embedding"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(Embedding)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.embedding = get("embedding")
+        self.object = get("object")
+        return self if cls is Embedding else rebuild_model(cls, self)

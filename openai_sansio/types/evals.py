@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 from .assistants import FunctionObject, ResponseFormatJsonSchema
 from .fine_tuning import EvalItem, GraderLabelModel, GraderStringCheck
 from .responses import (
@@ -73,11 +73,12 @@ class ChatCompletionTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            function=FunctionObject.from_dict(v) if (v := get("function")) is not None else get("function"),
-            _raw=data,
-        )
+        self = object.__new__(ChatCompletionTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.function = FunctionObject.from_dict(v) if (v := get("function")) is not None else get("function")
+        return self if cls is ChatCompletionTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -93,14 +94,15 @@ class CreateEvalCompletionsRunDataSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalCompletionsRunDataSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            source=_parse_create_eval_completions_run_data_source_source(v) if (v := get("source")) is not None else get("source"),
-            input_messages=_parse_create_eval_completions_run_data_source_input_messages(v) if (v := get("input_messages")) is not None else None,
-            sampling_params=CreateEvalCompletionsRunDataSourceSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None,
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalCompletionsRunDataSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.source = _parse_create_eval_completions_run_data_source_source(v) if (v := get("source")) is not None else get("source")
+        self.input_messages = _parse_create_eval_completions_run_data_source_input_messages(v) if (v := get("input_messages")) is not None else None
+        self.sampling_params = CreateEvalCompletionsRunDataSourceSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None
+        self.model = get("model")
+        return self if cls is CreateEvalCompletionsRunDataSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -113,11 +115,12 @@ class CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages(BaseM
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            template=[_parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template(x1) for x1 in v] if (v := get("template")) is not None else get("template"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.template = [_parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template(x1) for x1 in v] if (v := get("template")) is not None else get("template")
+        return self if cls is CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -130,11 +133,12 @@ class CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages(
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_reference=get("item_reference"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_reference = get("item_reference")
+        return self if cls is CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -152,16 +156,17 @@ class CreateEvalCompletionsRunDataSourceSamplingParams(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalCompletionsRunDataSourceSamplingParams:
         get: Any = data.get
-        return cls(
-            reasoning_effort=get("reasoning_effort"),
-            temperature=get("temperature"),
-            max_completion_tokens=get("max_completion_tokens"),
-            top_p=get("top_p"),
-            seed=get("seed"),
-            response_format=_parse_create_eval_completions_run_data_source_sampling_params_response_format(v) if (v := get("response_format")) is not None else None,
-            tools=[ChatCompletionTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalCompletionsRunDataSourceSamplingParams)
+        self._raw = data
+        self._request_id = None
+        self.reasoning_effort = get("reasoning_effort")
+        self.temperature = get("temperature")
+        self.max_completion_tokens = get("max_completion_tokens")
+        self.top_p = get("top_p")
+        self.seed = get("seed")
+        self.response_format = _parse_create_eval_completions_run_data_source_sampling_params_response_format(v) if (v := get("response_format")) is not None else None
+        self.tools = [ChatCompletionTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else None
+        return self if cls is CreateEvalCompletionsRunDataSourceSamplingParams else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -174,11 +179,12 @@ class CreateEvalJsonlRunDataSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalJsonlRunDataSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            source=_parse_create_eval_jsonl_run_data_source_source(v) if (v := get("source")) is not None else get("source"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalJsonlRunDataSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.source = _parse_create_eval_jsonl_run_data_source_source(v) if (v := get("source")) is not None else get("source")
+        return self if cls is CreateEvalJsonlRunDataSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -194,14 +200,15 @@ class CreateEvalResponsesRunDataSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalResponsesRunDataSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            source=_parse_create_eval_responses_run_data_source_source(v) if (v := get("source")) is not None else get("source"),
-            input_messages=_parse_create_eval_responses_run_data_source_input_messages(v) if (v := get("input_messages")) is not None else None,
-            sampling_params=CreateEvalResponsesRunDataSourceSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None,
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalResponsesRunDataSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.source = _parse_create_eval_responses_run_data_source_source(v) if (v := get("source")) is not None else get("source")
+        self.input_messages = _parse_create_eval_responses_run_data_source_input_messages(v) if (v := get("input_messages")) is not None else None
+        self.sampling_params = CreateEvalResponsesRunDataSourceSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None
+        self.model = get("model")
+        return self if cls is CreateEvalResponsesRunDataSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -214,11 +221,12 @@ class CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplate
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=get("content"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = get("content")
+        return self if cls is CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -231,11 +239,12 @@ class CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate(BaseMod
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            template=[_parse_create_eval_responses_run_data_source_input_messages_input_messages_template_template(x1) for x1 in v] if (v := get("template")) is not None else get("template"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.template = [_parse_create_eval_responses_run_data_source_input_messages_input_messages_template_template(x1) for x1 in v] if (v := get("template")) is not None else get("template")
+        return self if cls is CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -248,11 +257,12 @@ class CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference(Ba
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_reference=get("item_reference"),
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_reference = get("item_reference")
+        return self if cls is CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -264,10 +274,11 @@ class CreateEvalResponsesRunDataSourceSamplingParamsText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalResponsesRunDataSourceSamplingParamsText:
         get: Any = data.get
-        return cls(
-            format=parse_text_response_format_configuration(v) if (v := get("format")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalResponsesRunDataSourceSamplingParamsText)
+        self._raw = data
+        self._request_id = None
+        self.format = parse_text_response_format_configuration(v) if (v := get("format")) is not None else None
+        return self if cls is CreateEvalResponsesRunDataSourceSamplingParamsText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -285,16 +296,17 @@ class CreateEvalResponsesRunDataSourceSamplingParams(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalResponsesRunDataSourceSamplingParams:
         get: Any = data.get
-        return cls(
-            reasoning_effort=get("reasoning_effort"),
-            temperature=get("temperature"),
-            max_completion_tokens=get("max_completion_tokens"),
-            top_p=get("top_p"),
-            seed=get("seed"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else None,
-            text=CreateEvalResponsesRunDataSourceSamplingParamsText.from_dict(v) if (v := get("text")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CreateEvalResponsesRunDataSourceSamplingParams)
+        self._raw = data
+        self._request_id = None
+        self.reasoning_effort = get("reasoning_effort")
+        self.temperature = get("temperature")
+        self.max_completion_tokens = get("max_completion_tokens")
+        self.top_p = get("top_p")
+        self.seed = get("seed")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else None
+        self.text = CreateEvalResponsesRunDataSourceSamplingParamsText.from_dict(v) if (v := get("text")) is not None else None
+        return self if cls is CreateEvalResponsesRunDataSourceSamplingParams else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -312,16 +324,17 @@ class Eval(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Eval:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            data_source_config=_parse_eval_data_source_config(v) if (v := get("data_source_config")) is not None else get("data_source_config"),
-            testing_criteria=[_parse_eval_testing_criteria(x1) for x1 in v] if (v := get("testing_criteria")) is not None else get("testing_criteria"),
-            created_at=get("created_at"),
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(Eval)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.data_source_config = _parse_eval_data_source_config(v) if (v := get("data_source_config")) is not None else get("data_source_config")
+        self.testing_criteria = [_parse_eval_testing_criteria(x1) for x1 in v] if (v := get("testing_criteria")) is not None else get("testing_criteria")
+        self.created_at = get("created_at")
+        self.metadata = get("metadata")
+        return self if cls is Eval else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -334,11 +347,12 @@ class EvalApiError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalApiError:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(EvalApiError)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is EvalApiError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -351,11 +365,12 @@ class EvalCustomDataSourceConfig(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalCustomDataSourceConfig:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            schema=get("schema"),
-            _raw=data,
-        )
+        self = object.__new__(EvalCustomDataSourceConfig)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.schema = get("schema")
+        return self if cls is EvalCustomDataSourceConfig else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -371,14 +386,15 @@ class EvalGraderPython(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalGraderPython:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            source=get("source"),
-            image_tag=get("image_tag"),
-            pass_threshold=get("pass_threshold"),
-            _raw=data,
-        )
+        self = object.__new__(EvalGraderPython)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.source = get("source")
+        self.image_tag = get("image_tag")
+        self.pass_threshold = get("pass_threshold")
+        return self if cls is EvalGraderPython else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -396,16 +412,17 @@ class EvalGraderScoreModel(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalGraderScoreModel:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            model=get("model"),
-            input=[EvalItem.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input"),
-            sampling_params=EvalGraderScoreModelSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None,
-            range=get("range"),
-            pass_threshold=get("pass_threshold"),
-            _raw=data,
-        )
+        self = object.__new__(EvalGraderScoreModel)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.model = get("model")
+        self.input = [EvalItem.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input")
+        self.sampling_params = EvalGraderScoreModelSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None
+        self.range = get("range")
+        self.pass_threshold = get("pass_threshold")
+        return self if cls is EvalGraderScoreModel else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -421,14 +438,15 @@ class EvalGraderScoreModelSamplingParams(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalGraderScoreModelSamplingParams:
         get: Any = data.get
-        return cls(
-            seed=get("seed"),
-            top_p=get("top_p"),
-            temperature=get("temperature"),
-            max_completions_tokens=get("max_completions_tokens"),
-            reasoning_effort=get("reasoning_effort"),
-            _raw=data,
-        )
+        self = object.__new__(EvalGraderScoreModelSamplingParams)
+        self._raw = data
+        self._request_id = None
+        self.seed = get("seed")
+        self.top_p = get("top_p")
+        self.temperature = get("temperature")
+        self.max_completions_tokens = get("max_completions_tokens")
+        self.reasoning_effort = get("reasoning_effort")
+        return self if cls is EvalGraderScoreModelSamplingParams else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -445,15 +463,16 @@ class EvalGraderTextSimilarity(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalGraderTextSimilarity:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            input=get("input"),
-            reference=get("reference"),
-            evaluation_metric=get("evaluation_metric"),
-            pass_threshold=get("pass_threshold"),
-            _raw=data,
-        )
+        self = object.__new__(EvalGraderTextSimilarity)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.input = get("input")
+        self.reference = get("reference")
+        self.evaluation_metric = get("evaluation_metric")
+        self.pass_threshold = get("pass_threshold")
+        return self if cls is EvalGraderTextSimilarity else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -466,11 +485,12 @@ class EvalJsonlFileContentSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalJsonlFileContentSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            content=[EvalJsonlFileContentSourceContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            _raw=data,
-        )
+        self = object.__new__(EvalJsonlFileContentSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.content = [EvalJsonlFileContentSourceContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        return self if cls is EvalJsonlFileContentSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -483,11 +503,12 @@ class EvalJsonlFileContentSourceContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalJsonlFileContentSourceContent:
         get: Any = data.get
-        return cls(
-            item=get("item"),
-            sample=get("sample"),
-            _raw=data,
-        )
+        self = object.__new__(EvalJsonlFileContentSourceContent)
+        self._raw = data
+        self._request_id = None
+        self.item = get("item")
+        self.sample = get("sample")
+        return self if cls is EvalJsonlFileContentSourceContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -500,11 +521,12 @@ class EvalJsonlFileIdSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalJsonlFileIdSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(EvalJsonlFileIdSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        return self if cls is EvalJsonlFileIdSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -520,14 +542,15 @@ class EvalList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[Eval.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(EvalList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [Eval.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is EvalList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -541,12 +564,13 @@ class EvalLogsDataSourceConfig(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalLogsDataSourceConfig:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            schema=get("schema"),
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(EvalLogsDataSourceConfig)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.schema = get("schema")
+        self.metadata = get("metadata")
+        return self if cls is EvalLogsDataSourceConfig else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -568,20 +592,21 @@ class EvalResponsesSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalResponsesSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            metadata=get("metadata"),
-            model=get("model"),
-            instructions_search=get("instructions_search"),
-            created_after=get("created_after"),
-            created_before=get("created_before"),
-            reasoning_effort=get("reasoning_effort"),
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            users=get("users"),
-            tools=get("tools"),
-            _raw=data,
-        )
+        self = object.__new__(EvalResponsesSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.metadata = get("metadata")
+        self.model = get("model")
+        self.instructions_search = get("instructions_search")
+        self.created_after = get("created_after")
+        self.created_before = get("created_before")
+        self.reasoning_effort = get("reasoning_effort")
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.users = get("users")
+        self.tools = get("tools")
+        return self if cls is EvalResponsesSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -606,23 +631,24 @@ class EvalRun(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRun:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            eval_id=get("eval_id"),
-            status=get("status"),
-            model=get("model"),
-            name=get("name"),
-            created_at=get("created_at"),
-            report_url=get("report_url"),
-            result_counts=EvalRunResultCounts.from_dict(v) if (v := get("result_counts")) is not None else get("result_counts"),
-            per_model_usage=[EvalRunPerModelUsage.from_dict(x1) for x1 in v] if (v := get("per_model_usage")) is not None else get("per_model_usage"),
-            per_testing_criteria_results=[EvalRunPerTestingCriteriaResult.from_dict(x1) for x1 in v] if (v := get("per_testing_criteria_results")) is not None else get("per_testing_criteria_results"),
-            data_source=_parse_eval_run_data_source(v) if (v := get("data_source")) is not None else get("data_source"),
-            metadata=get("metadata"),
-            error=EvalApiError.from_dict(v) if (v := get("error")) is not None else get("error"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRun)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.eval_id = get("eval_id")
+        self.status = get("status")
+        self.model = get("model")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.report_url = get("report_url")
+        self.result_counts = EvalRunResultCounts.from_dict(v) if (v := get("result_counts")) is not None else get("result_counts")
+        self.per_model_usage = [EvalRunPerModelUsage.from_dict(x1) for x1 in v] if (v := get("per_model_usage")) is not None else get("per_model_usage")
+        self.per_testing_criteria_results = [EvalRunPerTestingCriteriaResult.from_dict(x1) for x1 in v] if (v := get("per_testing_criteria_results")) is not None else get("per_testing_criteria_results")
+        self.data_source = _parse_eval_run_data_source(v) if (v := get("data_source")) is not None else get("data_source")
+        self.metadata = get("metadata")
+        self.error = EvalApiError.from_dict(v) if (v := get("error")) is not None else get("error")
+        return self if cls is EvalRun else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -637,13 +663,14 @@ class EvalRunResultCounts(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunResultCounts:
         get: Any = data.get
-        return cls(
-            total=get("total"),
-            errored=get("errored"),
-            failed=get("failed"),
-            passed=get("passed"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunResultCounts)
+        self._raw = data
+        self._request_id = None
+        self.total = get("total")
+        self.errored = get("errored")
+        self.failed = get("failed")
+        self.passed = get("passed")
+        return self if cls is EvalRunResultCounts else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -660,15 +687,16 @@ class EvalRunPerModelUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunPerModelUsage:
         get: Any = data.get
-        return cls(
-            model_name=get("model_name"),
-            invocation_count=get("invocation_count"),
-            prompt_tokens=get("prompt_tokens"),
-            completion_tokens=get("completion_tokens"),
-            total_tokens=get("total_tokens"),
-            cached_tokens=get("cached_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunPerModelUsage)
+        self._raw = data
+        self._request_id = None
+        self.model_name = get("model_name")
+        self.invocation_count = get("invocation_count")
+        self.prompt_tokens = get("prompt_tokens")
+        self.completion_tokens = get("completion_tokens")
+        self.total_tokens = get("total_tokens")
+        self.cached_tokens = get("cached_tokens")
+        return self if cls is EvalRunPerModelUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -682,12 +710,13 @@ class EvalRunPerTestingCriteriaResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunPerTestingCriteriaResult:
         get: Any = data.get
-        return cls(
-            testing_criteria=get("testing_criteria"),
-            passed=get("passed"),
-            failed=get("failed"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunPerTestingCriteriaResult)
+        self._raw = data
+        self._request_id = None
+        self.testing_criteria = get("testing_criteria")
+        self.passed = get("passed")
+        self.failed = get("failed")
+        return self if cls is EvalRunPerTestingCriteriaResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -703,14 +732,15 @@ class EvalRunList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[EvalRun.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [EvalRun.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is EvalRunList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -731,19 +761,20 @@ class EvalRunOutputItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunOutputItem:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            run_id=get("run_id"),
-            eval_id=get("eval_id"),
-            created_at=get("created_at"),
-            status=get("status"),
-            datasource_item_id=get("datasource_item_id"),
-            datasource_item=get("datasource_item"),
-            results=[EvalRunOutputItemResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else get("results"),
-            sample=EvalRunOutputItemSample.from_dict(v) if (v := get("sample")) is not None else get("sample"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunOutputItem)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.run_id = get("run_id")
+        self.eval_id = get("eval_id")
+        self.created_at = get("created_at")
+        self.status = get("status")
+        self.datasource_item_id = get("datasource_item_id")
+        self.datasource_item = get("datasource_item")
+        self.results = [EvalRunOutputItemResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else get("results")
+        self.sample = EvalRunOutputItemSample.from_dict(v) if (v := get("sample")) is not None else get("sample")
+        return self if cls is EvalRunOutputItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -756,11 +787,12 @@ class EvalRunOutputItemSampleInput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunOutputItemSampleInput:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=get("content"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunOutputItemSampleInput)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = get("content")
+        return self if cls is EvalRunOutputItemSampleInput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -773,11 +805,12 @@ class EvalRunOutputItemSampleOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunOutputItemSampleOutput:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=get("content"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunOutputItemSampleOutput)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = get("content")
+        return self if cls is EvalRunOutputItemSampleOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -792,13 +825,14 @@ class EvalRunOutputItemSampleUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunOutputItemSampleUsage:
         get: Any = data.get
-        return cls(
-            total_tokens=get("total_tokens"),
-            completion_tokens=get("completion_tokens"),
-            prompt_tokens=get("prompt_tokens"),
-            cached_tokens=get("cached_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunOutputItemSampleUsage)
+        self._raw = data
+        self._request_id = None
+        self.total_tokens = get("total_tokens")
+        self.completion_tokens = get("completion_tokens")
+        self.prompt_tokens = get("prompt_tokens")
+        self.cached_tokens = get("cached_tokens")
+        return self if cls is EvalRunOutputItemSampleUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -819,19 +853,20 @@ class EvalRunOutputItemSample(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunOutputItemSample:
         get: Any = data.get
-        return cls(
-            input=[EvalRunOutputItemSampleInput.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input"),
-            output=[EvalRunOutputItemSampleOutput.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            finish_reason=get("finish_reason"),
-            model=get("model"),
-            usage=EvalRunOutputItemSampleUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            error=EvalApiError.from_dict(v) if (v := get("error")) is not None else get("error"),
-            temperature=get("temperature"),
-            max_completion_tokens=get("max_completion_tokens"),
-            top_p=get("top_p"),
-            seed=get("seed"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunOutputItemSample)
+        self._raw = data
+        self._request_id = None
+        self.input = [EvalRunOutputItemSampleInput.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input")
+        self.output = [EvalRunOutputItemSampleOutput.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.finish_reason = get("finish_reason")
+        self.model = get("model")
+        self.usage = EvalRunOutputItemSampleUsage.from_dict(v) if (v := get("usage")) is not None else get("usage")
+        self.error = EvalApiError.from_dict(v) if (v := get("error")) is not None else get("error")
+        self.temperature = get("temperature")
+        self.max_completion_tokens = get("max_completion_tokens")
+        self.top_p = get("top_p")
+        self.seed = get("seed")
+        return self if cls is EvalRunOutputItemSample else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -847,14 +882,15 @@ class EvalRunOutputItemList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunOutputItemList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[EvalRunOutputItem.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunOutputItemList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [EvalRunOutputItem.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is EvalRunOutputItemList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -870,14 +906,15 @@ class EvalRunOutputItemResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalRunOutputItemResult:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            score=get("score"),
-            passed=get("passed"),
-            type=get("type"),
-            sample=get("sample"),
-            _raw=data,
-        )
+        self = object.__new__(EvalRunOutputItemResult)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.score = get("score")
+        self.passed = get("passed")
+        self.type = get("type")
+        self.sample = get("sample")
+        return self if cls is EvalRunOutputItemResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -891,12 +928,13 @@ class EvalStoredCompletionsDataSourceConfig(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalStoredCompletionsDataSourceConfig:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            schema=get("schema"),
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(EvalStoredCompletionsDataSourceConfig)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.schema = get("schema")
+        self.metadata = get("metadata")
+        return self if cls is EvalStoredCompletionsDataSourceConfig else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -913,15 +951,16 @@ class EvalStoredCompletionsSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalStoredCompletionsSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            metadata=get("metadata"),
-            model=get("model"),
-            created_after=get("created_after"),
-            created_before=get("created_before"),
-            limit=get("limit"),
-            _raw=data,
-        )
+        self = object.__new__(EvalStoredCompletionsSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.metadata = get("metadata")
+        self.model = get("model")
+        self.created_after = get("created_after")
+        self.created_before = get("created_before")
+        self.limit = get("limit")
+        return self if cls is EvalStoredCompletionsSource else rebuild_model(cls, self)
 
 
 def _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template(d: Any) -> EasyInputMessage | EvalItem | UnknownObject:

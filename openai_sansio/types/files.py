@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "DeleteFileResponse",
@@ -27,12 +27,13 @@ class DeleteFileResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteFileResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteFileResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is DeleteFileResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -48,14 +49,15 @@ class ListFilesResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListFilesResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[OpenAIFile.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListFilesResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [OpenAIFile.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ListFilesResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -75,15 +77,16 @@ class OpenAIFile(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OpenAIFile:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            bytes=get("bytes"),
-            created_at=get("created_at"),
-            filename=get("filename"),
-            object=get("object"),
-            purpose=get("purpose"),
-            status=get("status"),
-            expires_at=get("expires_at"),
-            status_details=get("status_details"),
-            _raw=data,
-        )
+        self = object.__new__(OpenAIFile)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.bytes = get("bytes")
+        self.created_at = get("created_at")
+        self.filename = get("filename")
+        self.object = get("object")
+        self.purpose = get("purpose")
+        self.status = get("status")
+        self.expires_at = get("expires_at")
+        self.status_details = get("status_details")
+        return self if cls is OpenAIFile else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 from .responses import InputTextContent
 
 __all__ = [
@@ -66,12 +66,13 @@ class DeleteFineTuningCheckpointPermissionResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteFineTuningCheckpointPermissionResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteFineTuningCheckpointPermissionResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is DeleteFineTuningCheckpointPermissionResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -85,12 +86,13 @@ class EvalItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalItem:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=parse_eval_item_content(v) if (v := get("content")) is not None else get("content"),
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(EvalItem)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = parse_eval_item_content(v) if (v := get("content")) is not None else get("content")
+        self.type = get("type")
+        return self if cls is EvalItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -103,11 +105,12 @@ class EvalItemContentOutputText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalItemContentOutputText:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(EvalItemContentOutputText)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is EvalItemContentOutputText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -121,12 +124,13 @@ class EvalItemInputImage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalItemInputImage:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_url=get("image_url"),
-            detail=get("detail"),
-            _raw=data,
-        )
+        self = object.__new__(EvalItemInputImage)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.image_url = get("image_url")
+        self.detail = get("detail")
+        return self if cls is EvalItemInputImage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -141,13 +145,14 @@ class FineTuneDPOHyperparameters(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuneDPOHyperparameters:
         get: Any = data.get
-        return cls(
-            beta=get("beta"),
-            batch_size=get("batch_size"),
-            learning_rate_multiplier=get("learning_rate_multiplier"),
-            n_epochs=get("n_epochs"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuneDPOHyperparameters)
+        self._raw = data
+        self._request_id = None
+        self.beta = get("beta")
+        self.batch_size = get("batch_size")
+        self.learning_rate_multiplier = get("learning_rate_multiplier")
+        self.n_epochs = get("n_epochs")
+        return self if cls is FineTuneDPOHyperparameters else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -159,10 +164,11 @@ class FineTuneDPOMethod(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuneDPOMethod:
         get: Any = data.get
-        return cls(
-            hyperparameters=FineTuneDPOHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(FineTuneDPOMethod)
+        self._raw = data
+        self._request_id = None
+        self.hyperparameters = FineTuneDPOHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else None
+        return self if cls is FineTuneDPOMethod else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -177,13 +183,14 @@ class FineTuneMethod(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuneMethod:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            supervised=FineTuneSupervisedMethod.from_dict(v) if (v := get("supervised")) is not None else None,
-            dpo=FineTuneDPOMethod.from_dict(v) if (v := get("dpo")) is not None else None,
-            reinforcement=FineTuneReinforcementMethod.from_dict(v) if (v := get("reinforcement")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(FineTuneMethod)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.supervised = FineTuneSupervisedMethod.from_dict(v) if (v := get("supervised")) is not None else None
+        self.dpo = FineTuneDPOMethod.from_dict(v) if (v := get("dpo")) is not None else None
+        self.reinforcement = FineTuneReinforcementMethod.from_dict(v) if (v := get("reinforcement")) is not None else None
+        return self if cls is FineTuneMethod else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -201,16 +208,17 @@ class FineTuneReinforcementHyperparameters(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuneReinforcementHyperparameters:
         get: Any = data.get
-        return cls(
-            batch_size=get("batch_size"),
-            learning_rate_multiplier=get("learning_rate_multiplier"),
-            n_epochs=get("n_epochs"),
-            reasoning_effort=get("reasoning_effort"),
-            compute_multiplier=get("compute_multiplier"),
-            eval_interval=get("eval_interval"),
-            eval_samples=get("eval_samples"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuneReinforcementHyperparameters)
+        self._raw = data
+        self._request_id = None
+        self.batch_size = get("batch_size")
+        self.learning_rate_multiplier = get("learning_rate_multiplier")
+        self.n_epochs = get("n_epochs")
+        self.reasoning_effort = get("reasoning_effort")
+        self.compute_multiplier = get("compute_multiplier")
+        self.eval_interval = get("eval_interval")
+        self.eval_samples = get("eval_samples")
+        return self if cls is FineTuneReinforcementHyperparameters else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -223,11 +231,12 @@ class FineTuneReinforcementMethod(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuneReinforcementMethod:
         get: Any = data.get
-        return cls(
-            grader=_parse_fine_tune_reinforcement_method_grader(v) if (v := get("grader")) is not None else get("grader"),
-            hyperparameters=FineTuneReinforcementHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(FineTuneReinforcementMethod)
+        self._raw = data
+        self._request_id = None
+        self.grader = _parse_fine_tune_reinforcement_method_grader(v) if (v := get("grader")) is not None else get("grader")
+        self.hyperparameters = FineTuneReinforcementHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else None
+        return self if cls is FineTuneReinforcementMethod else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -241,12 +250,13 @@ class FineTuneSupervisedHyperparameters(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuneSupervisedHyperparameters:
         get: Any = data.get
-        return cls(
-            batch_size=get("batch_size"),
-            learning_rate_multiplier=get("learning_rate_multiplier"),
-            n_epochs=get("n_epochs"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuneSupervisedHyperparameters)
+        self._raw = data
+        self._request_id = None
+        self.batch_size = get("batch_size")
+        self.learning_rate_multiplier = get("learning_rate_multiplier")
+        self.n_epochs = get("n_epochs")
+        return self if cls is FineTuneSupervisedHyperparameters else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -258,10 +268,11 @@ class FineTuneSupervisedMethod(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuneSupervisedMethod:
         get: Any = data.get
-        return cls(
-            hyperparameters=FineTuneSupervisedHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(FineTuneSupervisedMethod)
+        self._raw = data
+        self._request_id = None
+        self.hyperparameters = FineTuneSupervisedHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else None
+        return self if cls is FineTuneSupervisedMethod else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -276,13 +287,14 @@ class FineTuningCheckpointPermission(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningCheckpointPermission:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            created_at=get("created_at"),
-            project_id=get("project_id"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningCheckpointPermission)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.project_id = get("project_id")
+        self.object = get("object")
+        return self if cls is FineTuningCheckpointPermission else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -295,11 +307,12 @@ class FineTuningIntegration(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningIntegration:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            wandb=FineTuningIntegrationWandb.from_dict(v) if (v := get("wandb")) is not None else get("wandb"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningIntegration)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.wandb = FineTuningIntegrationWandb.from_dict(v) if (v := get("wandb")) is not None else get("wandb")
+        return self if cls is FineTuningIntegration else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -314,13 +327,14 @@ class FineTuningIntegrationWandb(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningIntegrationWandb:
         get: Any = data.get
-        return cls(
-            project=get("project"),
-            name=get("name"),
-            entity=get("entity"),
-            tags=get("tags"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningIntegrationWandb)
+        self._raw = data
+        self._request_id = None
+        self.project = get("project")
+        self.name = get("name")
+        self.entity = get("entity")
+        self.tags = get("tags")
+        return self if cls is FineTuningIntegrationWandb else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -350,28 +364,29 @@ class FineTuningJob(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningJob:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            created_at=get("created_at"),
-            hyperparameters=FineTuningJobHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else get("hyperparameters"),
-            model=get("model"),
-            object=get("object"),
-            organization_id=get("organization_id"),
-            result_files=get("result_files"),
-            status=get("status"),
-            training_file=get("training_file"),
-            seed=get("seed"),
-            error=FineTuningJobError.from_dict(v) if (v := get("error")) is not None else None,
-            fine_tuned_model=get("fine_tuned_model"),
-            finished_at=get("finished_at"),
-            trained_tokens=get("trained_tokens"),
-            validation_file=get("validation_file"),
-            integrations=[FineTuningIntegration.from_dict(x1) for x1 in v] if (v := get("integrations")) is not None else None,
-            estimated_finish=get("estimated_finish"),
-            method=FineTuneMethod.from_dict(v) if (v := get("method")) is not None else None,
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningJob)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.hyperparameters = FineTuningJobHyperparameters.from_dict(v) if (v := get("hyperparameters")) is not None else get("hyperparameters")
+        self.model = get("model")
+        self.object = get("object")
+        self.organization_id = get("organization_id")
+        self.result_files = get("result_files")
+        self.status = get("status")
+        self.training_file = get("training_file")
+        self.seed = get("seed")
+        self.error = FineTuningJobError.from_dict(v) if (v := get("error")) is not None else None
+        self.fine_tuned_model = get("fine_tuned_model")
+        self.finished_at = get("finished_at")
+        self.trained_tokens = get("trained_tokens")
+        self.validation_file = get("validation_file")
+        self.integrations = [FineTuningIntegration.from_dict(x1) for x1 in v] if (v := get("integrations")) is not None else None
+        self.estimated_finish = get("estimated_finish")
+        self.method = FineTuneMethod.from_dict(v) if (v := get("method")) is not None else None
+        self.metadata = get("metadata")
+        return self if cls is FineTuningJob else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -385,12 +400,13 @@ class FineTuningJobError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningJobError:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            param=get("param"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningJobError)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        self.param = get("param")
+        return self if cls is FineTuningJobError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -404,12 +420,13 @@ class FineTuningJobHyperparameters(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningJobHyperparameters:
         get: Any = data.get
-        return cls(
-            batch_size=get("batch_size"),
-            learning_rate_multiplier=get("learning_rate_multiplier"),
-            n_epochs=get("n_epochs"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningJobHyperparameters)
+        self._raw = data
+        self._request_id = None
+        self.batch_size = get("batch_size")
+        self.learning_rate_multiplier = get("learning_rate_multiplier")
+        self.n_epochs = get("n_epochs")
+        return self if cls is FineTuningJobHyperparameters else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -427,16 +444,17 @@ class FineTuningJobCheckpoint(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningJobCheckpoint:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            created_at=get("created_at"),
-            fine_tuned_model_checkpoint=get("fine_tuned_model_checkpoint"),
-            step_number=get("step_number"),
-            metrics=FineTuningJobCheckpointMetrics.from_dict(v) if (v := get("metrics")) is not None else get("metrics"),
-            fine_tuning_job_id=get("fine_tuning_job_id"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningJobCheckpoint)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.fine_tuned_model_checkpoint = get("fine_tuned_model_checkpoint")
+        self.step_number = get("step_number")
+        self.metrics = FineTuningJobCheckpointMetrics.from_dict(v) if (v := get("metrics")) is not None else get("metrics")
+        self.fine_tuning_job_id = get("fine_tuning_job_id")
+        self.object = get("object")
+        return self if cls is FineTuningJobCheckpoint else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -454,16 +472,17 @@ class FineTuningJobCheckpointMetrics(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningJobCheckpointMetrics:
         get: Any = data.get
-        return cls(
-            step=get("step"),
-            train_loss=get("train_loss"),
-            train_mean_token_accuracy=get("train_mean_token_accuracy"),
-            valid_loss=get("valid_loss"),
-            valid_mean_token_accuracy=get("valid_mean_token_accuracy"),
-            full_valid_loss=get("full_valid_loss"),
-            full_valid_mean_token_accuracy=get("full_valid_mean_token_accuracy"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningJobCheckpointMetrics)
+        self._raw = data
+        self._request_id = None
+        self.step = get("step")
+        self.train_loss = get("train_loss")
+        self.train_mean_token_accuracy = get("train_mean_token_accuracy")
+        self.valid_loss = get("valid_loss")
+        self.valid_mean_token_accuracy = get("valid_mean_token_accuracy")
+        self.full_valid_loss = get("full_valid_loss")
+        self.full_valid_mean_token_accuracy = get("full_valid_mean_token_accuracy")
+        return self if cls is FineTuningJobCheckpointMetrics else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -481,16 +500,17 @@ class FineTuningJobEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningJobEvent:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            created_at=get("created_at"),
-            level=get("level"),
-            message=get("message"),
-            type=get("type"),
-            data=get("data"),
-            _raw=data,
-        )
+        self = object.__new__(FineTuningJobEvent)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.level = get("level")
+        self.message = get("message")
+        self.type = get("type")
+        self.data = get("data")
+        return self if cls is FineTuningJobEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -507,15 +527,16 @@ class GraderLabelModel(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GraderLabelModel:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            model=get("model"),
-            input=[EvalItem.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input"),
-            labels=get("labels"),
-            passing_labels=get("passing_labels"),
-            _raw=data,
-        )
+        self = object.__new__(GraderLabelModel)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.model = get("model")
+        self.input = [EvalItem.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input")
+        self.labels = get("labels")
+        self.passing_labels = get("passing_labels")
+        return self if cls is GraderLabelModel else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -530,13 +551,14 @@ class GraderMulti(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GraderMulti:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            graders=_parse_grader_multi_graders(v) if (v := get("graders")) is not None else get("graders"),
-            calculate_output=get("calculate_output"),
-            _raw=data,
-        )
+        self = object.__new__(GraderMulti)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.graders = _parse_grader_multi_graders(v) if (v := get("graders")) is not None else get("graders")
+        self.calculate_output = get("calculate_output")
+        return self if cls is GraderMulti else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -551,13 +573,14 @@ class GraderPython(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GraderPython:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            source=get("source"),
-            image_tag=get("image_tag"),
-            _raw=data,
-        )
+        self = object.__new__(GraderPython)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.source = get("source")
+        self.image_tag = get("image_tag")
+        return self if cls is GraderPython else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -574,15 +597,16 @@ class GraderScoreModel(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GraderScoreModel:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            model=get("model"),
-            input=[EvalItem.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input"),
-            sampling_params=GraderScoreModelSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None,
-            range=get("range"),
-            _raw=data,
-        )
+        self = object.__new__(GraderScoreModel)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.model = get("model")
+        self.input = [EvalItem.from_dict(x1) for x1 in v] if (v := get("input")) is not None else get("input")
+        self.sampling_params = GraderScoreModelSamplingParams.from_dict(v) if (v := get("sampling_params")) is not None else None
+        self.range = get("range")
+        return self if cls is GraderScoreModel else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -598,14 +622,15 @@ class GraderScoreModelSamplingParams(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GraderScoreModelSamplingParams:
         get: Any = data.get
-        return cls(
-            seed=get("seed"),
-            top_p=get("top_p"),
-            temperature=get("temperature"),
-            max_completions_tokens=get("max_completions_tokens"),
-            reasoning_effort=get("reasoning_effort"),
-            _raw=data,
-        )
+        self = object.__new__(GraderScoreModelSamplingParams)
+        self._raw = data
+        self._request_id = None
+        self.seed = get("seed")
+        self.top_p = get("top_p")
+        self.temperature = get("temperature")
+        self.max_completions_tokens = get("max_completions_tokens")
+        self.reasoning_effort = get("reasoning_effort")
+        return self if cls is GraderScoreModelSamplingParams else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -621,14 +646,15 @@ class GraderStringCheck(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GraderStringCheck:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            input=get("input"),
-            reference=get("reference"),
-            operation=get("operation"),
-            _raw=data,
-        )
+        self = object.__new__(GraderStringCheck)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.input = get("input")
+        self.reference = get("reference")
+        self.operation = get("operation")
+        return self if cls is GraderStringCheck else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -644,14 +670,15 @@ class GraderTextSimilarity(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GraderTextSimilarity:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            input=get("input"),
-            reference=get("reference"),
-            evaluation_metric=get("evaluation_metric"),
-            _raw=data,
-        )
+        self = object.__new__(GraderTextSimilarity)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.input = get("input")
+        self.reference = get("reference")
+        self.evaluation_metric = get("evaluation_metric")
+        return self if cls is GraderTextSimilarity else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -664,11 +691,12 @@ class InputAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputAudio:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            input_audio=InputAudioInputAudio.from_dict(v) if (v := get("input_audio")) is not None else get("input_audio"),
-            _raw=data,
-        )
+        self = object.__new__(InputAudio)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.input_audio = InputAudioInputAudio.from_dict(v) if (v := get("input_audio")) is not None else get("input_audio")
+        return self if cls is InputAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -681,11 +709,12 @@ class InputAudioInputAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputAudioInputAudio:
         get: Any = data.get
-        return cls(
-            data=get("data"),
-            format=get("format"),
-            _raw=data,
-        )
+        self = object.__new__(InputAudioInputAudio)
+        self._raw = data
+        self._request_id = None
+        self.data = get("data")
+        self.format = get("format")
+        return self if cls is InputAudioInputAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -701,14 +730,15 @@ class ListFineTuningCheckpointPermissionResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListFineTuningCheckpointPermissionResponse:
         get: Any = data.get
-        return cls(
-            data=[FineTuningCheckpointPermission.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            object=get("object"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ListFineTuningCheckpointPermissionResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [FineTuningCheckpointPermission.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.object = get("object")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ListFineTuningCheckpointPermissionResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -724,14 +754,15 @@ class ListFineTuningJobCheckpointsResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListFineTuningJobCheckpointsResponse:
         get: Any = data.get
-        return cls(
-            data=[FineTuningJobCheckpoint.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            object=get("object"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ListFineTuningJobCheckpointsResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [FineTuningJobCheckpoint.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.object = get("object")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ListFineTuningJobCheckpointsResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -745,12 +776,13 @@ class ListFineTuningJobEventsResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListFineTuningJobEventsResponse:
         get: Any = data.get
-        return cls(
-            data=[FineTuningJobEvent.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            object=get("object"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListFineTuningJobEventsResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [FineTuningJobEvent.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.object = get("object")
+        self.has_more = get("has_more")
+        return self if cls is ListFineTuningJobEventsResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -764,12 +796,13 @@ class ListPaginatedFineTuningJobsResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListPaginatedFineTuningJobsResponse:
         get: Any = data.get
-        return cls(
-            data=[FineTuningJob.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(ListPaginatedFineTuningJobsResponse)
+        self._raw = data
+        self._request_id = None
+        self.data = [FineTuningJob.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.object = get("object")
+        return self if cls is ListPaginatedFineTuningJobsResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -784,13 +817,14 @@ class RunGraderResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunGraderResponse:
         get: Any = data.get
-        return cls(
-            reward=get("reward"),
-            metadata=RunGraderResponseMetadata.from_dict(v) if (v := get("metadata")) is not None else get("metadata"),
-            sub_rewards=get("sub_rewards"),
-            model_grader_token_usage_per_model=get("model_grader_token_usage_per_model"),
-            _raw=data,
-        )
+        self = object.__new__(RunGraderResponse)
+        self._raw = data
+        self._request_id = None
+        self.reward = get("reward")
+        self.metadata = RunGraderResponseMetadata.from_dict(v) if (v := get("metadata")) is not None else get("metadata")
+        self.sub_rewards = get("sub_rewards")
+        self.model_grader_token_usage_per_model = get("model_grader_token_usage_per_model")
+        return self if cls is RunGraderResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -815,23 +849,24 @@ class RunGraderResponseMetadataErrors(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunGraderResponseMetadataErrors:
         get: Any = data.get
-        return cls(
-            formula_parse_error=get("formula_parse_error"),
-            sample_parse_error=get("sample_parse_error"),
-            truncated_observation_error=get("truncated_observation_error"),
-            unresponsive_reward_error=get("unresponsive_reward_error"),
-            invalid_variable_error=get("invalid_variable_error"),
-            other_error=get("other_error"),
-            python_grader_server_error=get("python_grader_server_error"),
-            python_grader_runtime_error=get("python_grader_runtime_error"),
-            model_grader_server_error=get("model_grader_server_error"),
-            model_grader_refusal_error=get("model_grader_refusal_error"),
-            model_grader_parse_error=get("model_grader_parse_error"),
-            python_grader_server_error_type=get("python_grader_server_error_type"),
-            python_grader_runtime_error_details=get("python_grader_runtime_error_details"),
-            model_grader_server_error_details=get("model_grader_server_error_details"),
-            _raw=data,
-        )
+        self = object.__new__(RunGraderResponseMetadataErrors)
+        self._raw = data
+        self._request_id = None
+        self.formula_parse_error = get("formula_parse_error")
+        self.sample_parse_error = get("sample_parse_error")
+        self.truncated_observation_error = get("truncated_observation_error")
+        self.unresponsive_reward_error = get("unresponsive_reward_error")
+        self.invalid_variable_error = get("invalid_variable_error")
+        self.other_error = get("other_error")
+        self.python_grader_server_error = get("python_grader_server_error")
+        self.python_grader_runtime_error = get("python_grader_runtime_error")
+        self.model_grader_server_error = get("model_grader_server_error")
+        self.model_grader_refusal_error = get("model_grader_refusal_error")
+        self.model_grader_parse_error = get("model_grader_parse_error")
+        self.python_grader_server_error_type = get("python_grader_server_error_type")
+        self.python_grader_runtime_error_details = get("python_grader_runtime_error_details")
+        self.model_grader_server_error_details = get("model_grader_server_error_details")
+        return self if cls is RunGraderResponseMetadataErrors else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -849,16 +884,17 @@ class RunGraderResponseMetadata(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunGraderResponseMetadata:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            type=get("type"),
-            errors=RunGraderResponseMetadataErrors.from_dict(v) if (v := get("errors")) is not None else get("errors"),
-            execution_time=get("execution_time"),
-            scores=get("scores"),
-            token_usage=get("token_usage"),
-            sampled_model_name=get("sampled_model_name"),
-            _raw=data,
-        )
+        self = object.__new__(RunGraderResponseMetadata)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.type = get("type")
+        self.errors = RunGraderResponseMetadataErrors.from_dict(v) if (v := get("errors")) is not None else get("errors")
+        self.execution_time = get("execution_time")
+        self.scores = get("scores")
+        self.token_usage = get("token_usage")
+        self.sampled_model_name = get("sampled_model_name")
+        return self if cls is RunGraderResponseMetadata else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -870,10 +906,11 @@ class ValidateGraderResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ValidateGraderResponse:
         get: Any = data.get
-        return cls(
-            grader=_parse_validate_grader_response_grader(v) if (v := get("grader")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ValidateGraderResponse)
+        self._raw = data
+        self._request_id = None
+        self.grader = _parse_validate_grader_response_grader(v) if (v := get("grader")) is not None else None
+        return self if cls is ValidateGraderResponse else rebuild_model(cls, self)
 
 
 def parse_eval_item_content(d: Any) -> EvalItemContent:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "AssignedRoleDetails",
@@ -40,21 +40,22 @@ class AssignedRoleDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssignedRoleDetails:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            permissions=get("permissions"),
-            resource_type=get("resource_type"),
-            predefined_role=get("predefined_role"),
-            description=get("description"),
-            created_at=get("created_at"),
-            updated_at=get("updated_at"),
-            created_by=get("created_by"),
-            created_by_user_obj=get("created_by_user_obj"),
-            metadata=get("metadata"),
-            assignment_sources=[AssignedRoleDetailsAssignmentSource.from_dict(x1) for x1 in v] if (v := get("assignment_sources")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AssignedRoleDetails)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.permissions = get("permissions")
+        self.resource_type = get("resource_type")
+        self.predefined_role = get("predefined_role")
+        self.description = get("description")
+        self.created_at = get("created_at")
+        self.updated_at = get("updated_at")
+        self.created_by = get("created_by")
+        self.created_by_user_obj = get("created_by_user_obj")
+        self.metadata = get("metadata")
+        self.assignment_sources = [AssignedRoleDetailsAssignmentSource.from_dict(x1) for x1 in v] if (v := get("assignment_sources")) is not None else None
+        return self if cls is AssignedRoleDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -67,11 +68,12 @@ class AssignedRoleDetailsAssignmentSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssignedRoleDetailsAssignmentSource:
         get: Any = data.get
-        return cls(
-            principal_id=get("principal_id"),
-            principal_type=get("principal_type"),
-            _raw=data,
-        )
+        self = object.__new__(AssignedRoleDetailsAssignmentSource)
+        self._raw = data
+        self._request_id = None
+        self.principal_id = get("principal_id")
+        self.principal_type = get("principal_type")
+        return self if cls is AssignedRoleDetailsAssignmentSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -84,11 +86,12 @@ class DeletedRoleAssignmentResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeletedRoleAssignmentResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(DeletedRoleAssignmentResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is DeletedRoleAssignmentResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -104,14 +107,15 @@ class Group(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Group:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            created_at=get("created_at"),
-            scim_managed=get("scim_managed"),
-            _raw=data,
-        )
+        self = object.__new__(Group)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.scim_managed = get("scim_managed")
+        return self if cls is Group else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -125,12 +129,13 @@ class GroupRoleAssignment(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupRoleAssignment:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            group=Group.from_dict(v) if (v := get("group")) is not None else get("group"),
-            role=Role.from_dict(v) if (v := get("role")) is not None else get("role"),
-            _raw=data,
-        )
+        self = object.__new__(GroupRoleAssignment)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.group = Group.from_dict(v) if (v := get("group")) is not None else get("group")
+        self.role = Role.from_dict(v) if (v := get("role")) is not None else get("role")
+        return self if cls is GroupRoleAssignment else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -148,16 +153,17 @@ class Role(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Role:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            permissions=get("permissions"),
-            resource_type=get("resource_type"),
-            predefined_role=get("predefined_role"),
-            description=get("description"),
-            _raw=data,
-        )
+        self = object.__new__(Role)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.permissions = get("permissions")
+        self.resource_type = get("resource_type")
+        self.predefined_role = get("predefined_role")
+        self.description = get("description")
+        return self if cls is Role else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -172,10 +178,11 @@ class RoleListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoleListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[AssignedRoleDetails.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next=get("next"),
-            _raw=data,
-        )
+        self = object.__new__(RoleListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [AssignedRoleDetails.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next = get("next")
+        return self if cls is RoleListResource else rebuild_model(cls, self)

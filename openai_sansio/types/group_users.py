@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "GroupMemberUser",
@@ -32,15 +32,16 @@ class GroupMemberUser(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupMemberUser:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            user_type=get("user_type"),
-            email=get("email"),
-            picture=get("picture"),
-            is_service_account=get("is_service_account"),
-            _raw=data,
-        )
+        self = object.__new__(GroupMemberUser)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.user_type = get("user_type")
+        self.email = get("email")
+        self.picture = get("picture")
+        self.is_service_account = get("is_service_account")
+        return self if cls is GroupMemberUser else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -54,12 +55,13 @@ class GroupUser(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupUser:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            email=get("email"),
-            _raw=data,
-        )
+        self = object.__new__(GroupUser)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.email = get("email")
+        return self if cls is GroupUser else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -73,12 +75,13 @@ class GroupUserAssignment(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupUserAssignment:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            user_id=get("user_id"),
-            group_id=get("group_id"),
-            _raw=data,
-        )
+        self = object.__new__(GroupUserAssignment)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.user_id = get("user_id")
+        self.group_id = get("group_id")
+        return self if cls is GroupUserAssignment else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -91,11 +94,12 @@ class GroupUserDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupUserDeletedResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(GroupUserDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is GroupUserDeletedResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -110,10 +114,11 @@ class UserListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[GroupUser.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next=get("next"),
-            _raw=data,
-        )
+        self = object.__new__(UserListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [GroupUser.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next = get("next")
+        return self if cls is UserListResource else rebuild_model(cls, self)

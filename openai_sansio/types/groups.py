@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "GroupDeletedResource",
@@ -28,12 +28,13 @@ class GroupDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupDeletedResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(GroupDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is GroupDeletedResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -48,13 +49,14 @@ class GroupListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[GroupResponse.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next=get("next"),
-            _raw=data,
-        )
+        self = object.__new__(GroupListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [GroupResponse.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next = get("next")
+        return self if cls is GroupListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -69,13 +71,14 @@ class GroupResourceWithSuccess(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupResourceWithSuccess:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            created_at=get("created_at"),
-            is_scim_managed=get("is_scim_managed"),
-            _raw=data,
-        )
+        self = object.__new__(GroupResourceWithSuccess)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.is_scim_managed = get("is_scim_managed")
+        return self if cls is GroupResourceWithSuccess else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -91,11 +94,12 @@ class GroupResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            created_at=get("created_at"),
-            is_scim_managed=get("is_scim_managed"),
-            group_type=get("group_type"),
-            _raw=data,
-        )
+        self = object.__new__(GroupResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.is_scim_managed = get("is_scim_managed")
+        self.group_type = get("group_type")
+        return self if cls is GroupResponse else rebuild_model(cls, self)

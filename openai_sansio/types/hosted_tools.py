@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "HostedToolPermission",
@@ -24,10 +24,11 @@ class HostedToolPermission(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HostedToolPermission:
         get: Any = data.get
-        return cls(
-            enabled=get("enabled"),
-            _raw=data,
-        )
+        self = object.__new__(HostedToolPermission)
+        self._raw = data
+        self._request_id = None
+        self.enabled = get("enabled")
+        return self if cls is HostedToolPermission else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -43,11 +44,12 @@ class ProjectHostedToolPermissions(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectHostedToolPermissions:
         get: Any = data.get
-        return cls(
-            file_search=HostedToolPermission.from_dict(v) if (v := get("file_search")) is not None else get("file_search"),
-            web_search=HostedToolPermission.from_dict(v) if (v := get("web_search")) is not None else get("web_search"),
-            image_generation=HostedToolPermission.from_dict(v) if (v := get("image_generation")) is not None else get("image_generation"),
-            mcp=HostedToolPermission.from_dict(v) if (v := get("mcp")) is not None else get("mcp"),
-            code_interpreter=HostedToolPermission.from_dict(v) if (v := get("code_interpreter")) is not None else get("code_interpreter"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectHostedToolPermissions)
+        self._raw = data
+        self._request_id = None
+        self.file_search = HostedToolPermission.from_dict(v) if (v := get("file_search")) is not None else get("file_search")
+        self.web_search = HostedToolPermission.from_dict(v) if (v := get("web_search")) is not None else get("web_search")
+        self.image_generation = HostedToolPermission.from_dict(v) if (v := get("image_generation")) is not None else get("image_generation")
+        self.mcp = HostedToolPermission.from_dict(v) if (v := get("mcp")) is not None else get("mcp")
+        self.code_interpreter = HostedToolPermission.from_dict(v) if (v := get("code_interpreter")) is not None else get("code_interpreter")
+        return self if cls is ProjectHostedToolPermissions else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 
 __all__ = [
     "Image",
@@ -39,12 +39,13 @@ class Image(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Image:
         get: Any = data.get
-        return cls(
-            b64_json=get("b64_json"),
-            url=get("url"),
-            revised_prompt=get("revised_prompt"),
-            _raw=data,
-        )
+        self = object.__new__(Image)
+        self._raw = data
+        self._request_id = None
+        self.b64_json = get("b64_json")
+        self.url = get("url")
+        self.revised_prompt = get("revised_prompt")
+        return self if cls is Image else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -63,17 +64,18 @@ class ImageEditCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageEditCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            b64_json=get("b64_json"),
-            created_at=get("created_at"),
-            size=get("size"),
-            quality=get("quality"),
-            background=get("background"),
-            output_format=get("output_format"),
-            usage=ImagesUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            _raw=data,
-        )
+        self = object.__new__(ImageEditCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.b64_json = get("b64_json")
+        self.created_at = get("created_at")
+        self.size = get("size")
+        self.quality = get("quality")
+        self.background = get("background")
+        self.output_format = get("output_format")
+        self.usage = ImagesUsage.from_dict(v) if (v := get("usage")) is not None else get("usage")
+        return self if cls is ImageEditCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -92,17 +94,18 @@ class ImageEditPartialImageEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageEditPartialImageEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            b64_json=get("b64_json"),
-            created_at=get("created_at"),
-            size=get("size"),
-            quality=get("quality"),
-            background=get("background"),
-            output_format=get("output_format"),
-            partial_image_index=get("partial_image_index"),
-            _raw=data,
-        )
+        self = object.__new__(ImageEditPartialImageEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.b64_json = get("b64_json")
+        self.created_at = get("created_at")
+        self.size = get("size")
+        self.quality = get("quality")
+        self.background = get("background")
+        self.output_format = get("output_format")
+        self.partial_image_index = get("partial_image_index")
+        return self if cls is ImageEditPartialImageEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -121,17 +124,18 @@ class ImageGenCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            b64_json=get("b64_json"),
-            created_at=get("created_at"),
-            size=get("size"),
-            quality=get("quality"),
-            background=get("background"),
-            output_format=get("output_format"),
-            usage=ImagesUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            _raw=data,
-        )
+        self = object.__new__(ImageGenCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.b64_json = get("b64_json")
+        self.created_at = get("created_at")
+        self.size = get("size")
+        self.quality = get("quality")
+        self.background = get("background")
+        self.output_format = get("output_format")
+        self.usage = ImagesUsage.from_dict(v) if (v := get("usage")) is not None else get("usage")
+        return self if cls is ImageGenCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -150,17 +154,18 @@ class ImageGenPartialImageEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenPartialImageEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            b64_json=get("b64_json"),
-            created_at=get("created_at"),
-            size=get("size"),
-            quality=get("quality"),
-            background=get("background"),
-            output_format=get("output_format"),
-            partial_image_index=get("partial_image_index"),
-            _raw=data,
-        )
+        self = object.__new__(ImageGenPartialImageEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.b64_json = get("b64_json")
+        self.created_at = get("created_at")
+        self.size = get("size")
+        self.quality = get("quality")
+        self.background = get("background")
+        self.output_format = get("output_format")
+        self.partial_image_index = get("partial_image_index")
+        return self if cls is ImageGenPartialImageEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -178,16 +183,17 @@ class ImagesResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImagesResponse:
         get: Any = data.get
-        return cls(
-            created=get("created"),
-            data=[Image.from_dict(x1) for x1 in v] if (v := get("data")) is not None else None,
-            background=get("background"),
-            output_format=get("output_format"),
-            size=get("size"),
-            quality=get("quality"),
-            usage=ImageGenUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ImagesResponse)
+        self._raw = data
+        self._request_id = None
+        self.created = get("created")
+        self.data = [Image.from_dict(x1) for x1 in v] if (v := get("data")) is not None else None
+        self.background = get("background")
+        self.output_format = get("output_format")
+        self.size = get("size")
+        self.quality = get("quality")
+        self.usage = ImageGenUsage.from_dict(v) if (v := get("usage")) is not None else None
+        return self if cls is ImagesResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -202,13 +208,14 @@ class ImagesUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImagesUsage:
         get: Any = data.get
-        return cls(
-            total_tokens=get("total_tokens"),
-            input_tokens=get("input_tokens"),
-            output_tokens=get("output_tokens"),
-            input_tokens_details=ImagesUsageInputTokensDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details"),
-            _raw=data,
-        )
+        self = object.__new__(ImagesUsage)
+        self._raw = data
+        self._request_id = None
+        self.total_tokens = get("total_tokens")
+        self.input_tokens = get("input_tokens")
+        self.output_tokens = get("output_tokens")
+        self.input_tokens_details = ImagesUsageInputTokensDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details")
+        return self if cls is ImagesUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -221,11 +228,12 @@ class ImagesUsageInputTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImagesUsageInputTokensDetails:
         get: Any = data.get
-        return cls(
-            text_tokens=get("text_tokens"),
-            image_tokens=get("image_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(ImagesUsageInputTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.text_tokens = get("text_tokens")
+        self.image_tokens = get("image_tokens")
+        return self if cls is ImagesUsageInputTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -238,11 +246,12 @@ class ImageGenOutputTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenOutputTokensDetails:
         get: Any = data.get
-        return cls(
-            image_tokens=get("image_tokens"),
-            text_tokens=get("text_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(ImageGenOutputTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.image_tokens = get("image_tokens")
+        self.text_tokens = get("text_tokens")
+        return self if cls is ImageGenOutputTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -255,11 +264,12 @@ class ImageGenInputUsageDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenInputUsageDetails:
         get: Any = data.get
-        return cls(
-            text_tokens=get("text_tokens"),
-            image_tokens=get("image_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(ImageGenInputUsageDetails)
+        self._raw = data
+        self._request_id = None
+        self.text_tokens = get("text_tokens")
+        self.image_tokens = get("image_tokens")
+        return self if cls is ImageGenInputUsageDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -275,14 +285,15 @@ class ImageGenUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenUsage:
         get: Any = data.get
-        return cls(
-            input_tokens=get("input_tokens"),
-            total_tokens=get("total_tokens"),
-            output_tokens=get("output_tokens"),
-            input_tokens_details=ImageGenInputUsageDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details"),
-            output_tokens_details=ImageGenOutputTokensDetails.from_dict(v) if (v := get("output_tokens_details")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ImageGenUsage)
+        self._raw = data
+        self._request_id = None
+        self.input_tokens = get("input_tokens")
+        self.total_tokens = get("total_tokens")
+        self.output_tokens = get("output_tokens")
+        self.input_tokens_details = ImageGenInputUsageDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details")
+        self.output_tokens_details = ImageGenOutputTokensDetails.from_dict(v) if (v := get("output_tokens_details")) is not None else None
+        return self if cls is ImageGenUsage else rebuild_model(cls, self)
 
 
 def parse_image_edit_stream_event(d: Any) -> ImageEditStreamEvent:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "Invite",
@@ -34,18 +34,19 @@ class Invite(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Invite:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            email=get("email"),
-            role=get("role"),
-            status=get("status"),
-            created_at=get("created_at"),
-            projects=[InviteProject.from_dict(x1) for x1 in v] if (v := get("projects")) is not None else get("projects"),
-            expires_at=get("expires_at"),
-            accepted_at=get("accepted_at"),
-            _raw=data,
-        )
+        self = object.__new__(Invite)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.email = get("email")
+        self.role = get("role")
+        self.status = get("status")
+        self.created_at = get("created_at")
+        self.projects = [InviteProject.from_dict(x1) for x1 in v] if (v := get("projects")) is not None else get("projects")
+        self.expires_at = get("expires_at")
+        self.accepted_at = get("accepted_at")
+        return self if cls is Invite else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -58,11 +59,12 @@ class InviteProject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InviteProject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(InviteProject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.role = get("role")
+        return self if cls is InviteProject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -76,12 +78,13 @@ class InviteDeleteResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InviteDeleteResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(InviteDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is InviteDeleteResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -97,11 +100,12 @@ class InviteListResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InviteListResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[Invite.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(InviteListResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [Invite.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is InviteListResponse else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 
 __all__ = [
     "C2PAProvenanceResult",
@@ -33,15 +33,16 @@ class C2PAProvenanceResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> C2PAProvenanceResult:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            outcome=get("outcome"),
-            validation_state=get("validation_state"),
-            issuer=get("issuer"),
-            model=get("model"),
-            generated_at=get("generated_at"),
-            _raw=data,
-        )
+        self = object.__new__(C2PAProvenanceResult)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.outcome = get("outcome")
+        self.validation_state = get("validation_state")
+        self.issuer = get("issuer")
+        self.model = get("model")
+        self.generated_at = get("generated_at")
+        return self if cls is C2PAProvenanceResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -56,13 +57,14 @@ class SynthIDProvenanceResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SynthIDProvenanceResult:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            outcome=get("outcome"),
-            model=get("model"),
-            generated_at=get("generated_at"),
-            _raw=data,
-        )
+        self = object.__new__(SynthIDProvenanceResult)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.outcome = get("outcome")
+        self.model = get("model")
+        self.generated_at = get("generated_at")
+        return self if cls is SynthIDProvenanceResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -76,12 +78,13 @@ class ProvenanceResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProvenanceResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            created_at=get("created_at"),
-            results=[_parse_provenance_resource_result(x1) for x1 in v] if (v := get("results")) is not None else get("results"),
-            _raw=data,
-        )
+        self = object.__new__(ProvenanceResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.results = [_parse_provenance_resource_result(x1) for x1 in v] if (v := get("results")) is not None else get("results")
+        return self if cls is ProvenanceResource else rebuild_model(cls, self)
 
 
 def _parse_provenance_resource_result(d: Any) -> C2PAProvenanceResult | SynthIDProvenanceResult | UnknownObject:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "Model",
@@ -27,12 +27,13 @@ class ModelDeleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelDeleted:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            deleted=get("deleted"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(ModelDeleted)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.deleted = get("deleted")
+        self.object = get("object")
+        return self if cls is ModelDeleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -45,11 +46,12 @@ class ModelList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[Model.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            _raw=data,
-        )
+        self = object.__new__(ModelList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [Model.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        return self if cls is ModelList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -65,11 +67,12 @@ class Model(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Model:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            created=get("created"),
-            object=get("object"),
-            owned_by=get("owned_by"),
-            shutdown_date=get("shutdown_date"),
-            _raw=data,
-        )
+        self = object.__new__(Model)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.created = get("created")
+        self.object = get("object")
+        self.owned_by = get("owned_by")
+        self.shutdown_date = get("shutdown_date")
+        return self if cls is Model else rebuild_model(cls, self)

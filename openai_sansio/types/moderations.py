@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "CreateModerationResponse",
@@ -29,12 +29,13 @@ class CreateModerationResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateModerationResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            model=get("model"),
-            results=[CreateModerationResponseResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else get("results"),
-            _raw=data,
-        )
+        self = object.__new__(CreateModerationResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.model = get("model")
+        self.results = [CreateModerationResponseResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else get("results")
+        return self if cls is CreateModerationResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -59,22 +60,23 @@ class CreateModerationResponseResultCategories(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateModerationResponseResultCategories:
         get: Any = data.get
-        return cls(
-            hate=get("hate"),
-            hate_threatening=get("hate/threatening"),
-            harassment=get("harassment"),
-            harassment_threatening=get("harassment/threatening"),
-            self_harm=get("self-harm"),
-            self_harm_intent=get("self-harm/intent"),
-            self_harm_instructions=get("self-harm/instructions"),
-            sexual=get("sexual"),
-            sexual_minors=get("sexual/minors"),
-            violence=get("violence"),
-            violence_graphic=get("violence/graphic"),
-            illicit=get("illicit"),
-            illicit_violent=get("illicit/violent"),
-            _raw=data,
-        )
+        self = object.__new__(CreateModerationResponseResultCategories)
+        self._raw = data
+        self._request_id = None
+        self.hate = get("hate")
+        self.hate_threatening = get("hate/threatening")
+        self.harassment = get("harassment")
+        self.harassment_threatening = get("harassment/threatening")
+        self.self_harm = get("self-harm")
+        self.self_harm_intent = get("self-harm/intent")
+        self.self_harm_instructions = get("self-harm/instructions")
+        self.sexual = get("sexual")
+        self.sexual_minors = get("sexual/minors")
+        self.violence = get("violence")
+        self.violence_graphic = get("violence/graphic")
+        self.illicit = get("illicit")
+        self.illicit_violent = get("illicit/violent")
+        return self if cls is CreateModerationResponseResultCategories else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -99,22 +101,23 @@ class CreateModerationResponseResultCategoryScores(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateModerationResponseResultCategoryScores:
         get: Any = data.get
-        return cls(
-            hate=get("hate"),
-            hate_threatening=get("hate/threatening"),
-            harassment=get("harassment"),
-            harassment_threatening=get("harassment/threatening"),
-            illicit=get("illicit"),
-            illicit_violent=get("illicit/violent"),
-            self_harm=get("self-harm"),
-            self_harm_intent=get("self-harm/intent"),
-            self_harm_instructions=get("self-harm/instructions"),
-            sexual=get("sexual"),
-            sexual_minors=get("sexual/minors"),
-            violence=get("violence"),
-            violence_graphic=get("violence/graphic"),
-            _raw=data,
-        )
+        self = object.__new__(CreateModerationResponseResultCategoryScores)
+        self._raw = data
+        self._request_id = None
+        self.hate = get("hate")
+        self.hate_threatening = get("hate/threatening")
+        self.harassment = get("harassment")
+        self.harassment_threatening = get("harassment/threatening")
+        self.illicit = get("illicit")
+        self.illicit_violent = get("illicit/violent")
+        self.self_harm = get("self-harm")
+        self.self_harm_intent = get("self-harm/intent")
+        self.self_harm_instructions = get("self-harm/instructions")
+        self.sexual = get("sexual")
+        self.sexual_minors = get("sexual/minors")
+        self.violence = get("violence")
+        self.violence_graphic = get("violence/graphic")
+        return self if cls is CreateModerationResponseResultCategoryScores else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -139,22 +142,23 @@ class CreateModerationResponseResultCategoryAppliedInputTypes(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateModerationResponseResultCategoryAppliedInputTypes:
         get: Any = data.get
-        return cls(
-            hate=get("hate"),
-            hate_threatening=get("hate/threatening"),
-            harassment=get("harassment"),
-            harassment_threatening=get("harassment/threatening"),
-            illicit=get("illicit"),
-            illicit_violent=get("illicit/violent"),
-            self_harm=get("self-harm"),
-            self_harm_intent=get("self-harm/intent"),
-            self_harm_instructions=get("self-harm/instructions"),
-            sexual=get("sexual"),
-            sexual_minors=get("sexual/minors"),
-            violence=get("violence"),
-            violence_graphic=get("violence/graphic"),
-            _raw=data,
-        )
+        self = object.__new__(CreateModerationResponseResultCategoryAppliedInputTypes)
+        self._raw = data
+        self._request_id = None
+        self.hate = get("hate")
+        self.hate_threatening = get("hate/threatening")
+        self.harassment = get("harassment")
+        self.harassment_threatening = get("harassment/threatening")
+        self.illicit = get("illicit")
+        self.illicit_violent = get("illicit/violent")
+        self.self_harm = get("self-harm")
+        self.self_harm_intent = get("self-harm/intent")
+        self.self_harm_instructions = get("self-harm/instructions")
+        self.sexual = get("sexual")
+        self.sexual_minors = get("sexual/minors")
+        self.violence = get("violence")
+        self.violence_graphic = get("violence/graphic")
+        return self if cls is CreateModerationResponseResultCategoryAppliedInputTypes else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -169,10 +173,11 @@ class CreateModerationResponseResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateModerationResponseResult:
         get: Any = data.get
-        return cls(
-            flagged=get("flagged"),
-            categories=CreateModerationResponseResultCategories.from_dict(v) if (v := get("categories")) is not None else get("categories"),
-            category_scores=CreateModerationResponseResultCategoryScores.from_dict(v) if (v := get("category_scores")) is not None else get("category_scores"),
-            category_applied_input_types=CreateModerationResponseResultCategoryAppliedInputTypes.from_dict(v) if (v := get("category_applied_input_types")) is not None else get("category_applied_input_types"),
-            _raw=data,
-        )
+        self = object.__new__(CreateModerationResponseResult)
+        self._raw = data
+        self._request_id = None
+        self.flagged = get("flagged")
+        self.categories = CreateModerationResponseResultCategories.from_dict(v) if (v := get("categories")) is not None else get("categories")
+        self.category_scores = CreateModerationResponseResultCategoryScores.from_dict(v) if (v := get("category_scores")) is not None else get("category_scores")
+        self.category_applied_input_types = CreateModerationResponseResultCategoryAppliedInputTypes.from_dict(v) if (v := get("category_applied_input_types")) is not None else get("category_applied_input_types")
+        return self if cls is CreateModerationResponseResult else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "OrganizationSpendLimitDeletedResource",
@@ -28,10 +28,11 @@ class SpendLimitEnforcement(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpendLimitEnforcement:
         get: Any = data.get
-        return cls(
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(SpendLimitEnforcement)
+        self._raw = data
+        self._request_id = None
+        self.status = get("status")
+        return self if cls is SpendLimitEnforcement else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -47,14 +48,15 @@ class OrganizationSpendLimitResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationSpendLimitResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            threshold_amount=get("threshold_amount"),
-            currency=get("currency"),
-            interval=get("interval"),
-            enforcement=SpendLimitEnforcement.from_dict(v) if (v := get("enforcement")) is not None else get("enforcement"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationSpendLimitResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.threshold_amount = get("threshold_amount")
+        self.currency = get("currency")
+        self.interval = get("interval")
+        self.enforcement = SpendLimitEnforcement.from_dict(v) if (v := get("enforcement")) is not None else get("enforcement")
+        return self if cls is OrganizationSpendLimitResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -67,11 +69,12 @@ class OrganizationSpendLimitDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationSpendLimitDeletedResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationSpendLimitDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is OrganizationSpendLimitDeletedResource else rebuild_model(cls, self)
 
 
 SpendLimitEnforcementStatus: TypeAlias = 'str | Literal["inactive", "enforcing"]'

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "ProjectGroup",
@@ -30,15 +30,16 @@ class ProjectGroup(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectGroup:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            project_id=get("project_id"),
-            group_id=get("group_id"),
-            group_name=get("group_name"),
-            group_type=get("group_type"),
-            created_at=get("created_at"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectGroup)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.project_id = get("project_id")
+        self.group_id = get("group_id")
+        self.group_name = get("group_name")
+        self.group_type = get("group_type")
+        self.created_at = get("created_at")
+        return self if cls is ProjectGroup else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -51,11 +52,12 @@ class ProjectGroupDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectGroupDeletedResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectGroupDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is ProjectGroupDeletedResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -70,10 +72,11 @@ class ProjectGroupListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectGroupListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ProjectGroup.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next=get("next"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectGroupListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ProjectGroup.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next = get("next")
+        return self if cls is ProjectGroupListResource else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 from .group_organization_role_assignments import Role
 
 __all__ = [
@@ -43,25 +43,26 @@ class User(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> User:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            added_at=get("added_at"),
-            name=get("name"),
-            email=get("email"),
-            role=get("role"),
-            is_default=get("is_default"),
-            created=get("created"),
-            user=UserUser.from_dict(v) if (v := get("user")) is not None else None,
-            is_service_account=get("is_service_account"),
-            is_scale_tier_authorized_purchaser=get("is_scale_tier_authorized_purchaser"),
-            is_scim_managed=get("is_scim_managed"),
-            api_key_last_used_at=get("api_key_last_used_at"),
-            technical_level=get("technical_level"),
-            developer_persona=get("developer_persona"),
-            projects=UserProjects.from_dict(v) if (v := get("projects")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(User)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.added_at = get("added_at")
+        self.name = get("name")
+        self.email = get("email")
+        self.role = get("role")
+        self.is_default = get("is_default")
+        self.created = get("created")
+        self.user = UserUser.from_dict(v) if (v := get("user")) is not None else None
+        self.is_service_account = get("is_service_account")
+        self.is_scale_tier_authorized_purchaser = get("is_scale_tier_authorized_purchaser")
+        self.is_scim_managed = get("is_scim_managed")
+        self.api_key_last_used_at = get("api_key_last_used_at")
+        self.technical_level = get("technical_level")
+        self.developer_persona = get("developer_persona")
+        self.projects = UserProjects.from_dict(v) if (v := get("projects")) is not None else None
+        return self if cls is User else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -80,17 +81,18 @@ class UserUser(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserUser:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            email=get("email"),
-            name=get("name"),
-            picture=get("picture"),
-            enabled=get("enabled"),
-            banned=get("banned"),
-            banned_at=get("banned_at"),
-            _raw=data,
-        )
+        self = object.__new__(UserUser)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.email = get("email")
+        self.name = get("name")
+        self.picture = get("picture")
+        self.enabled = get("enabled")
+        self.banned = get("banned")
+        self.banned_at = get("banned_at")
+        return self if cls is UserUser else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -104,12 +106,13 @@ class UserProjectsData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserProjectsData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(UserProjectsData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.role = get("role")
+        return self if cls is UserProjectsData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -122,11 +125,12 @@ class UserProjects(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserProjects:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[UserProjectsData.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            _raw=data,
-        )
+        self = object.__new__(UserProjects)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [UserProjectsData.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        return self if cls is UserProjects else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -140,9 +144,10 @@ class UserRoleAssignment(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserRoleAssignment:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            user=User.from_dict(v) if (v := get("user")) is not None else get("user"),
-            role=Role.from_dict(v) if (v := get("role")) is not None else get("role"),
-            _raw=data,
-        )
+        self = object.__new__(UserRoleAssignment)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.user = User.from_dict(v) if (v := get("user")) is not None else get("user")
+        self.role = Role.from_dict(v) if (v := get("role")) is not None else get("role")
+        return self if cls is UserRoleAssignment else rebuild_model(cls, self)

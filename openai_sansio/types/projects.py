@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 from .organization import SpendLimitCurrency, SpendLimitEnforcement, SpendLimitInterval
 
 __all__ = [
@@ -54,17 +54,18 @@ class Project(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Project:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            name=get("name"),
-            archived_at=get("archived_at"),
-            status=get("status"),
-            external_key_id=get("external_key_id"),
-            residency=get("residency"),
-            _raw=data,
-        )
+        self = object.__new__(Project)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.name = get("name")
+        self.archived_at = get("archived_at")
+        self.status = get("status")
+        self.external_key_id = get("external_key_id")
+        self.residency = get("residency")
+        return self if cls is Project else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -83,17 +84,18 @@ class ProjectApiKey(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectApiKey:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            redacted_value=get("redacted_value"),
-            name=get("name"),
-            created_at=get("created_at"),
-            id=get("id"),
-            owner_project_access=get("owner_project_access"),
-            owner=ProjectApiKeyOwner.from_dict(v) if (v := get("owner")) is not None else get("owner"),
-            last_used_at=get("last_used_at"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectApiKey)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.redacted_value = get("redacted_value")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.owner_project_access = get("owner_project_access")
+        self.owner = ProjectApiKeyOwner.from_dict(v) if (v := get("owner")) is not None else get("owner")
+        self.last_used_at = get("last_used_at")
+        return self if cls is ProjectApiKey else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -107,12 +109,13 @@ class ProjectApiKeyOwner(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectApiKeyOwner:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            user=ProjectApiKeyOwnerUser.from_dict(v) if (v := get("user")) is not None else None,
-            service_account=ProjectApiKeyOwnerServiceAccount.from_dict(v) if (v := get("service_account")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ProjectApiKeyOwner)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.user = ProjectApiKeyOwnerUser.from_dict(v) if (v := get("user")) is not None else None
+        self.service_account = ProjectApiKeyOwnerServiceAccount.from_dict(v) if (v := get("service_account")) is not None else None
+        return self if cls is ProjectApiKeyOwner else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -126,12 +129,13 @@ class ProjectApiKeyDeleteResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectApiKeyDeleteResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectApiKeyDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is ProjectApiKeyDeleteResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -147,14 +151,15 @@ class ProjectApiKeyListResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectApiKeyListResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ProjectApiKey.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectApiKeyListResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ProjectApiKey.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ProjectApiKeyListResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -169,13 +174,14 @@ class ProjectApiKeyOwnerServiceAccount(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectApiKeyOwnerServiceAccount:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            name=get("name"),
-            created_at=get("created_at"),
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectApiKeyOwnerServiceAccount)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.role = get("role")
+        return self if cls is ProjectApiKeyOwnerServiceAccount else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -191,14 +197,15 @@ class ProjectApiKeyOwnerUser(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectApiKeyOwnerUser:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            email=get("email"),
-            name=get("name"),
-            created_at=get("created_at"),
-            role=get("role"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectApiKeyOwnerUser)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.email = get("email")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.role = get("role")
+        return self if cls is ProjectApiKeyOwnerUser else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -214,14 +221,15 @@ class ProjectListResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectListResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[Project.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectListResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [Project.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ProjectListResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -235,12 +243,13 @@ class ProjectModelPermissions(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectModelPermissions:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            mode=get("mode"),
-            model_ids=get("model_ids"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectModelPermissions)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.mode = get("mode")
+        self.model_ids = get("model_ids")
+        return self if cls is ProjectModelPermissions else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -253,11 +262,12 @@ class ProjectModelPermissionsDeleteResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectModelPermissionsDeleteResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectModelPermissionsDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is ProjectModelPermissionsDeleteResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -277,18 +287,19 @@ class ProjectRateLimit(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectRateLimit:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            model=get("model"),
-            max_requests_per_1_minute=get("max_requests_per_1_minute"),
-            max_tokens_per_1_minute=get("max_tokens_per_1_minute"),
-            max_images_per_1_minute=get("max_images_per_1_minute"),
-            max_audio_megabytes_per_1_minute=get("max_audio_megabytes_per_1_minute"),
-            max_requests_per_1_day=get("max_requests_per_1_day"),
-            batch_1_day_max_input_tokens=get("batch_1_day_max_input_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectRateLimit)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.model = get("model")
+        self.max_requests_per_1_minute = get("max_requests_per_1_minute")
+        self.max_tokens_per_1_minute = get("max_tokens_per_1_minute")
+        self.max_images_per_1_minute = get("max_images_per_1_minute")
+        self.max_audio_megabytes_per_1_minute = get("max_audio_megabytes_per_1_minute")
+        self.max_requests_per_1_day = get("max_requests_per_1_day")
+        self.batch_1_day_max_input_tokens = get("batch_1_day_max_input_tokens")
+        return self if cls is ProjectRateLimit else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -304,14 +315,15 @@ class ProjectRateLimitListResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectRateLimitListResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ProjectRateLimit.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectRateLimitListResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ProjectRateLimit.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ProjectRateLimitListResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -327,14 +339,15 @@ class ProjectServiceAccount(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectServiceAccount:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            role=get("role"),
-            created_at=get("created_at"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectServiceAccount)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.role = get("role")
+        self.created_at = get("created_at")
+        return self if cls is ProjectServiceAccount else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -351,14 +364,15 @@ class ProjectServiceAccountApiKey(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectServiceAccountApiKey:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            value=get("value"),
-            name=get("name"),
-            created_at=get("created_at"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectServiceAccountApiKey)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.value = get("value")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.id = get("id")
+        return self if cls is ProjectServiceAccountApiKey else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -375,15 +389,16 @@ class ProjectServiceAccountCreateResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectServiceAccountCreateResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            name=get("name"),
-            role=get("role"),
-            created_at=get("created_at"),
-            api_key=ProjectServiceAccountApiKey.from_dict(v) if (v := get("api_key")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ProjectServiceAccountCreateResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.name = get("name")
+        self.role = get("role")
+        self.created_at = get("created_at")
+        self.api_key = ProjectServiceAccountApiKey.from_dict(v) if (v := get("api_key")) is not None else None
+        return self if cls is ProjectServiceAccountCreateResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -397,12 +412,13 @@ class ProjectServiceAccountDeleteResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectServiceAccountDeleteResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectServiceAccountDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is ProjectServiceAccountDeleteResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -418,14 +434,15 @@ class ProjectServiceAccountListResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectServiceAccountListResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ProjectServiceAccount.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectServiceAccountListResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ProjectServiceAccount.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ProjectServiceAccountListResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -442,15 +459,16 @@ class ProjectUser(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectUser:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            role=get("role"),
-            added_at=get("added_at"),
-            name=get("name"),
-            email=get("email"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectUser)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.role = get("role")
+        self.added_at = get("added_at")
+        self.name = get("name")
+        self.email = get("email")
+        return self if cls is ProjectUser else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -464,12 +482,13 @@ class ProjectUserDeleteResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectUserDeleteResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectUserDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is ProjectUserDeleteResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -485,14 +504,15 @@ class ProjectUserListResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectUserListResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ProjectUser.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectUserListResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ProjectUser.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ProjectUserListResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -508,14 +528,15 @@ class ProjectSpendLimitResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectSpendLimitResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            threshold_amount=get("threshold_amount"),
-            currency=get("currency"),
-            interval=get("interval"),
-            enforcement=SpendLimitEnforcement.from_dict(v) if (v := get("enforcement")) is not None else get("enforcement"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectSpendLimitResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.threshold_amount = get("threshold_amount")
+        self.currency = get("currency")
+        self.interval = get("interval")
+        self.enforcement = SpendLimitEnforcement.from_dict(v) if (v := get("enforcement")) is not None else get("enforcement")
+        return self if cls is ProjectSpendLimitResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -528,11 +549,12 @@ class ProjectSpendLimitDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectSpendLimitDeletedResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectSpendLimitDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is ProjectSpendLimitDeletedResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -549,14 +571,15 @@ class ServiceAccountApiKeyBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceAccountApiKeyBody:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            value=get("value"),
-            name=get("name"),
-            created_at=get("created_at"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(ServiceAccountApiKeyBody)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.value = get("value")
+        self.name = get("name")
+        self.created_at = get("created_at")
+        self.id = get("id")
+        return self if cls is ServiceAccountApiKeyBody else rebuild_model(cls, self)
 
 
 PublicProjectResidency: TypeAlias = 'Literal["GLOBAL", "US_STORAGE_PROCESSING", "EU_STORAGE_PROCESSING", "JP_STORAGE", "KR_STORAGE", "CA_STORAGE", "SG_STORAGE", "IN_STORAGE", "AU_STORAGE", "GB_STORAGE", "AE_STORAGE", "AE_STORAGE_PROCESSING"] | str'

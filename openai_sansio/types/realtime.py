@@ -7,7 +7,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 from .responses import MCPTool, Prompt, ToolChoiceFunction, ToolChoiceMCP, ToolChoiceOptions
 
 __all__ = [
@@ -73,13 +73,14 @@ class AudioTranscriptionResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AudioTranscriptionResponse:
         get: Any = data.get
-        return cls(
-            model=get("model"),
-            language=get("language"),
-            languages=get("languages"),
-            prompt=get("prompt"),
-            _raw=data,
-        )
+        self = object.__new__(AudioTranscriptionResponse)
+        self._raw = data
+        self._request_id = None
+        self.model = get("model")
+        self.language = get("language")
+        self.languages = get("languages")
+        self.prompt = get("prompt")
+        return self if cls is AudioTranscriptionResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -92,11 +93,12 @@ class RealtimeAudioFormatsPCMAudioFormat(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeAudioFormatsPCMAudioFormat:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            rate=get("rate"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeAudioFormatsPCMAudioFormat)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.rate = get("rate")
+        return self if cls is RealtimeAudioFormatsPCMAudioFormat else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -108,10 +110,11 @@ class RealtimeAudioFormatsPCMUAudioFormat(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeAudioFormatsPCMUAudioFormat:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeAudioFormatsPCMUAudioFormat)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is RealtimeAudioFormatsPCMUAudioFormat else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -123,10 +126,11 @@ class RealtimeAudioFormatsPCMAAudioFormat(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeAudioFormatsPCMAAudioFormat:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeAudioFormatsPCMAAudioFormat)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is RealtimeAudioFormatsPCMAAudioFormat else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -141,12 +145,13 @@ class RealtimeCreateClientSecretResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeCreateClientSecretResponse:
         get: Any = data.get
-        return cls(
-            value=get("value"),
-            expires_at=get("expires_at"),
-            session=_parse_realtime_create_client_secret_response_session(v) if (v := get("session")) is not None else get("session"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeCreateClientSecretResponse)
+        self._raw = data
+        self._request_id = None
+        self.value = get("value")
+        self.expires_at = get("expires_at")
+        self.session = _parse_realtime_create_client_secret_response_session(v) if (v := get("session")) is not None else get("session")
+        return self if cls is RealtimeCreateClientSecretResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -161,13 +166,14 @@ class RealtimeFunctionTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeFunctionTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            parameters=get("parameters"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeFunctionTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.description = get("description")
+        self.parameters = get("parameters")
+        return self if cls is RealtimeFunctionTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -179,10 +185,11 @@ class RealtimeReasoning(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeReasoning:
         get: Any = data.get
-        return cls(
-            effort=get("effort"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeReasoning)
+        self._raw = data
+        self._request_id = None
+        self.effort = get("effort")
+        return self if cls is RealtimeReasoning else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -206,22 +213,23 @@ class RealtimeSessionCreateResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            expires_at=get("expires_at"),
-            include=get("include"),
-            model=get("model"),
-            output_modalities=get("output_modalities"),
-            instructions=get("instructions"),
-            audio=RealtimeSessionCreateResponseAudio.from_dict(v) if (v := get("audio")) is not None else None,
-            tracing=_parse_realtime_session_create_response_tracing(v) if (v := get("tracing")) is not None else None,
-            turn_detection=RealtimeSessionCreateResponseTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None,
-            tools=[RealtimeFunctionTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else None,
-            tool_choice=get("tool_choice"),
-            max_output_tokens=get("max_output_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.expires_at = get("expires_at")
+        self.include = get("include")
+        self.model = get("model")
+        self.output_modalities = get("output_modalities")
+        self.instructions = get("instructions")
+        self.audio = RealtimeSessionCreateResponseAudio.from_dict(v) if (v := get("audio")) is not None else None
+        self.tracing = _parse_realtime_session_create_response_tracing(v) if (v := get("tracing")) is not None else None
+        self.turn_detection = RealtimeSessionCreateResponseTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None
+        self.tools = [RealtimeFunctionTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else None
+        self.tool_choice = get("tool_choice")
+        self.max_output_tokens = get("max_output_tokens")
+        return self if cls is RealtimeSessionCreateResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -233,10 +241,11 @@ class RealtimeSessionCreateResponseAudioInputNoiseReduction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseAudioInputNoiseReduction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseAudioInputNoiseReduction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is RealtimeSessionCreateResponseAudioInputNoiseReduction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -251,13 +260,14 @@ class RealtimeSessionCreateResponseAudioInputTurnDetection(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseAudioInputTurnDetection:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            threshold=get("threshold"),
-            prefix_padding_ms=get("prefix_padding_ms"),
-            silence_duration_ms=get("silence_duration_ms"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseAudioInputTurnDetection)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.threshold = get("threshold")
+        self.prefix_padding_ms = get("prefix_padding_ms")
+        self.silence_duration_ms = get("silence_duration_ms")
+        return self if cls is RealtimeSessionCreateResponseAudioInputTurnDetection else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -272,13 +282,14 @@ class RealtimeSessionCreateResponseAudioInput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseAudioInput:
         get: Any = data.get
-        return cls(
-            format=parse_realtime_audio_formats(v) if (v := get("format")) is not None else None,
-            transcription=AudioTranscriptionResponse.from_dict(v) if (v := get("transcription")) is not None else None,
-            noise_reduction=RealtimeSessionCreateResponseAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None,
-            turn_detection=RealtimeSessionCreateResponseAudioInputTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseAudioInput)
+        self._raw = data
+        self._request_id = None
+        self.format = parse_realtime_audio_formats(v) if (v := get("format")) is not None else None
+        self.transcription = AudioTranscriptionResponse.from_dict(v) if (v := get("transcription")) is not None else None
+        self.noise_reduction = RealtimeSessionCreateResponseAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None
+        self.turn_detection = RealtimeSessionCreateResponseAudioInputTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None
+        return self if cls is RealtimeSessionCreateResponseAudioInput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -292,12 +303,13 @@ class RealtimeSessionCreateResponseAudioOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseAudioOutput:
         get: Any = data.get
-        return cls(
-            format=parse_realtime_audio_formats(v) if (v := get("format")) is not None else None,
-            voice=get("voice"),
-            speed=get("speed"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseAudioOutput)
+        self._raw = data
+        self._request_id = None
+        self.format = parse_realtime_audio_formats(v) if (v := get("format")) is not None else None
+        self.voice = get("voice")
+        self.speed = get("speed")
+        return self if cls is RealtimeSessionCreateResponseAudioOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -310,11 +322,12 @@ class RealtimeSessionCreateResponseAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseAudio:
         get: Any = data.get
-        return cls(
-            input=RealtimeSessionCreateResponseAudioInput.from_dict(v) if (v := get("input")) is not None else None,
-            output=RealtimeSessionCreateResponseAudioOutput.from_dict(v) if (v := get("output")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseAudio)
+        self._raw = data
+        self._request_id = None
+        self.input = RealtimeSessionCreateResponseAudioInput.from_dict(v) if (v := get("input")) is not None else None
+        self.output = RealtimeSessionCreateResponseAudioOutput.from_dict(v) if (v := get("output")) is not None else None
+        return self if cls is RealtimeSessionCreateResponseAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -328,12 +341,13 @@ class RealtimeSessionCreateResponseTracingTracingConfiguration(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseTracingTracingConfiguration:
         get: Any = data.get
-        return cls(
-            workflow_name=get("workflow_name"),
-            group_id=get("group_id"),
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseTracingTracingConfiguration)
+        self._raw = data
+        self._request_id = None
+        self.workflow_name = get("workflow_name")
+        self.group_id = get("group_id")
+        self.metadata = get("metadata")
+        return self if cls is RealtimeSessionCreateResponseTracingTracingConfiguration else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -348,13 +362,14 @@ class RealtimeSessionCreateResponseTurnDetection(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseTurnDetection:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            threshold=get("threshold"),
-            prefix_padding_ms=get("prefix_padding_ms"),
-            silence_duration_ms=get("silence_duration_ms"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseTurnDetection)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.threshold = get("threshold")
+        self.prefix_padding_ms = get("prefix_padding_ms")
+        self.silence_duration_ms = get("silence_duration_ms")
+        return self if cls is RealtimeSessionCreateResponseTurnDetection else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -381,25 +396,26 @@ class RealtimeSessionCreateResponseGA(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseGA:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            object=get("object"),
-            expires_at=get("expires_at"),
-            output_modalities=get("output_modalities"),
-            model=get("model"),
-            instructions=get("instructions"),
-            audio=RealtimeSessionCreateResponseGAAudio.from_dict(v) if (v := get("audio")) is not None else None,
-            include=get("include"),
-            tracing=_parse_realtime_session_create_response_gatracing(v) if (v := get("tracing")) is not None else None,
-            tools=[_parse_realtime_session_create_response_gatool(x1) for x1 in v] if (v := get("tools")) is not None else None,
-            tool_choice=_parse_realtime_session_create_response_gatool_choice(v) if (v := get("tool_choice")) is not None else None,
-            reasoning=RealtimeReasoning.from_dict(v) if (v := get("reasoning")) is not None else None,
-            max_output_tokens=get("max_output_tokens"),
-            truncation=parse_realtime_truncation(v) if (v := get("truncation")) is not None else None,
-            prompt=Prompt.from_dict(v) if (v := get("prompt")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseGA)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.object = get("object")
+        self.expires_at = get("expires_at")
+        self.output_modalities = get("output_modalities")
+        self.model = get("model")
+        self.instructions = get("instructions")
+        self.audio = RealtimeSessionCreateResponseGAAudio.from_dict(v) if (v := get("audio")) is not None else None
+        self.include = get("include")
+        self.tracing = _parse_realtime_session_create_response_gatracing(v) if (v := get("tracing")) is not None else None
+        self.tools = [_parse_realtime_session_create_response_gatool(x1) for x1 in v] if (v := get("tools")) is not None else None
+        self.tool_choice = _parse_realtime_session_create_response_gatool_choice(v) if (v := get("tool_choice")) is not None else None
+        self.reasoning = RealtimeReasoning.from_dict(v) if (v := get("reasoning")) is not None else None
+        self.max_output_tokens = get("max_output_tokens")
+        self.truncation = parse_realtime_truncation(v) if (v := get("truncation")) is not None else None
+        self.prompt = Prompt.from_dict(v) if (v := get("prompt")) is not None else None
+        return self if cls is RealtimeSessionCreateResponseGA else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -411,10 +427,11 @@ class RealtimeSessionCreateResponseGAAudioInputNoiseReduction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseGAAudioInputNoiseReduction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseGAAudioInputNoiseReduction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is RealtimeSessionCreateResponseGAAudioInputNoiseReduction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -429,13 +446,14 @@ class RealtimeSessionCreateResponseGAAudioInput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseGAAudioInput:
         get: Any = data.get
-        return cls(
-            format=parse_realtime_audio_formats(v) if (v := get("format")) is not None else None,
-            transcription=AudioTranscriptionResponse.from_dict(v) if (v := get("transcription")) is not None else None,
-            noise_reduction=RealtimeSessionCreateResponseGAAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None,
-            turn_detection=_parse_realtime_turn_detection(v) if (v := get("turn_detection")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseGAAudioInput)
+        self._raw = data
+        self._request_id = None
+        self.format = parse_realtime_audio_formats(v) if (v := get("format")) is not None else None
+        self.transcription = AudioTranscriptionResponse.from_dict(v) if (v := get("transcription")) is not None else None
+        self.noise_reduction = RealtimeSessionCreateResponseGAAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None
+        self.turn_detection = _parse_realtime_turn_detection(v) if (v := get("turn_detection")) is not None else None
+        return self if cls is RealtimeSessionCreateResponseGAAudioInput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -449,12 +467,13 @@ class RealtimeSessionCreateResponseGAAudioOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseGAAudioOutput:
         get: Any = data.get
-        return cls(
-            format=parse_realtime_audio_formats(v) if (v := get("format")) is not None else None,
-            voice=get("voice"),
-            speed=get("speed"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseGAAudioOutput)
+        self._raw = data
+        self._request_id = None
+        self.format = parse_realtime_audio_formats(v) if (v := get("format")) is not None else None
+        self.voice = get("voice")
+        self.speed = get("speed")
+        return self if cls is RealtimeSessionCreateResponseGAAudioOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -467,11 +486,12 @@ class RealtimeSessionCreateResponseGAAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseGAAudio:
         get: Any = data.get
-        return cls(
-            input=RealtimeSessionCreateResponseGAAudioInput.from_dict(v) if (v := get("input")) is not None else None,
-            output=RealtimeSessionCreateResponseGAAudioOutput.from_dict(v) if (v := get("output")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseGAAudio)
+        self._raw = data
+        self._request_id = None
+        self.input = RealtimeSessionCreateResponseGAAudioInput.from_dict(v) if (v := get("input")) is not None else None
+        self.output = RealtimeSessionCreateResponseGAAudioOutput.from_dict(v) if (v := get("output")) is not None else None
+        return self if cls is RealtimeSessionCreateResponseGAAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -485,12 +505,13 @@ class RealtimeSessionCreateResponseGATracingTracingConfiguration(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseGATracingTracingConfiguration:
         get: Any = data.get
-        return cls(
-            workflow_name=get("workflow_name"),
-            group_id=get("group_id"),
-            metadata=get("metadata"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeSessionCreateResponseGATracingTracingConfiguration)
+        self._raw = data
+        self._request_id = None
+        self.workflow_name = get("workflow_name")
+        self.group_id = get("group_id")
+        self.metadata = get("metadata")
+        return self if cls is RealtimeSessionCreateResponseGATracingTracingConfiguration else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -506,14 +527,15 @@ class RealtimeTranscriptionSessionCreateResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponse:
         get: Any = data.get
-        return cls(
-            client_secret=RealtimeTranscriptionSessionCreateResponseClientSecret.from_dict(v) if (v := get("client_secret")) is not None else get("client_secret"),
-            modalities=get("modalities"),
-            input_audio_format=get("input_audio_format"),
-            input_audio_transcription=AudioTranscriptionResponse.from_dict(v) if (v := get("input_audio_transcription")) is not None else None,
-            turn_detection=RealtimeTranscriptionSessionCreateResponseTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponse)
+        self._raw = data
+        self._request_id = None
+        self.client_secret = RealtimeTranscriptionSessionCreateResponseClientSecret.from_dict(v) if (v := get("client_secret")) is not None else get("client_secret")
+        self.modalities = get("modalities")
+        self.input_audio_format = get("input_audio_format")
+        self.input_audio_transcription = AudioTranscriptionResponse.from_dict(v) if (v := get("input_audio_transcription")) is not None else None
+        self.turn_detection = RealtimeTranscriptionSessionCreateResponseTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None
+        return self if cls is RealtimeTranscriptionSessionCreateResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -527,11 +549,12 @@ class RealtimeTranscriptionSessionCreateResponseClientSecret(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponseClientSecret:
         get: Any = data.get
-        return cls(
-            value=get("value"),
-            expires_at=get("expires_at"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponseClientSecret)
+        self._raw = data
+        self._request_id = None
+        self.value = get("value")
+        self.expires_at = get("expires_at")
+        return self if cls is RealtimeTranscriptionSessionCreateResponseClientSecret else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -546,13 +569,14 @@ class RealtimeTranscriptionSessionCreateResponseTurnDetection(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponseTurnDetection:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            threshold=get("threshold"),
-            prefix_padding_ms=get("prefix_padding_ms"),
-            silence_duration_ms=get("silence_duration_ms"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponseTurnDetection)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.threshold = get("threshold")
+        self.prefix_padding_ms = get("prefix_padding_ms")
+        self.silence_duration_ms = get("silence_duration_ms")
+        return self if cls is RealtimeTranscriptionSessionCreateResponseTurnDetection else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -569,15 +593,16 @@ class RealtimeTranscriptionSessionCreateResponseGA(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponseGA:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            object=get("object"),
-            expires_at=get("expires_at"),
-            include=get("include"),
-            audio=RealtimeTranscriptionSessionCreateResponseGAAudio.from_dict(v) if (v := get("audio")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponseGA)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.object = get("object")
+        self.expires_at = get("expires_at")
+        self.include = get("include")
+        self.audio = RealtimeTranscriptionSessionCreateResponseGAAudio.from_dict(v) if (v := get("audio")) is not None else None
+        return self if cls is RealtimeTranscriptionSessionCreateResponseGA else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -589,10 +614,11 @@ class RealtimeTranscriptionSessionCreateResponseGAAudioInputNoiseReduction(BaseM
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponseGAAudioInputNoiseReduction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponseGAAudioInputNoiseReduction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is RealtimeTranscriptionSessionCreateResponseGAAudioInputNoiseReduction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -607,13 +633,14 @@ class RealtimeTranscriptionSessionCreateResponseGAAudioInputTurnDetection(BaseMo
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponseGAAudioInputTurnDetection:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            threshold=get("threshold"),
-            prefix_padding_ms=get("prefix_padding_ms"),
-            silence_duration_ms=get("silence_duration_ms"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponseGAAudioInputTurnDetection)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.threshold = get("threshold")
+        self.prefix_padding_ms = get("prefix_padding_ms")
+        self.silence_duration_ms = get("silence_duration_ms")
+        return self if cls is RealtimeTranscriptionSessionCreateResponseGAAudioInputTurnDetection else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -628,13 +655,14 @@ class RealtimeTranscriptionSessionCreateResponseGAAudioInput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponseGAAudioInput:
         get: Any = data.get
-        return cls(
-            format=parse_realtime_audio_formats(v) if (v := get("format")) is not None else None,
-            transcription=AudioTranscriptionResponse.from_dict(v) if (v := get("transcription")) is not None else None,
-            noise_reduction=RealtimeTranscriptionSessionCreateResponseGAAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None,
-            turn_detection=RealtimeTranscriptionSessionCreateResponseGAAudioInputTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponseGAAudioInput)
+        self._raw = data
+        self._request_id = None
+        self.format = parse_realtime_audio_formats(v) if (v := get("format")) is not None else None
+        self.transcription = AudioTranscriptionResponse.from_dict(v) if (v := get("transcription")) is not None else None
+        self.noise_reduction = RealtimeTranscriptionSessionCreateResponseGAAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None
+        self.turn_detection = RealtimeTranscriptionSessionCreateResponseGAAudioInputTurnDetection.from_dict(v) if (v := get("turn_detection")) is not None else None
+        return self if cls is RealtimeTranscriptionSessionCreateResponseGAAudioInput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -646,10 +674,11 @@ class RealtimeTranscriptionSessionCreateResponseGAAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranscriptionSessionCreateResponseGAAudio:
         get: Any = data.get
-        return cls(
-            input=RealtimeTranscriptionSessionCreateResponseGAAudioInput.from_dict(v) if (v := get("input")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranscriptionSessionCreateResponseGAAudio)
+        self._raw = data
+        self._request_id = None
+        self.input = RealtimeTranscriptionSessionCreateResponseGAAudioInput.from_dict(v) if (v := get("input")) is not None else None
+        return self if cls is RealtimeTranscriptionSessionCreateResponseGAAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -664,12 +693,13 @@ class RealtimeTranslationClientSecretCreateResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranslationClientSecretCreateResponse:
         get: Any = data.get
-        return cls(
-            value=get("value"),
-            expires_at=get("expires_at"),
-            session=RealtimeTranslationSession.from_dict(v) if (v := get("session")) is not None else get("session"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranslationClientSecretCreateResponse)
+        self._raw = data
+        self._request_id = None
+        self.value = get("value")
+        self.expires_at = get("expires_at")
+        self.session = RealtimeTranslationSession.from_dict(v) if (v := get("session")) is not None else get("session")
+        return self if cls is RealtimeTranslationClientSecretCreateResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -685,14 +715,15 @@ class RealtimeTranslationSession(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranslationSession:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            expires_at=get("expires_at"),
-            model=get("model"),
-            audio=RealtimeTranslationSessionAudio.from_dict(v) if (v := get("audio")) is not None else get("audio"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranslationSession)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.expires_at = get("expires_at")
+        self.model = get("model")
+        self.audio = RealtimeTranslationSessionAudio.from_dict(v) if (v := get("audio")) is not None else get("audio")
+        return self if cls is RealtimeTranslationSession else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -704,10 +735,11 @@ class RealtimeTranslationSessionAudioInputTranscription(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranslationSessionAudioInputTranscription:
         get: Any = data.get
-        return cls(
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranslationSessionAudioInputTranscription)
+        self._raw = data
+        self._request_id = None
+        self.model = get("model")
+        return self if cls is RealtimeTranslationSessionAudioInputTranscription else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -719,10 +751,11 @@ class RealtimeTranslationSessionAudioInputNoiseReduction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranslationSessionAudioInputNoiseReduction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranslationSessionAudioInputNoiseReduction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is RealtimeTranslationSessionAudioInputNoiseReduction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -735,11 +768,12 @@ class RealtimeTranslationSessionAudioInput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranslationSessionAudioInput:
         get: Any = data.get
-        return cls(
-            transcription=RealtimeTranslationSessionAudioInputTranscription.from_dict(v) if (v := get("transcription")) is not None else None,
-            noise_reduction=RealtimeTranslationSessionAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranslationSessionAudioInput)
+        self._raw = data
+        self._request_id = None
+        self.transcription = RealtimeTranslationSessionAudioInputTranscription.from_dict(v) if (v := get("transcription")) is not None else None
+        self.noise_reduction = RealtimeTranslationSessionAudioInputNoiseReduction.from_dict(v) if (v := get("noise_reduction")) is not None else None
+        return self if cls is RealtimeTranslationSessionAudioInput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -751,10 +785,11 @@ class RealtimeTranslationSessionAudioOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranslationSessionAudioOutput:
         get: Any = data.get
-        return cls(
-            language=get("language"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranslationSessionAudioOutput)
+        self._raw = data
+        self._request_id = None
+        self.language = get("language")
+        return self if cls is RealtimeTranslationSessionAudioOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -767,11 +802,12 @@ class RealtimeTranslationSessionAudio(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTranslationSessionAudio:
         get: Any = data.get
-        return cls(
-            input=RealtimeTranslationSessionAudioInput.from_dict(v) if (v := get("input")) is not None else None,
-            output=RealtimeTranslationSessionAudioOutput.from_dict(v) if (v := get("output")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTranslationSessionAudio)
+        self._raw = data
+        self._request_id = None
+        self.input = RealtimeTranslationSessionAudioInput.from_dict(v) if (v := get("input")) is not None else None
+        self.output = RealtimeTranslationSessionAudioOutput.from_dict(v) if (v := get("output")) is not None else None
+        return self if cls is RealtimeTranslationSessionAudio else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -783,10 +819,11 @@ class RealtimeTruncationRetentionRatioTruncationTokenLimits(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTruncationRetentionRatioTruncationTokenLimits:
         get: Any = data.get
-        return cls(
-            post_instructions=get("post_instructions"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTruncationRetentionRatioTruncationTokenLimits)
+        self._raw = data
+        self._request_id = None
+        self.post_instructions = get("post_instructions")
+        return self if cls is RealtimeTruncationRetentionRatioTruncationTokenLimits else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -800,12 +837,13 @@ class RealtimeTruncationRetentionRatioTruncation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTruncationRetentionRatioTruncation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            retention_ratio=get("retention_ratio"),
-            token_limits=RealtimeTruncationRetentionRatioTruncationTokenLimits.from_dict(v) if (v := get("token_limits")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTruncationRetentionRatioTruncation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.retention_ratio = get("retention_ratio")
+        self.token_limits = RealtimeTruncationRetentionRatioTruncationTokenLimits.from_dict(v) if (v := get("token_limits")) is not None else None
+        return self if cls is RealtimeTruncationRetentionRatioTruncation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -823,16 +861,17 @@ class RealtimeTurnDetectionServerVAD(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTurnDetectionServerVAD:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            threshold=get("threshold"),
-            prefix_padding_ms=get("prefix_padding_ms"),
-            silence_duration_ms=get("silence_duration_ms"),
-            create_response=get("create_response"),
-            interrupt_response=get("interrupt_response"),
-            idle_timeout_ms=get("idle_timeout_ms"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTurnDetectionServerVAD)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.threshold = get("threshold")
+        self.prefix_padding_ms = get("prefix_padding_ms")
+        self.silence_duration_ms = get("silence_duration_ms")
+        self.create_response = get("create_response")
+        self.interrupt_response = get("interrupt_response")
+        self.idle_timeout_ms = get("idle_timeout_ms")
+        return self if cls is RealtimeTurnDetectionServerVAD else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -847,13 +886,14 @@ class RealtimeTurnDetectionSemanticVAD(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeTurnDetectionSemanticVAD:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            eagerness=get("eagerness"),
-            create_response=get("create_response"),
-            interrupt_response=get("interrupt_response"),
-            _raw=data,
-        )
+        self = object.__new__(RealtimeTurnDetectionSemanticVAD)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.eagerness = get("eagerness")
+        self.create_response = get("create_response")
+        self.interrupt_response = get("interrupt_response")
+        return self if cls is RealtimeTurnDetectionSemanticVAD else rebuild_model(cls, self)
 
 
 def parse_realtime_audio_formats(d: Any) -> RealtimeAudioFormats:

@@ -7,7 +7,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, OutputTextMixin, UnknownObject
+from ._base import BaseModel, OutputTextMixin, UnknownObject, rebuild_model
 from .shared import ModerationResultBody, PromptCacheBreakpointParam
 
 __all__ = [
@@ -354,12 +354,13 @@ class CodeInterpreterTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CodeInterpreterTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            container=_parse_code_interpreter_tool_container(v) if (v := get("container")) is not None else get("container"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
+        self = object.__new__(CodeInterpreterTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.container = _parse_code_interpreter_tool_container(v) if (v := get("container")) is not None else get("container")
+        self.allowed_callers = get("allowed_callers")
+        return self if cls is CodeInterpreterTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -376,15 +377,16 @@ class CodeInterpreterToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CodeInterpreterToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            status=get("status"),
-            container_id=get("container_id"),
-            code=get("code"),
-            outputs=[_parse_code_interpreter_tool_call_output(x1) for x1 in v] if (v := get("outputs")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CodeInterpreterToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.status = get("status")
+        self.container_id = get("container_id")
+        self.code = get("code")
+        self.outputs = [_parse_code_interpreter_tool_call_output(x1) for x1 in v] if (v := get("outputs")) is not None else None
+        return self if cls is CodeInterpreterToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -398,12 +400,13 @@ class ComparisonFilter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComparisonFilter:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            key=get("key"),
-            value=get("value"),
-            _raw=data,
-        )
+        self = object.__new__(ComparisonFilter)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.key = get("key")
+        self.value = get("value")
+        return self if cls is ComparisonFilter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -416,11 +419,12 @@ class CompoundFilter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompoundFilter:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            filters=[_parse_compound_filter_filter(x1) for x1 in v] if (v := get("filters")) is not None else get("filters"),
-            _raw=data,
-        )
+        self = object.__new__(CompoundFilter)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.filters = [_parse_compound_filter_filter(x1) for x1 in v] if (v := get("filters")) is not None else get("filters")
+        return self if cls is CompoundFilter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -434,12 +438,13 @@ class ComputerScreenshotImage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerScreenshotImage:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            _raw=data,
-        )
+        self = object.__new__(ComputerScreenshotImage)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.image_url = get("image_url")
+        self.file_id = get("file_id")
+        return self if cls is ComputerScreenshotImage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -457,16 +462,17 @@ class ComputerToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            pending_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("pending_safety_checks")) is not None else get("pending_safety_checks"),
-            status=get("status"),
-            action=parse_computer_action(v) if (v := get("action")) is not None else None,
-            actions=[parse_computer_action(x1) for x1 in v] if (v := get("actions")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ComputerToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.pending_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("pending_safety_checks")) is not None else get("pending_safety_checks")
+        self.status = get("status")
+        self.action = parse_computer_action(v) if (v := get("action")) is not None else None
+        self.actions = [parse_computer_action(x1) for x1 in v] if (v := get("actions")) is not None else None
+        return self if cls is ComputerToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -483,15 +489,16 @@ class ComputerToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
-            id=get("id"),
-            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ComputerToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.output = ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output")
+        self.id = get("id")
+        self.acknowledged_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None
+        self.status = get("status")
+        return self if cls is ComputerToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -509,16 +516,17 @@ class ComputerToolCallOutputResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerToolCallOutputResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
-            status=get("status"),
-            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(ComputerToolCallOutputResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.output = ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output")
+        self.status = get("status")
+        self.acknowledged_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is ComputerToolCallOutputResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -536,16 +544,17 @@ class CustomToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            name=get("name"),
-            input=get("input"),
-            id=get("id"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            _raw=data,
-        )
+        self = object.__new__(CustomToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.input = get("input")
+        self.id = get("id")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        return self if cls is CustomToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -561,14 +570,15 @@ class CustomToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            output=_parse_custom_tool_call_output_output(v) if (v := get("output")) is not None else get("output"),
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CustomToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.output = _parse_custom_tool_call_output_output(v) if (v := get("output")) is not None else get("output")
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        return self if cls is CustomToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -586,16 +596,17 @@ class CustomToolCallOutputResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomToolCallOutputResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            output=_parse_custom_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output"),
-            status=get("status"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(CustomToolCallOutputResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.output = _parse_custom_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output")
+        self.status = get("status")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is CustomToolCallOutputResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -615,18 +626,19 @@ class CustomToolCallResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomToolCallResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            name=get("name"),
-            input=get("input"),
-            status=get("status"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(CustomToolCallResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.input = get("input")
+        self.status = get("status")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        self.created_by = get("created_by")
+        return self if cls is CustomToolCallResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -641,13 +653,14 @@ class EasyInputMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EasyInputMessage:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=_parse_easy_input_message_content(v) if (v := get("content")) is not None else get("content"),
-            phase=get("phase"),
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(EasyInputMessage)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = _parse_easy_input_message_content(v) if (v := get("content")) is not None else get("content")
+        self.phase = get("phase")
+        self.type = get("type")
+        return self if cls is EasyInputMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -661,12 +674,13 @@ class FilePath(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FilePath:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            index=get("index"),
-            _raw=data,
-        )
+        self = object.__new__(FilePath)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.file_id = get("file_id")
+        self.index = get("index")
+        return self if cls is FilePath else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -682,14 +696,15 @@ class FileSearchToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileSearchToolCall:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            status=get("status"),
-            queries=get("queries"),
-            results=[FileSearchToolCallResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(FileSearchToolCall)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.status = get("status")
+        self.queries = get("queries")
+        self.results = [FileSearchToolCallResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else None
+        return self if cls is FileSearchToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -705,14 +720,15 @@ class FileSearchToolCallResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileSearchToolCallResult:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            text=get("text"),
-            filename=get("filename"),
-            attributes=get("attributes"),
-            score=get("score"),
-            _raw=data,
-        )
+        self = object.__new__(FileSearchToolCallResult)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.text = get("text")
+        self.filename = get("filename")
+        self.attributes = get("attributes")
+        self.score = get("score")
+        return self if cls is FileSearchToolCallResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -731,17 +747,18 @@ class FunctionToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            name=get("name"),
-            arguments=get("arguments"),
-            id=get("id"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.id = get("id")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        self.status = get("status")
+        return self if cls is FunctionToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -760,17 +777,18 @@ class FunctionToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output=_parse_function_tool_call_output_output(v) if (v := get("output")) is not None else get("output"),
-            id=get("id"),
-            call_id=get("call_id"),
-            name=get("name"),
-            namespace=get("namespace"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output = _parse_function_tool_call_output_output(v) if (v := get("output")) is not None else get("output")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.namespace = get("namespace")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        return self if cls is FunctionToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -790,18 +808,19 @@ class FunctionToolCallOutputResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionToolCallOutputResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            output=_parse_function_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output"),
-            status=get("status"),
-            call_id=get("call_id"),
-            name=get("name"),
-            namespace=get("namespace"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionToolCallOutputResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.output = _parse_function_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output")
+        self.status = get("status")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.namespace = get("namespace")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is FunctionToolCallOutputResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -821,18 +840,19 @@ class FunctionToolCallResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionToolCallResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            call_id=get("call_id"),
-            name=get("name"),
-            arguments=get("arguments"),
-            status=get("status"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionToolCallResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.status = get("status")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        self.created_by = get("created_by")
+        return self if cls is FunctionToolCallResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -855,21 +875,22 @@ class ImageGenTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            model=get("model"),
-            quality=get("quality"),
-            size=get("size"),
-            output_format=get("output_format"),
-            output_compression=get("output_compression"),
-            moderation=get("moderation"),
-            background=get("background"),
-            input_fidelity=get("input_fidelity"),
-            input_image_mask=ImageGenToolInputImageMask.from_dict(v) if (v := get("input_image_mask")) is not None else None,
-            partial_images=get("partial_images"),
-            action=get("action"),
-            _raw=data,
-        )
+        self = object.__new__(ImageGenTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.model = get("model")
+        self.quality = get("quality")
+        self.size = get("size")
+        self.output_format = get("output_format")
+        self.output_compression = get("output_compression")
+        self.moderation = get("moderation")
+        self.background = get("background")
+        self.input_fidelity = get("input_fidelity")
+        self.input_image_mask = ImageGenToolInputImageMask.from_dict(v) if (v := get("input_image_mask")) is not None else None
+        self.partial_images = get("partial_images")
+        self.action = get("action")
+        return self if cls is ImageGenTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -882,11 +903,12 @@ class ImageGenToolInputImageMask(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenToolInputImageMask:
         get: Any = data.get
-        return cls(
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            _raw=data,
-        )
+        self = object.__new__(ImageGenToolInputImageMask)
+        self._raw = data
+        self._request_id = None
+        self.image_url = get("image_url")
+        self.file_id = get("file_id")
+        return self if cls is ImageGenToolInputImageMask else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -901,13 +923,14 @@ class ImageGenToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageGenToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            status=get("status"),
-            result=get("result"),
-            _raw=data,
-        )
+        self = object.__new__(ImageGenToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.status = get("status")
+        self.result = get("result")
+        return self if cls is ImageGenToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -922,13 +945,14 @@ class InputMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputMessage:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=[parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            type=get("type"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(InputMessage)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = [parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.type = get("type")
+        self.status = get("status")
+        return self if cls is InputMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -944,14 +968,15 @@ class InputMessageResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputMessageResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            role=get("role"),
-            content=[parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            id=get("id"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(InputMessageResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.role = get("role")
+        self.content = [parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.id = get("id")
+        self.status = get("status")
+        return self if cls is InputMessageResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -967,14 +992,15 @@ class LocalShellToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalShellToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            action=LocalShellExecAction.from_dict(v) if (v := get("action")) is not None else get("action"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(LocalShellToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.action = LocalShellExecAction.from_dict(v) if (v := get("action")) is not None else get("action")
+        self.status = get("status")
+        return self if cls is LocalShellToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -989,13 +1015,14 @@ class LocalShellToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalShellToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            output=get("output"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(LocalShellToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.output = get("output")
+        self.status = get("status")
+        return self if cls is LocalShellToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1011,14 +1038,15 @@ class MCPApprovalRequest(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPApprovalRequest:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            server_label=get("server_label"),
-            name=get("name"),
-            arguments=get("arguments"),
-            _raw=data,
-        )
+        self = object.__new__(MCPApprovalRequest)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.server_label = get("server_label")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        return self if cls is MCPApprovalRequest else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1034,14 +1062,15 @@ class MCPApprovalResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPApprovalResponse:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            approval_request_id=get("approval_request_id"),
-            approve=get("approve"),
-            id=get("id"),
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(MCPApprovalResponse)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.approval_request_id = get("approval_request_id")
+        self.approve = get("approve")
+        self.id = get("id")
+        self.reason = get("reason")
+        return self if cls is MCPApprovalResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1057,14 +1086,15 @@ class MCPApprovalResponseResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPApprovalResponseResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            approval_request_id=get("approval_request_id"),
-            approve=get("approve"),
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(MCPApprovalResponseResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.approval_request_id = get("approval_request_id")
+        self.approve = get("approve")
+        self.reason = get("reason")
+        return self if cls is MCPApprovalResponseResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1080,14 +1110,15 @@ class MCPListTools(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPListTools:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            server_label=get("server_label"),
-            tools=[MCPListToolsTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            error=get("error"),
-            _raw=data,
-        )
+        self = object.__new__(MCPListTools)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.server_label = get("server_label")
+        self.tools = [MCPListToolsTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.error = get("error")
+        return self if cls is MCPListTools else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1102,13 +1133,14 @@ class MCPListToolsTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPListToolsTool:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            input_schema=get("input_schema"),
-            description=get("description"),
-            annotations=get("annotations"),
-            _raw=data,
-        )
+        self = object.__new__(MCPListToolsTool)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.input_schema = get("input_schema")
+        self.description = get("description")
+        self.annotations = get("annotations")
+        return self if cls is MCPListToolsTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1131,21 +1163,22 @@ class MCPTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            server_label=get("server_label"),
-            server_url=get("server_url"),
-            connector_id=get("connector_id"),
-            tunnel_id=get("tunnel_id"),
-            authorization=get("authorization"),
-            server_description=get("server_description"),
-            headers=get("headers"),
-            allowed_tools=_parse_mcptool_allowed_tools(v) if (v := get("allowed_tools")) is not None else None,
-            allowed_callers=get("allowed_callers"),
-            require_approval=_parse_mcptool_require_approval(v) if (v := get("require_approval")) is not None else None,
-            defer_loading=get("defer_loading"),
-            _raw=data,
-        )
+        self = object.__new__(MCPTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.server_label = get("server_label")
+        self.server_url = get("server_url")
+        self.connector_id = get("connector_id")
+        self.tunnel_id = get("tunnel_id")
+        self.authorization = get("authorization")
+        self.server_description = get("server_description")
+        self.headers = get("headers")
+        self.allowed_tools = _parse_mcptool_allowed_tools(v) if (v := get("allowed_tools")) is not None else None
+        self.allowed_callers = get("allowed_callers")
+        self.require_approval = _parse_mcptool_require_approval(v) if (v := get("require_approval")) is not None else None
+        self.defer_loading = get("defer_loading")
+        return self if cls is MCPTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1158,11 +1191,12 @@ class MCPToolRequireApprovalMCPToolApprovalFilter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPToolRequireApprovalMCPToolApprovalFilter:
         get: Any = data.get
-        return cls(
-            always=MCPToolFilter.from_dict(v) if (v := get("always")) is not None else None,
-            never=MCPToolFilter.from_dict(v) if (v := get("never")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(MCPToolRequireApprovalMCPToolApprovalFilter)
+        self._raw = data
+        self._request_id = None
+        self.always = MCPToolFilter.from_dict(v) if (v := get("always")) is not None else None
+        self.never = MCPToolFilter.from_dict(v) if (v := get("never")) is not None else None
+        return self if cls is MCPToolRequireApprovalMCPToolApprovalFilter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1182,18 +1216,19 @@ class MCPToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            server_label=get("server_label"),
-            name=get("name"),
-            arguments=get("arguments"),
-            output=get("output"),
-            error=parse_mcptool_call_error(v) if (v := get("error")) is not None else None,
-            status=get("status"),
-            approval_request_id=get("approval_request_id"),
-            _raw=data,
-        )
+        self = object.__new__(MCPToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.server_label = get("server_label")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.output = get("output")
+        self.error = parse_mcptool_call_error(v) if (v := get("error")) is not None else None
+        self.status = get("status")
+        self.approval_request_id = get("approval_request_id")
+        return self if cls is MCPToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1206,11 +1241,12 @@ class MCPToolFilter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPToolFilter:
         get: Any = data.get
-        return cls(
-            tool_names=get("tool_names"),
-            read_only=get("read_only"),
-            _raw=data,
-        )
+        self = object.__new__(MCPToolFilter)
+        self._raw = data
+        self._request_id = None
+        self.tool_names = get("tool_names")
+        self.read_only = get("read_only")
+        return self if cls is MCPToolFilter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1229,17 +1265,18 @@ class ModelResponseProperties(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelResponseProperties:
         get: Any = data.get
-        return cls(
-            metadata=get("metadata"),
-            top_logprobs=get("top_logprobs"),
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            user=get("user"),
-            safety_identifier=get("safety_identifier"),
-            prompt_cache_key=get("prompt_cache_key"),
-            prompt_cache_retention=get("prompt_cache_retention"),
-            _raw=data,
-        )
+        self = object.__new__(ModelResponseProperties)
+        self._raw = data
+        self._request_id = None
+        self.metadata = get("metadata")
+        self.top_logprobs = get("top_logprobs")
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.user = get("user")
+        self.safety_identifier = get("safety_identifier")
+        self.prompt_cache_key = get("prompt_cache_key")
+        self.prompt_cache_retention = get("prompt_cache_retention")
+        return self if cls is ModelResponseProperties else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1256,15 +1293,16 @@ class OutputMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutputMessage:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            role=get("role"),
-            content=[parse_output_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            status=get("status"),
-            phase=get("phase"),
-            _raw=data,
-        )
+        self = object.__new__(OutputMessage)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.role = get("role")
+        self.content = [parse_output_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.status = get("status")
+        self.phase = get("phase")
+        return self if cls is OutputMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1278,12 +1316,13 @@ class Prompt(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Prompt:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            version=get("version"),
-            variables={k1: _parse_response_prompt_variables(v1) for k1, v1 in v.items()} if (v := get("variables")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(Prompt)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.version = get("version")
+        self.variables = {k1: _parse_response_prompt_variables(v1) for k1, v1 in v.items()} if (v := get("variables")) is not None else None
+        return self if cls is Prompt else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1299,14 +1338,15 @@ class Reasoning(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Reasoning:
         get: Any = data.get
-        return cls(
-            mode=get("mode"),
-            effort=get("effort"),
-            summary=get("summary"),
-            context=get("context"),
-            generate_summary=get("generate_summary"),
-            _raw=data,
-        )
+        self = object.__new__(Reasoning)
+        self._raw = data
+        self._request_id = None
+        self.mode = get("mode")
+        self.effort = get("effort")
+        self.summary = get("summary")
+        self.context = get("context")
+        self.generate_summary = get("generate_summary")
+        return self if cls is Reasoning else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1323,15 +1363,16 @@ class ReasoningItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReasoningItem:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            summary=[SummaryTextContent.from_dict(x1) for x1 in v] if (v := get("summary")) is not None else get("summary"),
-            encrypted_content=get("encrypted_content"),
-            content=[ReasoningTextContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ReasoningItem)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.summary = [SummaryTextContent.from_dict(x1) for x1 in v] if (v := get("summary")) is not None else get("summary")
+        self.encrypted_content = get("encrypted_content")
+        self.content = [ReasoningTextContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None
+        self.status = get("status")
+        return self if cls is ReasoningItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1376,43 +1417,44 @@ class Response(BaseModel, OutputTextMixin):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Response:
         get: Any = data.get
-        return cls(
-            metadata=get("metadata"),
-            model=get("model"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            tool_choice=parse_tool_choice_param(v) if (v := get("tool_choice")) is not None else get("tool_choice"),
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            error=ResponseError.from_dict(v) if (v := get("error")) is not None else None,
-            output=[parse_output_item(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            parallel_tool_calls=get("parallel_tool_calls"),
-            top_logprobs=get("top_logprobs"),
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            user=get("user"),
-            safety_identifier=get("safety_identifier"),
-            prompt_cache_key=get("prompt_cache_key"),
-            prompt_cache_retention=get("prompt_cache_retention"),
-            previous_response_id=get("previous_response_id"),
-            background=get("background"),
-            max_tool_calls=get("max_tool_calls"),
-            text=ResponseTextParam.from_dict(v) if (v := get("text")) is not None else None,
-            prompt=Prompt.from_dict(v) if (v := get("prompt")) is not None else None,
-            service_tier=get("service_tier"),
-            truncation=get("truncation"),
-            status=get("status"),
-            completed_at=get("completed_at"),
-            incomplete_details=ResponseIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None,
-            reasoning=Reasoning.from_dict(v) if (v := get("reasoning")) is not None else None,
-            instructions=_parse_response_instructions(v) if (v := get("instructions")) is not None else None,
-            usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            prompt_cache_options=PromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None,
-            moderation=Moderation.from_dict(v) if (v := get("moderation")) is not None else None,
-            conversation=ResponseConversation.from_dict(v) if (v := get("conversation")) is not None else None,
-            max_output_tokens=get("max_output_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(Response)
+        self._raw = data
+        self._request_id = None
+        self.metadata = get("metadata")
+        self.model = get("model")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.tool_choice = parse_tool_choice_param(v) if (v := get("tool_choice")) is not None else get("tool_choice")
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.error = ResponseError.from_dict(v) if (v := get("error")) is not None else None
+        self.output = [parse_output_item(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.parallel_tool_calls = get("parallel_tool_calls")
+        self.top_logprobs = get("top_logprobs")
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.user = get("user")
+        self.safety_identifier = get("safety_identifier")
+        self.prompt_cache_key = get("prompt_cache_key")
+        self.prompt_cache_retention = get("prompt_cache_retention")
+        self.previous_response_id = get("previous_response_id")
+        self.background = get("background")
+        self.max_tool_calls = get("max_tool_calls")
+        self.text = ResponseTextParam.from_dict(v) if (v := get("text")) is not None else None
+        self.prompt = Prompt.from_dict(v) if (v := get("prompt")) is not None else None
+        self.service_tier = get("service_tier")
+        self.truncation = get("truncation")
+        self.status = get("status")
+        self.completed_at = get("completed_at")
+        self.incomplete_details = ResponseIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None
+        self.reasoning = Reasoning.from_dict(v) if (v := get("reasoning")) is not None else None
+        self.instructions = _parse_response_instructions(v) if (v := get("instructions")) is not None else None
+        self.usage = ResponseUsage.from_dict(v) if (v := get("usage")) is not None else None
+        self.prompt_cache_options = PromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None
+        self.moderation = Moderation.from_dict(v) if (v := get("moderation")) is not None else None
+        self.conversation = ResponseConversation.from_dict(v) if (v := get("conversation")) is not None else None
+        self.max_output_tokens = get("max_output_tokens")
+        return self if cls is Response else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1424,10 +1466,11 @@ class ResponseIncompleteDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseIncompleteDetails:
         get: Any = data.get
-        return cls(
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseIncompleteDetails)
+        self._raw = data
+        self._request_id = None
+        self.reason = get("reason")
+        return self if cls is ResponseIncompleteDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1441,12 +1484,13 @@ class ResponseAudioDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseAudioDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            delta=get("delta"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseAudioDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.delta = get("delta")
+        return self if cls is ResponseAudioDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1459,11 +1503,12 @@ class ResponseAudioDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseAudioDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseAudioDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseAudioDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1477,12 +1522,13 @@ class ResponseAudioTranscriptDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseAudioTranscriptDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseAudioTranscriptDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseAudioTranscriptDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1495,11 +1541,12 @@ class ResponseAudioTranscriptDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseAudioTranscriptDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseAudioTranscriptDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseAudioTranscriptDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1515,14 +1562,15 @@ class ResponseCodeInterpreterCallCodeDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCodeInterpreterCallCodeDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCodeInterpreterCallCodeDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseCodeInterpreterCallCodeDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1538,14 +1586,15 @@ class ResponseCodeInterpreterCallCodeDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCodeInterpreterCallCodeDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            code=get("code"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCodeInterpreterCallCodeDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.code = get("code")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseCodeInterpreterCallCodeDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1560,13 +1609,14 @@ class ResponseCodeInterpreterCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCodeInterpreterCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCodeInterpreterCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseCodeInterpreterCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1581,13 +1631,14 @@ class ResponseCodeInterpreterCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCodeInterpreterCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCodeInterpreterCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseCodeInterpreterCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1602,13 +1653,14 @@ class ResponseCodeInterpreterCallInterpretingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCodeInterpreterCallInterpretingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCodeInterpreterCallInterpretingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseCodeInterpreterCallInterpretingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1622,12 +1674,13 @@ class ResponseCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=Response.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = Response.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1644,15 +1697,16 @@ class ResponseContentPartAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseContentPartAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            part=parse_output_content(v) if (v := get("part")) is not None else get("part"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseContentPartAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.part = parse_output_content(v) if (v := get("part")) is not None else get("part")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseContentPartAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1669,15 +1723,16 @@ class ResponseContentPartDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseContentPartDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            sequence_number=get("sequence_number"),
-            part=parse_output_content(v) if (v := get("part")) is not None else get("part"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseContentPartDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.sequence_number = get("sequence_number")
+        self.part = parse_output_content(v) if (v := get("part")) is not None else get("part")
+        return self if cls is ResponseContentPartDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1691,12 +1746,13 @@ class ResponseCreatedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCreatedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=Response.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCreatedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = Response.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseCreatedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1712,14 +1768,15 @@ class ResponseCustomToolCallInputDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCustomToolCallInputDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            delta=get("delta"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCustomToolCallInputDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.delta = get("delta")
+        return self if cls is ResponseCustomToolCallInputDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1735,14 +1792,15 @@ class ResponseCustomToolCallInputDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseCustomToolCallInputDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            input=get("input"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseCustomToolCallInputDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.input = get("input")
+        return self if cls is ResponseCustomToolCallInputDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1755,11 +1813,12 @@ class ResponseError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseError:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseError)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is ResponseError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1775,14 +1834,15 @@ class ResponseErrorEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseErrorEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            message=get("message"),
-            sequence_number=get("sequence_number"),
-            code=get("code"),
-            param=get("param"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseErrorEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.message = get("message")
+        self.sequence_number = get("sequence_number")
+        self.code = get("code")
+        self.param = get("param")
+        return self if cls is ResponseErrorEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1796,12 +1856,13 @@ class ResponseFailedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFailedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            response=Response.from_dict(v) if (v := get("response")) is not None else get("response"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFailedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.response = Response.from_dict(v) if (v := get("response")) is not None else get("response")
+        return self if cls is ResponseFailedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1816,13 +1877,14 @@ class ResponseFileSearchCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFileSearchCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFileSearchCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseFileSearchCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1837,13 +1899,14 @@ class ResponseFileSearchCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFileSearchCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFileSearchCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseFileSearchCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1858,13 +1921,14 @@ class ResponseFileSearchCallSearchingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFileSearchCallSearchingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFileSearchCallSearchingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseFileSearchCallSearchingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1876,10 +1940,11 @@ class ResponseFormatJsonObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatJsonObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFormatJsonObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ResponseFormatJsonObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1891,10 +1956,11 @@ class ResponseFormatText(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatText:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFormatText)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ResponseFormatText else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1910,14 +1976,15 @@ class ResponseFunctionCallArgumentsDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFunctionCallArgumentsDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            delta=get("delta"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFunctionCallArgumentsDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.delta = get("delta")
+        return self if cls is ResponseFunctionCallArgumentsDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1934,15 +2001,16 @@ class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFunctionCallArgumentsDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            name=get("name"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            arguments=get("arguments"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseFunctionCallArgumentsDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.name = get("name")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.arguments = get("arguments")
+        return self if cls is ResponseFunctionCallArgumentsDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1957,13 +2025,14 @@ class ResponseImageGenCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseImageGenCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            item_id=get("item_id"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseImageGenCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.item_id = get("item_id")
+        return self if cls is ResponseImageGenCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1978,13 +2047,14 @@ class ResponseImageGenCallGeneratingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseImageGenCallGeneratingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseImageGenCallGeneratingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseImageGenCallGeneratingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1999,13 +2069,14 @@ class ResponseImageGenCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseImageGenCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseImageGenCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseImageGenCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2026,19 +2097,20 @@ class ResponseImageGenCallPartialImageEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseImageGenCallPartialImageEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            partial_image_index=get("partial_image_index"),
-            partial_image_b64=get("partial_image_b64"),
-            size=get("size"),
-            quality=get("quality"),
-            background=get("background"),
-            output_format=get("output_format"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseImageGenCallPartialImageEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.partial_image_index = get("partial_image_index")
+        self.partial_image_b64 = get("partial_image_b64")
+        self.size = get("size")
+        self.quality = get("quality")
+        self.background = get("background")
+        self.output_format = get("output_format")
+        return self if cls is ResponseImageGenCallPartialImageEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2052,12 +2124,13 @@ class ResponseInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=Response.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = Response.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2071,12 +2144,13 @@ class ResponseIncompleteEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseIncompleteEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=Response.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseIncompleteEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = Response.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseIncompleteEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2092,14 +2166,15 @@ class ResponseItemList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseItemList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[parse_item_resource(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseItemList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [parse_item_resource(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ResponseItemList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2113,12 +2188,13 @@ class ResponseLogProb(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseLogProb:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            top_logprobs=[ResponseLogProbTopLogprob.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ResponseLogProb)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.top_logprobs = [ResponseLogProbTopLogprob.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else None
+        return self if cls is ResponseLogProb else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2131,11 +2207,12 @@ class ResponseLogProbTopLogprob(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseLogProbTopLogprob:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseLogProbTopLogprob)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        return self if cls is ResponseLogProbTopLogprob else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2151,14 +2228,15 @@ class ResponseMCPCallArgumentsDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPCallArgumentsDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPCallArgumentsDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseMCPCallArgumentsDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2174,14 +2252,15 @@ class ResponseMCPCallArgumentsDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPCallArgumentsDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            arguments=get("arguments"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPCallArgumentsDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.arguments = get("arguments")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseMCPCallArgumentsDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2196,13 +2275,14 @@ class ResponseMCPCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseMCPCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2217,13 +2297,14 @@ class ResponseMCPCallFailedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPCallFailedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPCallFailedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseMCPCallFailedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2238,13 +2319,14 @@ class ResponseMCPCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        return self if cls is ResponseMCPCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2259,13 +2341,14 @@ class ResponseMCPListToolsCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPListToolsCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPListToolsCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseMCPListToolsCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2280,13 +2363,14 @@ class ResponseMCPListToolsFailedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPListToolsFailedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPListToolsFailedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseMCPListToolsFailedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2301,13 +2385,14 @@ class ResponseMCPListToolsInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMCPListToolsInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseMCPListToolsInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseMCPListToolsInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2322,13 +2407,14 @@ class ResponseOutputItemAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseOutputItemAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            item=parse_output_item(v) if (v := get("item")) is not None else get("item"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseOutputItemAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.item = parse_output_item(v) if (v := get("item")) is not None else get("item")
+        return self if cls is ResponseOutputItemAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2343,13 +2429,14 @@ class ResponseOutputItemDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseOutputItemDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            item=parse_output_item(v) if (v := get("item")) is not None else get("item"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseOutputItemDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.item = parse_output_item(v) if (v := get("item")) is not None else get("item")
+        return self if cls is ResponseOutputItemDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2367,16 +2454,17 @@ class ResponseOutputTextAnnotationAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseOutputTextAnnotationAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            annotation_index=get("annotation_index"),
-            sequence_number=get("sequence_number"),
-            annotation=parse_annotation(v) if (v := get("annotation")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ResponseOutputTextAnnotationAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.annotation_index = get("annotation_index")
+        self.sequence_number = get("sequence_number")
+        self.annotation = parse_annotation(v) if (v := get("annotation")) is not None else None
+        return self if cls is ResponseOutputTextAnnotationAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2395,17 +2483,18 @@ class ResponseProperties(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseProperties:
         get: Any = data.get
-        return cls(
-            previous_response_id=get("previous_response_id"),
-            model=get("model"),
-            background=get("background"),
-            max_tool_calls=get("max_tool_calls"),
-            text=ResponseTextParam.from_dict(v) if (v := get("text")) is not None else None,
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else None,
-            tool_choice=parse_tool_choice_param(v) if (v := get("tool_choice")) is not None else None,
-            prompt=Prompt.from_dict(v) if (v := get("prompt")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ResponseProperties)
+        self._raw = data
+        self._request_id = None
+        self.previous_response_id = get("previous_response_id")
+        self.model = get("model")
+        self.background = get("background")
+        self.max_tool_calls = get("max_tool_calls")
+        self.text = ResponseTextParam.from_dict(v) if (v := get("text")) is not None else None
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else None
+        self.tool_choice = parse_tool_choice_param(v) if (v := get("tool_choice")) is not None else None
+        self.prompt = Prompt.from_dict(v) if (v := get("prompt")) is not None else None
+        return self if cls is ResponseProperties else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2419,12 +2508,13 @@ class ResponseQueuedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseQueuedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=Response.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseQueuedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = Response.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseQueuedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2441,15 +2531,16 @@ class ResponseReasoningSummaryPartAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningSummaryPartAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            sequence_number=get("sequence_number"),
-            part=ResponseReasoningSummaryPartAddedEventPart.from_dict(v) if (v := get("part")) is not None else get("part"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningSummaryPartAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.sequence_number = get("sequence_number")
+        self.part = ResponseReasoningSummaryPartAddedEventPart.from_dict(v) if (v := get("part")) is not None else get("part")
+        return self if cls is ResponseReasoningSummaryPartAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2462,11 +2553,12 @@ class ResponseReasoningSummaryPartAddedEventPart(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningSummaryPartAddedEventPart:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningSummaryPartAddedEventPart)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is ResponseReasoningSummaryPartAddedEventPart else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2484,16 +2576,17 @@ class ResponseReasoningSummaryPartDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningSummaryPartDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            sequence_number=get("sequence_number"),
-            part=ResponseReasoningSummaryPartDoneEventPart.from_dict(v) if (v := get("part")) is not None else get("part"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningSummaryPartDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.sequence_number = get("sequence_number")
+        self.part = ResponseReasoningSummaryPartDoneEventPart.from_dict(v) if (v := get("part")) is not None else get("part")
+        self.status = get("status")
+        return self if cls is ResponseReasoningSummaryPartDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2506,11 +2599,12 @@ class ResponseReasoningSummaryPartDoneEventPart(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningSummaryPartDoneEventPart:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningSummaryPartDoneEventPart)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is ResponseReasoningSummaryPartDoneEventPart else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2527,15 +2621,16 @@ class ResponseReasoningSummaryTextDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningSummaryTextDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningSummaryTextDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseReasoningSummaryTextDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2552,15 +2647,16 @@ class ResponseReasoningSummaryTextDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningSummaryTextDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            text=get("text"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningSummaryTextDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.text = get("text")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseReasoningSummaryTextDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2577,15 +2673,16 @@ class ResponseReasoningTextDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningTextDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningTextDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseReasoningTextDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2602,15 +2699,16 @@ class ResponseReasoningTextDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseReasoningTextDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            text=get("text"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseReasoningTextDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.text = get("text")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseReasoningTextDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2627,15 +2725,16 @@ class ResponseRefusalDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseRefusalDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseRefusalDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseRefusalDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2652,15 +2751,16 @@ class ResponseRefusalDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseRefusalDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            refusal=get("refusal"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseRefusalDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.refusal = get("refusal")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseRefusalDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2678,16 +2778,17 @@ class ResponseTextDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseTextDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            logprobs=[ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseTextDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.logprobs = [ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs")
+        return self if cls is ResponseTextDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2705,16 +2806,17 @@ class ResponseTextDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseTextDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            text=get("text"),
-            sequence_number=get("sequence_number"),
-            logprobs=[ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseTextDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.text = get("text")
+        self.sequence_number = get("sequence_number")
+        self.logprobs = [ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs")
+        return self if cls is ResponseTextDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2727,11 +2829,12 @@ class ResponseTextParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseTextParam:
         get: Any = data.get
-        return cls(
-            format=parse_text_response_format_configuration(v) if (v := get("format")) is not None else None,
-            verbosity=get("verbosity"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseTextParam)
+        self._raw = data
+        self._request_id = None
+        self.format = parse_text_response_format_configuration(v) if (v := get("format")) is not None else None
+        self.verbosity = get("verbosity")
+        return self if cls is ResponseTextParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2747,14 +2850,15 @@ class ResponseUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseUsage:
         get: Any = data.get
-        return cls(
-            input_tokens=get("input_tokens"),
-            input_tokens_details=InputTokensDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details"),
-            output_tokens=get("output_tokens"),
-            output_tokens_details=OutputTokensDetails.from_dict(v) if (v := get("output_tokens_details")) is not None else get("output_tokens_details"),
-            total_tokens=get("total_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseUsage)
+        self._raw = data
+        self._request_id = None
+        self.input_tokens = get("input_tokens")
+        self.input_tokens_details = InputTokensDetails.from_dict(v) if (v := get("input_tokens_details")) is not None else get("input_tokens_details")
+        self.output_tokens = get("output_tokens")
+        self.output_tokens_details = OutputTokensDetails.from_dict(v) if (v := get("output_tokens_details")) is not None else get("output_tokens_details")
+        self.total_tokens = get("total_tokens")
+        return self if cls is ResponseUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2767,11 +2871,12 @@ class InputTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputTokensDetails:
         get: Any = data.get
-        return cls(
-            cached_tokens=get("cached_tokens"),
-            cache_write_tokens=get("cache_write_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(InputTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.cached_tokens = get("cached_tokens")
+        self.cache_write_tokens = get("cache_write_tokens")
+        return self if cls is InputTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2783,10 +2888,11 @@ class OutputTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutputTokensDetails:
         get: Any = data.get
-        return cls(
-            reasoning_tokens=get("reasoning_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(OutputTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.reasoning_tokens = get("reasoning_tokens")
+        return self if cls is OutputTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2801,13 +2907,14 @@ class ResponseWebSearchCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseWebSearchCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseWebSearchCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseWebSearchCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2822,13 +2929,14 @@ class ResponseWebSearchCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseWebSearchCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseWebSearchCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseWebSearchCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2843,13 +2951,14 @@ class ResponseWebSearchCallSearchingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseWebSearchCallSearchingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseWebSearchCallSearchingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        return self if cls is ResponseWebSearchCallSearchingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2865,14 +2974,15 @@ class TextResponseFormatJsonSchema(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextResponseFormatJsonSchema:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            schema=get("schema"),
-            description=get("description"),
-            strict=get("strict"),
-            _raw=data,
-        )
+        self = object.__new__(TextResponseFormatJsonSchema)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.schema = get("schema")
+        self.description = get("description")
+        self.strict = get("strict")
+        return self if cls is TextResponseFormatJsonSchema else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2886,12 +2996,13 @@ class ToolChoiceAllowed(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoiceAllowed:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            mode=get("mode"),
-            tools=get("tools"),
-            _raw=data,
-        )
+        self = object.__new__(ToolChoiceAllowed)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.mode = get("mode")
+        self.tools = get("tools")
+        return self if cls is ToolChoiceAllowed else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2904,11 +3015,12 @@ class ToolChoiceCustom(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoiceCustom:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(ToolChoiceCustom)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        return self if cls is ToolChoiceCustom else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2921,11 +3033,12 @@ class ToolChoiceFunction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoiceFunction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(ToolChoiceFunction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        return self if cls is ToolChoiceFunction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2939,12 +3052,13 @@ class ToolChoiceMCP(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoiceMCP:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            server_label=get("server_label"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(ToolChoiceMCP)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.server_label = get("server_label")
+        self.name = get("name")
+        return self if cls is ToolChoiceMCP else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2956,10 +3070,11 @@ class ToolChoiceTypes(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoiceTypes:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ToolChoiceTypes)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ToolChoiceTypes else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2973,12 +3088,13 @@ class WebSearchActionFind(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchActionFind:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            pattern=get("pattern"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchActionFind)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url = get("url")
+        self.pattern = get("pattern")
+        return self if cls is WebSearchActionFind else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2991,11 +3107,12 @@ class WebSearchActionOpenPage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchActionOpenPage:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchActionOpenPage)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url = get("url")
+        return self if cls is WebSearchActionOpenPage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3010,13 +3127,14 @@ class WebSearchActionSearch(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchActionSearch:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            query=get("query"),
-            queries=get("queries"),
-            sources=[WebSearchActionSearchSource.from_dict(x1) for x1 in v] if (v := get("sources")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(WebSearchActionSearch)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.query = get("query")
+        self.queries = get("queries")
+        self.sources = [WebSearchActionSearchSource.from_dict(x1) for x1 in v] if (v := get("sources")) is not None else None
+        return self if cls is WebSearchActionSearch else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3029,11 +3147,12 @@ class WebSearchActionSearchSource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchActionSearchSource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchActionSearchSource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url = get("url")
+        return self if cls is WebSearchActionSearchSource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3049,14 +3168,15 @@ class WebSearchApproximateLocation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchApproximateLocation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            country=get("country"),
-            region=get("region"),
-            city=get("city"),
-            timezone=get("timezone"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchApproximateLocation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.country = get("country")
+        self.region = get("region")
+        self.city = get("city")
+        self.timezone = get("timezone")
+        return self if cls is WebSearchApproximateLocation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3072,14 +3192,15 @@ class WebSearchTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            external_web_access=get("external_web_access"),
-            filters=WebSearchToolFilters.from_dict(v) if (v := get("filters")) is not None else None,
-            user_location=WebSearchApproximateLocation.from_dict(v) if (v := get("user_location")) is not None else None,
-            search_context_size=get("search_context_size"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.external_web_access = get("external_web_access")
+        self.filters = WebSearchToolFilters.from_dict(v) if (v := get("filters")) is not None else None
+        self.user_location = WebSearchApproximateLocation.from_dict(v) if (v := get("user_location")) is not None else None
+        self.search_context_size = get("search_context_size")
+        return self if cls is WebSearchTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3091,10 +3212,11 @@ class WebSearchToolFilters(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchToolFilters:
         get: Any = data.get
-        return cls(
-            allowed_domains=get("allowed_domains"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchToolFilters)
+        self._raw = data
+        self._request_id = None
+        self.allowed_domains = get("allowed_domains")
+        return self if cls is WebSearchToolFilters else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3109,13 +3231,14 @@ class WebSearchToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchToolCall:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            status=get("status"),
-            action=_parse_web_search_tool_call_action(v) if (v := get("action")) is not None else get("action"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchToolCall)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.status = get("status")
+        self.action = _parse_web_search_tool_call_action(v) if (v := get("action")) is not None else get("action")
+        return self if cls is WebSearchToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3129,12 +3252,13 @@ class SkillReferenceParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SkillReferenceParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            skill_id=get("skill_id"),
-            version=get("version"),
-            _raw=data,
-        )
+        self = object.__new__(SkillReferenceParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.skill_id = get("skill_id")
+        self.version = get("version")
+        return self if cls is SkillReferenceParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3148,12 +3272,13 @@ class InlineSkillSourceParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InlineSkillSourceParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            media_type=get("media_type"),
-            data=get("data"),
-            _raw=data,
-        )
+        self = object.__new__(InlineSkillSourceParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.media_type = get("media_type")
+        self.data = get("data")
+        return self if cls is InlineSkillSourceParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3168,13 +3293,14 @@ class InlineSkillParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InlineSkillParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            source=InlineSkillSourceParam.from_dict(v) if (v := get("source")) is not None else get("source"),
-            _raw=data,
-        )
+        self = object.__new__(InlineSkillParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.description = get("description")
+        self.source = InlineSkillSourceParam.from_dict(v) if (v := get("source")) is not None else get("source")
+        return self if cls is InlineSkillParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3186,10 +3312,11 @@ class ContainerNetworkPolicyDisabledParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerNetworkPolicyDisabledParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerNetworkPolicyDisabledParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ContainerNetworkPolicyDisabledParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3204,12 +3331,13 @@ class ContainerNetworkPolicyDomainSecretParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerNetworkPolicyDomainSecretParam:
         get: Any = data.get
-        return cls(
-            domain=get("domain"),
-            name=get("name"),
-            value=get("value"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerNetworkPolicyDomainSecretParam)
+        self._raw = data
+        self._request_id = None
+        self.domain = get("domain")
+        self.name = get("name")
+        self.value = get("value")
+        return self if cls is ContainerNetworkPolicyDomainSecretParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3223,12 +3351,13 @@ class ContainerNetworkPolicyAllowlistParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerNetworkPolicyAllowlistParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            allowed_domains=get("allowed_domains"),
-            domain_secrets=[ContainerNetworkPolicyDomainSecretParam.from_dict(x1) for x1 in v] if (v := get("domain_secrets")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ContainerNetworkPolicyAllowlistParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.allowed_domains = get("allowed_domains")
+        self.domain_secrets = [ContainerNetworkPolicyDomainSecretParam.from_dict(x1) for x1 in v] if (v := get("domain_secrets")) is not None else None
+        return self if cls is ContainerNetworkPolicyAllowlistParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3240,10 +3369,11 @@ class PromptCacheBreakpointConfig(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PromptCacheBreakpointConfig:
         get: Any = data.get
-        return cls(
-            mode=get("mode"),
-            _raw=data,
-        )
+        self = object.__new__(PromptCacheBreakpointConfig)
+        self._raw = data
+        self._request_id = None
+        self.mode = get("mode")
+        return self if cls is PromptCacheBreakpointConfig else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3257,12 +3387,13 @@ class InputTextContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputTextContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            prompt_cache_breakpoint=PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(InputTextContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is InputTextContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3277,13 +3408,14 @@ class FileCitationBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileCitationBody:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            index=get("index"),
-            filename=get("filename"),
-            _raw=data,
-        )
+        self = object.__new__(FileCitationBody)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.file_id = get("file_id")
+        self.index = get("index")
+        self.filename = get("filename")
+        return self if cls is FileCitationBody else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3299,14 +3431,15 @@ class UrlCitationBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UrlCitationBody:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            title=get("title"),
-            _raw=data,
-        )
+        self = object.__new__(UrlCitationBody)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url = get("url")
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        self.title = get("title")
+        return self if cls is UrlCitationBody else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3323,15 +3456,16 @@ class ContainerFileCitationBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerFileCitationBody:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            container_id=get("container_id"),
-            file_id=get("file_id"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            filename=get("filename"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerFileCitationBody)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.container_id = get("container_id")
+        self.file_id = get("file_id")
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        self.filename = get("filename")
+        return self if cls is ContainerFileCitationBody else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3345,12 +3479,13 @@ class TopLogProb(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TopLogProb:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            _raw=data,
-        )
+        self = object.__new__(TopLogProb)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        return self if cls is TopLogProb else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3365,13 +3500,14 @@ class LogProb(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LogProb:
         get: Any = data.get
-        return cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            top_logprobs=[TopLogProb.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else get("top_logprobs"),
-            _raw=data,
-        )
+        self = object.__new__(LogProb)
+        self._raw = data
+        self._request_id = None
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        self.top_logprobs = [TopLogProb.from_dict(x1) for x1 in v] if (v := get("top_logprobs")) is not None else get("top_logprobs")
+        return self if cls is LogProb else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3386,13 +3522,14 @@ class OutputTextContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutputTextContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            annotations=[parse_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else get("annotations"),
-            logprobs=[LogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
-            _raw=data,
-        )
+        self = object.__new__(OutputTextContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.annotations = [parse_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else get("annotations")
+        self.logprobs = [LogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs")
+        return self if cls is OutputTextContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3405,11 +3542,12 @@ class TextContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(TextContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is TextContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3422,11 +3560,12 @@ class SummaryTextContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SummaryTextContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(SummaryTextContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is SummaryTextContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3439,11 +3578,12 @@ class ReasoningTextContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReasoningTextContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(ReasoningTextContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is ReasoningTextContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3456,11 +3596,12 @@ class RefusalContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RefusalContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            refusal=get("refusal"),
-            _raw=data,
-        )
+        self = object.__new__(RefusalContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.refusal = get("refusal")
+        return self if cls is RefusalContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3476,14 +3617,15 @@ class InputImageContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputImageContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            detail=get("detail"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            prompt_cache_breakpoint=PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(InputImageContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.detail = get("detail")
+        self.image_url = get("image_url")
+        self.file_id = get("file_id")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is InputImageContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3499,14 +3641,15 @@ class ComputerScreenshotContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerScreenshotContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            detail=get("detail"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            prompt_cache_breakpoint=PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ComputerScreenshotContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.detail = get("detail")
+        self.image_url = get("image_url")
+        self.file_id = get("file_id")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is ComputerScreenshotContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3524,16 +3667,17 @@ class InputFileContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputFileContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            filename=get("filename"),
-            file_data=get("file_data"),
-            prompt_cache_breakpoint=PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            file_url=get("file_url"),
-            detail=get("detail"),
-            _raw=data,
-        )
+        self = object.__new__(InputFileContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.file_id = get("file_id")
+        self.filename = get("filename")
+        self.file_data = get("file_data")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointConfig.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        self.file_url = get("file_url")
+        self.detail = get("detail")
+        return self if cls is InputFileContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3550,15 +3694,16 @@ class Message(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            status=get("status"),
-            role=get("role"),
-            content=[_parse_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            phase=get("phase"),
-            _raw=data,
-        )
+        self = object.__new__(Message)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.status = get("status")
+        self.role = get("role")
+        self.content = [_parse_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.phase = get("phase")
+        return self if cls is Message else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3570,10 +3715,11 @@ class DirectToolCallCaller(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DirectToolCallCaller:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(DirectToolCallCaller)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is DirectToolCallCaller else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3586,11 +3732,12 @@ class ProgramToolCallCaller(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgramToolCallCaller:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            caller_id=get("caller_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProgramToolCallCaller)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.caller_id = get("caller_id")
+        return self if cls is ProgramToolCallCaller else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3602,10 +3749,11 @@ class DirectToolCallCallerParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DirectToolCallCallerParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(DirectToolCallCallerParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is DirectToolCallCallerParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3618,11 +3766,12 @@ class ProgramToolCallCallerParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgramToolCallCallerParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            caller_id=get("caller_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProgramToolCallCallerParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.caller_id = get("caller_id")
+        return self if cls is ProgramToolCallCallerParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3638,14 +3787,15 @@ class ClickParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClickParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            button=get("button"),
-            x=get("x"),
-            y=get("y"),
-            keys=get("keys"),
-            _raw=data,
-        )
+        self = object.__new__(ClickParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.button = get("button")
+        self.x = get("x")
+        self.y = get("y")
+        self.keys = get("keys")
+        return self if cls is ClickParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3660,13 +3810,14 @@ class DoubleClickAction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DoubleClickAction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            x=get("x"),
-            y=get("y"),
-            keys=get("keys"),
-            _raw=data,
-        )
+        self = object.__new__(DoubleClickAction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.x = get("x")
+        self.y = get("y")
+        self.keys = get("keys")
+        return self if cls is DoubleClickAction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3679,11 +3830,12 @@ class CoordParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CoordParam:
         get: Any = data.get
-        return cls(
-            x=get("x"),
-            y=get("y"),
-            _raw=data,
-        )
+        self = object.__new__(CoordParam)
+        self._raw = data
+        self._request_id = None
+        self.x = get("x")
+        self.y = get("y")
+        return self if cls is CoordParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3697,12 +3849,13 @@ class DragParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DragParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=[CoordParam.from_dict(x1) for x1 in v] if (v := get("path")) is not None else get("path"),
-            keys=get("keys"),
-            _raw=data,
-        )
+        self = object.__new__(DragParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.path = [CoordParam.from_dict(x1) for x1 in v] if (v := get("path")) is not None else get("path")
+        self.keys = get("keys")
+        return self if cls is DragParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3715,11 +3868,12 @@ class KeyPressAction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KeyPressAction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            keys=get("keys"),
-            _raw=data,
-        )
+        self = object.__new__(KeyPressAction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.keys = get("keys")
+        return self if cls is KeyPressAction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3734,13 +3888,14 @@ class MoveParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MoveParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            x=get("x"),
-            y=get("y"),
-            keys=get("keys"),
-            _raw=data,
-        )
+        self = object.__new__(MoveParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.x = get("x")
+        self.y = get("y")
+        self.keys = get("keys")
+        return self if cls is MoveParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3752,10 +3907,11 @@ class ScreenshotParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScreenshotParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ScreenshotParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ScreenshotParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3772,15 +3928,16 @@ class ScrollParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScrollParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            x=get("x"),
-            y=get("y"),
-            scroll_x=get("scroll_x"),
-            scroll_y=get("scroll_y"),
-            keys=get("keys"),
-            _raw=data,
-        )
+        self = object.__new__(ScrollParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.x = get("x")
+        self.y = get("y")
+        self.scroll_x = get("scroll_x")
+        self.scroll_y = get("scroll_y")
+        self.keys = get("keys")
+        return self if cls is ScrollParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3793,11 +3950,12 @@ class TypeParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TypeParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(TypeParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is TypeParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3809,10 +3967,11 @@ class WaitParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WaitParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(WaitParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is WaitParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3826,12 +3985,13 @@ class ComputerCallSafetyCheckParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerCallSafetyCheckParam:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(ComputerCallSafetyCheckParam)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is ComputerCallSafetyCheckParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3849,16 +4009,17 @@ class ToolSearchCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolSearchCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            execution=get("execution"),
-            arguments=get("arguments"),
-            status=get("status"),
-            call_id=get("call_id"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(ToolSearchCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.execution = get("execution")
+        self.arguments = get("arguments")
+        self.status = get("status")
+        self.call_id = get("call_id")
+        self.created_by = get("created_by")
+        return self if cls is ToolSearchCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3877,17 +4038,18 @@ class FunctionTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            parameters=get("parameters"),
-            output_schema=get("output_schema"),
-            strict=get("strict"),
-            defer_loading=get("defer_loading"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.description = get("description")
+        self.parameters = get("parameters")
+        self.output_schema = get("output_schema")
+        self.strict = get("strict")
+        self.defer_loading = get("defer_loading")
+        self.allowed_callers = get("allowed_callers")
+        return self if cls is FunctionTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3900,11 +4062,12 @@ class HybridSearchOptions(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HybridSearchOptions:
         get: Any = data.get
-        return cls(
-            embedding_weight=get("embedding_weight"),
-            text_weight=get("text_weight"),
-            _raw=data,
-        )
+        self = object.__new__(HybridSearchOptions)
+        self._raw = data
+        self._request_id = None
+        self.embedding_weight = get("embedding_weight")
+        self.text_weight = get("text_weight")
+        return self if cls is HybridSearchOptions else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3918,12 +4081,13 @@ class RankingOptions(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RankingOptions:
         get: Any = data.get
-        return cls(
-            ranker=get("ranker"),
-            score_threshold=get("score_threshold"),
-            hybrid_search=HybridSearchOptions.from_dict(v) if (v := get("hybrid_search")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(RankingOptions)
+        self._raw = data
+        self._request_id = None
+        self.ranker = get("ranker")
+        self.score_threshold = get("score_threshold")
+        self.hybrid_search = HybridSearchOptions.from_dict(v) if (v := get("hybrid_search")) is not None else None
+        return self if cls is RankingOptions else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3939,14 +4103,15 @@ class FileSearchTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileSearchTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            vector_store_ids=get("vector_store_ids"),
-            max_num_results=get("max_num_results"),
-            ranking_options=RankingOptions.from_dict(v) if (v := get("ranking_options")) is not None else None,
-            filters=parse_filters(v) if (v := get("filters")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(FileSearchTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.vector_store_ids = get("vector_store_ids")
+        self.max_num_results = get("max_num_results")
+        self.ranking_options = RankingOptions.from_dict(v) if (v := get("ranking_options")) is not None else None
+        self.filters = parse_filters(v) if (v := get("filters")) is not None else None
+        return self if cls is FileSearchTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3958,10 +4123,11 @@ class ComputerTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ComputerTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ComputerTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3976,13 +4142,14 @@ class ComputerUsePreviewTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerUsePreviewTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            environment=get("environment"),
-            display_width=get("display_width"),
-            display_height=get("display_height"),
-            _raw=data,
-        )
+        self = object.__new__(ComputerUsePreviewTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.environment = get("environment")
+        self.display_width = get("display_width")
+        self.display_height = get("display_height")
+        return self if cls is ComputerUsePreviewTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3997,13 +4164,14 @@ class AutoCodeInterpreterToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AutoCodeInterpreterToolParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_ids=get("file_ids"),
-            memory_limit=get("memory_limit"),
-            network_policy=_parse_auto_code_interpreter_tool_param_network_policy(v) if (v := get("network_policy")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(AutoCodeInterpreterToolParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.file_ids = get("file_ids")
+        self.memory_limit = get("memory_limit")
+        self.network_policy = _parse_auto_code_interpreter_tool_param_network_policy(v) if (v := get("network_policy")) is not None else None
+        return self if cls is AutoCodeInterpreterToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4015,10 +4183,11 @@ class ProgrammaticToolCallingParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgrammaticToolCallingParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ProgrammaticToolCallingParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is ProgrammaticToolCallingParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4030,10 +4199,11 @@ class LocalShellToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalShellToolParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(LocalShellToolParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is LocalShellToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4049,14 +4219,15 @@ class ContainerAutoParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerAutoParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_ids=get("file_ids"),
-            memory_limit=get("memory_limit"),
-            network_policy=_parse_container_auto_param_network_policy(v) if (v := get("network_policy")) is not None else None,
-            skills=[_parse_container_auto_param_skill(x1) for x1 in v] if (v := get("skills")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ContainerAutoParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.file_ids = get("file_ids")
+        self.memory_limit = get("memory_limit")
+        self.network_policy = _parse_container_auto_param_network_policy(v) if (v := get("network_policy")) is not None else None
+        self.skills = [_parse_container_auto_param_skill(x1) for x1 in v] if (v := get("skills")) is not None else None
+        return self if cls is ContainerAutoParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4070,12 +4241,13 @@ class LocalSkillParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalSkillParam:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            description=get("description"),
-            path=get("path"),
-            _raw=data,
-        )
+        self = object.__new__(LocalSkillParam)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.description = get("description")
+        self.path = get("path")
+        return self if cls is LocalSkillParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4088,11 +4260,12 @@ class LocalEnvironmentParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalEnvironmentParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            skills=[LocalSkillParam.from_dict(x1) for x1 in v] if (v := get("skills")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(LocalEnvironmentParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.skills = [LocalSkillParam.from_dict(x1) for x1 in v] if (v := get("skills")) is not None else None
+        return self if cls is LocalEnvironmentParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4105,11 +4278,12 @@ class ContainerReferenceParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerReferenceParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            container_id=get("container_id"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerReferenceParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.container_id = get("container_id")
+        return self if cls is ContainerReferenceParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4123,12 +4297,13 @@ class FunctionShellToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellToolParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            environment=_parse_function_shell_tool_param_environment(v) if (v := get("environment")) is not None else None,
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellToolParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.environment = _parse_function_shell_tool_param_environment(v) if (v := get("environment")) is not None else None
+        self.allowed_callers = get("allowed_callers")
+        return self if cls is FunctionShellToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4140,10 +4315,11 @@ class CustomTextFormatParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomTextFormatParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(CustomTextFormatParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is CustomTextFormatParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4157,12 +4333,13 @@ class CustomGrammarFormatParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomGrammarFormatParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            syntax=get("syntax"),
-            definition=get("definition"),
-            _raw=data,
-        )
+        self = object.__new__(CustomGrammarFormatParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.syntax = get("syntax")
+        self.definition = get("definition")
+        return self if cls is CustomGrammarFormatParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4179,15 +4356,16 @@ class CustomToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomToolParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            format=_parse_custom_tool_param_format(v) if (v := get("format")) is not None else None,
-            defer_loading=get("defer_loading"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
+        self = object.__new__(CustomToolParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.description = get("description")
+        self.format = _parse_custom_tool_param_format(v) if (v := get("format")) is not None else None
+        self.defer_loading = get("defer_loading")
+        self.allowed_callers = get("allowed_callers")
+        return self if cls is CustomToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4206,17 +4384,18 @@ class FunctionToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionToolParam:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            type=get("type"),
-            description=get("description"),
-            parameters=get("parameters"),
-            strict=get("strict"),
-            output_schema=get("output_schema"),
-            defer_loading=get("defer_loading"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionToolParam)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.type = get("type")
+        self.description = get("description")
+        self.parameters = get("parameters")
+        self.strict = get("strict")
+        self.output_schema = get("output_schema")
+        self.defer_loading = get("defer_loading")
+        self.allowed_callers = get("allowed_callers")
+        return self if cls is FunctionToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4231,13 +4410,14 @@ class NamespaceToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NamespaceToolParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            name=get("name"),
-            description=get("description"),
-            tools=[_parse_namespace_tool_param_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            _raw=data,
-        )
+        self = object.__new__(NamespaceToolParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.name = get("name")
+        self.description = get("description")
+        self.tools = [_parse_namespace_tool_param_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        return self if cls is NamespaceToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4252,13 +4432,14 @@ class ToolSearchToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolSearchToolParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            execution=get("execution"),
-            description=get("description"),
-            parameters=get("parameters"),
-            _raw=data,
-        )
+        self = object.__new__(ToolSearchToolParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.execution = get("execution")
+        self.description = get("description")
+        self.parameters = get("parameters")
+        return self if cls is ToolSearchToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4274,14 +4455,15 @@ class ApproximateLocation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApproximateLocation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            country=get("country"),
-            region=get("region"),
-            city=get("city"),
-            timezone=get("timezone"),
-            _raw=data,
-        )
+        self = object.__new__(ApproximateLocation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.country = get("country")
+        self.region = get("region")
+        self.city = get("city")
+        self.timezone = get("timezone")
+        return self if cls is ApproximateLocation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4296,13 +4478,14 @@ class WebSearchPreviewTool(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchPreviewTool:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            user_location=ApproximateLocation.from_dict(v) if (v := get("user_location")) is not None else None,
-            search_context_size=get("search_context_size"),
-            search_content_types=get("search_content_types"),
-            _raw=data,
-        )
+        self = object.__new__(WebSearchPreviewTool)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.user_location = ApproximateLocation.from_dict(v) if (v := get("user_location")) is not None else None
+        self.search_context_size = get("search_context_size")
+        self.search_content_types = get("search_content_types")
+        return self if cls is WebSearchPreviewTool else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4315,11 +4498,12 @@ class ApplyPatchToolParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchToolParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            allowed_callers=get("allowed_callers"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchToolParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.allowed_callers = get("allowed_callers")
+        return self if cls is ApplyPatchToolParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4337,16 +4521,17 @@ class ToolSearchOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolSearchOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            execution=get("execution"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            status=get("status"),
-            call_id=get("call_id"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(ToolSearchOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.execution = get("execution")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.status = get("status")
+        self.call_id = get("call_id")
+        self.created_by = get("created_by")
+        return self if cls is ToolSearchOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4361,13 +4546,14 @@ class AdditionalTools(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AdditionalTools:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            role=get("role"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            _raw=data,
-        )
+        self = object.__new__(AdditionalTools)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.role = get("role")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        return self if cls is AdditionalTools else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4383,14 +4569,15 @@ class Program(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Program:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            code=get("code"),
-            fingerprint=get("fingerprint"),
-            _raw=data,
-        )
+        self = object.__new__(Program)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.code = get("code")
+        self.fingerprint = get("fingerprint")
+        return self if cls is Program else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4406,14 +4593,15 @@ class ProgramOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgramOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            result=get("result"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ProgramOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.result = get("result")
+        self.status = get("status")
+        return self if cls is ProgramOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4428,13 +4616,14 @@ class CompactionBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompactionBody:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            encrypted_content=get("encrypted_content"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(CompactionBody)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.encrypted_content = get("encrypted_content")
+        self.created_by = get("created_by")
+        return self if cls is CompactionBody else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4447,11 +4636,12 @@ class CodeInterpreterOutputLogs(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CodeInterpreterOutputLogs:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            logs=get("logs"),
-            _raw=data,
-        )
+        self = object.__new__(CodeInterpreterOutputLogs)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.logs = get("logs")
+        return self if cls is CodeInterpreterOutputLogs else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4464,11 +4654,12 @@ class CodeInterpreterOutputImage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CodeInterpreterOutputImage:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            url=get("url"),
-            _raw=data,
-        )
+        self = object.__new__(CodeInterpreterOutputImage)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.url = get("url")
+        return self if cls is CodeInterpreterOutputImage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4485,15 +4676,16 @@ class LocalShellExecAction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalShellExecAction:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            command=get("command"),
-            env=get("env"),
-            timeout_ms=get("timeout_ms"),
-            working_directory=get("working_directory"),
-            user=get("user"),
-            _raw=data,
-        )
+        self = object.__new__(LocalShellExecAction)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.command = get("command")
+        self.env = get("env")
+        self.timeout_ms = get("timeout_ms")
+        self.working_directory = get("working_directory")
+        self.user = get("user")
+        return self if cls is LocalShellExecAction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4507,12 +4699,13 @@ class FunctionShellAction(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellAction:
         get: Any = data.get
-        return cls(
-            commands=get("commands"),
-            timeout_ms=get("timeout_ms"),
-            max_output_length=get("max_output_length"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellAction)
+        self._raw = data
+        self._request_id = None
+        self.commands = get("commands")
+        self.timeout_ms = get("timeout_ms")
+        self.max_output_length = get("max_output_length")
+        return self if cls is FunctionShellAction else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4524,10 +4717,11 @@ class LocalEnvironmentResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalEnvironmentResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(LocalEnvironmentResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is LocalEnvironmentResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4540,11 +4734,12 @@ class ContainerReferenceResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerReferenceResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            container_id=get("container_id"),
-            _raw=data,
-        )
+        self = object.__new__(ContainerReferenceResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.container_id = get("container_id")
+        return self if cls is ContainerReferenceResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4563,17 +4758,18 @@ class FunctionShellCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            action=FunctionShellAction.from_dict(v) if (v := get("action")) is not None else get("action"),
-            status=get("status"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            environment=_parse_function_shell_call_environment(v) if (v := get("environment")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.action = FunctionShellAction.from_dict(v) if (v := get("action")) is not None else get("action")
+        self.status = get("status")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.environment = _parse_function_shell_call_environment(v) if (v := get("environment")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is FunctionShellCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4585,10 +4781,11 @@ class FunctionShellCallOutputTimeoutOutcome(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputTimeoutOutcome:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutputTimeoutOutcome)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is FunctionShellCallOutputTimeoutOutcome else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4601,11 +4798,12 @@ class FunctionShellCallOutputExitOutcome(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputExitOutcome:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            exit_code=get("exit_code"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutputExitOutcome)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.exit_code = get("exit_code")
+        return self if cls is FunctionShellCallOutputExitOutcome else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4620,13 +4818,14 @@ class FunctionShellCallOutputContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputContent:
         get: Any = data.get
-        return cls(
-            stdout=get("stdout"),
-            stderr=get("stderr"),
-            outcome=_parse_function_shell_call_output_content_outcome(v) if (v := get("outcome")) is not None else get("outcome"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutputContent)
+        self._raw = data
+        self._request_id = None
+        self.stdout = get("stdout")
+        self.stderr = get("stderr")
+        self.outcome = _parse_function_shell_call_output_content_outcome(v) if (v := get("outcome")) is not None else get("outcome")
+        self.created_by = get("created_by")
+        return self if cls is FunctionShellCallOutputContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4645,17 +4844,18 @@ class FunctionShellCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            status=get("status"),
-            output=[FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            max_output_length=get("max_output_length"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.output = [FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.max_output_length = get("max_output_length")
+        self.created_by = get("created_by")
+        return self if cls is FunctionShellCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4669,12 +4869,13 @@ class ApplyPatchCreateFileOperation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchCreateFileOperation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchCreateFileOperation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.path = get("path")
+        self.diff = get("diff")
+        return self if cls is ApplyPatchCreateFileOperation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4687,11 +4888,12 @@ class ApplyPatchDeleteFileOperation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchDeleteFileOperation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchDeleteFileOperation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.path = get("path")
+        return self if cls is ApplyPatchDeleteFileOperation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4705,12 +4907,13 @@ class ApplyPatchUpdateFileOperation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchUpdateFileOperation:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchUpdateFileOperation)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.path = get("path")
+        self.diff = get("diff")
+        return self if cls is ApplyPatchUpdateFileOperation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4728,16 +4931,17 @@ class ApplyPatchToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            status=get("status"),
-            operation=_parse_apply_patch_tool_call_operation(v) if (v := get("operation")) is not None else get("operation"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.operation = _parse_apply_patch_tool_call_operation(v) if (v := get("operation")) is not None else get("operation")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is ApplyPatchToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4755,16 +4959,17 @@ class ApplyPatchToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            status=get("status"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            output=get("output"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.output = get("output")
+        self.created_by = get("created_by")
+        return self if cls is ApplyPatchToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4778,12 +4983,13 @@ class MCPProtocolError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPProtocolError:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(MCPProtocolError)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is MCPProtocolError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4796,11 +5002,12 @@ class MCPToolExecutionError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MCPToolExecutionError:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            content=get("content"),
-            _raw=data,
-        )
+        self = object.__new__(MCPToolExecutionError)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.content = get("content")
+        return self if cls is MCPToolExecutionError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4814,12 +5021,13 @@ class HTTPError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HTTPError:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(HTTPError)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is HTTPError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4836,15 +5044,16 @@ class ComputerCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
-            id=get("id"),
-            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ComputerCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.output = ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output")
+        self.id = get("id")
+        self.acknowledged_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None
+        self.status = get("status")
+        return self if cls is ComputerCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4858,12 +5067,13 @@ class InputTextContentParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputTextContentParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            prompt_cache_breakpoint=PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(InputTextContentParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is InputTextContentParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4879,14 +5089,15 @@ class InputImageContentParamAutoParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputImageContentParamAutoParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            image_url=get("image_url"),
-            file_id=get("file_id"),
-            detail=get("detail"),
-            prompt_cache_breakpoint=PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(InputImageContentParamAutoParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.image_url = get("image_url")
+        self.file_id = get("file_id")
+        self.detail = get("detail")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is InputImageContentParamAutoParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4904,16 +5115,17 @@ class InputFileContentParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputFileContentParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            file_id=get("file_id"),
-            filename=get("filename"),
-            file_data=get("file_data"),
-            file_url=get("file_url"),
-            detail=get("detail"),
-            prompt_cache_breakpoint=PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(InputFileContentParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.file_id = get("file_id")
+        self.filename = get("filename")
+        self.file_data = get("file_data")
+        self.file_url = get("file_url")
+        self.detail = get("detail")
+        self.prompt_cache_breakpoint = PromptCacheBreakpointParam.from_dict(v) if (v := get("prompt_cache_breakpoint")) is not None else None
+        return self if cls is InputFileContentParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4932,17 +5144,18 @@ class FunctionCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output=_parse_function_call_output_item_param_output(v) if (v := get("output")) is not None else get("output"),
-            id=get("id"),
-            call_id=get("call_id"),
-            name=get("name"),
-            namespace=get("namespace"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output = _parse_function_call_output_item_param_output(v) if (v := get("output")) is not None else get("output")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.namespace = get("namespace")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        return self if cls is FunctionCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4959,15 +5172,16 @@ class ToolSearchCallItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolSearchCallItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            arguments=get("arguments"),
-            id=get("id"),
-            call_id=get("call_id"),
-            execution=get("execution"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ToolSearchCallItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.arguments = get("arguments")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.execution = get("execution")
+        self.status = get("status")
+        return self if cls is ToolSearchCallItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -4984,15 +5198,16 @@ class ToolSearchOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolSearchOutputItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            id=get("id"),
-            call_id=get("call_id"),
-            execution=get("execution"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ToolSearchOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.execution = get("execution")
+        self.status = get("status")
+        return self if cls is ToolSearchOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5007,13 +5222,14 @@ class AdditionalToolsItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AdditionalToolsItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            role=get("role"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(AdditionalToolsItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.role = get("role")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.id = get("id")
+        return self if cls is AdditionalToolsItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5027,12 +5243,13 @@ class CompactionSummaryItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompactionSummaryItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            encrypted_content=get("encrypted_content"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(CompactionSummaryItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.encrypted_content = get("encrypted_content")
+        self.id = get("id")
+        return self if cls is CompactionSummaryItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5046,12 +5263,13 @@ class FunctionShellActionParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellActionParam:
         get: Any = data.get
-        return cls(
-            commands=get("commands"),
-            timeout_ms=get("timeout_ms"),
-            max_output_length=get("max_output_length"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellActionParam)
+        self._raw = data
+        self._request_id = None
+        self.commands = get("commands")
+        self.timeout_ms = get("timeout_ms")
+        self.max_output_length = get("max_output_length")
+        return self if cls is FunctionShellActionParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5069,16 +5287,17 @@ class FunctionShellCallItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            action=FunctionShellActionParam.from_dict(v) if (v := get("action")) is not None else get("action"),
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            environment=_parse_function_shell_call_item_param_environment(v) if (v := get("environment")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.action = FunctionShellActionParam.from_dict(v) if (v := get("action")) is not None else get("action")
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        self.environment = _parse_function_shell_call_item_param_environment(v) if (v := get("environment")) is not None else None
+        return self if cls is FunctionShellCallItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5090,10 +5309,11 @@ class FunctionShellCallOutputTimeoutOutcomeParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputTimeoutOutcomeParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutputTimeoutOutcomeParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is FunctionShellCallOutputTimeoutOutcomeParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5106,11 +5326,12 @@ class FunctionShellCallOutputExitOutcomeParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputExitOutcomeParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            exit_code=get("exit_code"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutputExitOutcomeParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.exit_code = get("exit_code")
+        return self if cls is FunctionShellCallOutputExitOutcomeParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5124,12 +5345,13 @@ class FunctionShellCallOutputContentParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputContentParam:
         get: Any = data.get
-        return cls(
-            stdout=get("stdout"),
-            stderr=get("stderr"),
-            outcome=parse_function_shell_call_output_outcome_param(v) if (v := get("outcome")) is not None else get("outcome"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutputContentParam)
+        self._raw = data
+        self._request_id = None
+        self.stdout = get("stdout")
+        self.stderr = get("stderr")
+        self.outcome = parse_function_shell_call_output_outcome_param(v) if (v := get("outcome")) is not None else get("outcome")
+        return self if cls is FunctionShellCallOutputContentParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5147,16 +5369,17 @@ class FunctionShellCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            output=[FunctionShellCallOutputContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            max_output_length=get("max_output_length"),
-            _raw=data,
-        )
+        self = object.__new__(FunctionShellCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.output = [FunctionShellCallOutputContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        self.max_output_length = get("max_output_length")
+        return self if cls is FunctionShellCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5170,12 +5393,13 @@ class ApplyPatchCreateFileOperationParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchCreateFileOperationParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchCreateFileOperationParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.path = get("path")
+        self.diff = get("diff")
+        return self if cls is ApplyPatchCreateFileOperationParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5188,11 +5412,12 @@ class ApplyPatchDeleteFileOperationParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchDeleteFileOperationParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchDeleteFileOperationParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.path = get("path")
+        return self if cls is ApplyPatchDeleteFileOperationParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5206,12 +5431,13 @@ class ApplyPatchUpdateFileOperationParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchUpdateFileOperationParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            path=get("path"),
-            diff=get("diff"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchUpdateFileOperationParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.path = get("path")
+        self.diff = get("diff")
+        return self if cls is ApplyPatchUpdateFileOperationParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5228,15 +5454,16 @@ class ApplyPatchToolCallItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchToolCallItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            status=get("status"),
-            operation=parse_apply_patch_operation_param(v) if (v := get("operation")) is not None else get("operation"),
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchToolCallItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.operation = parse_apply_patch_operation_param(v) if (v := get("operation")) is not None else get("operation")
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        return self if cls is ApplyPatchToolCallItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5253,15 +5480,16 @@ class ApplyPatchToolCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplyPatchToolCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            status=get("status"),
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            output=get("output"),
-            _raw=data,
-        )
+        self = object.__new__(ApplyPatchToolCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.output = get("output")
+        return self if cls is ApplyPatchToolCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5273,10 +5501,11 @@ class CompactionTriggerItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompactionTriggerItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(CompactionTriggerItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is CompactionTriggerItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5289,11 +5518,12 @@ class ItemReferenceParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ItemReferenceParam:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(ItemReferenceParam)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        return self if cls is ItemReferenceParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5309,14 +5539,15 @@ class ProgramItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgramItemParam:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            call_id=get("call_id"),
-            code=get("code"),
-            fingerprint=get("fingerprint"),
-            _raw=data,
-        )
+        self = object.__new__(ProgramItemParam)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.code = get("code")
+        self.fingerprint = get("fingerprint")
+        return self if cls is ProgramItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5332,14 +5563,15 @@ class ProgramOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgramOutputItemParam:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            call_id=get("call_id"),
-            result=get("result"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(ProgramOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.result = get("result")
+        self.status = get("status")
+        return self if cls is ProgramOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5351,10 +5583,11 @@ class SpecificProgrammaticToolCallingParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpecificProgrammaticToolCallingParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(SpecificProgrammaticToolCallingParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is SpecificProgrammaticToolCallingParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5366,10 +5599,11 @@ class SpecificApplyPatchParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpecificApplyPatchParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(SpecificApplyPatchParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is SpecificApplyPatchParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5381,10 +5615,11 @@ class SpecificFunctionShellParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpecificFunctionShellParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(SpecificFunctionShellParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is SpecificFunctionShellParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5397,11 +5632,12 @@ class PromptCacheOptions(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PromptCacheOptions:
         get: Any = data.get
-        return cls(
-            ttl=get("ttl"),
-            mode=get("mode"),
-            _raw=data,
-        )
+        self = object.__new__(PromptCacheOptions)
+        self._raw = data
+        self._request_id = None
+        self.ttl = get("ttl")
+        self.mode = get("mode")
+        return self if cls is PromptCacheOptions else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5415,12 +5651,13 @@ class ModerationErrorBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModerationErrorBody:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(ModerationErrorBody)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is ModerationErrorBody else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5433,11 +5670,12 @@ class Moderation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Moderation:
         get: Any = data.get
-        return cls(
-            input=_parse_moderation_input(v) if (v := get("input")) is not None else get("input"),
-            output=_parse_moderation_output(v) if (v := get("output")) is not None else get("output"),
-            _raw=data,
-        )
+        self = object.__new__(Moderation)
+        self._raw = data
+        self._request_id = None
+        self.input = _parse_moderation_input(v) if (v := get("input")) is not None else get("input")
+        self.output = _parse_moderation_output(v) if (v := get("output")) is not None else get("output")
+        return self if cls is Moderation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5449,10 +5687,11 @@ class ResponseConversation(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseConversation:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseConversation)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is ResponseConversation else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5468,14 +5707,15 @@ class ResponseShellCallCommandAddedStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseShellCallCommandAddedStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            command=get("command"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseShellCallCommandAddedStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.command = get("command")
+        return self if cls is ResponseShellCallCommandAddedStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5492,15 +5732,16 @@ class ResponseShellCallCommandDeltaStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseShellCallCommandDeltaStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            delta=get("delta"),
-            obfuscation=get("obfuscation"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseShellCallCommandDeltaStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.delta = get("delta")
+        self.obfuscation = get("obfuscation")
+        return self if cls is ResponseShellCallCommandDeltaStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5516,14 +5757,15 @@ class ResponseShellCallCommandDoneStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseShellCallCommandDoneStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            command=get("command"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseShellCallCommandDoneStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.command = get("command")
+        return self if cls is ResponseShellCallCommandDoneStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5536,11 +5778,12 @@ class ShellCallOutputDelta(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShellCallOutputDelta:
         get: Any = data.get
-        return cls(
-            stdout=get("stdout"),
-            stderr=get("stderr"),
-            _raw=data,
-        )
+        self = object.__new__(ShellCallOutputDelta)
+        self._raw = data
+        self._request_id = None
+        self.stdout = get("stdout")
+        self.stderr = get("stderr")
+        return self if cls is ShellCallOutputDelta else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5557,15 +5800,16 @@ class ResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseShellCallOutputContentDeltaStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            delta=ShellCallOutputDelta.from_dict(v) if (v := get("delta")) is not None else get("delta"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseShellCallOutputContentDeltaStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.delta = ShellCallOutputDelta.from_dict(v) if (v := get("delta")) is not None else get("delta")
+        return self if cls is ResponseShellCallOutputContentDeltaStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5582,15 +5826,16 @@ class ResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseShellCallOutputContentDoneStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            output=[FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            _raw=data,
-        )
+        self = object.__new__(ResponseShellCallOutputContentDoneStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.output = [FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        return self if cls is ResponseShellCallOutputContentDoneStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5603,11 +5848,12 @@ class TokenCountsResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TokenCountsResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            input_tokens=get("input_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(TokenCountsResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.input_tokens = get("input_tokens")
+        return self if cls is TokenCountsResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -5623,14 +5869,15 @@ class CompactResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompactResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            output=[parse_item_field(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            created_at=get("created_at"),
-            usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            _raw=data,
-        )
+        self = object.__new__(CompactResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.output = [parse_item_field(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.created_at = get("created_at")
+        self.usage = ResponseUsage.from_dict(v) if (v := get("usage")) is not None else get("usage")
+        return self if cls is CompactResource else rebuild_model(cls, self)
 
 
 def _parse_code_interpreter_tool_container(d: Any) -> str | AutoCodeInterpreterToolParam:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel, OutputTextMixin, UnknownObject
+from ._base import BaseModel, OutputTextMixin, UnknownObject, rebuild_model
 from .responses import (
     Annotation,
     ApplyPatchCallOutputStatus,
@@ -579,15 +579,16 @@ class BetaProgramOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaProgramOutputItemParam:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            call_id=get("call_id"),
-            result=get("result"),
-            status=get("status"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaProgramOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.result = get("result")
+        self.status = get("status")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaProgramOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -599,10 +600,11 @@ class Beta_AgentTagParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Beta_AgentTagParam:
         get: Any = data.get
-        return cls(
-            agent_name=get("agent_name"),
-            _raw=data,
-        )
+        self = object.__new__(Beta_AgentTagParam)
+        self._raw = data
+        self._request_id = None
+        self.agent_name = get("agent_name")
+        return self if cls is Beta_AgentTagParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -619,15 +621,16 @@ class BetaProgramItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaProgramItemParam:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            call_id=get("call_id"),
-            code=get("code"),
-            fingerprint=get("fingerprint"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaProgramItemParam)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.code = get("code")
+        self.fingerprint = get("fingerprint")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaProgramItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -641,12 +644,13 @@ class BetaItemReferenceParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaItemReferenceParam:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(BetaItemReferenceParam)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.type = get("type")
+        return self if cls is BetaItemReferenceParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -659,11 +663,12 @@ class BetaCompactionTriggerItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCompactionTriggerItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaCompactionTriggerItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaCompactionTriggerItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -682,17 +687,18 @@ class BetaCustomToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            name=get("name"),
-            input=get("input"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            _raw=data,
-        )
+        self = object.__new__(BetaCustomToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.input = get("input")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        return self if cls is BetaCustomToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -704,10 +710,11 @@ class BetaAgentTag(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaAgentTag:
         get: Any = data.get
-        return cls(
-            agent_name=get("agent_name"),
-            _raw=data,
-        )
+        self = object.__new__(BetaAgentTag)
+        self._raw = data
+        self._request_id = None
+        self.agent_name = get("agent_name")
+        return self if cls is BetaAgentTag else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -724,15 +731,16 @@ class BetaCustomToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            output=_parse_beta_custom_tool_call_output_output(v) if (v := get("output")) is not None else get("output"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaCustomToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.output = _parse_beta_custom_tool_call_output_output(v) if (v := get("output")) is not None else get("output")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        return self if cls is BetaCustomToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -753,19 +761,20 @@ class BetaMCPToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            server_label=get("server_label"),
-            name=get("name"),
-            arguments=get("arguments"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            output=get("output"),
-            error=parse_mcptool_call_error(v) if (v := get("error")) is not None else None,
-            status=get("status"),
-            approval_request_id=get("approval_request_id"),
-            _raw=data,
-        )
+        self = object.__new__(BetaMCPToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.server_label = get("server_label")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.output = get("output")
+        self.error = parse_mcptool_call_error(v) if (v := get("error")) is not None else None
+        self.status = get("status")
+        self.approval_request_id = get("approval_request_id")
+        return self if cls is BetaMCPToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -782,15 +791,16 @@ class BetaMCPApprovalResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPApprovalResponse:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            approval_request_id=get("approval_request_id"),
-            approve=get("approve"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(BetaMCPApprovalResponse)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.approval_request_id = get("approval_request_id")
+        self.approve = get("approve")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.reason = get("reason")
+        return self if cls is BetaMCPApprovalResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -807,15 +817,16 @@ class BetaMCPApprovalRequest(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPApprovalRequest:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            server_label=get("server_label"),
-            name=get("name"),
-            arguments=get("arguments"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaMCPApprovalRequest)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.server_label = get("server_label")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaMCPApprovalRequest else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -832,15 +843,16 @@ class BetaMCPListTools(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPListTools:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            server_label=get("server_label"),
-            tools=[MCPListToolsTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            error=get("error"),
-            _raw=data,
-        )
+        self = object.__new__(BetaMCPListTools)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.server_label = get("server_label")
+        self.tools = [MCPListToolsTool.from_dict(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.error = get("error")
+        return self if cls is BetaMCPListTools else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -858,16 +870,17 @@ class BetaApplyPatchToolCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchToolCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            status=get("status"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            output=get("output"),
-            _raw=data,
-        )
+        self = object.__new__(BetaApplyPatchToolCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.output = get("output")
+        return self if cls is BetaApplyPatchToolCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -885,16 +898,17 @@ class BetaApplyPatchToolCallItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchToolCallItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            status=get("status"),
-            operation=parse_apply_patch_operation_param(v) if (v := get("operation")) is not None else get("operation"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaApplyPatchToolCallItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.operation = parse_apply_patch_operation_param(v) if (v := get("operation")) is not None else get("operation")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        return self if cls is BetaApplyPatchToolCallItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -913,17 +927,18 @@ class BetaFunctionShellCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            output=[FunctionShellCallOutputContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            max_output_length=get("max_output_length"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionShellCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.output = [FunctionShellCallOutputContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        self.max_output_length = get("max_output_length")
+        return self if cls is BetaFunctionShellCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -942,17 +957,18 @@ class BetaFunctionShellCallItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            action=FunctionShellActionParam.from_dict(v) if (v := get("action")) is not None else get("action"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            environment=_parse_beta_function_shell_call_item_param_environment(v) if (v := get("environment")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionShellCallItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.action = FunctionShellActionParam.from_dict(v) if (v := get("action")) is not None else get("action")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        self.environment = _parse_beta_function_shell_call_item_param_environment(v) if (v := get("environment")) is not None else None
+        return self if cls is BetaFunctionShellCallItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -968,14 +984,15 @@ class BetaLocalShellToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaLocalShellToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            output=get("output"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaLocalShellToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.output = get("output")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaLocalShellToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -992,15 +1009,16 @@ class BetaLocalShellToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaLocalShellToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            action=LocalShellExecAction.from_dict(v) if (v := get("action")) is not None else get("action"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaLocalShellToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.action = LocalShellExecAction.from_dict(v) if (v := get("action")) is not None else get("action")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaLocalShellToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1018,16 +1036,17 @@ class BetaCodeInterpreterToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCodeInterpreterToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            status=get("status"),
-            container_id=get("container_id"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            code=get("code"),
-            outputs=[_parse_beta_code_interpreter_tool_call_output(x1) for x1 in v] if (v := get("outputs")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaCodeInterpreterToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.status = get("status")
+        self.container_id = get("container_id")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.code = get("code")
+        self.outputs = [_parse_beta_code_interpreter_tool_call_output(x1) for x1 in v] if (v := get("outputs")) is not None else None
+        return self if cls is BetaCodeInterpreterToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1043,14 +1062,15 @@ class BetaImageGenToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaImageGenToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            result=get("result"),
-            _raw=data,
-        )
+        self = object.__new__(BetaImageGenToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.result = get("result")
+        return self if cls is BetaImageGenToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1065,13 +1085,14 @@ class BetaCompactionSummaryItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCompactionSummaryItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            encrypted_content=get("encrypted_content"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(BetaCompactionSummaryItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.encrypted_content = get("encrypted_content")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        return self if cls is BetaCompactionSummaryItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1089,16 +1110,17 @@ class BetaReasoningItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaReasoningItem:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            summary=[SummaryTextContent.from_dict(x1) for x1 in v] if (v := get("summary")) is not None else get("summary"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            encrypted_content=get("encrypted_content"),
-            content=[ReasoningTextContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaReasoningItem)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.summary = [SummaryTextContent.from_dict(x1) for x1 in v] if (v := get("summary")) is not None else get("summary")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.encrypted_content = get("encrypted_content")
+        self.content = [ReasoningTextContent.from_dict(x1) for x1 in v] if (v := get("content")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaReasoningItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1114,14 +1136,15 @@ class BetaAdditionalToolsItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaAdditionalToolsItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            role=get("role"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(BetaAdditionalToolsItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.role = get("role")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        return self if cls is BetaAdditionalToolsItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1139,16 +1162,17 @@ class BetaToolSearchOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaToolSearchOutputItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            call_id=get("call_id"),
-            execution=get("execution"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaToolSearchOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.execution = get("execution")
+        self.status = get("status")
+        return self if cls is BetaToolSearchOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1166,16 +1190,17 @@ class BetaToolSearchCallItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaToolSearchCallItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            arguments=get("arguments"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            call_id=get("call_id"),
-            execution=get("execution"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaToolSearchCallItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.arguments = get("arguments")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.execution = get("execution")
+        self.status = get("status")
+        return self if cls is BetaToolSearchCallItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1192,15 +1217,16 @@ class BetaMultiAgentCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMultiAgentCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            action=get("action"),
-            output=[BetaOutputTextContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(BetaMultiAgentCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.action = get("action")
+        self.output = [BetaOutputTextContentParam.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        return self if cls is BetaMultiAgentCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1214,12 +1240,13 @@ class BetaOutputTextContentParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaOutputTextContentParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            annotations=[_parse_beta_output_text_content_param_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaOutputTextContentParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        self.annotations = [_parse_beta_output_text_content_param_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else None
+        return self if cls is BetaOutputTextContentParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1236,15 +1263,16 @@ class BetaContainerFileCitationParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaContainerFileCitationParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            container_id=get("container_id"),
-            file_id=get("file_id"),
-            filename=get("filename"),
-            _raw=data,
-        )
+        self = object.__new__(BetaContainerFileCitationParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        self.container_id = get("container_id")
+        self.file_id = get("file_id")
+        self.filename = get("filename")
+        return self if cls is BetaContainerFileCitationParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1260,14 +1288,15 @@ class BetaUrlCitationParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaUrlCitationParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            start_index=get("start_index"),
-            end_index=get("end_index"),
-            url=get("url"),
-            title=get("title"),
-            _raw=data,
-        )
+        self = object.__new__(BetaUrlCitationParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        self.url = get("url")
+        self.title = get("title")
+        return self if cls is BetaUrlCitationParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1282,13 +1311,14 @@ class BetaFileCitationParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFileCitationParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            index=get("index"),
-            file_id=get("file_id"),
-            filename=get("filename"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFileCitationParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.index = get("index")
+        self.file_id = get("file_id")
+        self.filename = get("filename")
+        return self if cls is BetaFileCitationParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1305,15 +1335,16 @@ class BetaMultiAgentCallItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMultiAgentCallItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            action=get("action"),
-            arguments=get("arguments"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(BetaMultiAgentCallItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.action = get("action")
+        self.arguments = get("arguments")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        return self if cls is BetaMultiAgentCallItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1330,15 +1361,16 @@ class BetaAgentMessageItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaAgentMessageItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            author=get("author"),
-            recipient=get("recipient"),
-            content=[_parse_beta_agent_message_item_param_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(BetaAgentMessageItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.author = get("author")
+        self.recipient = get("recipient")
+        self.content = [_parse_beta_agent_message_item_param_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        return self if cls is BetaAgentMessageItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1351,11 +1383,12 @@ class BetaEncryptedContentParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaEncryptedContentParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            encrypted_content=get("encrypted_content"),
-            _raw=data,
-        )
+        self = object.__new__(BetaEncryptedContentParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.encrypted_content = get("encrypted_content")
+        return self if cls is BetaEncryptedContentParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1375,18 +1408,19 @@ class BetaFunctionCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output=_parse_beta_function_call_output_item_param_output(v) if (v := get("output")) is not None else get("output"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            call_id=get("call_id"),
-            name=get("name"),
-            namespace=get("namespace"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output = _parse_beta_function_call_output_item_param_output(v) if (v := get("output")) is not None else get("output")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.namespace = get("namespace")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaFunctionCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1406,18 +1440,19 @@ class BetaFunctionToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            name=get("name"),
-            arguments=get("arguments"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        self.status = get("status")
+        return self if cls is BetaFunctionToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1433,14 +1468,15 @@ class BetaWebSearchToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaWebSearchToolCall:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            status=get("status"),
-            action=_parse_beta_web_search_tool_call_action(v) if (v := get("action")) is not None else get("action"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaWebSearchToolCall)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.status = get("status")
+        self.action = _parse_beta_web_search_tool_call_action(v) if (v := get("action")) is not None else get("action")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaWebSearchToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1458,16 +1494,17 @@ class BetaComputerCallOutputItemParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerCallOutputItemParam:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            type=get("type"),
-            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
-            agent=Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaComputerCallOutputItemParam)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.type = get("type")
+        self.output = ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output")
+        self.agent = Beta_AgentTagParam.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.acknowledged_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaComputerCallOutputItemParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1486,17 +1523,18 @@ class BetaComputerToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            pending_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("pending_safety_checks")) is not None else get("pending_safety_checks"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            action=parse_computer_action(v) if (v := get("action")) is not None else None,
-            actions=[parse_computer_action(x1) for x1 in v] if (v := get("actions")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaComputerToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.pending_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("pending_safety_checks")) is not None else get("pending_safety_checks")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.action = parse_computer_action(v) if (v := get("action")) is not None else None
+        self.actions = [parse_computer_action(x1) for x1 in v] if (v := get("actions")) is not None else None
+        return self if cls is BetaComputerToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1513,15 +1551,16 @@ class BetaFileSearchToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFileSearchToolCall:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            status=get("status"),
-            queries=get("queries"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            results=[BetaFileSearchToolCallResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaFileSearchToolCall)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.status = get("status")
+        self.queries = get("queries")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.results = [BetaFileSearchToolCallResult.from_dict(x1) for x1 in v] if (v := get("results")) is not None else None
+        return self if cls is BetaFileSearchToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1537,14 +1576,15 @@ class BetaFileSearchToolCallResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFileSearchToolCallResult:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            text=get("text"),
-            filename=get("filename"),
-            attributes=get("attributes"),
-            score=get("score"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFileSearchToolCallResult)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.text = get("text")
+        self.filename = get("filename")
+        self.attributes = get("attributes")
+        self.score = get("score")
+        return self if cls is BetaFileSearchToolCallResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1562,16 +1602,17 @@ class BetaOutputMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaOutputMessage:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            role=get("role"),
-            content=[parse_output_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            phase=get("phase"),
-            _raw=data,
-        )
+        self = object.__new__(BetaOutputMessage)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.role = get("role")
+        self.content = [parse_output_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.phase = get("phase")
+        return self if cls is BetaOutputMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1587,14 +1628,15 @@ class BetaInputMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaInputMessage:
         get: Any = data.get
-        return cls(
-            role=get("role"),
-            content=[parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            type=get("type"),
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaInputMessage)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = [parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.type = get("type")
+        self.status = get("status")
+        return self if cls is BetaInputMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1610,14 +1652,15 @@ class BetaResponseItemList(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseItemList:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[parse_beta_item_resource(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseItemList)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [parse_beta_item_resource(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is BetaResponseItemList else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1636,17 +1679,18 @@ class BetaCustomToolCallOutputResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomToolCallOutputResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            output=_parse_beta_custom_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaCustomToolCallOutputResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.output = _parse_beta_custom_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is BetaCustomToolCallOutputResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1667,19 +1711,20 @@ class BetaCustomToolCallResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCustomToolCallResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            name=get("name"),
-            input=get("input"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaCustomToolCallResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.input = get("input")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        self.created_by = get("created_by")
+        return self if cls is BetaCustomToolCallResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1696,15 +1741,16 @@ class BetaMCPApprovalResponseResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMCPApprovalResponseResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            approval_request_id=get("approval_request_id"),
-            approve=get("approve"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(BetaMCPApprovalResponseResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.approval_request_id = get("approval_request_id")
+        self.approve = get("approve")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.reason = get("reason")
+        return self if cls is BetaMCPApprovalResponseResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1723,17 +1769,18 @@ class BetaApplyPatchToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            output=get("output"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaApplyPatchToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.output = get("output")
+        self.created_by = get("created_by")
+        return self if cls is BetaApplyPatchToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1752,17 +1799,18 @@ class BetaApplyPatchToolCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaApplyPatchToolCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            status=get("status"),
-            operation=_parse_beta_apply_patch_tool_call_operation(v) if (v := get("operation")) is not None else get("operation"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaApplyPatchToolCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.operation = _parse_beta_apply_patch_tool_call_operation(v) if (v := get("operation")) is not None else get("operation")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is BetaApplyPatchToolCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1782,18 +1830,19 @@ class BetaFunctionShellCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            status=get("status"),
-            output=[FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            max_output_length=get("max_output_length"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionShellCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.status = get("status")
+        self.output = [FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.max_output_length = get("max_output_length")
+        self.created_by = get("created_by")
+        return self if cls is BetaFunctionShellCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1813,18 +1862,19 @@ class BetaFunctionShellCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            action=FunctionShellAction.from_dict(v) if (v := get("action")) is not None else get("action"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            environment=_parse_beta_function_shell_call_environment(v) if (v := get("environment")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionShellCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.action = FunctionShellAction.from_dict(v) if (v := get("action")) is not None else get("action")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.environment = _parse_beta_function_shell_call_environment(v) if (v := get("environment")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is BetaFunctionShellCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1840,14 +1890,15 @@ class BetaCompactionBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCompactionBody:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            encrypted_content=get("encrypted_content"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaCompactionBody)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.encrypted_content = get("encrypted_content")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is BetaCompactionBody else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1864,15 +1915,16 @@ class BetaProgramOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaProgramOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            result=get("result"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaProgramOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.result = get("result")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaProgramOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1889,15 +1941,16 @@ class BetaProgram(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaProgram:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            code=get("code"),
-            fingerprint=get("fingerprint"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaProgram)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.code = get("code")
+        self.fingerprint = get("fingerprint")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaProgram else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1913,14 +1966,15 @@ class BetaAdditionalTools(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaAdditionalTools:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            role=get("role"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaAdditionalTools)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.role = get("role")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaAdditionalTools else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1939,17 +1993,18 @@ class BetaToolSearchOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaToolSearchOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            execution=get("execution"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            call_id=get("call_id"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaToolSearchOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.execution = get("execution")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.call_id = get("call_id")
+        self.created_by = get("created_by")
+        return self if cls is BetaToolSearchOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1968,17 +2023,18 @@ class BetaToolSearchCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaToolSearchCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            execution=get("execution"),
-            arguments=get("arguments"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            call_id=get("call_id"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaToolSearchCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.execution = get("execution")
+        self.arguments = get("arguments")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.call_id = get("call_id")
+        self.created_by = get("created_by")
+        return self if cls is BetaToolSearchCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1995,15 +2051,16 @@ class BetaMultiAgentCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMultiAgentCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            action=get("action"),
-            output=[OutputTextContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaMultiAgentCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.action = get("action")
+        self.output = [OutputTextContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaMultiAgentCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2020,15 +2077,16 @@ class BetaMultiAgentCall(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMultiAgentCall:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            action=get("action"),
-            arguments=get("arguments"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaMultiAgentCall)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.action = get("action")
+        self.arguments = get("arguments")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaMultiAgentCall else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2045,15 +2103,16 @@ class BetaAgentMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaAgentMessage:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            author=get("author"),
-            recipient=get("recipient"),
-            content=[_parse_beta_agent_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaAgentMessage)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.author = get("author")
+        self.recipient = get("recipient")
+        self.content = [_parse_beta_agent_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaAgentMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2066,11 +2125,12 @@ class BetaEncryptedContent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaEncryptedContent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            encrypted_content=get("encrypted_content"),
-            _raw=data,
-        )
+        self = object.__new__(BetaEncryptedContent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.encrypted_content = get("encrypted_content")
+        return self if cls is BetaEncryptedContent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2091,19 +2151,20 @@ class BetaFunctionToolCallOutputResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionToolCallOutputResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            output=_parse_beta_function_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            call_id=get("call_id"),
-            name=get("name"),
-            namespace=get("namespace"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionToolCallOutputResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.output = _parse_beta_function_tool_call_output_resource_output(v) if (v := get("output")) is not None else get("output")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.namespace = get("namespace")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is BetaFunctionToolCallOutputResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2123,18 +2184,19 @@ class BetaFunctionToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output=_parse_beta_function_tool_call_output_output(v) if (v := get("output")) is not None else get("output"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            call_id=get("call_id"),
-            name=get("name"),
-            namespace=get("namespace"),
-            caller=parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output = _parse_beta_function_tool_call_output_output(v) if (v := get("output")) is not None else get("output")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.namespace = get("namespace")
+        self.caller = parse_tool_call_caller_param(v) if (v := get("caller")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaFunctionToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2155,19 +2217,20 @@ class BetaFunctionToolCallResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionToolCallResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            type=get("type"),
-            call_id=get("call_id"),
-            name=get("name"),
-            arguments=get("arguments"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            caller=parse_tool_call_caller(v) if (v := get("caller")) is not None else None,
-            namespace=get("namespace"),
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaFunctionToolCallResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.caller = parse_tool_call_caller(v) if (v := get("caller")) is not None else None
+        self.namespace = get("namespace")
+        self.created_by = get("created_by")
+        return self if cls is BetaFunctionToolCallResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2186,17 +2249,18 @@ class BetaComputerToolCallOutputResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerToolCallOutputResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            call_id=get("call_id"),
-            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
-            status=get("status"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
-            created_by=get("created_by"),
-            _raw=data,
-        )
+        self = object.__new__(BetaComputerToolCallOutputResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.call_id = get("call_id")
+        self.output = ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output")
+        self.status = get("status")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.acknowledged_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None
+        self.created_by = get("created_by")
+        return self if cls is BetaComputerToolCallOutputResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2214,16 +2278,17 @@ class BetaComputerToolCallOutput(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaComputerToolCallOutput:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            call_id=get("call_id"),
-            output=ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            id=get("id"),
-            acknowledged_safety_checks=[ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaComputerToolCallOutput)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.call_id = get("call_id")
+        self.output = ComputerScreenshotImage.from_dict(v) if (v := get("output")) is not None else get("output")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.id = get("id")
+        self.acknowledged_safety_checks = [ComputerCallSafetyCheckParam.from_dict(x1) for x1 in v] if (v := get("acknowledged_safety_checks")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaComputerToolCallOutput else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2240,15 +2305,16 @@ class BetaInputMessageResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaInputMessageResource:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            role=get("role"),
-            content=[parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            id=get("id"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaInputMessageResource)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.role = get("role")
+        self.content = [parse_input_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.id = get("id")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaInputMessageResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2264,14 +2330,15 @@ class BetaCompactResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCompactResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            output=[parse_beta_item_field(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            created_at=get("created_at"),
-            usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else get("usage"),
-            _raw=data,
-        )
+        self = object.__new__(BetaCompactResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.output = [parse_beta_item_field(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.created_at = get("created_at")
+        self.usage = ResponseUsage.from_dict(v) if (v := get("usage")) is not None else get("usage")
+        return self if cls is BetaCompactResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2289,16 +2356,17 @@ class BetaMessage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaMessage:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            id=get("id"),
-            status=get("status"),
-            role=get("role"),
-            content=[_parse_beta_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            phase=get("phase"),
-            _raw=data,
-        )
+        self = object.__new__(BetaMessage)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.id = get("id")
+        self.status = get("status")
+        self.role = get("role")
+        self.content = [_parse_beta_message_content(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.phase = get("phase")
+        return self if cls is BetaMessage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2315,15 +2383,16 @@ class BetaResponseCustomToolCallInputDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCustomToolCallInputDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            input=get("input"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCustomToolCallInputDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.input = get("input")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCustomToolCallInputDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2340,15 +2409,16 @@ class BetaResponseCustomToolCallInputDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCustomToolCallInputDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            delta=get("delta"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCustomToolCallInputDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.delta = get("delta")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCustomToolCallInputDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2363,13 +2433,14 @@ class BetaResponseQueuedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseQueuedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseQueuedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseQueuedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2414,43 +2485,44 @@ class BetaResponse(BaseModel, OutputTextMixin):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponse:
         get: Any = data.get
-        return cls(
-            metadata=get("metadata"),
-            model=get("model"),
-            tools=[parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools"),
-            tool_choice=parse_tool_choice_param(v) if (v := get("tool_choice")) is not None else get("tool_choice"),
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            error=ResponseError.from_dict(v) if (v := get("error")) is not None else None,
-            output=[parse_beta_output_item(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            parallel_tool_calls=get("parallel_tool_calls"),
-            top_logprobs=get("top_logprobs"),
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            user=get("user"),
-            safety_identifier=get("safety_identifier"),
-            prompt_cache_key=get("prompt_cache_key"),
-            prompt_cache_retention=get("prompt_cache_retention"),
-            previous_response_id=get("previous_response_id"),
-            background=get("background"),
-            max_tool_calls=get("max_tool_calls"),
-            text=ResponseTextParam.from_dict(v) if (v := get("text")) is not None else None,
-            prompt=Prompt.from_dict(v) if (v := get("prompt")) is not None else None,
-            service_tier=get("service_tier"),
-            truncation=get("truncation"),
-            status=get("status"),
-            completed_at=get("completed_at"),
-            incomplete_details=BetaResponseIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None,
-            reasoning=Reasoning.from_dict(v) if (v := get("reasoning")) is not None else None,
-            instructions=_parse_beta_response_instructions(v) if (v := get("instructions")) is not None else None,
-            usage=ResponseUsage.from_dict(v) if (v := get("usage")) is not None else None,
-            prompt_cache_options=PromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None,
-            moderation=Moderation.from_dict(v) if (v := get("moderation")) is not None else None,
-            conversation=ResponseConversation.from_dict(v) if (v := get("conversation")) is not None else None,
-            max_output_tokens=get("max_output_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponse)
+        self._raw = data
+        self._request_id = None
+        self.metadata = get("metadata")
+        self.model = get("model")
+        self.tools = [parse_tool(x1) for x1 in v] if (v := get("tools")) is not None else get("tools")
+        self.tool_choice = parse_tool_choice_param(v) if (v := get("tool_choice")) is not None else get("tool_choice")
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.error = ResponseError.from_dict(v) if (v := get("error")) is not None else None
+        self.output = [parse_beta_output_item(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.parallel_tool_calls = get("parallel_tool_calls")
+        self.top_logprobs = get("top_logprobs")
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.user = get("user")
+        self.safety_identifier = get("safety_identifier")
+        self.prompt_cache_key = get("prompt_cache_key")
+        self.prompt_cache_retention = get("prompt_cache_retention")
+        self.previous_response_id = get("previous_response_id")
+        self.background = get("background")
+        self.max_tool_calls = get("max_tool_calls")
+        self.text = ResponseTextParam.from_dict(v) if (v := get("text")) is not None else None
+        self.prompt = Prompt.from_dict(v) if (v := get("prompt")) is not None else None
+        self.service_tier = get("service_tier")
+        self.truncation = get("truncation")
+        self.status = get("status")
+        self.completed_at = get("completed_at")
+        self.incomplete_details = BetaResponseIncompleteDetails.from_dict(v) if (v := get("incomplete_details")) is not None else None
+        self.reasoning = Reasoning.from_dict(v) if (v := get("reasoning")) is not None else None
+        self.instructions = _parse_beta_response_instructions(v) if (v := get("instructions")) is not None else None
+        self.usage = ResponseUsage.from_dict(v) if (v := get("usage")) is not None else None
+        self.prompt_cache_options = PromptCacheOptions.from_dict(v) if (v := get("prompt_cache_options")) is not None else None
+        self.moderation = Moderation.from_dict(v) if (v := get("moderation")) is not None else None
+        self.conversation = ResponseConversation.from_dict(v) if (v := get("conversation")) is not None else None
+        self.max_output_tokens = get("max_output_tokens")
+        return self if cls is BetaResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2462,10 +2534,11 @@ class BetaResponseIncompleteDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseIncompleteDetails:
         get: Any = data.get
-        return cls(
-            reason=get("reason"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseIncompleteDetails)
+        self._raw = data
+        self._request_id = None
+        self.reason = get("reason")
+        return self if cls is BetaResponseIncompleteDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2484,17 +2557,18 @@ class BetaResponseOutputTextAnnotationAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseOutputTextAnnotationAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            annotation_index=get("annotation_index"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            annotation=parse_annotation(v) if (v := get("annotation")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseOutputTextAnnotationAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.annotation_index = get("annotation_index")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.annotation = parse_annotation(v) if (v := get("annotation")) is not None else None
+        return self if cls is BetaResponseOutputTextAnnotationAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2510,14 +2584,15 @@ class BetaResponseMCPListToolsInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPListToolsInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPListToolsInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPListToolsInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2533,14 +2608,15 @@ class BetaResponseMCPListToolsFailedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPListToolsFailedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPListToolsFailedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPListToolsFailedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2556,14 +2632,15 @@ class BetaResponseMCPListToolsCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPListToolsCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPListToolsCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPListToolsCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2579,14 +2656,15 @@ class BetaResponseMCPCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2602,14 +2680,15 @@ class BetaResponseMCPCallFailedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPCallFailedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPCallFailedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPCallFailedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2625,14 +2704,15 @@ class BetaResponseMCPCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2649,15 +2729,16 @@ class BetaResponseMCPCallArgumentsDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPCallArgumentsDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            arguments=get("arguments"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPCallArgumentsDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.arguments = get("arguments")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPCallArgumentsDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2674,15 +2755,16 @@ class BetaResponseMCPCallArgumentsDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseMCPCallArgumentsDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseMCPCallArgumentsDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseMCPCallArgumentsDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2704,20 +2786,21 @@ class BetaResponseImageGenCallPartialImageEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseImageGenCallPartialImageEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            partial_image_index=get("partial_image_index"),
-            partial_image_b64=get("partial_image_b64"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            size=get("size"),
-            quality=get("quality"),
-            background=get("background"),
-            output_format=get("output_format"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseImageGenCallPartialImageEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.partial_image_index = get("partial_image_index")
+        self.partial_image_b64 = get("partial_image_b64")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.size = get("size")
+        self.quality = get("quality")
+        self.background = get("background")
+        self.output_format = get("output_format")
+        return self if cls is BetaResponseImageGenCallPartialImageEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2733,14 +2816,15 @@ class BetaResponseImageGenCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseImageGenCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseImageGenCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseImageGenCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2756,14 +2840,15 @@ class BetaResponseImageGenCallGeneratingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseImageGenCallGeneratingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseImageGenCallGeneratingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseImageGenCallGeneratingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2779,14 +2864,15 @@ class BetaResponseImageGenCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseImageGenCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            item_id=get("item_id"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseImageGenCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.item_id = get("item_id")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseImageGenCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2804,16 +2890,17 @@ class BetaResponseReasoningTextDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningTextDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            text=get("text"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningTextDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.text = get("text")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseReasoningTextDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2831,16 +2918,17 @@ class BetaResponseReasoningTextDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningTextDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningTextDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseReasoningTextDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2858,16 +2946,17 @@ class BetaResponseReasoningSummaryTextDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningSummaryTextDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            text=get("text"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningSummaryTextDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.text = get("text")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseReasoningSummaryTextDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2885,16 +2974,17 @@ class BetaResponseReasoningSummaryTextDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningSummaryTextDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningSummaryTextDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseReasoningSummaryTextDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2913,17 +3003,18 @@ class BetaResponseReasoningSummaryPartDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningSummaryPartDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            sequence_number=get("sequence_number"),
-            part=BetaResponseReasoningSummaryPartDoneEventPart.from_dict(v) if (v := get("part")) is not None else get("part"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            status=get("status"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningSummaryPartDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.sequence_number = get("sequence_number")
+        self.part = BetaResponseReasoningSummaryPartDoneEventPart.from_dict(v) if (v := get("part")) is not None else get("part")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.status = get("status")
+        return self if cls is BetaResponseReasoningSummaryPartDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2936,11 +3027,12 @@ class BetaResponseReasoningSummaryPartDoneEventPart(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningSummaryPartDoneEventPart:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningSummaryPartDoneEventPart)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is BetaResponseReasoningSummaryPartDoneEventPart else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2958,16 +3050,17 @@ class BetaResponseReasoningSummaryPartAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningSummaryPartAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            summary_index=get("summary_index"),
-            sequence_number=get("sequence_number"),
-            part=BetaResponseReasoningSummaryPartAddedEventPart.from_dict(v) if (v := get("part")) is not None else get("part"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningSummaryPartAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.summary_index = get("summary_index")
+        self.sequence_number = get("sequence_number")
+        self.part = BetaResponseReasoningSummaryPartAddedEventPart.from_dict(v) if (v := get("part")) is not None else get("part")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseReasoningSummaryPartAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -2980,11 +3073,12 @@ class BetaResponseReasoningSummaryPartAddedEventPart(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseReasoningSummaryPartAddedEventPart:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseReasoningSummaryPartAddedEventPart)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is BetaResponseReasoningSummaryPartAddedEventPart else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3003,17 +3097,18 @@ class BetaResponseTextDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseTextDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            text=get("text"),
-            sequence_number=get("sequence_number"),
-            logprobs=[ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseTextDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.text = get("text")
+        self.sequence_number = get("sequence_number")
+        self.logprobs = [ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseTextDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3032,17 +3127,18 @@ class BetaResponseTextDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseTextDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            logprobs=[ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseTextDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.logprobs = [ResponseLogProb.from_dict(x1) for x1 in v] if (v := get("logprobs")) is not None else get("logprobs")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseTextDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3060,16 +3156,17 @@ class BetaResponseRefusalDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseRefusalDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            refusal=get("refusal"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseRefusalDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.refusal = get("refusal")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseRefusalDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3087,16 +3184,17 @@ class BetaResponseRefusalDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseRefusalDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseRefusalDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseRefusalDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3112,14 +3210,15 @@ class BetaResponseOutputItemDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseOutputItemDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            item=parse_beta_output_item(v) if (v := get("item")) is not None else get("item"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseOutputItemDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.item = parse_beta_output_item(v) if (v := get("item")) is not None else get("item")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseOutputItemDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3135,14 +3234,15 @@ class BetaResponseOutputItemAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseOutputItemAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            item=parse_beta_output_item(v) if (v := get("item")) is not None else get("item"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseOutputItemAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.item = parse_beta_output_item(v) if (v := get("item")) is not None else get("item")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseOutputItemAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3157,13 +3257,14 @@ class BetaResponseInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3181,16 +3282,17 @@ class BetaResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseShellCallOutputContentDoneStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            output=[FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseShellCallOutputContentDoneStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.output = [FunctionShellCallOutputContent.from_dict(x1) for x1 in v] if (v := get("output")) is not None else get("output")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseShellCallOutputContentDoneStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3208,16 +3310,17 @@ class BetaResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseShellCallOutputContentDeltaStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            delta=ShellCallOutputDelta.from_dict(v) if (v := get("delta")) is not None else get("delta"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseShellCallOutputContentDeltaStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.delta = ShellCallOutputDelta.from_dict(v) if (v := get("delta")) is not None else get("delta")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseShellCallOutputContentDeltaStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3234,15 +3337,16 @@ class BetaResponseShellCallCommandDoneStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseShellCallCommandDoneStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            command=get("command"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseShellCallCommandDoneStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.command = get("command")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseShellCallCommandDoneStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3260,16 +3364,17 @@ class BetaResponseShellCallCommandDeltaStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseShellCallCommandDeltaStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            delta=get("delta"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            obfuscation=get("obfuscation"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseShellCallCommandDeltaStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.delta = get("delta")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.obfuscation = get("obfuscation")
+        return self if cls is BetaResponseShellCallCommandDeltaStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3286,15 +3391,16 @@ class BetaResponseShellCallCommandAddedStreamingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseShellCallCommandAddedStreamingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            output_index=get("output_index"),
-            command_index=get("command_index"),
-            command=get("command"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseShellCallCommandAddedStreamingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.output_index = get("output_index")
+        self.command_index = get("command_index")
+        self.command = get("command")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseShellCallCommandAddedStreamingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3312,16 +3418,17 @@ class BetaResponseFunctionCallArgumentsDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFunctionCallArgumentsDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            name=get("name"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            arguments=get("arguments"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseFunctionCallArgumentsDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.name = get("name")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.arguments = get("arguments")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseFunctionCallArgumentsDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3338,15 +3445,16 @@ class BetaResponseFunctionCallArgumentsDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFunctionCallArgumentsDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            sequence_number=get("sequence_number"),
-            delta=get("delta"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseFunctionCallArgumentsDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.sequence_number = get("sequence_number")
+        self.delta = get("delta")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseFunctionCallArgumentsDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3362,14 +3470,15 @@ class BetaResponseFileSearchCallSearchingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFileSearchCallSearchingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseFileSearchCallSearchingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseFileSearchCallSearchingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3385,14 +3494,15 @@ class BetaResponseFileSearchCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFileSearchCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseFileSearchCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseFileSearchCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3408,14 +3518,15 @@ class BetaResponseFileSearchCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFileSearchCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseFileSearchCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseFileSearchCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3432,15 +3543,16 @@ class BetaResponseErrorEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseErrorEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            message=get("message"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            code=get("code"),
-            param=get("param"),
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseErrorEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.message = get("message")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        self.code = get("code")
+        self.param = get("param")
+        return self if cls is BetaResponseErrorEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3455,13 +3567,14 @@ class BetaResponseCreatedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCreatedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCreatedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCreatedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3479,16 +3592,17 @@ class BetaResponseContentPartDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseContentPartDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            sequence_number=get("sequence_number"),
-            part=parse_output_content(v) if (v := get("part")) is not None else get("part"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseContentPartDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.sequence_number = get("sequence_number")
+        self.part = parse_output_content(v) if (v := get("part")) is not None else get("part")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseContentPartDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3506,16 +3620,17 @@ class BetaResponseContentPartAddedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseContentPartAddedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            item_id=get("item_id"),
-            output_index=get("output_index"),
-            content_index=get("content_index"),
-            part=parse_output_content(v) if (v := get("part")) is not None else get("part"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseContentPartAddedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.item_id = get("item_id")
+        self.output_index = get("output_index")
+        self.content_index = get("content_index")
+        self.part = parse_output_content(v) if (v := get("part")) is not None else get("part")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseContentPartAddedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3530,13 +3645,14 @@ class BetaResponseCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3552,14 +3668,15 @@ class BetaResponseCodeInterpreterCallInterpretingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCodeInterpreterCallInterpretingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCodeInterpreterCallInterpretingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCodeInterpreterCallInterpretingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3575,14 +3692,15 @@ class BetaResponseCodeInterpreterCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCodeInterpreterCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCodeInterpreterCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCodeInterpreterCallInProgressEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3598,14 +3716,15 @@ class BetaResponseCodeInterpreterCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCodeInterpreterCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCodeInterpreterCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCodeInterpreterCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3622,15 +3741,16 @@ class BetaResponseCodeInterpreterCallCodeDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCodeInterpreterCallCodeDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            code=get("code"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCodeInterpreterCallCodeDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.code = get("code")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCodeInterpreterCallCodeDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3647,15 +3767,16 @@ class BetaResponseCodeInterpreterCallCodeDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseCodeInterpreterCallCodeDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseCodeInterpreterCallCodeDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseCodeInterpreterCallCodeDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3669,12 +3790,13 @@ class BetaResponseAudioTranscriptDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseAudioTranscriptDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseAudioTranscriptDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseAudioTranscriptDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3689,13 +3811,14 @@ class BetaResponseAudioTranscriptDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseAudioTranscriptDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            delta=get("delta"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseAudioTranscriptDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.delta = get("delta")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseAudioTranscriptDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3709,12 +3832,13 @@ class BetaResponseAudioDoneEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseAudioDoneEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseAudioDoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseAudioDoneEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3729,13 +3853,14 @@ class BetaResponseAudioDeltaEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseAudioDeltaEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            delta=get("delta"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseAudioDeltaEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.delta = get("delta")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseAudioDeltaEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3750,13 +3875,14 @@ class BetaResponseIncompleteEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseIncompleteEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            response=BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseIncompleteEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.response = BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseIncompleteEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3771,13 +3897,14 @@ class BetaResponseFailedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseFailedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            sequence_number=get("sequence_number"),
-            response=BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseFailedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.sequence_number = get("sequence_number")
+        self.response = BetaResponse.from_dict(v) if (v := get("response")) is not None else get("response")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseFailedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3793,14 +3920,15 @@ class BetaResponseWebSearchCallCompletedEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseWebSearchCallCompletedEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseWebSearchCallCompletedEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseWebSearchCallCompletedEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3816,14 +3944,15 @@ class BetaResponseWebSearchCallSearchingEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseWebSearchCallSearchingEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseWebSearchCallSearchingEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseWebSearchCallSearchingEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -3839,14 +3968,15 @@ class BetaResponseWebSearchCallInProgressEvent(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaResponseWebSearchCallInProgressEvent:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            output_index=get("output_index"),
-            item_id=get("item_id"),
-            sequence_number=get("sequence_number"),
-            agent=BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(BetaResponseWebSearchCallInProgressEvent)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.output_index = get("output_index")
+        self.item_id = get("item_id")
+        self.sequence_number = get("sequence_number")
+        self.agent = BetaAgentTag.from_dict(v) if (v := get("agent")) is not None else None
+        return self if cls is BetaResponseWebSearchCallInProgressEvent else rebuild_model(cls, self)
 
 
 def parse_beta_input_item(d: Any) -> BetaInputItem:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 from .group_organization_role_assignments import Role
 
 __all__ = [
@@ -28,13 +28,14 @@ class PublicRoleListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PublicRoleListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[Role.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next=get("next"),
-            _raw=data,
-        )
+        self = object.__new__(PublicRoleListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [Role.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next = get("next")
+        return self if cls is PublicRoleListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -48,9 +49,10 @@ class RoleDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoleDeletedResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(RoleDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is RoleDeletedResource else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "CompletionTokensDetails",
@@ -32,14 +32,15 @@ class CompletionUsage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompletionUsage:
         get: Any = data.get
-        return cls(
-            completion_tokens=get("completion_tokens"),
-            prompt_tokens=get("prompt_tokens"),
-            total_tokens=get("total_tokens"),
-            completion_tokens_details=CompletionTokensDetails.from_dict(v) if (v := get("completion_tokens_details")) is not None else None,
-            prompt_tokens_details=PromptTokensDetails.from_dict(v) if (v := get("prompt_tokens_details")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(CompletionUsage)
+        self._raw = data
+        self._request_id = None
+        self.completion_tokens = get("completion_tokens")
+        self.prompt_tokens = get("prompt_tokens")
+        self.total_tokens = get("total_tokens")
+        self.completion_tokens_details = CompletionTokensDetails.from_dict(v) if (v := get("completion_tokens_details")) is not None else None
+        self.prompt_tokens_details = PromptTokensDetails.from_dict(v) if (v := get("prompt_tokens_details")) is not None else None
+        return self if cls is CompletionUsage else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -55,14 +56,15 @@ class CompletionTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompletionTokensDetails:
         get: Any = data.get
-        return cls(
-            accepted_prediction_tokens=get("accepted_prediction_tokens"),
-            audio_tokens=get("audio_tokens"),
-            reasoning_tokens=get("reasoning_tokens"),
-            text_tokens=get("text_tokens"),
-            rejected_prediction_tokens=get("rejected_prediction_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(CompletionTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.accepted_prediction_tokens = get("accepted_prediction_tokens")
+        self.audio_tokens = get("audio_tokens")
+        self.reasoning_tokens = get("reasoning_tokens")
+        self.text_tokens = get("text_tokens")
+        self.rejected_prediction_tokens = get("rejected_prediction_tokens")
+        return self if cls is CompletionTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -78,14 +80,15 @@ class PromptTokensDetails(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PromptTokensDetails:
         get: Any = data.get
-        return cls(
-            audio_tokens=get("audio_tokens"),
-            cached_tokens=get("cached_tokens"),
-            text_tokens=get("text_tokens"),
-            image_tokens=get("image_tokens"),
-            cache_write_tokens=get("cache_write_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(PromptTokensDetails)
+        self._raw = data
+        self._request_id = None
+        self.audio_tokens = get("audio_tokens")
+        self.cached_tokens = get("cached_tokens")
+        self.text_tokens = get("text_tokens")
+        self.image_tokens = get("image_tokens")
+        self.cache_write_tokens = get("cache_write_tokens")
+        return self if cls is PromptTokensDetails else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -102,15 +105,16 @@ class ModerationResultBody(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModerationResultBody:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            model=get("model"),
-            flagged=get("flagged"),
-            categories=get("categories"),
-            category_scores=get("category_scores"),
-            category_applied_input_types=get("category_applied_input_types"),
-            _raw=data,
-        )
+        self = object.__new__(ModerationResultBody)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.model = get("model")
+        self.flagged = get("flagged")
+        self.categories = get("categories")
+        self.category_scores = get("category_scores")
+        self.category_applied_input_types = get("category_applied_input_types")
+        return self if cls is ModerationResultBody else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -122,10 +126,11 @@ class PromptCacheBreakpointParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PromptCacheBreakpointParam:
         get: Any = data.get
-        return cls(
-            mode=get("mode"),
-            _raw=data,
-        )
+        self = object.__new__(PromptCacheBreakpointParam)
+        self._raw = data
+        self._request_id = None
+        self.mode = get("mode")
+        return self if cls is PromptCacheBreakpointParam else rebuild_model(cls, self)
 
 
 ModerationInputType: TypeAlias = 'Literal["text", "image"] | str'

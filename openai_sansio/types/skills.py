@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "DeletedSkillResource",
@@ -34,16 +34,17 @@ class SkillResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SkillResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            name=get("name"),
-            description=get("description"),
-            created_at=get("created_at"),
-            default_version=get("default_version"),
-            latest_version=get("latest_version"),
-            _raw=data,
-        )
+        self = object.__new__(SkillResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.name = get("name")
+        self.description = get("description")
+        self.created_at = get("created_at")
+        self.default_version = get("default_version")
+        self.latest_version = get("latest_version")
+        return self if cls is SkillResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -59,14 +60,15 @@ class SkillListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SkillListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[SkillResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(SkillListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [SkillResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is SkillListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -80,12 +82,13 @@ class DeletedSkillResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeletedSkillResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(DeletedSkillResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        self.id = get("id")
+        return self if cls is DeletedSkillResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -103,16 +106,17 @@ class SkillVersionResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SkillVersionResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            skill_id=get("skill_id"),
-            version=get("version"),
-            created_at=get("created_at"),
-            name=get("name"),
-            description=get("description"),
-            _raw=data,
-        )
+        self = object.__new__(SkillVersionResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.skill_id = get("skill_id")
+        self.version = get("version")
+        self.created_at = get("created_at")
+        self.name = get("name")
+        self.description = get("description")
+        return self if cls is SkillVersionResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -128,14 +132,15 @@ class SkillVersionListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SkillVersionListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[SkillVersionResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(SkillVersionListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [SkillVersionResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is SkillVersionListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -150,10 +155,11 @@ class DeletedSkillVersionResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeletedSkillVersionResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            id=get("id"),
-            version=get("version"),
-            _raw=data,
-        )
+        self = object.__new__(DeletedSkillVersionResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        self.id = get("id")
+        self.version = get("version")
+        return self if cls is DeletedSkillVersionResource else rebuild_model(cls, self)

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "OrganizationSpendAlert",
@@ -34,15 +34,16 @@ class OrganizationSpendAlert(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationSpendAlert:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            threshold_amount=get("threshold_amount"),
-            currency=get("currency"),
-            interval=get("interval"),
-            notification_channel=SpendAlertNotificationChannel.from_dict(v) if (v := get("notification_channel")) is not None else get("notification_channel"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationSpendAlert)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.threshold_amount = get("threshold_amount")
+        self.currency = get("currency")
+        self.interval = get("interval")
+        self.notification_channel = SpendAlertNotificationChannel.from_dict(v) if (v := get("notification_channel")) is not None else get("notification_channel")
+        return self if cls is OrganizationSpendAlert else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -56,12 +57,13 @@ class OrganizationSpendAlertDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationSpendAlertDeletedResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationSpendAlertDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is OrganizationSpendAlertDeletedResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -77,14 +79,15 @@ class OrganizationSpendAlertListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OrganizationSpendAlertListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[OrganizationSpendAlert.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(OrganizationSpendAlertListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [OrganizationSpendAlert.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is OrganizationSpendAlertListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -101,15 +104,16 @@ class ProjectSpendAlert(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectSpendAlert:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            threshold_amount=get("threshold_amount"),
-            currency=get("currency"),
-            interval=get("interval"),
-            notification_channel=SpendAlertNotificationChannel.from_dict(v) if (v := get("notification_channel")) is not None else get("notification_channel"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectSpendAlert)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.threshold_amount = get("threshold_amount")
+        self.currency = get("currency")
+        self.interval = get("interval")
+        self.notification_channel = SpendAlertNotificationChannel.from_dict(v) if (v := get("notification_channel")) is not None else get("notification_channel")
+        return self if cls is ProjectSpendAlert else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -123,12 +127,13 @@ class ProjectSpendAlertDeletedResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectSpendAlertDeletedResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectSpendAlertDeletedResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is ProjectSpendAlertDeletedResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -144,14 +149,15 @@ class ProjectSpendAlertListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProjectSpendAlertListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[ProjectSpendAlert.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(ProjectSpendAlertListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [ProjectSpendAlert.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is ProjectSpendAlertListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -165,9 +171,10 @@ class SpendAlertNotificationChannel(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpendAlertNotificationChannel:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            recipients=get("recipients"),
-            subject_prefix=get("subject_prefix"),
-            _raw=data,
-        )
+        self = object.__new__(SpendAlertNotificationChannel)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.recipients = get("recipients")
+        self.subject_prefix = get("subject_prefix")
+        return self if cls is SpendAlertNotificationChannel else rebuild_model(cls, self)

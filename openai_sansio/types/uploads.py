@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "Upload",
@@ -33,18 +33,19 @@ class Upload(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Upload:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            created_at=get("created_at"),
-            filename=get("filename"),
-            bytes=get("bytes"),
-            purpose=get("purpose"),
-            status=get("status"),
-            expires_at=get("expires_at"),
-            object=get("object"),
-            file=UploadFile.from_dict(v) if (v := get("file")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(Upload)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.filename = get("filename")
+        self.bytes = get("bytes")
+        self.purpose = get("purpose")
+        self.status = get("status")
+        self.expires_at = get("expires_at")
+        self.object = get("object")
+        self.file = UploadFile.from_dict(v) if (v := get("file")) is not None else None
+        return self if cls is Upload else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -64,18 +65,19 @@ class UploadFile(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UploadFile:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            bytes=get("bytes"),
-            created_at=get("created_at"),
-            filename=get("filename"),
-            object=get("object"),
-            purpose=get("purpose"),
-            status=get("status"),
-            expires_at=get("expires_at"),
-            status_details=get("status_details"),
-            _raw=data,
-        )
+        self = object.__new__(UploadFile)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.bytes = get("bytes")
+        self.created_at = get("created_at")
+        self.filename = get("filename")
+        self.object = get("object")
+        self.purpose = get("purpose")
+        self.status = get("status")
+        self.expires_at = get("expires_at")
+        self.status_details = get("status_details")
+        return self if cls is UploadFile else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -90,10 +92,11 @@ class UploadPart(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UploadPart:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            created_at=get("created_at"),
-            upload_id=get("upload_id"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(UploadPart)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.created_at = get("created_at")
+        self.upload_id = get("upload_id")
+        self.object = get("object")
+        return self if cls is UploadPart else rebuild_model(cls, self)

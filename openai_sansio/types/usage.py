@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 
 __all__ = [
     "CostsResult",
@@ -42,16 +42,17 @@ class CostsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            amount=CostsResultAmount.from_dict(v) if (v := get("amount")) is not None else None,
-            line_item=get("line_item"),
-            project_id=get("project_id"),
-            api_key_id=get("api_key_id"),
-            quantity=get("quantity"),
-            quantity_unit=get("quantity_unit"),
-            _raw=data,
-        )
+        self = object.__new__(CostsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.amount = CostsResultAmount.from_dict(v) if (v := get("amount")) is not None else None
+        self.line_item = get("line_item")
+        self.project_id = get("project_id")
+        self.api_key_id = get("api_key_id")
+        self.quantity = get("quantity")
+        self.quantity_unit = get("quantity_unit")
+        return self if cls is CostsResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -64,11 +65,12 @@ class CostsResultAmount(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostsResultAmount:
         get: Any = data.get
-        return cls(
-            value=get("value"),
-            currency=get("currency"),
-            _raw=data,
-        )
+        self = object.__new__(CostsResultAmount)
+        self._raw = data
+        self._request_id = None
+        self.value = get("value")
+        self.currency = get("currency")
+        return self if cls is CostsResultAmount else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -86,16 +88,17 @@ class UsageAudioSpeechesResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageAudioSpeechesResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            characters=get("characters"),
-            num_model_requests=get("num_model_requests"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(UsageAudioSpeechesResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.characters = get("characters")
+        self.num_model_requests = get("num_model_requests")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.model = get("model")
+        return self if cls is UsageAudioSpeechesResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -113,16 +116,17 @@ class UsageAudioTranscriptionsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageAudioTranscriptionsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            seconds=get("seconds"),
-            num_model_requests=get("num_model_requests"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(UsageAudioTranscriptionsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.seconds = get("seconds")
+        self.num_model_requests = get("num_model_requests")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.model = get("model")
+        return self if cls is UsageAudioTranscriptionsResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -136,12 +140,13 @@ class UsageCodeInterpreterSessionsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageCodeInterpreterSessionsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            num_sessions=get("num_sessions"),
-            project_id=get("project_id"),
-            _raw=data,
-        )
+        self = object.__new__(UsageCodeInterpreterSessionsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.num_sessions = get("num_sessions")
+        self.project_id = get("project_id")
+        return self if cls is UsageCodeInterpreterSessionsResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -174,31 +179,32 @@ class UsageCompletionsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageCompletionsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            input_tokens=get("input_tokens"),
-            output_tokens=get("output_tokens"),
-            num_model_requests=get("num_model_requests"),
-            input_cached_tokens=get("input_cached_tokens"),
-            input_cache_write_tokens=get("input_cache_write_tokens"),
-            input_uncached_tokens=get("input_uncached_tokens"),
-            input_text_tokens=get("input_text_tokens"),
-            output_text_tokens=get("output_text_tokens"),
-            input_cached_text_tokens=get("input_cached_text_tokens"),
-            input_audio_tokens=get("input_audio_tokens"),
-            input_cached_audio_tokens=get("input_cached_audio_tokens"),
-            output_audio_tokens=get("output_audio_tokens"),
-            input_image_tokens=get("input_image_tokens"),
-            input_cached_image_tokens=get("input_cached_image_tokens"),
-            output_image_tokens=get("output_image_tokens"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            model=get("model"),
-            batch=get("batch"),
-            service_tier=get("service_tier"),
-            _raw=data,
-        )
+        self = object.__new__(UsageCompletionsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.input_tokens = get("input_tokens")
+        self.output_tokens = get("output_tokens")
+        self.num_model_requests = get("num_model_requests")
+        self.input_cached_tokens = get("input_cached_tokens")
+        self.input_cache_write_tokens = get("input_cache_write_tokens")
+        self.input_uncached_tokens = get("input_uncached_tokens")
+        self.input_text_tokens = get("input_text_tokens")
+        self.output_text_tokens = get("output_text_tokens")
+        self.input_cached_text_tokens = get("input_cached_text_tokens")
+        self.input_audio_tokens = get("input_audio_tokens")
+        self.input_cached_audio_tokens = get("input_cached_audio_tokens")
+        self.output_audio_tokens = get("output_audio_tokens")
+        self.input_image_tokens = get("input_image_tokens")
+        self.input_cached_image_tokens = get("input_cached_image_tokens")
+        self.output_image_tokens = get("output_image_tokens")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.model = get("model")
+        self.batch = get("batch")
+        self.service_tier = get("service_tier")
+        return self if cls is UsageCompletionsResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -216,16 +222,17 @@ class UsageEmbeddingsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageEmbeddingsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            input_tokens=get("input_tokens"),
-            num_model_requests=get("num_model_requests"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(UsageEmbeddingsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.input_tokens = get("input_tokens")
+        self.num_model_requests = get("num_model_requests")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.model = get("model")
+        return self if cls is UsageEmbeddingsResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -242,15 +249,16 @@ class UsageFileSearchCallsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageFileSearchCallsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            num_requests=get("num_requests"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            vector_store_id=get("vector_store_id"),
-            _raw=data,
-        )
+        self = object.__new__(UsageFileSearchCallsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.num_requests = get("num_requests")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.vector_store_id = get("vector_store_id")
+        return self if cls is UsageFileSearchCallsResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -270,18 +278,19 @@ class UsageImagesResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageImagesResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            images=get("images"),
-            num_model_requests=get("num_model_requests"),
-            source=get("source"),
-            size=get("size"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(UsageImagesResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.images = get("images")
+        self.num_model_requests = get("num_model_requests")
+        self.source = get("source")
+        self.size = get("size")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.model = get("model")
+        return self if cls is UsageImagesResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -299,16 +308,17 @@ class UsageModerationsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageModerationsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            input_tokens=get("input_tokens"),
-            num_model_requests=get("num_model_requests"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            model=get("model"),
-            _raw=data,
-        )
+        self = object.__new__(UsageModerationsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.input_tokens = get("input_tokens")
+        self.num_model_requests = get("num_model_requests")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.model = get("model")
+        return self if cls is UsageModerationsResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -323,13 +333,14 @@ class UsageResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[UsageTimeBucket.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next_page=get("next_page"),
-            _raw=data,
-        )
+        self = object.__new__(UsageResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [UsageTimeBucket.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next_page = get("next_page")
+        return self if cls is UsageResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -344,13 +355,14 @@ class UsageTimeBucket(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageTimeBucket:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            start_time=get("start_time"),
-            end_time=get("end_time"),
-            results=[_parse_usage_time_bucket_result(x1) for x1 in v] if (v := get("results")) is not None else get("results"),
-            _raw=data,
-        )
+        self = object.__new__(UsageTimeBucket)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.start_time = get("start_time")
+        self.end_time = get("end_time")
+        self.results = [_parse_usage_time_bucket_result(x1) for x1 in v] if (v := get("results")) is not None else get("results")
+        return self if cls is UsageTimeBucket else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -364,12 +376,13 @@ class UsageVectorStoresResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageVectorStoresResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            usage_bytes=get("usage_bytes"),
-            project_id=get("project_id"),
-            _raw=data,
-        )
+        self = object.__new__(UsageVectorStoresResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.usage_bytes = get("usage_bytes")
+        self.project_id = get("project_id")
+        return self if cls is UsageVectorStoresResult else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -388,17 +401,18 @@ class UsageWebSearchCallsResult(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageWebSearchCallsResult:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            num_model_requests=get("num_model_requests"),
-            num_requests=get("num_requests"),
-            project_id=get("project_id"),
-            user_id=get("user_id"),
-            api_key_id=get("api_key_id"),
-            model=get("model"),
-            context_level=get("context_level"),
-            _raw=data,
-        )
+        self = object.__new__(UsageWebSearchCallsResult)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.num_model_requests = get("num_model_requests")
+        self.num_requests = get("num_requests")
+        self.project_id = get("project_id")
+        self.user_id = get("user_id")
+        self.api_key_id = get("api_key_id")
+        self.model = get("model")
+        self.context_level = get("context_level")
+        return self if cls is UsageWebSearchCallsResult else rebuild_model(cls, self)
 
 
 def _parse_usage_time_bucket_result(d: Any) -> UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | UsageFileSearchCallsResult | UsageWebSearchCallsResult | CostsResult | UnknownObject:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 from .project_user_role_assignments import User
 
 __all__ = [
@@ -27,12 +27,13 @@ class UserDeleteResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserDeleteResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            id=get("id"),
-            deleted=get("deleted"),
-            _raw=data,
-        )
+        self = object.__new__(UserDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.id = get("id")
+        self.deleted = get("deleted")
+        return self if cls is UserDeleteResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -48,11 +49,12 @@ class UserListResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserListResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[User.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(UserListResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [User.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is UserListResponse else rebuild_model(cls, self)

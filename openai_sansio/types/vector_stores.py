@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel, UnknownObject
+from ._base import BaseModel, UnknownObject, rebuild_model
 
 __all__ = [
     "DeleteVectorStoreFileResponse",
@@ -43,12 +43,13 @@ class DeleteVectorStoreFileResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteVectorStoreFileResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            deleted=get("deleted"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteVectorStoreFileResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.deleted = get("deleted")
+        self.object = get("object")
+        return self if cls is DeleteVectorStoreFileResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -62,12 +63,13 @@ class DeleteVectorStoreResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteVectorStoreResponse:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            deleted=get("deleted"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(DeleteVectorStoreResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.deleted = get("deleted")
+        self.object = get("object")
+        return self if cls is DeleteVectorStoreResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -83,14 +85,15 @@ class ListVectorStoreFilesResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListVectorStoreFilesResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[VectorStoreFileObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListVectorStoreFilesResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [VectorStoreFileObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ListVectorStoreFilesResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -106,14 +109,15 @@ class ListVectorStoresResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListVectorStoresResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[VectorStoreObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            has_more=get("has_more"),
-            _raw=data,
-        )
+        self = object.__new__(ListVectorStoresResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [VectorStoreObject.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        self.has_more = get("has_more")
+        return self if cls is ListVectorStoresResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -125,10 +129,11 @@ class OtherChunkingStrategyResponseParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OtherChunkingStrategyResponseParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            _raw=data,
-        )
+        self = object.__new__(OtherChunkingStrategyResponseParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        return self if cls is OtherChunkingStrategyResponseParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -141,11 +146,12 @@ class StaticChunkingStrategy(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StaticChunkingStrategy:
         get: Any = data.get
-        return cls(
-            max_chunk_size_tokens=get("max_chunk_size_tokens"),
-            chunk_overlap_tokens=get("chunk_overlap_tokens"),
-            _raw=data,
-        )
+        self = object.__new__(StaticChunkingStrategy)
+        self._raw = data
+        self._request_id = None
+        self.max_chunk_size_tokens = get("max_chunk_size_tokens")
+        self.chunk_overlap_tokens = get("chunk_overlap_tokens")
+        return self if cls is StaticChunkingStrategy else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -158,11 +164,12 @@ class StaticChunkingStrategyResponseParam(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StaticChunkingStrategyResponseParam:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            static=StaticChunkingStrategy.from_dict(v) if (v := get("static")) is not None else get("static"),
-            _raw=data,
-        )
+        self = object.__new__(StaticChunkingStrategyResponseParam)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.static = StaticChunkingStrategy.from_dict(v) if (v := get("static")) is not None else get("static")
+        return self if cls is StaticChunkingStrategyResponseParam else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -175,11 +182,12 @@ class VectorStoreExpirationAfter(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreExpirationAfter:
         get: Any = data.get
-        return cls(
-            anchor=get("anchor"),
-            days=get("days"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreExpirationAfter)
+        self._raw = data
+        self._request_id = None
+        self.anchor = get("anchor")
+        self.days = get("days")
+        return self if cls is VectorStoreExpirationAfter else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -196,15 +204,16 @@ class VectorStoreFileBatchObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreFileBatchObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            vector_store_id=get("vector_store_id"),
-            status=get("status"),
-            file_counts=VectorStoreFileBatchObjectFileCounts.from_dict(v) if (v := get("file_counts")) is not None else get("file_counts"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreFileBatchObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.vector_store_id = get("vector_store_id")
+        self.status = get("status")
+        self.file_counts = VectorStoreFileBatchObjectFileCounts.from_dict(v) if (v := get("file_counts")) is not None else get("file_counts")
+        return self if cls is VectorStoreFileBatchObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -220,14 +229,15 @@ class VectorStoreFileBatchObjectFileCounts(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreFileBatchObjectFileCounts:
         get: Any = data.get
-        return cls(
-            in_progress=get("in_progress"),
-            completed=get("completed"),
-            failed=get("failed"),
-            cancelled=get("cancelled"),
-            total=get("total"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreFileBatchObjectFileCounts)
+        self._raw = data
+        self._request_id = None
+        self.in_progress = get("in_progress")
+        self.completed = get("completed")
+        self.failed = get("failed")
+        self.cancelled = get("cancelled")
+        self.total = get("total")
+        return self if cls is VectorStoreFileBatchObjectFileCounts else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -242,13 +252,14 @@ class VectorStoreFileContentResponse(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreFileContentResponse:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[VectorStoreFileContentResponseData.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next_page=get("next_page"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreFileContentResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [VectorStoreFileContentResponseData.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next_page = get("next_page")
+        return self if cls is VectorStoreFileContentResponse else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -261,11 +272,12 @@ class VectorStoreFileContentResponseData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreFileContentResponseData:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreFileContentResponseData)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is VectorStoreFileContentResponseData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -285,18 +297,19 @@ class VectorStoreFileObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreFileObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            usage_bytes=get("usage_bytes"),
-            created_at=get("created_at"),
-            vector_store_id=get("vector_store_id"),
-            status=get("status"),
-            last_error=VectorStoreFileObjectLastError.from_dict(v) if (v := get("last_error")) is not None else None,
-            chunking_strategy=_parse_vector_store_file_object_chunking_strategy(v) if (v := get("chunking_strategy")) is not None else None,
-            attributes=get("attributes"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreFileObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.usage_bytes = get("usage_bytes")
+        self.created_at = get("created_at")
+        self.vector_store_id = get("vector_store_id")
+        self.status = get("status")
+        self.last_error = VectorStoreFileObjectLastError.from_dict(v) if (v := get("last_error")) is not None else None
+        self.chunking_strategy = _parse_vector_store_file_object_chunking_strategy(v) if (v := get("chunking_strategy")) is not None else None
+        self.attributes = get("attributes")
+        return self if cls is VectorStoreFileObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -309,11 +322,12 @@ class VectorStoreFileObjectLastError(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreFileObjectLastError:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreFileObjectLastError)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is VectorStoreFileObjectLastError else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -335,20 +349,21 @@ class VectorStoreObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreObject:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            created_at=get("created_at"),
-            name=get("name"),
-            usage_bytes=get("usage_bytes"),
-            file_counts=VectorStoreObjectFileCounts.from_dict(v) if (v := get("file_counts")) is not None else get("file_counts"),
-            status=get("status"),
-            metadata=get("metadata"),
-            expires_after=VectorStoreExpirationAfter.from_dict(v) if (v := get("expires_after")) is not None else None,
-            expires_at=get("expires_at"),
-            last_active_at=get("last_active_at"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.created_at = get("created_at")
+        self.name = get("name")
+        self.usage_bytes = get("usage_bytes")
+        self.file_counts = VectorStoreObjectFileCounts.from_dict(v) if (v := get("file_counts")) is not None else get("file_counts")
+        self.status = get("status")
+        self.metadata = get("metadata")
+        self.expires_after = VectorStoreExpirationAfter.from_dict(v) if (v := get("expires_after")) is not None else None
+        self.expires_at = get("expires_at")
+        self.last_active_at = get("last_active_at")
+        return self if cls is VectorStoreObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -364,14 +379,15 @@ class VectorStoreObjectFileCounts(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreObjectFileCounts:
         get: Any = data.get
-        return cls(
-            in_progress=get("in_progress"),
-            completed=get("completed"),
-            failed=get("failed"),
-            cancelled=get("cancelled"),
-            total=get("total"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreObjectFileCounts)
+        self._raw = data
+        self._request_id = None
+        self.in_progress = get("in_progress")
+        self.completed = get("completed")
+        self.failed = get("failed")
+        self.cancelled = get("cancelled")
+        self.total = get("total")
+        return self if cls is VectorStoreObjectFileCounts else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -384,11 +400,12 @@ class VectorStoreSearchResultContentObject(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreSearchResultContentObject:
         get: Any = data.get
-        return cls(
-            type=get("type"),
-            text=get("text"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreSearchResultContentObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.text = get("text")
+        return self if cls is VectorStoreSearchResultContentObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -404,14 +421,15 @@ class VectorStoreSearchResultItem(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreSearchResultItem:
         get: Any = data.get
-        return cls(
-            file_id=get("file_id"),
-            filename=get("filename"),
-            score=get("score"),
-            attributes=get("attributes"),
-            content=[VectorStoreSearchResultContentObject.from_dict(x1) for x1 in v] if (v := get("content")) is not None else get("content"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreSearchResultItem)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.filename = get("filename")
+        self.score = get("score")
+        self.attributes = get("attributes")
+        self.content = [VectorStoreSearchResultContentObject.from_dict(x1) for x1 in v] if (v := get("content")) is not None else get("content")
+        return self if cls is VectorStoreSearchResultItem else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -427,14 +445,15 @@ class VectorStoreSearchResultsPage(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VectorStoreSearchResultsPage:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            search_query=get("search_query"),
-            data=[VectorStoreSearchResultItem.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            next_page=get("next_page"),
-            _raw=data,
-        )
+        self = object.__new__(VectorStoreSearchResultsPage)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.search_query = get("search_query")
+        self.data = [VectorStoreSearchResultItem.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.next_page = get("next_page")
+        return self if cls is VectorStoreSearchResultsPage else rebuild_model(cls, self)
 
 
 def _parse_vector_store_file_object_chunking_strategy(d: Any) -> StaticChunkingStrategyResponseParam | OtherChunkingStrategyResponseParam | UnknownObject:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping, TypeAlias
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "DeletedVideoResource",
@@ -31,11 +31,12 @@ class Error2(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Error2:
         get: Any = data.get
-        return cls(
-            code=get("code"),
-            message=get("message"),
-            _raw=data,
-        )
+        self = object.__new__(Error2)
+        self._raw = data
+        self._request_id = None
+        self.code = get("code")
+        self.message = get("message")
+        return self if cls is Error2 else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -59,22 +60,23 @@ class VideoResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VideoResource:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            object=get("object"),
-            model=get("model"),
-            status=get("status"),
-            progress=get("progress"),
-            created_at=get("created_at"),
-            size=get("size"),
-            seconds=get("seconds"),
-            completed_at=get("completed_at"),
-            expires_at=get("expires_at"),
-            prompt=get("prompt"),
-            remixed_from_video_id=get("remixed_from_video_id"),
-            error=Error2.from_dict(v) if (v := get("error")) is not None else None,
-            _raw=data,
-        )
+        self = object.__new__(VideoResource)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.model = get("model")
+        self.status = get("status")
+        self.progress = get("progress")
+        self.created_at = get("created_at")
+        self.size = get("size")
+        self.seconds = get("seconds")
+        self.completed_at = get("completed_at")
+        self.expires_at = get("expires_at")
+        self.prompt = get("prompt")
+        self.remixed_from_video_id = get("remixed_from_video_id")
+        self.error = Error2.from_dict(v) if (v := get("error")) is not None else None
+        return self if cls is VideoResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -90,14 +92,15 @@ class VideoListResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VideoListResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            data=[VideoResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data"),
-            has_more=get("has_more"),
-            first_id=get("first_id"),
-            last_id=get("last_id"),
-            _raw=data,
-        )
+        self = object.__new__(VideoListResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.data = [VideoResource.from_dict(x1) for x1 in v] if (v := get("data")) is not None else get("data")
+        self.has_more = get("has_more")
+        self.first_id = get("first_id")
+        self.last_id = get("last_id")
+        return self if cls is VideoListResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -111,12 +114,13 @@ class VideoCharacterResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VideoCharacterResource:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            name=get("name"),
-            _raw=data,
-        )
+        self = object.__new__(VideoCharacterResource)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.name = get("name")
+        return self if cls is VideoCharacterResource else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -130,12 +134,13 @@ class DeletedVideoResource(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeletedVideoResource:
         get: Any = data.get
-        return cls(
-            object=get("object"),
-            deleted=get("deleted"),
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(DeletedVideoResource)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        self.id = get("id")
+        return self if cls is DeletedVideoResource else rebuild_model(cls, self)
 
 
 VideoSize: TypeAlias = 'Literal["720x1280", "1280x720", "1024x1792", "1792x1024"] | str'

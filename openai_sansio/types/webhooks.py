@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import attrs
 
-from ._base import BaseModel
+from ._base import BaseModel, rebuild_model
 
 __all__ = [
     "WebhookBatchCancelled",
@@ -60,14 +60,15 @@ class WebhookBatchCancelled(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchCancelled:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookBatchCancelledData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchCancelled)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookBatchCancelledData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookBatchCancelled else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -79,10 +80,11 @@ class WebhookBatchCancelledData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchCancelledData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchCancelledData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookBatchCancelledData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -98,14 +100,15 @@ class WebhookBatchCompleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchCompleted:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookBatchCompletedData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchCompleted)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookBatchCompletedData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookBatchCompleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -117,10 +120,11 @@ class WebhookBatchCompletedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchCompletedData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchCompletedData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookBatchCompletedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -136,14 +140,15 @@ class WebhookBatchExpired(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchExpired:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookBatchExpiredData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchExpired)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookBatchExpiredData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookBatchExpired else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -155,10 +160,11 @@ class WebhookBatchExpiredData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchExpiredData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchExpiredData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookBatchExpiredData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -174,14 +180,15 @@ class WebhookBatchFailed(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchFailed:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookBatchFailedData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchFailed)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookBatchFailedData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookBatchFailed else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -193,10 +200,11 @@ class WebhookBatchFailedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookBatchFailedData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookBatchFailedData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookBatchFailedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -212,14 +220,15 @@ class WebhookEvalRunCanceled(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvalRunCanceled:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookEvalRunCanceledData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookEvalRunCanceled)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookEvalRunCanceledData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookEvalRunCanceled else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -231,10 +240,11 @@ class WebhookEvalRunCanceledData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvalRunCanceledData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookEvalRunCanceledData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookEvalRunCanceledData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -250,14 +260,15 @@ class WebhookEvalRunFailed(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvalRunFailed:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookEvalRunFailedData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookEvalRunFailed)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookEvalRunFailedData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookEvalRunFailed else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -269,10 +280,11 @@ class WebhookEvalRunFailedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvalRunFailedData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookEvalRunFailedData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookEvalRunFailedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -288,14 +300,15 @@ class WebhookEvalRunSucceeded(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvalRunSucceeded:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookEvalRunSucceededData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookEvalRunSucceeded)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookEvalRunSucceededData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookEvalRunSucceeded else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -307,10 +320,11 @@ class WebhookEvalRunSucceededData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvalRunSucceededData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookEvalRunSucceededData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookEvalRunSucceededData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -326,14 +340,15 @@ class WebhookFineTuningJobCancelled(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookFineTuningJobCancelled:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookFineTuningJobCancelledData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookFineTuningJobCancelled)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookFineTuningJobCancelledData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookFineTuningJobCancelled else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -345,10 +360,11 @@ class WebhookFineTuningJobCancelledData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookFineTuningJobCancelledData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookFineTuningJobCancelledData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookFineTuningJobCancelledData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -364,14 +380,15 @@ class WebhookFineTuningJobFailed(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookFineTuningJobFailed:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookFineTuningJobFailedData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookFineTuningJobFailed)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookFineTuningJobFailedData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookFineTuningJobFailed else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -383,10 +400,11 @@ class WebhookFineTuningJobFailedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookFineTuningJobFailedData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookFineTuningJobFailedData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookFineTuningJobFailedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -402,14 +420,15 @@ class WebhookFineTuningJobSucceeded(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookFineTuningJobSucceeded:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookFineTuningJobSucceededData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookFineTuningJobSucceeded)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookFineTuningJobSucceededData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookFineTuningJobSucceeded else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -421,10 +440,11 @@ class WebhookFineTuningJobSucceededData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookFineTuningJobSucceededData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookFineTuningJobSucceededData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookFineTuningJobSucceededData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -440,14 +460,15 @@ class WebhookLiveCallIncoming(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookLiveCallIncoming:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookLiveCallIncomingData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookLiveCallIncoming)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookLiveCallIncomingData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookLiveCallIncoming else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -460,11 +481,12 @@ class WebhookLiveCallIncomingDataSipHeader(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookLiveCallIncomingDataSipHeader:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            value=get("value"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookLiveCallIncomingDataSipHeader)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.value = get("value")
+        return self if cls is WebhookLiveCallIncomingDataSipHeader else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -477,11 +499,12 @@ class WebhookLiveCallIncomingData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookLiveCallIncomingData:
         get: Any = data.get
-        return cls(
-            session_id=get("session_id"),
-            sip_headers=[WebhookLiveCallIncomingDataSipHeader.from_dict(x1) for x1 in v] if (v := get("sip_headers")) is not None else get("sip_headers"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookLiveCallIncomingData)
+        self._raw = data
+        self._request_id = None
+        self.session_id = get("session_id")
+        self.sip_headers = [WebhookLiveCallIncomingDataSipHeader.from_dict(x1) for x1 in v] if (v := get("sip_headers")) is not None else get("sip_headers")
+        return self if cls is WebhookLiveCallIncomingData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -497,14 +520,15 @@ class WebhookRealtimeCallIncoming(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookRealtimeCallIncoming:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookRealtimeCallIncomingData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookRealtimeCallIncoming)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookRealtimeCallIncomingData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookRealtimeCallIncoming else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -517,11 +541,12 @@ class WebhookRealtimeCallIncomingDataSipHeader(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookRealtimeCallIncomingDataSipHeader:
         get: Any = data.get
-        return cls(
-            name=get("name"),
-            value=get("value"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookRealtimeCallIncomingDataSipHeader)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.value = get("value")
+        return self if cls is WebhookRealtimeCallIncomingDataSipHeader else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -534,11 +559,12 @@ class WebhookRealtimeCallIncomingData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookRealtimeCallIncomingData:
         get: Any = data.get
-        return cls(
-            call_id=get("call_id"),
-            sip_headers=[WebhookRealtimeCallIncomingDataSipHeader.from_dict(x1) for x1 in v] if (v := get("sip_headers")) is not None else get("sip_headers"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookRealtimeCallIncomingData)
+        self._raw = data
+        self._request_id = None
+        self.call_id = get("call_id")
+        self.sip_headers = [WebhookRealtimeCallIncomingDataSipHeader.from_dict(x1) for x1 in v] if (v := get("sip_headers")) is not None else get("sip_headers")
+        return self if cls is WebhookRealtimeCallIncomingData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -554,14 +580,15 @@ class WebhookResponseCancelled(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseCancelled:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookResponseCancelledData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseCancelled)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookResponseCancelledData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookResponseCancelled else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -573,10 +600,11 @@ class WebhookResponseCancelledData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseCancelledData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseCancelledData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookResponseCancelledData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -592,14 +620,15 @@ class WebhookResponseCompleted(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseCompleted:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookResponseCompletedData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseCompleted)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookResponseCompletedData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookResponseCompleted else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -611,10 +640,11 @@ class WebhookResponseCompletedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseCompletedData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseCompletedData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookResponseCompletedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -630,14 +660,15 @@ class WebhookResponseFailed(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseFailed:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookResponseFailedData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseFailed)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookResponseFailedData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookResponseFailed else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -649,10 +680,11 @@ class WebhookResponseFailedData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseFailedData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseFailedData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookResponseFailedData else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -668,14 +700,15 @@ class WebhookResponseIncomplete(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseIncomplete:
         get: Any = data.get
-        return cls(
-            created_at=get("created_at"),
-            id=get("id"),
-            data=WebhookResponseIncompleteData.from_dict(v) if (v := get("data")) is not None else get("data"),
-            type=get("type"),
-            object=get("object"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseIncomplete)
+        self._raw = data
+        self._request_id = None
+        self.created_at = get("created_at")
+        self.id = get("id")
+        self.data = WebhookResponseIncompleteData.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.type = get("type")
+        self.object = get("object")
+        return self if cls is WebhookResponseIncomplete else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -687,7 +720,8 @@ class WebhookResponseIncompleteData(BaseModel):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebhookResponseIncompleteData:
         get: Any = data.get
-        return cls(
-            id=get("id"),
-            _raw=data,
-        )
+        self = object.__new__(WebhookResponseIncompleteData)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        return self if cls is WebhookResponseIncompleteData else rebuild_model(cls, self)
