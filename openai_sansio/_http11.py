@@ -9,7 +9,6 @@ ever has one of them in flight.
 
 from __future__ import annotations
 
-import functools
 import re
 
 import h11
@@ -24,7 +23,7 @@ from ._events import (
     ResponseReceived,
     Sentinel,
 )
-from ._headers import Headers
+from ._headers import SECRET_HEADERS, Headers
 from ._request import Origin, Request
 
 __all__ = ["HTTP11Connection"]
@@ -50,8 +49,19 @@ _REFUSED_HEADERS = {
 # h11 quotes raw received bytes in some messages (header lines, chunk
 # headers); a response header may carry a cookie, so cut the quote off.
 _QUOTED_BYTES = re.compile(r":? (?:b['\"]|bytearray\().*", re.DOTALL)
-# How many checked header names and values a connection remembers.
-_CHECKED_LIMIT = 128
+# Checked request header names and values with their wire form, and the
+# decoded names and latest values of response headers: a client sends and
+# receives the same few fields every time.  Shared by all connections (a
+# cache per connection costs kilobytes each when hundreds of streams are
+# open), bounded (emptied when full, so unique values such as idempotency
+# keys or request ids cannot grow them), and never holding the value of a
+# credential header.  Refusals are not cached.
+_CACHE_LIMIT = 256
+_NAMES: dict[str, tuple[str, bytes]] = {}
+_VALUES: dict[str, bytes] = {}
+_UNCACHED_VALUES = SECRET_HEADERS | {"idempotency-key"}
+_RESPONSE_NAMES: dict[bytes, str] = {}
+_RESPONSE_VALUES: dict[str, tuple[bytes, str]] = {}
 _STRAY_DATA = "the server sent data while no request was in flight"
 _NO_TRAILERS = Headers()
 _CLOSED = ConnectionClosed()
@@ -88,13 +98,6 @@ class HTTP11Connection:
         self._error: str | None = None
         # The first bytes of a response, until they are known to be "HTTP/".
         self._prefix: bytes | None = None
-        # Header names and values already checked, with their wire form: a
-        # client sends the same few fields on every request.  Kept per
-        # connection so a credential does not outlive it here; bounded, so
-        # unique values (idempotency keys) cannot grow it.  Refusals are
-        # not cached.
-        self._check_name = functools.lru_cache(maxsize=_CHECKED_LIMIT)(_check_name)
-        self._encode_value = functools.lru_cache(maxsize=_CHECKED_LIMIT)(_encode_value)
         # Whether h11 is between requests on both sides; it only changes in
         # send() and when a response completes (any other change comes with
         # _eof, _closed or _error set), so it is tracked rather than asked
@@ -182,11 +185,24 @@ class HTTP11Connection:
         host: bytes | None = None
         have_length = False
         length = str(len(body)).encode("ascii")
-        check_name = self._check_name
-        encode_value = self._encode_value
+        names = _NAMES
+        values = _VALUES
         for name, value in request.headers:
-            lname, raw_name = check_name(name)
-            raw_value = encode_value(lname, value)
+            checked = names.get(name)
+            if checked is None:
+                checked = _check_name(name)
+                if len(names) >= _CACHE_LIMIT:
+                    names.clear()
+                names[name] = checked
+            lname, raw_name = checked
+            # A credential is never stored, so looking it up costs nothing.
+            raw_value = values.get(value)
+            if raw_value is None:
+                raw_value = _encode_value(lname, value)
+                if lname not in _UNCACHED_VALUES:
+                    if len(values) >= _CACHE_LIMIT:
+                        values.clear()
+                    values[value] = raw_value
             if lname == "host":
                 if host is not None:
                     raise LocalProtocolError("more than one 'host' header")
@@ -355,7 +371,7 @@ class HTTP11Connection:
                 event.status_code,
                 # The names as received; Headers lower-cases them once
                 # (h11's own lower-cased view is slower to walk).
-                Headers.from_raw(event.headers.raw_items()),
+                _response_headers(event.headers.raw_items()),
                 event.http_version.decode("ascii"),
             )
         if isinstance(event, h11.EndOfMessage):
@@ -395,6 +411,36 @@ class HTTP11Connection:
         self._error = f"invalid HTTP/1.1 response: {message}"
         self._in_flight = False
         return self._error
+
+
+def _response_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
+    # Headers.from_raw, sharing the strings that repeat from one response to
+    # the next (every name, most values): an open stream keeps its headers.
+    names = _RESPONSE_NAMES
+    latest = _RESPONSE_VALUES
+    fields: list[tuple[str, str]] = []
+    append = fields.append
+    for raw_name, raw_value in raw:
+        name = names.get(raw_name)
+        if name is None:
+            name = raw_name.decode("latin-1").lower()
+            if len(names) >= _CACHE_LIMIT:
+                names.clear()
+            names[raw_name] = name
+        # Credential headers are never stored, so they always miss here.
+        seen = latest.get(name)
+        if seen is not None and seen[0] == raw_value:
+            append((name, seen[1]))
+            continue
+        value = raw_value.decode("latin-1")
+        if name not in SECRET_HEADERS:
+            if seen is None and len(latest) >= _CACHE_LIMIT:
+                latest.clear()
+            latest[name] = (raw_value, value)
+        append((name, value))
+    headers = Headers.__new__(Headers)
+    headers._set(tuple(fields))
+    return headers
 
 
 def _check_name(name: str) -> tuple[str, bytes]:

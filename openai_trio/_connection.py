@@ -22,6 +22,7 @@ from openai_sansio import (
     APITimeoutError,
     ConnectionClosed,
     Event,
+    HTTP11Connection,
     OpenAIError,
     RemoteProtocolError,
     Request,
@@ -161,13 +162,22 @@ class Connection:
     above do not change.
     """
 
+    __slots__ = (
+        "_broken", "_closed", "_probe", "_proto", "_response_bytes", "_reused_for_current",
+        "_stream", "_write_lock", "origin", "requests_sent", "streams_in_use",
+    )
+
     def __init__(self, stream: trio.abc.Stream, origin: Origin, protocol: ProtocolConnection) -> None:
         self.origin = origin
         self._stream = stream
         self._proto = protocol
         # All bytes for one connection are produced and written under this
         # lock, so concurrent senders (HTTP/2) never interleave frames.
-        self._write_lock = trio.Lock()
+        # HTTP/1.1 refuses a second request before it produces a byte, so it
+        # goes without (a lock costs half a kilobyte per open connection).
+        self._write_lock: trio.Lock | None = (
+            None if type(protocol) is HTTP11Connection else trio.Lock()
+        )
         self._broken = False
         self._closed = False
         self.streams_in_use = 0
@@ -265,12 +275,13 @@ class Connection:
         written.  A failed or cancelled write marks the connection broken.
         """
         lock = self._write_lock
-        try:
-            # Uncontended (always, with HTTP/1.1): skip the scheduler round
-            # trip of a full acquire; the write below is the checkpoint.
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
+        if lock is not None:
+            try:
+                # Uncontended (the usual case): skip the scheduler round
+                # trip of a full acquire; the write below is the checkpoint.
+                lock.acquire_nowait()
+            except trio.WouldBlock:
+                await lock.acquire()
         try:
             if self.is_closed:
                 raise StaleConnectionError("connection closed before the request was sent")
@@ -282,7 +293,8 @@ class Connection:
             data = self._proto.data_to_send()
             await self._write(data, limits, reused=reused)
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
         return stream_id
 
     async def _write(self, data: bytes, limits: Limits, *, reused: bool) -> None:

@@ -9,7 +9,6 @@ collection.
 
 from __future__ import annotations
 
-import collections
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
@@ -96,6 +95,10 @@ def scrub_secret(exc: BaseException, secret: str | None) -> None:
 
 class Exchange:
     """One request/response on a connection slot taken from the pool."""
+
+    __slots__ = (
+        "_pool", "complete", "connection", "headers", "limits", "released", "status_code", "stream_id",
+    )
 
     def __init__(self, pool: ConnectionPool, conn: Connection, limits: Limits) -> None:
         self._pool = pool
@@ -216,6 +219,11 @@ class AsyncStream(Generic[T]):
     ``APIStreamError`` after the items that arrived ahead of it.
     """
 
+    __slots__ = (
+        "_decoder", "_error", "_exchange", "_finished", "_pending", "_secret",
+        "headers", "request", "request_id", "status_code",
+    )
+
     def __init__(
         self,
         exchange: Exchange,
@@ -227,7 +235,9 @@ class AsyncStream(Generic[T]):
         self._exchange = exchange
         self._secret = secret
         self._decoder = decoder
-        self._pending: collections.deque[T] = collections.deque()
+        # Decoded items not yet handed out, last first so the next one is a
+        # pop() away: a list costs a fraction of a deque per open stream.
+        self._pending: list[T] = []
         self._error: BaseException | None = None
         self._finished = False
         self.request = request
@@ -260,7 +270,7 @@ class AsyncStream(Generic[T]):
 
     async def __anext__(self) -> T:
         if self._pending:
-            return self._pending.popleft()
+            return self._pending.pop()
         if self._error is not None:
             error, self._error = self._error, None
             self._finished = True
@@ -273,9 +283,9 @@ class AsyncStream(Generic[T]):
             scrub_secret(exc, self._secret)
             await self._exchange.release(discard=True)
             if exc.received:
-                self._pending.extend(exc.received)
+                self._pending[:] = exc.received[::-1]
                 self._error = exc
-                return self._pending.popleft()
+                return self._pending.pop()
             self._finished = True
             raise
         except BaseException as exc:
@@ -287,7 +297,7 @@ class AsyncStream(Generic[T]):
             await self._exchange.release(discard=True)
             raise
         if self._pending:
-            return self._pending.popleft()
+            return self._pending.pop()
         self._finished = True
         raise StopAsyncIteration
 
@@ -306,11 +316,11 @@ class AsyncStream(Generic[T]):
                 return
             event = await receive(limits)
             if type(event) is DataReceived:
-                pending.extend(decoder.feed(event.data))
+                pending[:] = decoder.feed(event.data)[::-1]
             elif isinstance(event, ResponseComplete):
                 exchange.complete = True
                 await exchange.release()
-                pending.extend(decoder.close())
+                pending[:] = decoder.close()[::-1]
             else:
                 exchange.connection.mark_broken()
                 raise RemoteProtocolError(
@@ -346,6 +356,8 @@ class AsyncStream(Generic[T]):
 
 
 class _TextDeltas:
+    __slots__ = ("_stream",)
+
     def __init__(self, stream: AsyncStream[Any]) -> None:
         self._stream = stream
 
