@@ -163,8 +163,8 @@ class Connection:
     """
 
     __slots__ = (
-        "_broken", "_closed", "_probe", "_proto", "_response_bytes", "_reused_for_current",
-        "_stream", "_write_lock", "origin", "requests_sent", "streams_in_use",
+        "_broken", "_closed", "_probe", "_proto", "_read_limit", "_response_bytes",
+        "_reused_for_current", "_stream", "_write_lock", "origin", "requests_sent", "streams_in_use",
     )
 
     def __init__(self, stream: trio.abc.Stream, origin: Origin, protocol: ProtocolConnection) -> None:
@@ -184,6 +184,9 @@ class Connection:
         self.requests_sent = 0
         self._response_bytes = 0
         self._reused_for_current = False
+        # Which limit set the deadline of the read under way in a shared
+        # scope (see send_and_receive), for the timeout's message.
+        self._read_limit = "read"
         # What peer_closed() polls, once it has polled.
         self._probe: tuple[trio.socket.SocketType, int, select.poll, int] | None = None
 
@@ -297,6 +300,49 @@ class Connection:
                 lock.release()
         return stream_id
 
+    async def send_and_receive(self, request: Request, limits: Limits) -> tuple[int, Event]:
+        """``send_request`` then ``receive_event``: the stream id and the
+        first event of the response.
+
+        A small HTTP/1.1 request and the wait for its response share one
+        cancel scope whose deadline moves from the write limit to the read
+        limit: entering a scope registers a deadline with trio, a cost
+        every request would otherwise pay twice.
+        """
+        if self._write_lock is not None:
+            stream_id = await self.send_request(request, limits)
+            return stream_id, await self.receive_event(limits)
+        if self.is_closed:
+            raise StaleConnectionError("connection closed before the request was sent")
+        reused = self.requests_sent > 0
+        stream_id = self._proto.send(request)
+        self.requests_sent += 1
+        self._reused_for_current = reused
+        self._response_bytes = 0
+        data = self._proto.data_to_send()
+        if len(data) > SEND_CHUNK:
+            await self._write(data, limits, reused=reused)
+            return stream_id, await self.receive_event(limits)
+        deadline, limit = _deadline(limits.write, "write", limits)
+        with trio.move_on_at(deadline) as scope:
+            try:
+                await self._stream.send_all(data)
+            except TRANSPORT_ERRORS as exc:
+                self._broken = True
+                if reused:
+                    raise StaleConnectionError(str(exc)) from exc
+                raise APIConnectionError(f"Connection error while sending: {exc!r}") from exc
+            except BaseException:
+                self._broken = True
+                raise
+            # From here on each read sets the scope's deadline and records
+            # which limit it came from.
+            limit = ""
+            return stream_id, await self.receive_event(limits, scope)
+        # Only reached when the scope cancelled the write or a read.
+        self._broken = True
+        raise _timeout_error(limit or self._read_limit, limits)
+
     async def _write(self, data: bytes, limits: Limits, *, reused: bool) -> None:
         # Most requests fit in one piece: no view to slice then.
         pieces = (data,) if len(data) <= SEND_CHUNK else _pieces(data)
@@ -318,13 +364,17 @@ class Connection:
             self._broken = True
             raise
 
-    async def receive_event(self, limits: Limits) -> Event:
+    async def receive_event(self, limits: Limits, scope: trio.CancelScope | None = None) -> Event:
         """The next event from the connection, reading as needed.
 
         ``RemoteProtocolError`` from the framing propagates (and breaks the
         connection).  An end of stream before any response byte becomes
         ``StaleConnectionError`` on a reused connection and
         ``APIConnectionError`` on a fresh one.
+
+        With ``scope`` (an enclosing scope of the caller's) each read moves
+        that scope's deadline instead of entering one of its own; the
+        caller turns its cancellation into the timeout error.
         """
         while True:
             try:
@@ -338,7 +388,7 @@ class Connection:
                 if type(event) is ConnectionClosed:
                     self._broken = True
                 return event
-            data = await self._receive(limits)
+            data = await self._receive(limits, scope)
             try:
                 self._proto.receive_data(data)
             except RemoteProtocolError as exc:
@@ -346,11 +396,16 @@ class Connection:
                 _drop_foreign_cause(exc)
                 raise
 
-    async def _receive(self, limits: Limits) -> bytes:
+    async def _receive(self, limits: Limits, shared: trio.CancelScope | None = None) -> bytes:
         deadline, limit = _deadline(limits.read, "read", limits)
         try:
-            with trio.move_on_at(deadline) as scope:
+            if shared is not None:
+                shared.deadline = deadline
+                self._read_limit = limit
                 data = await self._stream.receive_some(RECEIVE_SIZE)
+            else:
+                with trio.move_on_at(deadline) as scope:
+                    data = await self._stream.receive_some(RECEIVE_SIZE)
         except TRANSPORT_ERRORS as exc:
             self._broken = True
             if self._reused_for_current and self._response_bytes == 0:
@@ -359,7 +414,7 @@ class Connection:
         except BaseException:
             self._broken = True
             raise
-        if scope.cancelled_caught:
+        if shared is None and scope.cancelled_caught:
             self._broken = True
             raise _timeout_error(limit, limits)
         if not data and self._response_bytes == 0:

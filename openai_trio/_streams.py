@@ -112,8 +112,7 @@ class Exchange:
 
     async def start(self, request: Request) -> None:
         """Send the request and wait for the response head."""
-        self.stream_id = await self.connection.send_request(request, self.limits)
-        event = await self.connection.receive_event(self.limits)
+        self.stream_id, event = await self.connection.send_and_receive(request, self.limits)
         if not isinstance(event, ResponseReceived):
             self.connection.mark_broken()
             raise RemoteProtocolError(
