@@ -53,3 +53,15 @@ def test_reprs_redact_credentials() -> None:
     assert request.header("missing") is None
     assert request.url == "https://api.example.test:443/v1/chat/completions"
     assert str(Origin("http", "::1", 8080)) == "http://[::1]:8080"
+
+
+def test_event_reprs_stay_short() -> None:
+    from openai_sansio import NEED_DATA, DataReceived
+
+    assert repr(NEED_DATA) == "NEED_DATA"
+    small = DataReceived(1, b"data: x\n\n")
+    assert "data: x" in repr(small) and "len=9" in repr(small)
+    big = DataReceived(3, b"y" * 10_000)
+    text = repr(big)
+    assert len(text) < 120
+    assert "len=10000" in text and "..." in text
