@@ -78,6 +78,13 @@ def _limits(timeout: Timeout, deadline: float) -> Limits:
     )
 
 
+def _url_for_log(request: Request) -> str:
+    # Query strings can carry credentials (some proxies take ``?key=``), so
+    # log lines name the origin and path only.
+    path, sep, _ = request.target.partition("?")
+    return f"{request.origin}{path}{'?...' if sep else ''}"
+
+
 def _attach_request_id(result: Any, request_id: str | None) -> None:
     # Only types that declare the attribute (models, pages) get it: a
     # caller's own ``cast`` result or a plain dict is left alone.
@@ -500,7 +507,7 @@ class Client:
             if verbose:
                 attempt_started = trio.current_time()
                 logger.debug(
-                    "Request: %s %s (attempt %d)", request.method, request.url, call.retries_taken + 1
+                    "Request: %s %s (attempt %d)", request.method, _url_for_log(request), call.retries_taken + 1
                 )
             raw = b""
             try:
@@ -532,18 +539,18 @@ class Client:
                     raise
                 delay = call.retry_delay_after_error(jitter=random.random())
                 if delay is None or trio.current_time() + delay >= limits.deadline:
-                    logger.debug("%s %s failed: %s", request.method, request.url, exc)
+                    logger.debug("%s %s failed: %s", request.method, _url_for_log(request), exc)
                     raise
                 logger.info(
                     "Retrying %s %s in %.3f seconds after %s",
-                    request.method, request.url, delay, type(exc).__name__,
+                    request.method, _url_for_log(request), delay, type(exc).__name__,
                 )
                 await trio.sleep(delay)
                 continue
             if verbose:
                 logger.info(
                     'HTTP Request: %s %s "%d" (%.3fs)',
-                    request.method, request.url, status, trio.current_time() - attempt_started,
+                    request.method, _url_for_log(request), status, trio.current_time() - attempt_started,
                 )
             if ok:
                 if stream_decoder is not None:
@@ -591,12 +598,12 @@ class Client:
             if delay is None or trio.current_time() + delay >= limits.deadline:
                 logger.debug(
                     "%s %s: giving up after %d retries (%.3fs)",
-                    request.method, request.url, call.retries_taken, trio.current_time() - started,
+                    request.method, _url_for_log(request), call.retries_taken, trio.current_time() - started,
                 )
                 raise error
             logger.info(
                 "Retrying %s %s in %.3f seconds after status %d",
-                request.method, request.url, delay, status,
+                request.method, _url_for_log(request), delay, status,
             )
             await trio.sleep(delay)
 

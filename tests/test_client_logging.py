@@ -164,3 +164,16 @@ async def test_key_never_in_logs_errors_or_reprs(
         _assert_clean(record.getMessage())
         _assert_clean(repr(record.args))
     _assert_clean(caplog.text)
+
+
+async def test_logged_urls_leave_out_the_query_string(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="openai_trio")
+    async with FakeServer() as server, openai_trio.Client(
+        api_key="sk-test", base_url="http://fake.test/v1", connector=server.connect,
+        default_query={"key": "query-secret-value"},
+    ) as client:
+        await client.models.list()
+    assert server.requests[0].target.endswith("?key=query-secret-value")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/v1/models?..." in text
+    assert "query-secret-value" not in text
