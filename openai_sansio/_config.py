@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import os
-from typing import Any, Mapping
+from typing import Any, Final, Literal, Mapping, Union
 from urllib.parse import urlsplit
 
 import attrs
@@ -21,33 +22,86 @@ def _check_limit(_inst: object, attribute: attrs.Attribute[Any], value: float | 
         raise LocalProtocolError(f"timeout {attribute.name} must be positive or None, got {value!r}")
 
 
-@attrs.frozen
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+_UNSET: Final = _Unset.UNSET
+_Limit = Union[float, None, Literal[_Unset.UNSET]]
+
+# The official SDK's default: ten minutes for everything but connecting.
+_DEFAULT_LIMIT = 600.0
+_DEFAULT_CONNECT = 5.0
+
+
+@attrs.frozen(init=False)
 class Timeout:
     """Time limits in seconds; ``None`` means no limit.
 
     ``connect`` bounds opening a connection (TCP and TLS), ``read`` the gap
     between two received pieces of data, ``write`` one send, ``pool``
-    waiting for a free connection, ``total`` one logical call including all
-    its retries and backoff sleeps.
+    waiting for a free connection.  ``total`` (off unless asked for) bounds
+    one logical call including all its retries, its backoff sleeps and
+    reading a stream to its end.
+
+    As with ``httpx.Timeout``, a positional number (or None) sets the four
+    per-operation limits at once and keywords then override single ones:
+    ``Timeout(600, connect=5)``.  Without it, a limit not named keeps its
+    default (connect 5 s, the others 600 s).
     """
 
-    connect: float | None = attrs.field(default=5.0, validator=_check_limit)
-    read: float | None = attrs.field(default=600.0, validator=_check_limit)
-    write: float | None = attrs.field(default=600.0, validator=_check_limit)
-    pool: float | None = attrs.field(default=600.0, validator=_check_limit)
-    total: float | None = attrs.field(default=None, validator=_check_limit)
+    connect: float | None = attrs.field(validator=_check_limit)
+    read: float | None = attrs.field(validator=_check_limit)
+    write: float | None = attrs.field(validator=_check_limit)
+    pool: float | None = attrs.field(validator=_check_limit)
+    total: float | None = attrs.field(validator=_check_limit)
+
+    def __init__(
+        self,
+        timeout: Timeout | float | Literal[_Unset.UNSET] | None = _UNSET,
+        *,
+        connect: _Limit = _UNSET,
+        read: _Limit = _UNSET,
+        write: _Limit = _UNSET,
+        pool: _Limit = _UNSET,
+        total: float | None = None,
+    ) -> None:
+        if isinstance(timeout, Timeout):
+            base = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+            total = timeout.total if total is None else total
+        elif timeout is _UNSET:
+            base = (_DEFAULT_CONNECT, _DEFAULT_LIMIT, _DEFAULT_LIMIT, _DEFAULT_LIMIT)
+        else:
+            seconds = _seconds(timeout)
+            base = (seconds, seconds, seconds, seconds)
+        c, r, w, p = (
+            b if v is _UNSET else _seconds(v)
+            for b, v in zip(base, (connect, read, write, pool), strict=True)
+        )
+        self.__attrs_init__(connect=c, read=r, write=w, pool=p, total=_seconds(total))
 
     @classmethod
     def coerce(cls, value: Timeout | float | None) -> Timeout:
-        """Accept a ``Timeout``, a number (every limit but ``connect``) or None."""
+        """Accept a ``Timeout``, a number or None.
+
+        A number is the limit for each of connect, read, write and pool, as
+        in the official SDK: never a deadline for the whole call, so a long
+        stream that keeps sending is never cut.  None removes every limit.
+        """
         if isinstance(value, Timeout):
             return value
-        if value is None:
-            return cls(connect=None, read=None, write=None, pool=None, total=None)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise LocalProtocolError(f"timeout must be a Timeout, a number or None, not {type(value).__name__}")
-        seconds = float(value)
-        return cls(connect=min(5.0, seconds), read=seconds, write=seconds, pool=seconds, total=seconds)
+        return cls(value)
+
+
+def _seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LocalProtocolError(f"timeout must be a Timeout, a number or None, not {type(value).__name__}")
+    return float(value)
 
 
 def _coerce_timeout(value: Timeout | float | None) -> Timeout:

@@ -152,10 +152,38 @@ async def test_timeout_as_number(autojump_clock: trio.testing.MockClock) -> None
         server.enqueue(FakeResponse.hanging())
         with pytest.raises(openai_trio.APITimeoutError) as info:
             await client.models.list(timeout=2.0)
-        # A bare number sets every limit but connect; the tighter scope
-        # (read, opened later) and total end together: either name is fair.
-        assert info.value.limit in ("read", "total")
+        # A bare number is a per-operation limit, as in the official SDK.
+        assert info.value.limit == "read"
         assert info.value.seconds == 2.0
+
+
+@pytest.mark.parametrize("limits", [2.0, Timeout(2.0), Timeout(600, read=2.0)])
+async def test_a_number_never_cuts_a_healthy_long_stream(
+    autojump_clock: trio.testing.MockClock, limits: float | Timeout
+) -> None:
+    # 20 chunks 1.5 s apart: 30 s in all, far past the 2 s figure, but no
+    # single gap reaches it.
+    async with fake_client(max_retries=0, timeout=limits) as (server, client):
+        server.enqueue(FakeResponse.sse([CHUNK] * 20, delay=1.5))
+        start = trio.current_time()
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        async with stream:
+            text = "".join([t async for t in stream.text_deltas()])
+        assert text == "hi" * 20
+        assert trio.current_time() - start >= 28.0
+        assert client.timeout.total is None
+
+
+async def test_a_number_also_limits_connect(autojump_clock: trio.testing.MockClock) -> None:
+    # httpx semantics: the number is the connect limit too (not capped at 5 s).
+    async with Client(
+        api_key=KEY, base_url="http://x.test/v1", connector=_stalled_connect, max_retries=0, timeout=8
+    ) as client:
+        start = trio.current_time()
+        with pytest.raises(openai_trio.APITimeoutError) as info:
+            await client.models.list()
+        assert info.value.limit == "connect"
+        assert trio.current_time() - start == pytest.approx(8.0)
 
 
 async def test_no_timeout_at_all(autojump_clock: trio.testing.MockClock) -> None:

@@ -162,7 +162,8 @@ def test_repr_and_str_never_show_the_key() -> None:
 
 
 def test_timeout_is_coerced() -> None:
-    assert ClientConfig(timeout=30).timeout == Timeout(connect=5.0, read=30.0, write=30.0, pool=30.0, total=30.0)
+    # As in the official SDK: a number limits each operation, never the whole call.
+    assert ClientConfig(timeout=30).timeout == Timeout(connect=30.0, read=30.0, write=30.0, pool=30.0, total=None)
     assert ClientConfig().timeout == Timeout()
 
 
@@ -184,15 +185,34 @@ def test_coerce_none_removes_every_limit() -> None:
     assert (t.connect, t.read, t.write, t.pool, t.total) == (None, None, None, None, None)
 
 
-@pytest.mark.parametrize(
-    ("value", "connect"),
-    [(2, 2.0), (2.5, 2.5), (5, 5.0), (120, 5.0), (math.inf, 5.0)],
-)
-def test_coerce_a_number(value: float, connect: float) -> None:
+@pytest.mark.parametrize("value", [2, 2.5, 5, 120, 600, math.inf])
+def test_coerce_a_number(value: float) -> None:
     t = Timeout.coerce(value)
-    assert t.connect == connect
-    assert t.read == t.write == t.pool == t.total == float(value)
+    assert t.connect == t.read == t.write == t.pool == float(value)
+    assert t.total is None
     assert isinstance(t.read, float)
+
+
+def test_positional_default_with_keyword_overrides() -> None:
+    # The httpx.Timeout spelling the official SDK documents.
+    t = Timeout(600, connect=5)
+    assert (t.connect, t.read, t.write, t.pool, t.total) == (5.0, 600.0, 600.0, 600.0, None)
+    assert t == Timeout()
+    t = Timeout(10.0, read=None, total=60)
+    assert (t.connect, t.read, t.write, t.pool, t.total) == (10.0, None, 10.0, 10.0, 60.0)
+    assert Timeout(None, connect=3) == Timeout(connect=3, read=None, write=None, pool=None)
+    copied = Timeout(Timeout(2, total=9), read=1)
+    assert (copied.connect, copied.read, copied.write, copied.pool, copied.total) == (2.0, 1.0, 2.0, 2.0, 9.0)
+    assert attrs.evolve(Timeout(4), write=1).write == 1.0
+    assert isinstance(Timeout(3).pool, float)
+
+
+@pytest.mark.parametrize("value", [True, "10", [1], b"1"])
+def test_positional_default_rejects_other_types(value: object) -> None:
+    with pytest.raises(LocalProtocolError, match="timeout must be"):
+        Timeout(value)  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match="timeout must be"):
+        Timeout(read=value)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [True, "10", [1], b"1"])
