@@ -38,7 +38,7 @@ from ._events import (
     Sentinel,
 )
 from ._headers import Headers
-from ._request import Origin, Request
+from ._request import FilePart, Origin, Request, StreamedBody
 from ._version import __version__
 
 # isort: split
@@ -46,6 +46,9 @@ from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 
 # isort: split
 from ._http11 import HTTP11Connection
+
+# isort: split
+from ._multipart import FileContent, FileTypes, MultipartBody, encode_multipart
 
 # --- section: call (owned by the call/retry work) ---
 # isort: split
@@ -119,6 +122,12 @@ __all__ = [
     "ResponseStreamDecoder",  # streams
     "UnknownStreamEvent",  # streams
     "HTTP11Connection",  # http11
+    "StreamedBody",  # request bodies
+    "FilePart",  # request bodies
+    "MultipartBody",  # request bodies
+    "encode_multipart",  # request bodies
+    "FileTypes",  # request bodies
+    "FileContent",  # request bodies
     "OPERATIONS",  # operations
     "Operation",  # operations
     "get_operation",  # operations

@@ -29,7 +29,8 @@ from ._errors import (
     make_status_error,
 )
 from ._headers import SECRET_HEADERS, Headers
-from ._request import Origin, Request
+from ._multipart import MultipartBody
+from ._request import Origin, Request, StreamedBody
 from ._retry import RetryPolicy
 from ._version import __version__
 
@@ -211,6 +212,38 @@ def _encode_body(body: Mapping[str, object]) -> bytes:
         raise LocalProtocolError("body is not JSON-encodable: it is nested too deeply") from None
 
 
+def _other_body(
+    body: Mapping[str, object] | None,
+    extra_body: Mapping[str, object] | None,
+    multipart: object,
+    content: object,
+    content_type: object,
+) -> tuple[bytes | StreamedBody, str]:
+    """A multipart or raw body and its content type, checked."""
+    if body is not None:
+        raise LocalProtocolError("pass one of body=, multipart= or content=, not several")
+    if multipart is not None:
+        if content is not None or content_type is not None:
+            raise LocalProtocolError("pass multipart= or content=, not both")
+        if not isinstance(multipart, MultipartBody):
+            raise LocalProtocolError(
+                f"multipart must be a MultipartBody (see encode_multipart), not {type(multipart).__name__}"
+            )
+        if extra_body:
+            multipart = multipart.with_fields(extra_body)
+        return multipart.as_streamed_body(), multipart.content_type
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        what = "missing" if content is None else f"a {type(content).__name__}"
+        raise LocalProtocolError(f"content must be bytes when content_type is given, not {what}")
+    if content_type is None:
+        content_type = "application/octet-stream"
+    elif not isinstance(content_type, str):
+        raise LocalProtocolError(f"content_type must be a str, not {type(content_type).__name__}")
+    if extra_body:
+        raise LocalProtocolError("extra_body cannot be merged into a raw content= body")
+    return bytes(content), content_type
+
+
 def _check_mapping(what: str, value: object) -> Mapping[Any, Any] | None:
     # A dict (the usual case) is answered before the slower ABC check.
     if value is not None and type(value) is not dict and not isinstance(value, Mapping):
@@ -335,6 +368,7 @@ class Call:
         "_method",
         "_origin",
         "_policy",
+        "_replayable",
         "_request",
         "_retries_taken",
         "_send_retry_count",
@@ -354,6 +388,9 @@ class Call:
         stream: bool = False,
         options: RequestOptions | None = None,
         idempotency_key: str | None = None,
+        multipart: MultipartBody | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> None:
         if not isinstance(config, ClientConfig):
             raise LocalProtocolError(f"config must be a ClientConfig, not {type(config).__name__}")
@@ -403,7 +440,12 @@ class Call:
         body = _check_mapping("body", body)
         extra_body = _check_mapping("extra_body", options.extra_body)
         encoded: bytes | None = None
-        if extra_body is None and type(body) is dict:
+        # A multipart or raw body, and the content type it is sent with.
+        other_body: bytes | StreamedBody | None = None
+        other_type: str | None = None
+        if multipart is not None or content is not None or content_type is not None:
+            other_body, other_type = _other_body(body, extra_body, multipart, content, content_type)
+        elif extra_body is None and type(body) is dict:
             encoded = _encode_body(body)
         elif body is not None or extra_body is not None:
             merged_body: dict[Any, Any] = dict(body or {})
@@ -412,7 +454,7 @@ class Call:
 
         base = parts.fields(stream, encoded is not None)
         extra_headers = _check_mapping("extra_headers", options.extra_headers)
-        if not extra_headers and (method == "GET" or "idempotency-key" not in base):
+        if other_type is None and not extra_headers and (method == "GET" or "idempotency-key" not in base):
             # The usual call: the config's fields as they are, plus a key.
             key = _idempotency_field(method, idempotency_key, _NOTHING)
             if key is None:
@@ -427,6 +469,8 @@ class Call:
             self._send_retry_count = "x-retry-count" not in base
         else:
             fields = dict(base)
+            if other_type is not None:
+                fields["content-type"] = other_type
             # Names the caller set or removed explicitly; we do not fill those in.
             chosen: set[str] = set()
             for name, value in (extra_headers or {}).items():
@@ -449,7 +493,10 @@ class Call:
         self._method = method
         self._origin: Origin = parts.origin
         self._target = target
-        self._body = b"" if encoded is None else encoded
+        self._body: bytes | StreamedBody = (
+            encoded if encoded is not None else b"" if other_body is None else other_body
+        )
+        self._replayable = not isinstance(other_body, StreamedBody) or other_body.replayable
         self._stream = stream
         self._retries_taken = 0
         self._request: Request | None = None
@@ -491,6 +538,13 @@ class Call:
         return self._policy
 
     @property
+    def replayable(self) -> bool:
+        """False when the body has a source that can be read only once (an
+        async iterable, a file that cannot seek): such a call is never
+        retried, since part of it may already have been consumed."""
+        return self._replayable
+
+    @property
     def retries_taken(self) -> int:
         """How many retries have been granted so far (0 on the first attempt)."""
         return self._retries_taken
@@ -518,6 +572,8 @@ class Call:
         ``now`` the current unix time (for a ``retry-after`` date) and
         ``jitter`` a uniform random number in [0, 1).
         """
+        if not self._replayable:
+            return None
         delay = self._policy.delay_after_response(
             status_code, headers, retries_taken=self._retries_taken, now=now, jitter=jitter
         )
@@ -527,6 +583,8 @@ class Call:
 
     def retry_delay_after_error(self, *, jitter: float) -> float | None:
         """Like ``retry_delay``, after a connection error or a timeout."""
+        if not self._replayable:
+            return None
         delay = self._policy.delay_after_error(retries_taken=self._retries_taken, jitter=jitter)
         if delay is not None:
             self._next_attempt()

@@ -24,7 +24,7 @@ from ._events import (
     Sentinel,
 )
 from ._headers import SECRET_HEADERS, Headers
-from ._request import Origin, Request
+from ._request import Origin, Request, StreamedBody
 
 __all__ = ["HTTP11Connection"]
 
@@ -43,7 +43,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The connection frames the body and owns the protocol; these would fight it.
 _REFUSED_HEADERS = {
-    "transfer-encoding": "the connection always sends a Content-Length body",
+    "transfer-encoding": "the connection frames the body itself",
     "upgrade": "protocol upgrades are not supported",
 }
 # h11 quotes raw received bytes in some messages (header lines, chunk
@@ -108,6 +108,8 @@ class HTTP11Connection:
         self._held: object | None = None
         # The Host header for the last origin seen: a connection has one.
         self._host: tuple[Origin, bytes] | None = None
+        # Whether a streamed body's head went out and its end has not.
+        self._body_open = False
 
     # -- state ------------------------------------------------------------
 
@@ -157,6 +159,10 @@ class HTTP11Connection:
     def send(self, request: Request) -> int:
         """Queue ``request`` (head and whole body) and return its stream id.
 
+        For a ``StreamedBody`` only the head is queued: pass the body with
+        ``send_body`` and finish it with ``end_body``.  It is framed with
+        Content-Length when its length is known, else chunked.
+
         The ``host`` header comes from ``request.origin`` unless the request
         carries one; ``content-length`` is added when there is a body or the
         method is POST, PUT or PATCH.  Spaces and tabs around header values
@@ -184,7 +190,15 @@ class HTTP11Connection:
         fields: list[tuple[bytes, bytes]] = []
         host: bytes | None = None
         have_length = False
-        length = str(len(body)).encode("ascii")
+        length: bytes | None
+        if isinstance(body, StreamedBody):
+            streamed = True
+            data = b""
+            length = None if body.length is None else str(body.length).encode("ascii")
+        else:
+            streamed = False
+            data = body
+            length = str(len(data)).encode("ascii")
         names = _NAMES
         values = _VALUES
         for name, value in request.headers:
@@ -230,7 +244,10 @@ class HTTP11Connection:
                 self._host = (request.origin, host)
         fields.insert(0, (b"host", host))
         if not have_length and (body or method in _BODY_METHODS):
-            fields.append((b"content-length", length))
+            if length is None:
+                fields.append((b"transfer-encoding", b"chunked"))
+            else:
+                fields.append((b"content-length", length))
 
         try:
             head = self._h11.send(
@@ -243,10 +260,13 @@ class HTTP11Connection:
                     _parsed=True,
                 )
             )
-            # h11 counts the body against Content-Length; for bytes it hands
-            # the same object back, so this costs no copy.
-            payload = self._h11.send(h11.Data(data=body)) if body else b""
-            tail = self._h11.send(_END_OF_MESSAGE)
+            if streamed:
+                payload = tail = b""
+            else:
+                # h11 counts the body against Content-Length; for bytes it
+                # hands the same object back, so this costs no copy.
+                payload = self._h11.send(h11.Data(data=data)) if data else b""
+                tail = self._h11.send(_END_OF_MESSAGE)
         except h11.LocalProtocolError:  # pragma: no cover
             # Unreachable: everything h11 checks was checked above.  Its
             # message may quote a header value, so it is not passed on.
@@ -255,12 +275,66 @@ class HTTP11Connection:
         if payload:
             self._outgoing.append(payload)
         self._outgoing.append(tail)
+        self._body_open = streamed
         stream_id = self._current = self._next_stream_id
         self._next_stream_id += 2
         self._in_flight = True
         self._h11_idle = False
         self._prefix = b""
         return stream_id
+
+    @property
+    def body_open(self) -> bool:
+        """Whether a streamed body was started and not yet ended."""
+        return self._body_open
+
+    def send_body(self, data: bytes) -> None:
+        """Queue the next piece of the streamed body of the request in flight.
+
+        More bytes than a Content-Length announced is a
+        ``LocalProtocolError``, and the connection cannot be used again (its
+        head is on the wire).  An empty piece queues nothing.
+        """
+        self._check_body_open()
+        if not data:
+            return
+        try:
+            framed = self._h11.send(h11.Data(data=data))
+        except h11.LocalProtocolError:
+            raise self._abandon_body("the body is longer than its Content-Length") from None
+        if framed:
+            self._outgoing.append(framed)
+
+    def end_body(self) -> None:
+        """Queue the end of the streamed body (the last chunk when chunked).
+
+        Fewer bytes than a Content-Length announced is a
+        ``LocalProtocolError``, and the connection cannot be used again.
+        """
+        self._check_body_open()
+        try:
+            tail = self._h11.send(_END_OF_MESSAGE)
+        except h11.LocalProtocolError:
+            raise self._abandon_body("the body is shorter than its Content-Length") from None
+        self._body_open = False
+        if tail:
+            self._outgoing.append(tail)
+        conn = self._h11
+        if not self._in_flight and conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            # The whole response came in before the body was done.
+            conn.start_next_cycle()
+            self._h11_idle = True
+
+    def _check_body_open(self) -> None:
+        if not self._body_open:
+            raise LocalProtocolError("no streamed request body is being sent")
+        if self._closed or self._error is not None:
+            raise LocalProtocolError("the connection is closed")
+
+    def _abandon_body(self, message: str) -> LocalProtocolError:
+        self._body_open = False
+        self.close()
+        return LocalProtocolError(message)
 
     def _check_can_send(self) -> None:
         if self._closed or self._eof or self._error is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import IO, AsyncIterable, Callable, Iterator, Union
+
 import attrs
 
 from ._headers import SECRET_HEADERS
 
-__all__ = ["Origin", "Request"]
+__all__ = ["FilePart", "Origin", "Request", "StreamedBody"]
 
 
 @attrs.frozen
@@ -22,13 +24,73 @@ class Origin:
         return f"{self.scheme}://{host}:{self.port}"
 
 
+@attrs.frozen(eq=False, repr=False)
+class FilePart:
+    """Bytes of a request body that live outside memory: the runtime reads
+    them in bounded pieces and writes each one; the core never reads them.
+
+    Exactly one source is set: ``path`` (opened afresh for every attempt),
+    ``file`` (a binary file object, sought to ``offset`` first when that is
+    not None) or ``stream`` (an async iterable of bytes, readable once).
+    ``size`` is the exact number of bytes to send, or None to send until
+    the source is exhausted.
+    """
+
+    path: str | None = None
+    file: IO[bytes] | None = None
+    stream: AsyncIterable[bytes] | None = None
+    size: int | None = None
+    offset: int | None = None
+
+    @property
+    def replayable(self) -> bool:
+        """Whether the same bytes can be produced again for another attempt."""
+        if self.path is not None:
+            return self.size is not None
+        return self.file is not None and self.offset is not None
+
+    def __repr__(self) -> str:
+        if self.path is not None:
+            what = f"path={self.path!r}"
+        elif self.file is not None:
+            what = f"file={type(self.file).__name__}, offset={self.offset!r}"
+        else:
+            what = f"stream={type(self.stream).__name__}"
+        return f"FilePart({what}, size={self.size!r})"
+
+
+BodyPiece = Union[bytes, FilePart]
+
+
+@attrs.frozen(eq=False, repr=False)
+class StreamedBody:
+    """A request body sent in pieces after the head.
+
+    ``parts()`` returns a fresh iterator over the body each time it is
+    called: ``bytes`` to send as they are and ``FilePart`` sources to read.
+    ``length`` is the total size when every piece's size is known (sent as
+    Content-Length), else None (HTTP/1.1 then uses chunked framing).
+    ``replayable`` is False when some source can be read only once: such a
+    body must not be sent again once any of it was read.
+    """
+
+    parts: Callable[[], Iterator[BodyPiece]]
+    length: int | None
+    replayable: bool = True
+
+    def __repr__(self) -> str:
+        size = "unknown length" if self.length is None else f"{self.length} bytes"
+        return f"StreamedBody(<{size}>, replayable={self.replayable})"
+
+
 @attrs.frozen(repr=False)
 class Request:
     """One HTTP request, ready for the wire.
 
     ``target`` is the path plus query string.  ``headers`` are ``(name,
     value)`` text pairs, names lower-case, already validated: no CR, LF or
-    NUL anywhere.  ``body`` is the complete body.  The repr never shows a
+    NUL anywhere.  ``body`` is the complete body as ``bytes``, or a
+    ``StreamedBody`` written piece by piece.  The repr never shows a
     credential.
     """
 
@@ -36,7 +98,7 @@ class Request:
     origin: Origin
     target: str
     headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
+    body: bytes | StreamedBody = b""
 
     @property
     def url(self) -> str:
@@ -53,7 +115,9 @@ class Request:
         shown = [
             (n, "<redacted>" if n in SECRET_HEADERS else v) for n, v in self.headers
         ]
+        body = self.body
+        shown_body = repr(body) if isinstance(body, StreamedBody) else f"<{len(body)} bytes>"
         return (
             f"Request(method={self.method!r}, url={self.url!r}, headers={shown!r}, "
-            f"body=<{len(self.body)} bytes>)"
+            f"body={shown_body})"
         )

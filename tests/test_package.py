@@ -71,6 +71,16 @@ def test_openai_sansio_public_names() -> None:
     check_public_names(openai_sansio)
     for name in ("Call", "RequestOptions", "NOT_GIVEN", "NotGiven", "RetryPolicy", "new_idempotency_key"):
         assert name in openai_sansio.__all__
+    for name in ("MultipartBody", "FilePart", "encode_multipart", "FileTypes", "FileContent", "StreamedBody"):
+        assert name in openai_sansio.__all__
+
+
+def test_openai_trio_testing_public_names() -> None:
+    import openai_trio.testing
+
+    check_public_names(openai_trio.testing)
+    for name in ("FakeServer", "FormPart", "parse_multipart"):
+        assert name in openai_trio.testing.__all__
 
 
 def test_openai_trio_public_names() -> None:

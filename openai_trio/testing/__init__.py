@@ -16,6 +16,7 @@ embeddings and models.  For code that is not trio, use
 
 from __future__ import annotations
 
+from ._multipart import FormPart, parse_multipart
 from ._openai import DEFAULT_MODELS, FAKE_REPLY, FakeOpenAI, embedding_vector
 from ._responses import FakeResponse, ReceivedRequest, format_sse
 from ._server import FakeServer, Handler
@@ -32,4 +33,6 @@ __all__ = [
     "embedding_vector",
     "format_sse",
     "run_fake_server_in_thread",
+    "FormPart",
+    "parse_multipart",
 ]

@@ -11,6 +11,8 @@ import attrs
 
 from openai_sansio import Headers
 
+from ._multipart import FormPart, parse_multipart
+
 __all__ = ["FakeResponse", "ReceivedRequest", "format_sse", "HeadersLike"]
 
 HeadersLike = Union[Mapping[str, str], Sequence[tuple[str, str]], None]
@@ -301,6 +303,11 @@ class ReceivedRequest:
     def json(self) -> Any:
         """The body decoded as JSON (``ValueError`` if it is not)."""
         return json.loads(self.body)
+
+    def form(self) -> list[FormPart]:
+        """The parts of a ``multipart/form-data`` body (``ValueError`` if
+        it is not one)."""
+        return parse_multipart(self.headers.get("content-type") or "", self.body)
 
     def __repr__(self) -> str:
         # Headers redacts credentials in its own repr.
