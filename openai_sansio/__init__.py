@@ -16,6 +16,7 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    ErrorResponse,
     InternalServerError,
     LocalProtocolError,
     NotFoundError,
@@ -25,6 +26,7 @@ from ._errors import (
     RateLimitError,
     RemoteProtocolError,
     StreamDecodeError,
+    UnexpectedContentTypeError,
     UnprocessableEntityError,
     make_status_error,
 )
@@ -52,7 +54,7 @@ from ._multipart import FileContent, FileTypes, MultipartBody, encode_multipart
 
 # --- section: call (owned by the call/retry work) ---
 # isort: split
-from ._call import NOT_GIVEN, Call, NotGiven, RequestOptions, new_idempotency_key
+from ._call import NOT_GIVEN, Call, NotGiven, Omit, RequestOptions, new_idempotency_key, omit
 from ._retry import RetryPolicy
 
 # isort: split
@@ -66,7 +68,38 @@ from ._streaming import (
 )
 
 # isort: split
+# --- section: call lifecycle (owned by the lifecycle work) ---
+from ._lifecycle import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_BODY_BYTES,
+    RESPONSE_KINDS,
+    Action,
+    CallLifecycle,
+    Done,
+    Raise,
+    ReadBody,
+    ResponseKind,
+    Retry,
+    SendRequest,
+    StartStream,
+    StreamBody,
+)
+
+# isort: split
 from ._operations import OPERATIONS, Operation, get_operation, validate_request
+
+# isort: split
+# --- section: generated surface (``openai_sansio.api`` is imported on first use) ---
+from ._prepared import PreparedOperation, prepare
+
+# isort: split
+# --- section: SDK parity (Azure, embeddings) ---
+from ._azure import AZURE_DEPLOYMENT_PATHS, AzureConfig
+from ._embeddings import (
+    decode_base64_embedding,
+    decode_embeddings_response,
+    embeddings_encoding_format,
+)
 
 __all__ = [
     "__version__",
@@ -94,7 +127,9 @@ __all__ = [
     "APITimeoutError",
     "APIResponseValidationError",
     "APIStreamError",
+    "UnexpectedContentTypeError",
     "make_status_error",
+    "ErrorResponse",
     # events and requests
     "NEED_DATA",
     "Sentinel",
@@ -111,6 +146,8 @@ __all__ = [
     "RequestOptions",  # call
     "NOT_GIVEN",  # call
     "NotGiven",  # call
+    "omit",  # call
+    "Omit",  # call
     "new_idempotency_key",  # call
     "RetryPolicy",  # call
     "SSEDecoder",  # sse
@@ -128,8 +165,28 @@ __all__ = [
     "encode_multipart",  # request bodies
     "FileTypes",  # request bodies
     "FileContent",  # request bodies
+    "CallLifecycle",  # lifecycle
+    "Action",  # lifecycle
+    "SendRequest",  # lifecycle
+    "ReadBody",  # lifecycle
+    "StartStream",  # lifecycle
+    "StreamBody",  # lifecycle
+    "Retry",  # lifecycle
+    "Raise",  # lifecycle
+    "Done",  # lifecycle
+    "ResponseKind",  # lifecycle
+    "RESPONSE_KINDS",  # lifecycle
+    "MAX_BODY_BYTES",  # lifecycle
+    "MAX_ERROR_BODY_BYTES",  # lifecycle
     "OPERATIONS",  # operations
     "Operation",  # operations
     "get_operation",  # operations
     "validate_request",  # operations
+    "PreparedOperation",  # surface
+    "prepare",  # surface
+    "AzureConfig",  # azure
+    "AZURE_DEPLOYMENT_PATHS",  # azure
+    "embeddings_encoding_format",  # embeddings
+    "decode_base64_embedding",  # embeddings
+    "decode_embeddings_response",  # embeddings
 ]

@@ -15,6 +15,7 @@ carry redacts credentials in its own repr.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ __all__ = [
     "StreamDecodeError",
     "APIError",
     "APIStatusError",
+    "ErrorResponse",
     "BadRequestError",
     "AuthenticationError",
     "PermissionDeniedError",
@@ -40,6 +42,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "APIResponseValidationError",
+    "UnexpectedContentTypeError",
     "APIStreamError",
     "make_status_error",
 ]
@@ -116,7 +119,11 @@ class StreamDecodeError(RemoteProtocolError):
 
 
 class APIStatusError(APIError):
-    """The server answered with a 4xx or 5xx status."""
+    """The server answered with a 4xx or 5xx status.
+
+    ``response`` gives the SDK's ``exc.response.status_code``,
+    ``.headers``, ``.text`` and ``.json()`` spellings.
+    """
 
     status_code: int
     headers: Headers
@@ -130,11 +137,82 @@ class APIStatusError(APIError):
         headers: Headers,
         body: object | None,
         request: Request | None = None,
+        text: str | None = None,
     ) -> None:
         super().__init__(message, request=request, body=body)
         self.status_code = status_code
         self.headers = headers
         self.request_id = headers.get("x-request-id")
+        # Kept as a plain str attribute so that secret scrubbing, which
+        # walks an exception's attributes, reaches it too.
+        self._text = text
+
+    @property
+    def response(self) -> ErrorResponse:
+        """The error response, read from this exception's own fields."""
+        return ErrorResponse(self)
+
+
+class ErrorResponse:
+    """The response an ``APIStatusError`` was made from, shaped like the
+    ``httpx.Response`` the official SDK puts on ``exc.response``.
+
+    It is a view of the exception, not a second copy of the body: whatever
+    was redacted there (a credential echoed by the server) is redacted here.
+    """
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: APIStatusError) -> None:
+        self._error = error
+
+    def __repr__(self) -> str:
+        return f"<ErrorResponse [{self.status_code}]>"
+
+    @property
+    def status_code(self) -> int:
+        return self._error.status_code
+
+    @property
+    def headers(self) -> Headers:
+        return self._error.headers
+
+    @property
+    def request(self) -> Request | None:
+        return self._error.request
+
+    @property
+    def request_id(self) -> str | None:
+        return self._error.request_id
+
+    @property
+    def is_success(self) -> bool:
+        return False
+
+    @property
+    def is_error(self) -> bool:
+        return True
+
+    @property
+    def text(self) -> str:
+        """The body as text (only its first MiB is ever read)."""
+        text = self._error._text
+        if text is not None:
+            return text
+        body = self._error.body
+        if body is None:
+            return ""
+        if isinstance(body, str):
+            return body
+        return json.dumps(body, ensure_ascii=False)
+
+    @property
+    def content(self) -> bytes:
+        return self.text.encode("utf-8")
+
+    def json(self) -> Any:
+        """The body decoded as JSON; ``ValueError`` when it is not JSON."""
+        return json.loads(self.text)
 
 
 class BadRequestError(APIStatusError):
@@ -208,6 +286,24 @@ class APIResponseValidationError(APIError):
         self.status_code = status_code
 
 
+class UnexpectedContentTypeError(APIResponseValidationError):
+    """A successful response whose content type is not what the call asked
+    for, such as a JSON body answering a streamed call.  ``content_type`` is
+    the header as sent (None when there was none)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        content_type: str | None,
+        body: object | None = None,
+        status_code: int | None = None,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, body=body, status_code=status_code, request=request)
+        self.content_type = content_type
+
+
 class APIStreamError(APIError):
     """An error reported by the server inside a 200 event stream.
 
@@ -259,8 +355,10 @@ def make_status_error(
     body: object | None,
     *,
     request: Request | None = None,
+    text: str | None = None,
 ) -> APIStatusError:
-    """Build the typed exception for an error status and its decoded body."""
+    """Build the typed exception for an error status and its decoded body
+    (``text``: the body as text, for ``exc.response.text``)."""
     err = _error_object(body)
     detail: object | None = None
     if err is not None:
@@ -277,5 +375,5 @@ def make_status_error(
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
     return cls(
-        message, status_code=status_code, headers=headers, body=body, request=request
+        message, status_code=status_code, headers=headers, body=body, request=request, text=text
     )

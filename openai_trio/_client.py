@@ -15,31 +15,47 @@ import os
 import random
 import ssl
 import time
-from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, TypeVar
 
 import attrs
 import trio
 
 from openai_sansio import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_BODY_BYTES,
     NOT_GIVEN,
+    Action,
     APIConnectionError,
     APIError,
-    APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     Call,
+    CallLifecycle,
     ClientConfig,
+    Done,
     Headers,
+    MultipartBody,
     NotGiven,
     OpenAIError,
+    Raise,
+    ReadBody,
     Request,
     RequestOptions,
+    Retry,
+    SendRequest,
+    StartStream,
+    StreamBody,
     StreamDecoder,
     Timeout,
     new_idempotency_key,
 )
 
+from ._binary import BinaryResponse, StreamedBinaryResponse
 from ._connection import Limits, StaleConnectionError
+from ._execute import Executor
+from ._generated import Namespaces
 from ._logging import logger, setup_logging
+from ._namespace import Mode, Transport
 from ._pool import DEFAULT_MAX_CONNECTIONS, ConnectionPool, Connector, PoolStats
 from ._streams import AsyncStream, Exchange, scrub_secret
 from ._tls import TCPConnector
@@ -49,16 +65,10 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from ._resources import Chat, Completions, Embeddings, Models, Responses
 
 __all__ = ["Client", "RawResponse"]
 
 T = TypeVar("T")
-
-# A successful body larger than this is refused rather than buffered.
-MAX_BODY_BYTES = 256 * 1024 * 1024
-# Error bodies are only read this far: enough for any JSON error object.
-MAX_ERROR_BODY_BYTES = 1024 * 1024
 
 Parse = Callable[[Any], T]
 
@@ -83,6 +93,24 @@ def _url_for_log(request: Request) -> str:
     # log lines name the origin and path only.
     path, sep, _ = request.target.partition("?")
     return f"{request.origin}{path}{'?...' if sep else ''}"
+
+
+def _body_parser(lc: CallLifecycle, exchange: Exchange, parse: Parse[Any]) -> Callable[[bytes], Any]:
+    """What ``parse()`` of a response handed over unread does with its body."""
+    kind = lc.response_kind
+    call = lc.call
+    status, headers = exchange.status_code, exchange.headers
+
+    def parse_body(body: bytes) -> Any:
+        if kind == "binary":
+            return body
+        if kind == "empty":
+            return None
+        result = call.parse_response(status, headers, body, parse)
+        _attach_request_id(result, headers.get("x-request-id"))
+        return result
+
+    return parse_body
 
 
 def _attach_request_id(result: Any, request_id: str | None) -> None:
@@ -171,36 +199,21 @@ def _merge_config(
     return config
 
 
-class _RawNamespaces:
-    """The namespaces of a client in their ``with_raw_response`` form."""
+class _ModeView(Namespaces):
+    """The client's namespaces in another mode (``client.with_raw_response``)."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_client", "_mode", "_namespaces")
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, mode: Mode) -> None:
         self._client = client
+        self._mode: Mode = mode
+        self._namespaces = {}
 
-    @property
-    def chat(self) -> Any:
-        return self._client.chat.with_raw_response
-
-    @property
-    def completions(self) -> Any:
-        return self._client.completions.with_raw_response
-
-    @property
-    def responses(self) -> Any:
-        return self._client.responses.with_raw_response
-
-    @property
-    def embeddings(self) -> Any:
-        return self._client.embeddings.with_raw_response
-
-    @property
-    def models(self) -> Any:
-        return self._client.models.with_raw_response
+    def _root(self) -> tuple[Transport, Mode]:
+        return self._client, self._mode
 
 
-class Client:
+class Client(Namespaces, Executor):
     """An OpenAI API client for trio.
 
     Use it as an async context manager so its connections are closed::
@@ -219,6 +232,10 @@ class Client:
     connections per origin.
     """
 
+    # Subclasses that authenticate another way (AzureClient with a token
+    # provider) turn off the check for an API key.
+    _requires_api_key: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -234,6 +251,9 @@ class Client:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         connector: Connector | None = None,
         config: ClientConfig | None = None,
+        random_bytes: Callable[[int], bytes] | None = None,
+        jitter: Callable[[], float] | None = None,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         setup_logging()
         config = _merge_config(
@@ -247,15 +267,27 @@ class Client:
             max_retries=max_retries,
             timeout=timeout,
         )
+        if config.api_key is None and self._requires_api_key:
+            # As the official SDK does: a missing key is a setup mistake,
+            # better reported here than as a 401 after a round trip.
+            raise OpenAIError(
+                "No API key: pass api_key= to the client (or a ClientConfig with one), or set "
+                "the OPENAI_API_KEY environment variable"
+            )
         self._config = config
         if connector is None:
             connector = TCPConnector(ssl_context)
         elif ssl_context is not None:
             raise TypeError("pass ssl_context or connector, not both: a connector does its own TLS")
         self._pool = ConnectionPool(connector, max_connections=max_connections)
+        # Every source of entropy and wall-clock time the client uses, so
+        # that a recorded exchange can be replayed byte for byte.
+        self._urandom: Callable[[int], bytes] = os.urandom if random_bytes is None else random_bytes
+        self._jitter: Callable[[], float] = random.random if jitter is None else jitter
+        self._wall_clock: Callable[[], float] = time.time if wall_clock is None else wall_clock
         self._owns_pool = True
         self._closed = False
-        self._resources: dict[str, Any] = {}
+        self._namespaces = {}
         self._limits: tuple[Timeout, Limits] | None = None
 
     def with_options(
@@ -276,7 +308,8 @@ class Client:
         Closing the copy does not close the pool; closing the original
         closes it for both.
         """
-        clone = Client.__new__(Client)
+        # type(self): a subclass (AzureClient) gets a copy of its own kind.
+        clone = type(self).__new__(type(self))
         clone._config = _merge_config(
             self._config,
             api_key=api_key,
@@ -289,9 +322,12 @@ class Client:
             timeout=timeout,
         )
         clone._pool = self._pool
+        clone._urandom = self._urandom
+        clone._jitter = self._jitter
+        clone._wall_clock = self._wall_clock
         clone._owns_pool = False
         clone._closed = False
-        clone._resources = {}
+        clone._namespaces = {}
         clone._limits = None
         return clone
 
@@ -311,6 +347,21 @@ class Client:
         return self._config.max_retries
 
     @property
+    def random_bytes(self) -> Callable[[int], bytes]:
+        """``n -> n random bytes``: idempotency keys and multipart boundaries."""
+        return self._urandom
+
+    @property
+    def jitter(self) -> Callable[[], float]:
+        """``() -> a float in [0, 1)``: the random part of retry backoff."""
+        return self._jitter
+
+    @property
+    def wall_clock(self) -> Callable[[], float]:
+        """``() -> unix time``: for ``retry-after`` dates."""
+        return self._wall_clock
+
+    @property
     def timeout(self) -> Timeout:
         return self._config.timeout
 
@@ -324,46 +375,19 @@ class Client:
         """How many connections this client has opened in its lifetime."""
         return self._pool.connections_opened
 
-    # -- resources (created on first use so the client imports quickly) -----
-
-    def _resource(self, name: str) -> Any:
-        res = self._resources.get(name)
-        if res is None:
-            from . import _resources
-
-            res = self._resources[name] = getattr(_resources, name)(self)
-        return res
+    # -- namespaces (generated; see openai_trio/_generated) ----------------
 
     @property
-    def chat(self) -> Chat:
-        res: Chat = self._resource("Chat")
-        return res
-
-    @property
-    def completions(self) -> Completions:
-        res: Completions = self._resource("Completions")
-        return res
-
-    @property
-    def responses(self) -> Responses:
-        res: Responses = self._resource("Responses")
-        return res
-
-    @property
-    def embeddings(self) -> Embeddings:
-        res: Embeddings = self._resource("Embeddings")
-        return res
-
-    @property
-    def models(self) -> Models:
-        res: Models = self._resource("Models")
-        return res
-
-    @property
-    def with_raw_response(self) -> _RawNamespaces:
+    def with_raw_response(self) -> Namespaces:
         """``client.with_raw_response.chat.completions.create(...)`` and so
-        on: each namespace's ``with_raw_response`` form."""
-        return _RawNamespaces(self)
+        on: every namespace in its ``with_raw_response`` form."""
+        return _ModeView(self, "raw")
+
+    @property
+    def with_streaming_response(self) -> Namespaces:
+        """``client.with_streaming_response.files.content(...)`` and so on:
+        every namespace in its ``with_streaming_response`` form."""
+        return _ModeView(self, "streaming")
 
     # -- lifetime -------------------------------------------------------------
 
@@ -442,10 +466,22 @@ class Client:
         parse: Parse[Any] | None,
         stream_decoder: Callable[[Request], StreamDecoder[Any]] | None = None,
         raw: bool = False,
+        multipart: MultipartBody | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        response_kind: str = "json",
+        streaming: bool = False,
     ) -> Any:
         """Run one logical call; ``parse=None`` means the response has no
         body worth reading (the result is None).  ``raw=True`` returns a
-        ``RawResponse`` around the result."""
+        ``RawResponse`` around the result.
+
+        ``response_kind`` is ``"json"`` (the result of ``parse``),
+        ``"binary"`` (a ``BinaryResponse``) or ``"empty"`` (None); with a
+        ``stream_decoder`` the call is streamed.  ``streaming=True`` hands
+        the response over unread as a ``StreamedBinaryResponse`` (an event
+        stream stays an ``AsyncStream``).  ``multipart`` or ``content``
+        (with ``content_type``) replace the JSON ``body``."""
         if self._closed:
             raise APIConnectionError("The client has been closed.")
         method = method.upper()
@@ -457,8 +493,26 @@ class Client:
             query=query,
             stream=stream_decoder is not None,
             options=options,
-            idempotency_key=None if method == "GET" else new_idempotency_key(os.urandom(16)),
+            idempotency_key=None if method == "GET" else new_idempotency_key(self._urandom(16)),
+            multipart=multipart,
+            content=content,
+            content_type=content_type,
         )
+        if stream_decoder is not None:
+            response_kind = "stream"
+        elif parse is None and response_kind == "json":
+            response_kind = "empty"
+        lc = CallLifecycle(
+            call,
+            response_kind=response_kind,  # type: ignore[arg-type]
+            parse=parse,
+            stream_decoder=stream_decoder,
+            stream_body=streaming and stream_decoder is None,
+            max_body_bytes=MAX_BODY_BYTES,
+            max_error_body_bytes=MAX_ERROR_BODY_BYTES,
+        )
+        if parse is None:
+            parse = _identity
         timeout = call.timeout
         started = trio.current_time()
         if timeout.total is None:
@@ -478,9 +532,9 @@ class Client:
         # checkpoint (backoff sleeps, pool bookkeeping).
         try:
             if deadline == math.inf:
-                return await self._run(call, limits, parse, stream_decoder, started, raw)
+                return await self._run(lc, limits, started, raw, parse)
             with trio.move_on_at(deadline):
-                return await self._run(call, limits, parse, stream_decoder, started, raw)
+                return await self._run(lc, limits, started, raw, parse)
             # Only reached when the scope cancelled _run.
             raise APITimeoutError(
                 "total", math.inf if timeout.total is None else timeout.total, request=call.request()
@@ -491,144 +545,168 @@ class Client:
 
     async def _run(
         self,
-        call: Call,
+        lc: CallLifecycle,
         limits: Limits,
-        parse: Parse[Any] | None,
-        stream_decoder: Callable[[Request], StreamDecoder[Any]] | None,
         started: float,
         raw_response: bool,
+        parse: Parse[Any],
     ) -> Any:
+        """Carry out the lifecycle's actions until it is done or failed."""
+        call = lc.call
+        send = lc.start()
         while True:
-            request = call.request()
+            request = send.request
             # Checked first: building the URL for a disabled log line is
             # measurable on small requests.
             verbose = logger.isEnabledFor(logging.INFO)
             attempt_started = 0.0
-            if verbose:
+            if verbose and not send.fresh_connection:
                 attempt_started = trio.current_time()
                 logger.debug(
                     "Request: %s %s (attempt %d)", request.method, _url_for_log(request), call.retries_taken + 1
                 )
-            raw = b""
+            exchange: Exchange | None = None
             try:
-                exchange = await self._send(request, limits)
+                exchange = await self._send(request, limits, send.fresh_connection)
                 status = exchange.status_code
-                ok = 200 <= status < 300
-                if not ok:
-                    raw, _ = await exchange.read_body(MAX_ERROR_BODY_BYTES)
-                    # An error body, however odd, was framed correctly: the
-                    # connection stays reusable.
-                    await exchange.release()
-                elif stream_decoder is None:
-                    raw, truncated = await exchange.read_body(MAX_BODY_BYTES)
-                    if truncated:
-                        raise APIResponseValidationError(
-                            f"response body larger than {MAX_BODY_BYTES} bytes",
-                            status_code=status,
-                            request=request,
-                        )
+                action: Action = lc.response_head(status, exchange.headers)
+                if type(action) is ReadBody:
+                    body, truncated = await exchange.read_body(action.max_bytes)
+            except StaleConnectionError as exc:
+                action = lc.transport_error(
+                    APIConnectionError(str(exc), request=request),
+                    reused=True,
+                    connection_closed=True,
+                    jitter=self._jitter(),
+                    elapsed=trio.current_time() - started,
+                )
+                if isinstance(action, SendRequest):
+                    logger.debug("Reused connection to %s was closed; sending again", request.origin)
+                    send = action
+                    continue
             except APIError as exc:
+                if exchange is not None:
+                    await exchange.release(discard=True)
                 if exc.request is None:
                     exc.request = request
-                if (
-                    not isinstance(exc, APIConnectionError)
-                    or (isinstance(exc, APITimeoutError) and exc.limit == "total")
+                if self._pool.closed:
                     # Closed under us: no later attempt can do better.
-                    or self._pool.closed
-                ):
                     raise
-                delay = call.retry_delay_after_error(jitter=random.random())
-                if delay is None or trio.current_time() + delay >= limits.deadline:
-                    logger.debug("%s %s failed: %s", request.method, _url_for_log(request), exc)
-                    raise
+                action = lc.transport_error(exc, jitter=self._jitter(), elapsed=trio.current_time() - started)
+            except BaseException:
+                if exchange is not None:
+                    await exchange.release(discard=True)
+                raise
+            else:
+                if verbose:
+                    logger.info(
+                        'HTTP Request: %s %s "%d" (%.3fs)',
+                        request.method, _url_for_log(request), status, trio.current_time() - attempt_started,
+                    )
+                if type(action) is ReadBody:
+                    try:
+                        action = lc.response_body(
+                            body,
+                            truncated,
+                            now=self._wall_clock(),
+                            jitter=self._jitter(),
+                            elapsed=trio.current_time() - started,
+                        )
+                    except BaseException:
+                        await exchange.release(discard=True)
+                        raise
+                    if type(action) is Done:
+                        await exchange.release()
+                        return self._done(lc, action.result, exchange, request, body, raw_response)
+                    assert isinstance(action, (Retry, Raise))
+                    await exchange.release(discard=not action.keep_connection)
+                elif isinstance(action, (StartStream, StreamBody)):
+                    return self._hand_over(lc, action, exchange, request, raw_response, parse)
+                else:  # pragma: no cover - a head is answered with one of the above
+                    await exchange.release(discard=True)
+            if isinstance(action, Retry):
+                error = action.error
                 logger.info(
                     "Retrying %s %s in %.3f seconds after %s",
-                    request.method, _url_for_log(request), delay, type(exc).__name__,
+                    request.method,
+                    _url_for_log(request),
+                    action.delay,
+                    f"status {error.status_code}" if isinstance(error, APIStatusError) else type(error).__name__,
                 )
-                await trio.sleep(delay)
+                await trio.sleep(action.delay)
+                send = lc.start()
                 continue
-            if verbose:
-                logger.info(
-                    'HTTP Request: %s %s "%d" (%.3fs)',
-                    request.method, _url_for_log(request), status, trio.current_time() - attempt_started,
-                )
-            if ok:
-                if stream_decoder is not None:
-                    stream = AsyncStream(
-                        exchange, stream_decoder(request), request=request, secret=self._config.api_key
-                    )
-                    if not raw_response:
-                        return stream
-                    return RawResponse(
-                        status_code=status,
-                        headers=exchange.headers,
-                        http_request=request,
-                        content=b"",
-                        parsed=stream,
-                        retries_taken=call.retries_taken,
-                    )
-                # A 200 whose body is not what the API sends (an HTML page
-                # from a proxy, say) means the peer is not the API server we
-                # think: do not send it anything else on this connection.
-                try:
-                    result = None if parse is None else call.parse_response(
-                        status, exchange.headers, raw, parse
-                    )
-                except BaseException:
-                    await exchange.release(discard=True)
-                    raise
-                await exchange.release()
-                _attach_request_id(result, exchange.headers.get("x-request-id"))
-                if not raw_response:
-                    return result
-                return RawResponse(
-                    status_code=status,
-                    headers=exchange.headers,
-                    http_request=request,
-                    content=raw,
-                    parsed=result,
-                    retries_taken=call.retries_taken,
-                )
-            # Built before retry_delay() moves the call on to its next
-            # attempt, so the error carries the request that failed.
-            error = call.decode_error(status, exchange.headers, raw)
-            delay = call.retry_delay(
-                status_code=status, headers=exchange.headers, now=time.time(), jitter=random.random()
-            )
-            if delay is None or trio.current_time() + delay >= limits.deadline:
+            assert isinstance(action, Raise)
+            error = action.error
+            if isinstance(error, APIStatusError):
                 logger.debug(
                     "%s %s: giving up after %d retries (%.3fs)",
                     request.method, _url_for_log(request), call.retries_taken, trio.current_time() - started,
                 )
-                raise error
-            logger.info(
-                "Retrying %s %s in %.3f seconds after status %d",
-                request.method, _url_for_log(request), delay, status,
-            )
-            await trio.sleep(delay)
+            else:
+                logger.debug("%s %s failed: %s", request.method, _url_for_log(request), error)
+            raise error
 
-    async def _send(self, request: Request, limits: Limits) -> Exchange:
+    def _done(
+        self, lc: CallLifecycle, result: Any, exchange: Exchange, request: Request, body: bytes, raw: bool
+    ) -> Any:
+        headers = exchange.headers
+        if lc.response_kind == "binary":
+            result = BinaryResponse(result, status_code=exchange.status_code, headers=headers, request=request)
+        else:
+            _attach_request_id(result, headers.get("x-request-id"))
+        if not raw:
+            return result
+        return RawResponse(
+            status_code=exchange.status_code,
+            headers=headers,
+            http_request=request,
+            content=body,
+            parsed=result,
+            retries_taken=lc.call.retries_taken,
+        )
+
+    def _hand_over(
+        self,
+        lc: CallLifecycle,
+        action: StartStream | StreamBody,
+        exchange: Exchange,
+        request: Request,
+        raw: bool,
+        parse: Parse[Any],
+    ) -> Any:
+        """The open response for the caller to read."""
+        secret = self._config.api_key
+        handed: Any
+        if isinstance(action, StartStream):
+            handed = AsyncStream(exchange, action.decoder, request=request, secret=secret)
+        else:
+            handed = StreamedBinaryResponse(
+                exchange, request=request, secret=secret, parse=_body_parser(lc, exchange, parse)
+            )
+        if not raw:
+            return handed
+        return RawResponse(
+            status_code=exchange.status_code,
+            headers=exchange.headers,
+            http_request=request,
+            content=b"",
+            parsed=handed,
+            retries_taken=lc.call.retries_taken,
+        )
+
+    async def _send(self, request: Request, limits: Limits, fresh: bool = False) -> Exchange:
         """Send ``request`` and wait for the response head.
 
-        A reused connection that turns out to have been closed by the peer
-        before any response byte arrived is dropped and the request goes
-        out again on a fresh connection: the server never saw it, so this
-        spends no retry.
+        ``StaleConnectionError`` (a reused connection the peer had closed)
+        goes to the lifecycle, which decides whether to send again on a
+        ``fresh`` connection.
         """
-        fresh = False
-        while True:
-            conn = await self._pool.acquire(request.origin, limits, fresh=fresh)
-            exchange = Exchange(self._pool, conn, limits)
-            try:
-                await exchange.start(request)
-            except StaleConnectionError as exc:
-                await exchange.release(discard=True)
-                if fresh:  # pragma: no cover - a fresh connection is never reused
-                    raise APIConnectionError(str(exc), request=request) from exc
-                logger.debug("Reused connection to %s was closed; sending again", request.origin)
-                fresh = True
-                continue
-            except BaseException:
-                await exchange.release(discard=True)
-                raise
-            return exchange
+        conn = await self._pool.acquire(request.origin, limits, fresh=fresh)
+        exchange = Exchange(self._pool, conn, limits)
+        try:
+            await exchange.start(request)
+        except BaseException:
+            await exchange.release(discard=True)
+            raise
+        return exchange

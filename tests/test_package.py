@@ -71,6 +71,9 @@ def test_openai_sansio_public_names() -> None:
     check_public_names(openai_sansio)
     for name in ("Call", "RequestOptions", "NOT_GIVEN", "NotGiven", "RetryPolicy", "new_idempotency_key"):
         assert name in openai_sansio.__all__
+    lifecycle = ("CallLifecycle", "SendRequest", "ReadBody", "StartStream", "StreamBody", "Retry", "Raise", "Done")
+    for name in (*lifecycle, "UnexpectedContentTypeError", "MAX_BODY_BYTES", "MAX_ERROR_BODY_BYTES"):
+        assert name in openai_sansio.__all__
     for name in ("MultipartBody", "FilePart", "encode_multipart", "FileTypes", "FileContent", "StreamedBody"):
         assert name in openai_sansio.__all__
 
@@ -90,6 +93,30 @@ def test_openai_trio_public_names() -> None:
     if not hasattr(openai_trio, "__all__"):
         pytest.skip("openai_trio defines no __all__ yet")
     check_public_names(openai_trio)
+    import openai_sansio
+
+    for name in ("AzureClient", "AzureADTokenProvider", "Timeout", "omit", "Omit", "ErrorResponse"):
+        assert name in openai_trio.__all__
+    # Re-exports are the core's own objects, so isinstance checks agree.
+    assert openai_trio.Timeout is openai_sansio.Timeout
+    assert openai_trio.omit is openai_sansio.omit
+    assert openai_trio.ErrorResponse is openai_sansio.ErrorResponse
+
+
+def test_sdk_parity_names_in_the_core() -> None:
+    import openai_sansio
+
+    for name in (
+        "omit",
+        "Omit",
+        "ErrorResponse",
+        "AzureConfig",
+        "AZURE_DEPLOYMENT_PATHS",
+        "embeddings_encoding_format",
+        "decode_base64_embedding",
+        "decode_embeddings_response",
+    ):
+        assert name in openai_sansio.__all__
 
 
 def _ignore(_dir: str, names: list[str]) -> set[str]:

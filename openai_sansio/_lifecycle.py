@@ -1,0 +1,449 @@
+"""The life of one call, from the first request to a result or an error, as
+a machine that tells its runtime what to do next.
+
+A runtime (the trio client, the blocking and asyncio drivers) feeds it what
+happened (a response head, a body, a transport failure) and gets back one
+action: send this request, read the body up to so many bytes, hand this
+stream to the caller, sleep and try again, raise this, or done.  Every
+decision that used to live in each runtime's retry loop is made here: what
+counts as success, how much of a body is read, which responses leave the
+connection reusable, what is retried and when, and whether a request that
+met a dead connection is simply sent again.
+
+Like the rest of the core it never reads a clock or a random source: the
+runtime passes the wall-clock time, a jitter value and the time spent so far
+with the events that need them.  The per-attempt details (the request, the
+retry policy, error decoding, parsing) stay with the wrapped ``Call``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Final, Literal, Mapping, Union
+
+import attrs
+
+from ._call import _SHOWN_BODY_CHARS, Call
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    LocalProtocolError,
+    UnexpectedContentTypeError,
+)
+from ._request import Request
+from ._streaming import StreamDecoder
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_ERROR_BODY_BYTES",
+    "RESPONSE_KINDS",
+    "ResponseKind",
+    "CallLifecycle",
+    "Action",
+    "SendRequest",
+    "ReadBody",
+    "StartStream",
+    "StreamBody",
+    "Retry",
+    "Raise",
+    "Done",
+]
+
+# A successful body larger than this is refused rather than buffered.
+MAX_BODY_BYTES: Final = 256 * 1024 * 1024
+# Error bodies (and bodies that are ignored) are only read this far: enough
+# for any JSON error object.
+MAX_ERROR_BODY_BYTES: Final = 1024 * 1024
+
+ResponseKind = Literal["json", "binary", "empty", "stream"]
+RESPONSE_KINDS: Final = frozenset({"json", "binary", "empty", "stream"})
+
+
+@attrs.frozen
+class SendRequest:
+    """Send ``request`` and wait for its response head.
+
+    ``fresh_connection`` asks for a newly opened connection rather than an
+    idle one from a pool: the previous send met a connection the peer had
+    already closed.
+    """
+
+    request: Request
+    fresh_connection: bool = False
+
+
+@attrs.frozen
+class ReadBody:
+    """Read the response body, at most ``max_bytes`` of it.
+
+    Stop once past the cap and report the body as truncated; the rest was
+    never read, so that connection cannot carry another request.
+    """
+
+    max_bytes: int
+
+
+@attrs.frozen
+class StartStream:
+    """Hand the open event stream to the caller, decoded by ``decoder``.
+
+    The call is over as far as retries go: a failure from here on is the
+    caller's to see.
+    """
+
+    decoder: StreamDecoder[Any]
+
+
+@attrs.frozen
+class StreamBody:
+    """Hand the open body to the caller as raw bytes, read as it arrives."""
+
+
+@attrs.frozen
+class Retry:
+    """Sleep ``delay`` seconds, then call ``start()`` for the next attempt.
+
+    ``error`` is what failed (for a log line).  ``keep_connection`` says
+    whether the connection the failed response came on may carry another
+    request; it is never true after a transport failure.
+    """
+
+    delay: float
+    error: APIError
+    keep_connection: bool = False
+
+
+@attrs.frozen
+class Raise:
+    """The call failed: raise ``error``.  ``keep_connection`` as for ``Retry``."""
+
+    error: APIError
+    keep_connection: bool = False
+
+
+@attrs.frozen
+class Done:
+    """The call succeeded with ``result``: the parsed model (``"json"``), the
+    body bytes (``"binary"``) or None (``"empty"``).  ``keep_connection``
+    as for ``Retry``."""
+
+    result: Any
+    keep_connection: bool = True
+
+
+Action = Union[SendRequest, ReadBody, StartStream, StreamBody, Retry, Raise, Done]
+
+# Shared: most responses are answered with one of these.
+_READ_BODY: Final = ReadBody(MAX_BODY_BYTES)
+_READ_SMALL_BODY: Final = ReadBody(MAX_ERROR_BODY_BYTES)
+_STREAM_BODY: Final = StreamBody()
+
+# States.  A number, not an enum: checked on every event of every request.
+_READY = 0  # start() comes next
+_SENT = 1  # a response head or a transport failure comes next
+_READING = 2  # a body (or a transport failure) comes next
+_FINISHED = 3  # handed off, succeeded or failed for good
+
+_STATE_NAMES: Final = ("ready to send", "waiting for a response head", "reading a body", "finished")
+
+_EVENT_STREAM = "text/event-stream"
+
+
+def _is_event_stream(content_type: str | None) -> bool:
+    if content_type is None:
+        return False
+    return content_type.partition(";")[0].strip().lower() == _EVENT_STREAM
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class CallLifecycle:
+    """Drive one ``Call`` to its end, one action at a time.
+
+    ``response_kind`` says what a successful response holds:
+
+    * ``"json"``: a JSON body, passed through ``parse`` (default: returned
+      as decoded);
+    * ``"binary"``: raw bytes, read whole (``Done(bytes)``);
+    * ``"empty"``: nothing of interest; any body is read (up to a small cap)
+      and ignored, and the result is None;
+    * ``"stream"``: an event stream, decoded by ``stream_decoder(request)``
+      (the call must have been made with ``stream=True``).  A 2xx whose
+      content type is not ``text/event-stream`` raises
+      ``UnexpectedContentTypeError`` carrying the start of its body.
+
+    With ``stream_body=True`` a 2xx of the first three kinds is handed over
+    unread (``StreamBody``) for the caller to read as it likes.
+
+    Success bodies are read up to ``max_body_bytes`` (a longer one is
+    refused); error bodies and ignored ones up to ``max_error_body_bytes``.
+
+    The runtime's loop::
+
+        action = lifecycle.start()
+        while True:
+            if SendRequest: send it; on a transport failure
+                action = lifecycle.transport_error(...); else
+                action = lifecycle.response_head(status, headers)
+            if ReadBody: read up to max_bytes, then
+                action = lifecycle.response_body(body, truncated, ...)
+            if Retry: sleep, then action = lifecycle.start()
+            if StartStream / StreamBody: give the open response to the caller
+            if Done: return the result;  if Raise: raise the error
+
+    After ``Done``, ``Retry`` and ``Raise`` that followed a body, release
+    the connection (closing it unless ``keep_connection``).  If an event
+    method raises (a caller's ``parse`` can), close the connection.
+    """
+
+    __slots__ = (
+        "_call",
+        "_decoder_factory",
+        "_headers",
+        "_kind",
+        "_parse",
+        "_read_body",
+        "_read_small_body",
+        "_request",
+        "_resent",
+        "_state",
+        "_status",
+        "_stream_body",
+        "_total",
+    )
+
+    def __init__(
+        self,
+        call: Call,
+        *,
+        response_kind: ResponseKind = "json",
+        parse: Callable[[Any], Any] | None = None,
+        stream_decoder: Callable[[Request], StreamDecoder[Any]] | None = None,
+        stream_body: bool = False,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
+    ) -> None:
+        if not isinstance(call, Call):
+            raise LocalProtocolError(f"call must be a Call, not {type(call).__name__}")
+        if response_kind not in RESPONSE_KINDS:
+            raise LocalProtocolError(
+                f"response_kind must be one of {sorted(RESPONSE_KINDS)}, got {response_kind!r}"
+            )
+        if (response_kind == "stream") != call.stream:
+            raise LocalProtocolError(
+                "a 'stream' response needs a Call made with stream=True, and only it"
+            )
+        if (response_kind == "stream") != (stream_decoder is not None):
+            raise LocalProtocolError("stream_decoder is needed for, and only for, a 'stream' response")
+        if stream_body and response_kind == "stream":
+            raise LocalProtocolError("stream_body does not apply to a 'stream' response: it is streamed")
+        for name, cap in (("max_body_bytes", max_body_bytes), ("max_error_body_bytes", max_error_body_bytes)):
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+                raise LocalProtocolError(f"{name} must be a non-negative int, got {cap!r}")
+        self._read_body = _READ_BODY if max_body_bytes == MAX_BODY_BYTES else ReadBody(max_body_bytes)
+        self._read_small_body = (
+            _READ_SMALL_BODY
+            if max_error_body_bytes == MAX_ERROR_BODY_BYTES
+            else ReadBody(max_error_body_bytes)
+        )
+        self._call = call
+        self._kind = response_kind
+        self._parse = _identity if parse is None else parse
+        self._decoder_factory = stream_decoder
+        self._stream_body = stream_body
+        total = call.timeout.total
+        self._total = math.inf if total is None else total
+        self._state = _READY
+        self._status = 0
+        self._headers: Mapping[str, str] = {}
+        self._request: Request | None = None
+        # A request is sent again on a fresh connection at most once per attempt.
+        self._resent = False
+
+    @property
+    def call(self) -> Call:
+        return self._call
+
+    @property
+    def response_kind(self) -> ResponseKind:
+        return self._kind
+
+    @property
+    def finished(self) -> bool:
+        return self._state == _FINISHED
+
+    def __repr__(self) -> str:
+        return f"<CallLifecycle {self._kind} {_STATE_NAMES[self._state]} {self._call!r}>"
+
+    def _expect(self, *states: int) -> None:
+        if self._state not in states:
+            raise LocalProtocolError(f"unexpected event: the call is {_STATE_NAMES[self._state]}")
+
+    # -- events ---------------------------------------------------------------
+
+    def start(self) -> SendRequest:
+        """The request of the current attempt: at the beginning and after
+        each ``Retry``'s sleep."""
+        if self._state != _READY:
+            self._expect(_READY)
+        request = self._call.request()
+        self._request = request
+        self._resent = False
+        self._state = _SENT
+        return SendRequest(request)
+
+    def response_head(self, status_code: int, headers: Mapping[str, str]) -> Action:
+        """The status and headers (a ``Headers``) of the final response."""
+        if self._state != _SENT:
+            self._expect(_SENT)
+        self._status = status_code
+        self._headers = headers
+        self._state = _READING
+        if not 200 <= status_code < 300:
+            return self._read_small_body
+        kind = self._kind
+        if kind == "json" and not self._stream_body:
+            return self._read_body
+        if kind == "stream":
+            if _is_event_stream(headers.get("content-type")):
+                self._state = _FINISHED
+                assert self._decoder_factory is not None and self._request is not None
+                return StartStream(self._decoder_factory(self._request))
+            # Read, so that the error shows what the server said instead.
+            return self._read_small_body
+        if self._stream_body:
+            self._state = _FINISHED
+            return _STREAM_BODY
+        if kind == "binary":
+            return self._read_body
+        return self._read_small_body
+
+    def response_body(
+        self, body: bytes, truncated: bool = False, *, now: float, jitter: float, elapsed: float
+    ) -> Done | Retry | Raise:
+        """The body asked for by ``ReadBody``; ``truncated`` if it was cut
+        at the cap.
+
+        ``now`` is the unix time (for a ``retry-after`` date), ``jitter`` a
+        uniform random number in [0, 1), ``elapsed`` the seconds since the
+        call started on a monotonic clock (checked against the total
+        timeout before any sleep).
+        """
+        if self._state != _READING:
+            self._expect(_READING)
+        status = self._status
+        call = self._call
+        if 200 <= status < 300:
+            # Whatever happens below, there is no further attempt.
+            self._state = _FINISHED
+            kind = self._kind
+            if kind == "json" or kind == "binary":
+                if truncated:
+                    return Raise(
+                        APIResponseValidationError(
+                            f"response body larger than {self._read_body.max_bytes} bytes",
+                            status_code=status,
+                            request=self._request,
+                        )
+                    )
+                if kind == "binary":
+                    return Done(body)
+                try:
+                    result = call.parse_response(status, self._headers, body, self._parse)
+                except APIResponseValidationError as exc:
+                    # A 2xx that is not what the API sends (an HTML page from
+                    # a proxy, say) means the peer is not the API server we
+                    # think: send it nothing else on this connection.
+                    return Raise(exc)
+                return Done(result)
+            if kind == "empty":
+                return Done(None, keep_connection=not truncated)
+            # Not what the API sends either: as for a body that is not JSON.
+            return Raise(self._wrong_content_type(body))
+        # Built before retry_delay() moves the call on to its next attempt,
+        # so the error carries the request that failed.
+        error = call.decode_error(status, self._headers, body)
+        # An error body, however odd, was framed correctly: unless it was
+        # cut short, the connection stays reusable.
+        keep = not truncated
+        delay = call.retry_delay(status_code=status, headers=self._headers, now=now, jitter=jitter)
+        if delay is None or elapsed + delay >= self._total:
+            self._state = _FINISHED
+            return Raise(error, keep_connection=keep)
+        self._state = _READY
+        return Retry(delay, error, keep_connection=keep)
+
+    def transport_error(
+        self,
+        error: APIError,
+        *,
+        jitter: float,
+        elapsed: float,
+        reused: bool = False,
+        connection_closed: bool = False,
+        response_started: bool = False,
+    ) -> SendRequest | Retry | Raise:
+        """Sending or receiving failed below HTTP: ``error`` says how.
+
+        The flags are what the runtime knows about the connection; leave
+        one at its default when unsure.  ``reused``: it had carried an
+        earlier request.  ``connection_closed``: the peer closed or reset it
+        (as opposed to a time limit running out, or bytes that break HTTP).
+        ``response_started``: some byte of the response had arrived (implied
+        once a head was reported).
+
+        A reused connection closed before any byte of the response is one
+        the peer shut while it sat idle: the request goes out again on a
+        fresh connection without spending a retry, once per attempt (unless
+        its body came from a source that can be read only once).  A
+        connection error, a time limit other than the total one, or the
+        peer closing the connection is retried as the policy allows; a
+        ``RemoteProtocolError`` from bytes that break HTTP is not.
+        """
+        state = self._state
+        if state != _SENT and state != _READING:
+            self._expect(_SENT, _READING)
+        if error.request is None:
+            error.request = self._request
+        if isinstance(error, APITimeoutError) and error.limit == "total":
+            self._state = _FINISHED
+            return Raise(error)
+        if not (isinstance(error, APIConnectionError) or connection_closed):
+            self._state = _FINISHED
+            return Raise(error)
+        started = response_started or state == _READING
+        if (
+            reused
+            and connection_closed
+            and not started
+            and not self._resent
+            # A body read from a one-time source may be partly consumed.
+            and self._call.replayable
+        ):
+            self._resent = True
+            self._state = _SENT
+            assert self._request is not None
+            return SendRequest(self._request, fresh_connection=True)
+        delay = self._call.retry_delay_after_error(jitter=jitter)
+        if delay is None or elapsed + delay >= self._total:
+            self._state = _FINISHED
+            return Raise(error)
+        self._state = _READY
+        return Retry(delay, error)
+
+    def _wrong_content_type(self, body: bytes) -> UnexpectedContentTypeError:
+        content_type = self._headers.get("content-type")
+        got = "no content-type" if content_type is None else f"content-type {content_type!r}"
+        shown = self._call._scrub(body[: _SHOWN_BODY_CHARS * 4].decode("utf-8", errors="replace"))
+        return UnexpectedContentTypeError(
+            f"Expected a {_EVENT_STREAM} response to a streamed call, got {got} "
+            f"(status {self._status})",
+            content_type=content_type,
+            body=shown[:_SHOWN_BODY_CHARS],
+            status_code=self._status,
+            request=self._request,
+        )
