@@ -34,7 +34,7 @@ from ._request import Origin, Request, StreamedBody
 from ._retry import RetryPolicy
 from ._version import __version__
 
-__all__ = ["NOT_GIVEN", "NotGiven", "RequestOptions", "Call", "new_idempotency_key"]
+__all__ = ["NOT_GIVEN", "NotGiven", "omit", "Omit", "RequestOptions", "Call", "new_idempotency_key"]
 
 T = TypeVar("T")
 
@@ -54,11 +54,15 @@ class NotGivenType(enum.Enum):
 
 NOT_GIVEN: Final = NotGivenType.NOT_GIVEN
 NotGiven: TypeAlias = Literal[NotGivenType.NOT_GIVEN]
+# The official SDK spells "leave this out" both ways; here they are one
+# object, so every ``is NOT_GIVEN`` check accepts either.
+omit: Final = NOT_GIVEN
+Omit: TypeAlias = NotGiven
 
 QueryScalar = Union[str, int, float, bool, None]
 
 
-def _redacted_headers(headers: Mapping[str, str | None] | None) -> object:
+def _redacted_headers(headers: Mapping[str, str | NotGiven | None] | None) -> object:
     if headers is None:
         return None
     return {
@@ -71,13 +75,13 @@ def _redacted_headers(headers: Mapping[str, str | None] | None) -> object:
 class RequestOptions:
     """Per-call adjustments on top of the client configuration.
 
-    ``extra_headers`` override every other header; a value of ``None`` or
-    ``""`` removes the header instead.  ``extra_query`` overrides query
+    ``extra_headers`` override every other header; a value of ``None``,
+    ``""`` or ``omit`` removes the header instead.  ``extra_query`` overrides query
     parameters and ``extra_body`` top-level body fields.  ``timeout`` and
     ``max_retries`` replace the client's when given.
     """
 
-    extra_headers: Mapping[str, str | None] | None = None
+    extra_headers: Mapping[str, str | NotGiven | None] | None = None
     extra_query: Mapping[str, object] | None = None
     extra_body: Mapping[str, object] | None = None
     timeout: Timeout | float | NotGiven | None = NOT_GIVEN
@@ -277,7 +281,10 @@ class _ConfigParts:
             config = self.config
             fields = {}
             if config.api_key:
-                fields["authorization"] = "Bearer " + config.api_key
+                if config.api_key_header == "authorization":
+                    fields["authorization"] = "Bearer " + config.api_key
+                else:
+                    fields[config.api_key_header] = config.api_key
             fields["user-agent"] = _USER_AGENT
             fields["accept"] = "text/event-stream" if stream else "application/json"
             if has_body:
@@ -476,7 +483,7 @@ class Call:
             for name, value in (extra_headers or {}).items():
                 key = _header_name(name)
                 chosen.add(key)
-                if value is None or value == "":
+                if value is None or value == "" or value is NOT_GIVEN:
                     fields.pop(key, None)
                 else:
                     fields[key] = value
@@ -616,7 +623,7 @@ class Call:
                 decoded = text
         if not isinstance(headers, Headers):
             headers = Headers(list(headers.items()))
-        return make_status_error(status_code, headers, decoded, request=self.request())
+        return make_status_error(status_code, headers, decoded, request=self.request(), text=text)
 
     def parse_json(self, status_code: int, headers: Mapping[str, str], body: bytes) -> Any:
         """Decode a response body that must be JSON.

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._errors import LocalProtocolError
+from ._headers import SECRET_HEADERS
 from ._request import Origin
 
 __all__ = ["ClientConfig", "Timeout", "DEFAULT_BASE_URL"]
@@ -155,12 +156,20 @@ class ClientConfig:
     default_query: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_mapping)
     max_retries: int = 2
     timeout: Timeout = attrs.field(factory=Timeout, converter=_coerce_timeout)
+    # Where the key goes: "authorization" sends "Bearer <key>"; any other
+    # name (Azure's "api-key") sends the key as it is.
+    api_key_header: str = "authorization"
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise LocalProtocolError(f"max_retries must be a non-negative int, got {self.max_retries!r}")
         if self.api_key is not None and not isinstance(self.api_key, str):
             raise LocalProtocolError("api_key must be a string")
+        if self.api_key_header not in SECRET_HEADERS:
+            # Only these are redacted in every repr and log line.
+            raise LocalProtocolError(
+                f"api_key_header must be one of {sorted(SECRET_HEADERS)}, got {self.api_key_header!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ClientConfig:

@@ -18,10 +18,12 @@ from openai_sansio import (
     BadRequestError,
     ClientConfig,
     ConflictError,
+    ErrorResponse,
     InternalServerError,
     LocalProtocolError,
     NotFoundError,
     NotGiven,
+    Omit,
     OpenAIError,
     Origin,
     PermissionDeniedError,
@@ -32,9 +34,13 @@ from openai_sansio import (
     Timeout,
     UnprocessableEntityError,
     __version__,
+    omit,
 )
 
 from ._client import Client, RawResponse
+
+# isort: split
+from ._azure import AzureADTokenProvider, AzureClient
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPaginator
 from ._pool import PoolStats
 from ._streams import AsyncStream
@@ -56,7 +62,11 @@ __all__ = [
     "RequestOptions",
     "NOT_GIVEN",
     "NotGiven",
+    "omit",
+    "Omit",
     "Origin",
+    "AzureClient",
+    "AzureADTokenProvider",
     # errors
     "OpenAIError",
     "LocalProtocolError",
@@ -64,6 +74,7 @@ __all__ = [
     "StreamDecodeError",
     "APIError",
     "APIStatusError",
+    "ErrorResponse",
     "BadRequestError",
     "AuthenticationError",
     "PermissionDeniedError",

@@ -186,7 +186,8 @@ class AzureClient(Client):
         fields = body
         if fields is None:
             # A multipart upload (audio) names its model among its fields.
-            fields = getattr(kwargs.get("multipart"), "fields", None)
+            multipart = kwargs.get("multipart")
+            fields = getattr(multipart, "fields", None) or getattr(multipart, "_fields", None)
         routed = self._azure.route(path, fields)
         try:
             return await super()._call(method, routed, body=body, **kwargs)
