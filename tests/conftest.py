@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from typing import Any
 
 import pytest
@@ -31,3 +32,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     clock = kwargs.get("autojump_clock")
     trio.run(functools.partial(func, **kwargs), clock=clock)
     return True
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # The conformance counts (valid pass, invalid pass), when those tests ran.
+    module = sys.modules.get("test_conformance")
+    lines = module.summary() if module is not None else []
+    if lines:
+        terminalreporter.section("conformance against Prism")
+        for line in lines:
+            terminalreporter.write_line(line)

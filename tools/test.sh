@@ -5,5 +5,7 @@ EXTRAS=test,bench
 . "$(dirname "$0")/_venv.sh"
 ruff check openai_sansio openai_trio tests examples benchmarks tools
 mypy
-python -bb -X dev -m coverage run -m pytest -q "$@"
+# The conformance tests call a Prism mock server of the spec: prism.sh
+# starts one for the run (PRISM_URL) and stops it when pytest is done.
+bash tools/prism.sh python -bb -X dev -m coverage run -m pytest -q "$@"
 coverage report --fail-under=95
