@@ -17,14 +17,26 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Any, Callable, Mapping, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Tuple, Union
 from urllib.parse import quote, urlencode
 
 import attrs
 
 from ._errors import LocalProtocolError
 
-__all__ = ["BodyRules", "FieldRule", "Operation", "OperationTable", "check_body"]
+if TYPE_CHECKING:
+    from ._request import Request
+
+__all__ = [
+    "BodyKind",
+    "BodyRules",
+    "FieldRule",
+    "Operation",
+    "OperationTable",
+    "PageKind",
+    "ResponseKind",
+    "check_body",
+]
 
 # (name, JSON kinds bit set or 0 for any, minimum, maximum, exclusive minimum)
 FieldRule = Tuple[str, int, Union[float, None], Union[float, None], Union[float, None]]
@@ -44,23 +56,47 @@ _KIND_NAMES = (
 )
 
 
-@attrs.frozen
+BodyKind = Literal["none", "json", "multipart", "raw"]
+ResponseKind = Literal["json", "binary", "empty"]
+PageKind = Literal["none", "cursor", "page", "single"]
+
+
+@attrs.frozen(kw_only=True)
 class Operation:
-    """One API operation.  ``path`` has ``{name}`` placeholders."""
+    """One API operation.  ``path`` has ``{name}`` placeholders.
+
+    What a typed surface needs besides the HTTP shape: ``sdk_path`` is the
+    official SDK's method for it (``"beta.threads.runs.submit_tool_outputs"``);
+    ``body_kind`` says how the body goes on the wire (``"json"``,
+    ``"multipart"`` form data, ``"raw"`` bytes, ``"none"``); ``body_params``
+    names its top-level fields; ``response_kind`` says what a 2xx carries (a
+    JSON model, ``"binary"`` content, or nothing); ``page_kind`` how a list
+    pages: ``"cursor"`` (``after`` = the last item's id), ``"page"`` (a
+    ``page`` token from ``next_page``), ``"single"`` (one page holds all) or
+    ``"none"`` (not a list); ``item_model`` the parser of page items;
+    ``stream_decoder`` the ``openai_sansio`` decoder class of a streamed 2xx.
+    """
 
     operation_id: str
     method: str
     path: str
-    path_params: tuple[str, ...]
-    query_params: tuple[str, ...]
-    has_json_body: bool
-    content_types: tuple[str, ...]
-    response_content_types: tuple[str, ...]
-    streams: bool
-    response_model: str | None
-    stream_model: str | None
-    fixed_query: tuple[tuple[str, str], ...]
-    tag: str | None
+    path_params: tuple[str, ...] = ()
+    query_params: tuple[str, ...] = ()
+    has_json_body: bool = False
+    content_types: tuple[str, ...] = ()
+    response_content_types: tuple[str, ...] = ()
+    streams: bool = False
+    response_model: str | None = None
+    stream_model: str | None = None
+    fixed_query: tuple[tuple[str, str], ...] = ()
+    tag: str | None = None
+    sdk_path: str = ""
+    body_kind: BodyKind = "none"
+    response_kind: ResponseKind = "json"
+    page_kind: PageKind = "none"
+    body_params: tuple[str, ...] = ()
+    stream_decoder: str | None = None
+    item_model: str | None = None
 
     def format_path(self, **params: object) -> str:
         """The path with each parameter percent-encoded as one segment."""
@@ -69,15 +105,30 @@ class Operation:
                 raise LocalProtocolError(
                     f"Unexpected path parameter `{name}` for {self.operation_id}"
                 )
-        values: dict[str, str] = {}
-        for name in self.path_params:
-            value = params.get(name)
-            if not isinstance(value, str) or not value:
+        return self.path_for(tuple(params.get(name) for name in self.path_params))
+
+    def path_for(self, values: tuple[object, ...]) -> str:
+        """The path with ``values`` (in ``path_params`` order) substituted,
+        each percent-encoded as one segment.
+
+        An empty value, a non-string, or ``.``/``..`` (which a server or
+        proxy would resolve as a dot segment, reaching another resource) is
+        refused with ``LocalProtocolError``.
+        """
+        if not values:
+            return self.path
+        if len(values) != len(self.path_params):
+            raise LocalProtocolError(
+                f"{self.operation_id} takes {len(self.path_params)} path values, not {len(values)}"
+            )
+        encoded: dict[str, str] = {}
+        for name, value in zip(self.path_params, values, strict=True):
+            if not isinstance(value, str) or not value or value in (".", ".."):
                 raise LocalProtocolError(
-                    f"Expected a non-empty value for `{name}` but received {value!r}"
+                    f"Expected a non-empty value for `{name}` (not '.' or '..') but received {value!r}"
                 )
-            values[name] = quote(value, safe="")
-        return self.path.format_map(values)
+            encoded[name] = quote(value, safe="")
+        return self.path.format_map(encoded)
 
     def target(self, **params: object) -> str:
         """``format_path`` plus the operation's fixed query (``?beta=true``).
@@ -96,13 +147,35 @@ class Operation:
         Imports the model module on first use; ``None`` when the spec names
         no JSON model.
         """
-        target = self.stream_model if stream else self.response_model
-        if target is None:
-            return None
-        module, _, name = target.rpartition(".")
-        obj = getattr(importlib.import_module(module), name)
-        parser: Callable[[Any], Any] = getattr(obj, "from_dict", obj)
-        return parser
+        return _resolve(self.stream_model if stream else self.response_model)
+
+    def item_parser(self) -> Callable[[Any], Any] | None:
+        """The parser of one page item of a list operation, if the spec names one."""
+        return _resolve(self.item_model)
+
+    def make_stream_decoder(self, request: Request | None = None) -> Any:
+        """A fresh ``StreamDecoder`` (of the class ``stream_decoder`` names)
+        for one streamed response of this operation."""
+        from . import _streaming
+
+        if self.stream_decoder is None:
+            raise LocalProtocolError(f"{self.operation_id} does not stream")
+        cls = getattr(_streaming, self.stream_decoder)
+        parse = self.response_parser(stream=True)
+        if cls is _streaming.StreamDecoder:
+            return cls(dict if parse is None else parse, request=request)
+        if parse is None or self.stream_decoder != "ResponseStreamDecoder":
+            return cls(request=request)
+        return cls(parse=parse, request=request)
+
+
+def _resolve(target: str | None) -> Callable[[Any], Any] | None:
+    if target is None:
+        return None
+    module, _, name = target.rpartition(".")
+    obj = getattr(importlib.import_module(module), name)
+    parser: Callable[[Any], Any] = getattr(obj, "from_dict", obj)
+    return parser
 
 
 def _kind_ok(value: object, kinds: int) -> bool:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 import attrs
 import trio
 
 from openai_sansio import DEFAULT_BASE_URL, ClientConfig, OpenAIError, Timeout, __version__
+
+if TYPE_CHECKING:
+    from openai_sansio.types import ChatCompletionMessageParam
 
 __all__ = ["main", "build_parser"]
 
@@ -117,26 +120,26 @@ class _Printer:
 
 
 async def _chat(args: argparse.Namespace, config: ClientConfig, printer: _Printer) -> None:
+    from openai_sansio import NOT_GIVEN
+
     from . import Client
 
-    messages: list[dict[str, Any]] = []
+    messages: list[ChatCompletionMessageParam] = []
     if args.system:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": args.prompt})
-    extra: dict[str, Any] = {}
-    if args.max_tokens is not None:
-        extra["max_tokens"] = args.max_tokens
+    max_tokens = NOT_GIVEN if args.max_tokens is None else args.max_tokens
     async with Client(config=config) as client:
         if args.stream:
             stream = await client.chat.completions.create(
-                model=args.model, messages=messages, stream=True, **extra
+                model=args.model, messages=messages, stream=True, max_tokens=max_tokens
             )
             async with stream:
                 async for chunk in stream:
                     _print_chunk(chunk, printer)
         else:
             completion = await client.chat.completions.create(
-                model=args.model, messages=messages, **extra
+                model=args.model, messages=messages, max_tokens=max_tokens
             )
             content = completion.choices[0].message.content if completion.choices else None
             printer.write(content or "")

@@ -1,12 +1,21 @@
 """Pages of list results, and the paginator list methods return.
 
-``AsyncPage`` is a complete list (``models.list``); ``AsyncCursorPage`` is
-one page of a cursor-paginated list, and ``async for`` over it walks every
-later page too, fetching each only when the previous one is used up.  No
-connection is held between pages.
+Three kinds, as the operation table names them:
 
-A list method returns an ``AsyncPaginator``: ``await`` it for the first
-page, or ``async for`` over it (no ``await``) for every item of every page.
+* ``AsyncPage``: a complete list in one response (``models.list``);
+* ``AsyncCursorPage``: one page of a list paged with ``after`` = the id of
+  the last item seen (most lists);
+* ``AsyncPageTokenPage``: one page of a list paged with an opaque ``page``
+  token the response hands back in ``next_page`` (the usage reports).
+
+``async for`` over a page yields its items and then those of every later
+page, each fetched only when the previous one is used up; no connection is
+held between pages.  A list method returns an ``AsyncPaginator``: ``await``
+it for the first page, or ``async for`` over it (no ``await``) for every
+item of every page.
+
+Pages depend on a ``PageFetcher`` (fetch this list again with these query
+parameters), not on the client.
 """
 
 from __future__ import annotations
@@ -20,64 +29,56 @@ from typing import (
     Generic,
     Iterator,
     Mapping,
+    Protocol,
     TypeVar,
 )
 
-from openai_sansio import RequestOptions
+import attrs
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ._client import Client
-
-__all__ = ["AsyncCursorPage", "AsyncPage", "AsyncPaginator"]
+__all__ = [
+    "AsyncCursorPage",
+    "AsyncPage",
+    "AsyncPageTokenPage",
+    "AsyncPaginator",
+    "PageFetcher",
+    "PageInfo",
+]
 
 T = TypeVar("T")
 P = TypeVar("P", bound="AsyncPage[Any]")
 
 
-def _page_fields(data: Any, parse_item: Callable[[Any], T]) -> tuple[list[T], Mapping[str, Any]]:
-    # Raised errors here are turned into APIResponseValidationError by the call.
+class PageFetcher(Protocol):
+    """Fetches another page of the same list."""
+
+    def fetch(self, params: Mapping[str, object]) -> Awaitable[Any]:
+        """The page with the list's query updated by ``params``."""
+        ...
+
+
+@attrs.frozen
+class PageInfo:
+    """The query parameters that select the next page (``{"after": id}``
+    or ``{"page": token}``)."""
+
+    params: Mapping[str, object]
+
+
+def page_fields(data: Any, parse_item: Callable[[Any], T]) -> tuple[list[T], Mapping[str, Any]]:
+    """The parsed items of a list response and the response object itself.
+
+    A wrong shape raises ``TypeError``, which the call reports as
+    ``APIResponseValidationError``.
+    """
     if not isinstance(data, Mapping):
         raise TypeError(f"a list response must be a JSON object, not {type(data).__name__}")
-    items = data["data"]
+    items = data.get("data")
     if not isinstance(items, list):
         raise TypeError("the 'data' field of a list response must be an array")
     return [parse_item(item) for item in items], data
-
-
-class _ListCall(Generic[T]):
-    """What is needed to fetch a page of one list again, with another cursor."""
-
-    __slots__ = ("client", "options", "parse_item", "path", "query")
-
-    def __init__(
-        self,
-        client: Client,
-        path: str,
-        query: Mapping[str, object],
-        options: RequestOptions,
-        parse_item: Callable[[Any], T],
-    ) -> None:
-        self.client = client
-        self.path = path
-        self.query = dict(query)
-        self.options = options
-        self.parse_item = parse_item
-
-    async def fetch(self, cls: type[P], *, raw: bool = False, **query: object) -> Any:
-        """A page of type ``cls`` (or, with ``raw``, a ``RawResponse`` of one)."""
-        lister = _ListCall(self.client, self.path, {**self.query, **query}, self.options, self.parse_item)
-
-        def parse(data: Any) -> P:
-            items, fields = _page_fields(data, lister.parse_item)
-            page = cls(items, fields)
-            page._next = lister
-            return page
-
-        return await self.client._call(
-            "GET", lister.path, query=lister.query, options=lister.options, parse=parse, raw=raw
-        )
 
 
 class AsyncPage(Generic[T]):
@@ -87,7 +88,7 @@ class AsyncPage(Generic[T]):
     ``_request_id`` is the ``x-request-id`` of the response it came from.
     """
 
-    _next: _ListCall[T] | None = None
+    _next: PageFetcher | None = None
     _request_id: str | None = None
 
     def __init__(self, data: list[T], raw: Mapping[str, Any]) -> None:
@@ -108,36 +109,34 @@ class AsyncPage(Generic[T]):
     def __getitem__(self, index: int) -> T:
         return self.data[index]
 
+    def next_page_info(self) -> PageInfo | None:
+        """What selects the next page, or None when this is the last."""
+        return None
+
     def has_next_page(self) -> bool:
-        return False
+        return self._next is not None and self.next_page_info() is not None
 
     async def get_next_page(self) -> Self:
-        raise RuntimeError("there is no next page; check has_next_page() first")
+        """Fetch the page after this one; ``RuntimeError`` if there is none."""
+        info = self.next_page_info()
+        if info is None or self._next is None:
+            raise RuntimeError("there is no next page; check has_next_page() first")
+        page: Self = await self._next.fetch(info.params)
+        return page
+
+    # The official SDK's other name for it.
+    next_page = get_next_page
 
     def __aiter__(self) -> _PageWalker[T]:
         return _PageWalker(self)
 
-    @classmethod
-    async def fetch(
-        cls,
-        client: Client,
-        path: str,
-        query: Mapping[str, object],
-        options: RequestOptions,
-        parse_item: Callable[[Any], T],
-    ) -> Self:
-        """Fetch the page at ``path`` with ``query``."""
-        page: Self = await _ListCall(client, path, query, options, parse_item).fetch(cls)
-        return page
-
 
 class AsyncCursorPage(AsyncPage[T]):
-    """One page of a cursor-paginated list.
+    """One page of a list paged with ``after``.
 
-    ``has_more`` says whether the server has more; ``get_next_page()``
-    fetches the next one (passing ``after`` = the last item's id), and
-    ``async for item in page`` yields the items of this page and then of
-    every later page.
+    ``has_more`` says whether the server has more; the next page starts
+    after ``last_id`` or, when the response has none, the id of the last
+    item.
     """
 
     def __init__(self, data: list[T], raw: Mapping[str, Any]) -> None:
@@ -157,19 +156,32 @@ class AsyncCursorPage(AsyncPage[T]):
                 return ident
         return None
 
-    def has_next_page(self) -> bool:
-        return self.has_more and self._next is not None and self._cursor() is not None
-
-    async def get_next_page(self) -> Self:
+    def next_page_info(self) -> PageInfo | None:
         cursor = self._cursor()
-        if not self.has_next_page() or cursor is None or self._next is None:
-            raise RuntimeError("there is no next page; check has_next_page() first")
-        page: Self = await self._next.fetch(type(self), after=cursor)
-        return page
+        if not self.has_more or cursor is None:
+            return None
+        return PageInfo({"after": cursor})
+
+
+class AsyncPageTokenPage(AsyncPage[T]):
+    """One page of a list paged with a ``page`` token (``next_page``)."""
+
+    def __init__(self, data: list[T], raw: Mapping[str, Any]) -> None:
+        super().__init__(data, raw)
+        self.has_more = raw.get("has_more") is True
+        token = raw.get("next_page")
+        self.next_page_token: str | None = token if isinstance(token, str) and token else None
+
+    def next_page_info(self) -> PageInfo | None:
+        # A server that says "no more" but hands a token (or the reverse)
+        # ends the walk: following it could loop.
+        if not self.has_more or self.next_page_token is None:
+            return None
+        return PageInfo({"page": self.next_page_token})
 
 
 class _PageWalker(Generic[T]):
-    """``async for`` over a page and, for cursor pages, the pages after it."""
+    """``async for`` over a page and the pages after it."""
 
     def __init__(self, page: AsyncPage[T]) -> None:
         self._page = page
@@ -215,7 +227,7 @@ class AsyncPaginator(Generic[T, P]):
 class _PaginatorWalker(Generic[T]):
     """``async for`` over a paginator: fetches the first page on first use."""
 
-    def __init__(self, fetch: Callable[[], Awaitable[AsyncPage[Any]]]) -> None:
+    def __init__(self, fetch: Callable[[], Awaitable[Any]]) -> None:
         self._fetch = fetch
         self._walker: _PageWalker[T] | None = None
 
@@ -224,5 +236,9 @@ class _PaginatorWalker(Generic[T]):
 
     async def __anext__(self) -> T:
         if self._walker is None:
-            self._walker = _PageWalker(await self._fetch())
+            first = await self._fetch()
+            if not isinstance(first, AsyncPage):
+                # A raw-response paginator: walk the page it wraps.
+                first = first.parse()
+            self._walker = _PageWalker(first)
         return await self._walker.__anext__()

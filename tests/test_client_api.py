@@ -200,8 +200,11 @@ async def test_path_parameters_are_escaped() -> None:
         server.enqueue(FakeResponse.json({"id": "a/b", "object": "model", "created": 0, "owned_by": "x"}))
         await client.models.retrieve("a/b?c")
         assert server.last_request.target == "/v1/models/a%2Fb%3Fc"
-        with pytest.raises(ValueError):
+        with pytest.raises(openai_trio.LocalProtocolError):
             await client.models.retrieve("")
+        with pytest.raises(openai_trio.LocalProtocolError):
+            await client.models.retrieve("..")
+        assert len(server.requests) == 1
 
 
 async def test_extra_options() -> None:

@@ -290,7 +290,7 @@ async def test_unused_paginator_sends_nothing_and_warns_nothing() -> None:
 
 async def test_list_validates_arguments_eagerly() -> None:
     async with fake_client() as (server, client):
-        with pytest.raises(ValueError):
+        with pytest.raises(openai_trio.LocalProtocolError):
             client.responses.input_items.list("")
         assert server.requests == []
 

@@ -208,10 +208,14 @@ def _exec(text: str, name: str, package: str = "openai_sansio.types") -> types.M
 def test_mini_files(mini: dict[str, str]) -> None:
     assert sorted(mini) == [
         "openai_sansio/_operations.py",
+        "openai_sansio/api.py",
         "openai_sansio/types/__init__.py",
         "openai_sansio/types/things.py",
         "openai_sansio/types/things_beta.py",
         "openai_sansio/types/things_beta_params.py",
+        "openai_trio/_generated/__init__.py",
+        "openai_trio/_generated/beta.py",
+        "openai_trio/_generated/things.py",
     ]
     assert not any("DO NOT COPY" in text for text in mini.values())
 

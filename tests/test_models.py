@@ -894,7 +894,11 @@ def test_format_path() -> None:
     op = ops.get_operation("getResponse")
     assert op.format_path(response_id="resp_1") == "/responses/resp_1"
     assert op.format_path(response_id="a/b c?d") == "/responses/a%2Fb%20c%3Fd"
-    assert op.format_path(response_id="..") == "/responses/.."
+    # Dot segments would be resolved by servers and proxies: refused.
+    for dots in (".", ".."):
+        with pytest.raises(LocalProtocolError, match="not '.' or '..'"):
+            op.format_path(response_id=dots)
+    assert op.format_path(response_id="...") == "/responses/..."
     multi = ops.get_operation("RetrieveContainerFile")
     assert multi.format_path(container_id="c 1", file_id="f/2") == "/containers/c%201/files/f%2F2"
     assert ops.get_operation("listModels").format_path() == "/models"

@@ -57,6 +57,14 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_surface import (
+    build_surface,
+    render_builders,
+    render_namespaces,
+)
+from generate_surface import render_operation_facts as surface_facts
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared" / "openapi" / "openapi.yaml"
 HEADER = (
@@ -624,6 +632,11 @@ class Op:
     response_schema: Any
     stream_schema: Any
     streams: bool
+    raw_path: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    query_param_specs: tuple[dict[str, Any], ...] = ()
+    multipart_schema: Any = None
+    lists: bool = False
 
 
 def area_of(tag: str | None, path: str) -> str:
@@ -675,9 +688,24 @@ def load_operations(spec: dict[str, Any]) -> list[Op]:
                     stream_schema=(content.get("text/event-stream") or {}).get("schema")
                     or STREAM_SCHEMAS.get(op["operationId"]),
                     streams=has_stream or "text/event-stream" in content,
+                    raw_path=raw_path,
+                    spec=op,
+                    query_param_specs=tuple(p for p in params if p.get("in") == "query"),
+                    multipart_schema=(body.get("multipart/form-data") or {}).get("schema"),
+                    lists=_lists(spec, (content.get("application/json") or {}).get("schema")),
                 )
             )
     return ops
+
+
+def _lists(spec: dict[str, Any], schema: Any) -> bool:
+    schemas = spec["components"]["schemas"]
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+    data = (schema.get("properties") or {}).get("data") if isinstance(schema, dict) else None
+    while isinstance(data, dict) and "$ref" in data:
+        data = schemas[data["$ref"].rsplit("/", 1)[1]]
+    return isinstance(data, dict) and data.get("type") == "array"
 
 
 def spec_body_props(spec: dict[str, Any], body: dict[str, Any]) -> list[str] | None:
@@ -783,6 +811,7 @@ class Generator:
     """Places every schema in a module and writes the modules."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
         self.ops = load_operations(spec)
         resp_roots: dict[str, set[str]] = {}
         req_roots: dict[str, set[str]] = {}
@@ -1437,7 +1466,10 @@ class Generator:
                 if self.exports.setdefault(n, module) != module:
                     raise SystemExit(f"{n} is defined in both {self.exports[n]} and {module}")
         files["openai_sansio/types/__init__.py"] = self.render_init()
-        files["openai_sansio/_operations.py"] = self.render_operations()
+        surfaces = build_surface(self, self.spec)
+        files["openai_sansio/_operations.py"] = self.render_operations(surfaces)
+        files["openai_sansio/api.py"] = render_builders(self, self.spec, surfaces)
+        files.update(render_namespaces(self, self.spec, surfaces))
         return files
 
     def _emit_def(self, d: Model | Union | Alias, w: ModuleWriter) -> None:
@@ -1650,27 +1682,39 @@ class Generator:
             return out
         return 0
 
-    def render_operations(self) -> str:
+    def render_operations(self, surfaces: list[Any]) -> str:
         out = [HEADER.rstrip("\n"), OPERATIONS_PRELUDE.strip("\n"), "", "", "OPERATIONS: dict[str, Operation] = {"]
         rules: list[str] = []
-        for op in self.ops:
+        for op, surface in zip(self.ops, surfaces, strict=True):
             resp = self.model_path(op.response_schema)
             stream = self.model_path(op.stream_schema)
             args = [
-                json.dumps(op.operation_id),
-                json.dumps(op.method),
-                json.dumps(op.path),
-                tup(op.path_params),
-                tup(op.query_params),
-                str(op.json_body is not None),
-                tup(op.request_types),
-                tup(op.response_types),
-                str(op.streams),
-                json.dumps(resp) if resp else "None",
-                json.dumps(stream) if stream else "None",
-                "(" + "".join(f"({json.dumps(k)}, {json.dumps(v)}), " for k, v in op.fixed_query).rstrip(" ") + ")",
-                json.dumps(op.tag) if op.tag else "None",
+                f"operation_id={json.dumps(op.operation_id)}",
+                f"method={json.dumps(op.method)}",
+                f"path={json.dumps(op.path)}",
             ]
+            if op.path_params:
+                args.append(f"path_params={tup(op.path_params)}")
+            if op.query_params:
+                args.append(f"query_params={tup(op.query_params)}")
+            if op.json_body is not None:
+                args.append("has_json_body=True")
+            if op.request_types:
+                args.append(f"content_types={tup(op.request_types)}")
+            if op.response_types:
+                args.append(f"response_content_types={tup(op.response_types)}")
+            if op.streams:
+                args.append("streams=True")
+            if resp:
+                args.append(f"response_model={json.dumps(resp)}")
+            if stream:
+                args.append(f"stream_model={json.dumps(stream)}")
+            if op.fixed_query:
+                fixed = "".join(f"({json.dumps(k)}, {json.dumps(v)}), " for k, v in op.fixed_query).rstrip(" ")
+                args.append(f"fixed_query=({fixed})")
+            if op.tag:
+                args.append(f"tag={json.dumps(op.tag)}")
+            args += surface_facts(surface)
             out.append(f"    {json.dumps(op.operation_id)}: Operation(")
             for a in args:
                 out.append(f"        {a},")
@@ -1777,13 +1821,14 @@ def load_spec(path: Path) -> dict[str, Any]:
 
 
 def write(files: dict[str, str], out: Path) -> None:
-    types_dir = out / "openai_sansio" / "types"
-    types_dir.mkdir(parents=True, exist_ok=True)
-    # Drop generated modules that the current spec no longer produces.
-    for old in types_dir.glob("*.py"):
-        rel = old.relative_to(out).as_posix()
-        if rel not in files and old.read_text(encoding="utf-8").startswith(HEADER):
-            old.unlink()
+    for folder in ("openai_sansio/types", "openai_trio/_generated"):
+        generated_dir = out / folder
+        generated_dir.mkdir(parents=True, exist_ok=True)
+        # Drop generated modules that the current spec no longer produces.
+        for old in generated_dir.glob("*.py"):
+            rel = old.relative_to(out).as_posix()
+            if rel not in files and old.read_text(encoding="utf-8").startswith(HEADER):
+                old.unlink()
     for rel, text in files.items():
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)

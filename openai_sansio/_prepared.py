@@ -1,0 +1,162 @@
+"""A typed call turned into data: what ``openai_sansio.api`` builders return.
+
+A ``PreparedOperation`` names the operation, its formatted path, the query
+and body the caller gave (``NOT_GIVEN`` keywords left out) and the per-call
+options.  It performs no I/O and holds no client: a runtime turns it into a
+``Call`` with its own configuration, runs it, and uses the operation's
+``response_kind``, ``page_kind`` and ``stream_decoder`` to shape the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Iterable, Mapping, TypeVar
+
+from ._call import NOT_GIVEN, NotGiven, RequestOptions
+from ._config import Timeout
+from ._errors import LocalProtocolError
+from ._operation_base import Operation
+
+__all__ = ["Body", "Headers", "PreparedOperation", "Query", "prepare"]
+
+R = TypeVar("R")
+
+Headers = Mapping[str, "str | None"]
+Query = Mapping[str, object]
+Body = Mapping[str, object]
+
+_SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
+# Deeper than any real request; a self-referencing list would otherwise
+# recurse until Python gives up.
+_MAX_DEPTH = 200
+
+
+def _jsonable(value: object, depth: int = 0) -> object:
+    # Callers pass tuples, generators and read-only mappings where the API
+    # wants arrays and objects; json only knows lists and dicts.
+    if depth > _MAX_DEPTH:
+        raise LocalProtocolError(
+            f"request body nested deeper than {_MAX_DEPTH} levels (or it contains itself)"
+        )
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    scalars = _SCALARS
+    # The shapes callers nearly always pass come first: the ABC checks
+    # below cost more than the copy.  Leaves are tested inline: a message
+    # list is mostly strings.
+    if kind is dict:
+        return {
+            k: v if type(v) in scalars else _jsonable(v, depth + 1)
+            for k, v in value.items()  # type: ignore[attr-defined]
+        }
+    if kind is list:
+        return [v if type(v) in scalars else _jsonable(v, depth + 1) for v in value]  # type: ignore[attr-defined]
+    if isinstance(value, (str, bytes, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [_jsonable(v, depth + 1) for v in value]
+    return value
+
+
+class PreparedOperation(Generic[R]):
+    """One typed call, ready for a runtime; ``R`` is its parsed result.
+
+    ``body`` is the JSON object for ``body_kind == "json"``, the form
+    fields (file values untouched) for ``"multipart"``, and ``{"content":
+    bytes}`` for ``"raw"``.  ``stream`` is whether the caller asked for an
+    event stream (``stream=True``).
+    """
+
+    __slots__ = ("body", "operation", "options", "path", "query", "stream")
+
+    def __init__(
+        self,
+        operation: Operation,
+        path: str,
+        query: dict[str, object] | None,
+        body: dict[str, object] | None,
+        options: RequestOptions,
+        stream: bool,
+    ) -> None:
+        self.operation = operation
+        self.path = path
+        self.query = query
+        self.body = body
+        self.options = options
+        self.stream = stream
+
+    def __repr__(self) -> str:
+        # The body may be large and the query may hold anything: name the
+        # call only.
+        op = self.operation
+        return f"<PreparedOperation {op.operation_id}: {op.method} {self.path}>"
+
+
+_NO_OPTIONS = RequestOptions()
+
+
+def prepare(
+    operation: Operation,
+    path_values: tuple[object, ...],
+    query: Mapping[str, object] | None,
+    body: Mapping[str, object] | None,
+    extra_headers: Headers | None,
+    extra_query: Query | None,
+    extra_body: Body | None,
+    timeout: Timeout | float | NotGiven | None,
+    max_retries: int | NotGiven,
+) -> PreparedOperation[Any]:
+    """Build a ``PreparedOperation``: substitute the path, drop keywords left
+    at ``NOT_GIVEN`` and (for JSON) copy containers into lists and dicts.
+
+    The generated builders call this; it raises ``LocalProtocolError`` for a
+    bad path value or an unencodable body before anything is sent.
+    """
+    path = operation.path_for(path_values)
+    not_given = NOT_GIVEN
+    query_out: dict[str, object] | None = None
+    if query:
+        query_out = {}
+        for k, v in query.items():
+            if v is not_given:
+                continue
+            query_out[k] = list(v) if isinstance(v, (list, tuple)) else v
+    if operation.fixed_query:
+        query_out = {**dict(operation.fixed_query), **(query_out or {})}
+    body_out: dict[str, object] | None = None
+    if body is not None:
+        body_out = {}
+        if operation.body_kind == "json":
+            scalars = _SCALARS
+            for k, v in body.items():
+                if v is not_given:
+                    continue
+                body_out[k] = v if type(v) in scalars else _jsonable(v)
+        else:
+            for k, v in body.items():
+                if v is not_given:
+                    continue
+                body_out[k] = v
+    if (
+        extra_headers is None
+        and extra_query is None
+        and extra_body is None
+        and timeout is not_given
+        and max_retries is not_given
+    ):
+        # Immutable, so every plain call shares it.
+        options = _NO_OPTIONS
+    else:
+        options = RequestOptions(
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+    stream = (body_out is not None and body_out.get("stream") is True) or (
+        query_out is not None and query_out.get("stream") is True
+    )
+    return PreparedOperation(operation, path, query_out, body_out, options, stream)

@@ -1,0 +1,160 @@
+"""Running a ``PreparedOperation``: the one place the generated surface
+meets the client.
+
+``Executor.execute`` reads the operation's kinds from the table and calls
+the client's ``_call`` with the right body encoding, parser, stream decoder
+and response kind; list operations get a paginator.  Nothing here is
+specific to one operation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+
+from openai_sansio import Operation, PreparedOperation, Request, encode_multipart
+
+from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, page_fields
+from ._streamed import StreamedResponseManager
+
+if TYPE_CHECKING:
+    from ._namespace import Mode
+
+__all__ = ["Executor"]
+
+_PAGES: dict[str, type[AsyncPage[Any]]] = {
+    "cursor": AsyncCursorPage,
+    "page": AsyncPageTokenPage,
+    "single": AsyncPage,
+}
+
+
+def _identity(data: Any) -> Any:
+    return data
+
+
+# operationId -> (result parser, page item parser); resolved on first use so
+# a model module is imported only when its operation is called.
+_PARSERS: dict[str, tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]] = {}
+
+
+def _parsers(op: Operation) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]:
+    found = _PARSERS.get(op.operation_id)
+    if found is not None:
+        return found
+    from openai_sansio.types import parse_model
+
+    result: Callable[[Any], Any] | None
+    if op.response_kind == "empty":
+        result = None
+    else:
+        model = op.response_parser()
+        if model is None:
+            result = _identity
+        else:
+
+            def result(data: Any, model: Any = model) -> Any:
+                return parse_model(model, data)
+
+    item = op.item_parser()
+    if item is None:
+        item_parser: Callable[[Any], Any] = _identity
+    else:
+
+        def item_parser(data: Any, model: Any = item) -> Any:
+            return parse_model(model, data)
+
+    found = _PARSERS[op.operation_id] = (result, item_parser)
+    return found
+
+
+class _ListFetcher:
+    """Fetches pages of one list call; pages hold it to fetch the next."""
+
+    __slots__ = ("_client", "_page", "_parse_item", "_prepared", "_raw")
+
+    def __init__(
+        self, client: Executor, prepared: PreparedOperation[Any], page: type[AsyncPage[Any]], raw: bool
+    ) -> None:
+        self._client = client
+        self._prepared = prepared
+        self._page = page
+        self._parse_item = _parsers(prepared.operation)[1]
+        self._raw = raw
+
+    def first(self) -> Awaitable[Any]:
+        return self._get(self._prepared.query, raw=self._raw)
+
+    def fetch(self, params: Mapping[str, object]) -> Awaitable[Any]:
+        return self._get({**(self._prepared.query or {}), **params}, raw=False)
+
+    def _get(self, query: Mapping[str, object] | None, *, raw: bool) -> Awaitable[Any]:
+        page_cls = self._page
+        parse_item = self._parse_item
+
+        def parse(data: Any) -> AsyncPage[Any]:
+            items, fields = page_fields(data, parse_item)
+            page = page_cls(items, fields)
+            page._next = self
+            return page
+
+        prepared = self._prepared
+        return self._client._call(
+            prepared.operation.method,
+            prepared.path,
+            query=query,
+            options=prepared.options,
+            parse=parse,
+            raw=raw,
+        )
+
+
+class Executor:
+    """Mixed into ``Client``: the ``Transport`` of the generated namespaces."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _call: Callable[..., Awaitable[Any]]
+        _urandom: Callable[[int], bytes]
+
+    def execute(self, prepared: PreparedOperation[Any], mode: Mode) -> Any:
+        """Run ``prepared`` as its operation's kinds say (see ``Transport``)."""
+        op = prepared.operation
+        if op.page_kind != "none" and mode != "streaming":
+            fetcher = _ListFetcher(self, prepared, _PAGES[op.page_kind], mode == "raw")
+            return AsyncPaginator(fetcher.first)
+        kwargs: dict[str, Any] = {}
+        body = prepared.body
+        kind = op.body_kind
+        if kind == "multipart":
+            kwargs["multipart"] = encode_multipart(body or {}, random_bytes=self._urandom(16))
+            body = None
+        elif kind == "raw":
+            kwargs["content"] = (body or {}).get("content", b"")
+            kwargs["content_type"] = op.content_types[0]
+            body = None
+        if op.response_kind != "json":
+            kwargs["response_kind"] = op.response_kind
+        stream_decoder: Callable[[Request], Any] | None = None
+        if prepared.stream:
+            stream_decoder = op.make_stream_decoder
+        parse = _parsers(op)[0]
+        if mode == "streaming":
+            return StreamedResponseManager(
+                lambda: self._call(
+                    op.method, prepared.path, body=body, query=prepared.query,
+                    options=prepared.options, parse=parse, stream_decoder=stream_decoder,
+                    streaming=True, **kwargs,
+                )
+            )
+        return self._call(
+            op.method,
+            prepared.path,
+            body=body,
+            query=prepared.query,
+            options=prepared.options,
+            parse=parse,
+            stream_decoder=stream_decoder,
+            raw=mode == "raw",
+            **kwargs,
+        )
