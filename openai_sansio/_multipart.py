@@ -52,6 +52,9 @@ _TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 # its line.
 _BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 _BYTES_TYPES = (bytes, bytearray, memoryview)
+# In-memory file content up to this size is joined with the framing around
+# it; larger content stays its own piece, so it is never copied.
+_JOIN_LIMIT = 64 * 1024
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -280,8 +283,13 @@ class _Encoder:
         if content_type is None:
             content_type = _guess_type(filename)
         self._head(name, filename, content_type, headers)
-        if data is not None:
+        if data is not None and len(data) <= _JOIN_LIMIT:
             self._pending += data
+        elif data is not None:
+            self._flush()
+            self._pieces.append(data)
+            if self._length is not None:
+                self._length += len(data)
         else:
             assert part is not None
             self._flush()

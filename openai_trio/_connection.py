@@ -9,9 +9,10 @@ always passes through untouched.
 
 from __future__ import annotations
 
+import io
 import math
 import select
-from typing import TYPE_CHECKING, Iterator, Protocol
+from typing import IO, TYPE_CHECKING, AsyncGenerator, Iterator, Protocol
 
 import attrs
 import trio
@@ -22,11 +23,14 @@ from openai_sansio import (
     APITimeoutError,
     ConnectionClosed,
     Event,
+    FilePart,
     HTTP11Connection,
+    LocalProtocolError,
     OpenAIError,
     RemoteProtocolError,
     Request,
     Sentinel,
+    StreamedBody,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +67,10 @@ class ProtocolConnection(Protocol):
     """The verbs of a sans-IO client connection (HTTP/1.1 now, HTTP/2 next)."""
 
     def send(self, request: Request) -> int: ...
+
+    def send_body(self, data: bytes) -> None: ...
+
+    def end_body(self) -> None: ...
 
     def data_to_send(self) -> bytes: ...
 
@@ -147,6 +155,89 @@ def _pieces(data: bytes) -> Iterator[memoryview]:
     view = memoryview(data)
     for start in range(0, len(view), SEND_CHUNK):
         yield view[start : start + SEND_CHUNK]
+
+
+def _bytes_pieces(data: bytes) -> Iterator[bytes]:
+    if len(data) <= SEND_CHUNK:
+        yield data
+        return
+    for start in range(0, len(data), SEND_CHUNK):
+        yield data[start : start + SEND_CHUNK]
+
+
+def _read_error(part: FilePart, exc: BaseException) -> LocalProtocolError:
+    what = repr(part.path) if part.path is not None else "the upload's source"
+    return LocalProtocolError(f"reading {what} for the request body failed: {exc!r}")
+
+
+async def _file_pieces(part: FilePart) -> AsyncGenerator[bytes, None]:
+    """The bytes of ``part``, at most SEND_CHUNK at a time.
+
+    Blocking reads run in a worker thread (in-memory buffers excepted), and
+    exactly ``size`` bytes are produced when the size was announced: a file
+    that shrank since is an error, one that grew is cut at its old size.
+    """
+    if part.stream is not None:
+        iterator = aiter(part.stream)
+        try:
+            async for chunk in iterator:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise LocalProtocolError(
+                        f"an upload's async iterable yielded {type(chunk).__name__}, not bytes"
+                    )
+                for piece in _bytes_pieces(bytes(chunk)):
+                    yield piece
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return
+    remaining = part.size
+    if part.path is not None:
+        try:
+            file: IO[bytes] = await trio.to_thread.run_sync(open, part.path, "rb")
+        except OSError as exc:
+            raise _read_error(part, exc) from exc
+        owned = True
+    else:
+        assert part.file is not None
+        file = part.file
+        owned = False
+    in_memory = isinstance(file, io.BytesIO)
+    try:
+        if part.offset is not None:
+            if in_memory:
+                file.seek(part.offset)
+            else:
+                await trio.to_thread.run_sync(file.seek, part.offset)
+        while remaining is None or remaining > 0:
+            want = SEND_CHUNK if remaining is None else min(SEND_CHUNK, remaining)
+            try:
+                chunk = file.read(want) if in_memory else await trio.to_thread.run_sync(file.read, want)
+            except (OSError, ValueError) as exc:
+                raise _read_error(part, exc) from exc
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise LocalProtocolError(
+                    f"an upload's file object returned {type(chunk).__name__} from read(), not bytes"
+                )
+            if not chunk:
+                if remaining is not None:
+                    raise LocalProtocolError(
+                        f"{_what(part)} ended {remaining} bytes short of the size it had when "
+                        "the request was prepared"
+                    )
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield bytes(chunk)
+    finally:
+        if owned:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(file.close)
+
+
+def _what(part: FilePart) -> str:
+    return f"the file {part.path!r}" if part.path is not None else "the upload's file object"
 
 
 class Connection:
@@ -295,6 +386,13 @@ class Connection:
             self._response_bytes = 0
             data = self._proto.data_to_send()
             await self._write(data, limits, reused=reused)
+            body = request.body
+            if isinstance(body, StreamedBody):
+                await self._send_body(body, limits, reused=reused)
+                if not body.replayable:
+                    # Nothing may send it again now, so a silent close
+                    # afterwards is a plain connection error, never stale.
+                    self._reused_for_current = False
         finally:
             if lock is not None:
                 lock.release()
@@ -309,7 +407,7 @@ class Connection:
         limit: entering a scope registers a deadline with trio, a cost
         every request would otherwise pay twice.
         """
-        if self._write_lock is not None:
+        if self._write_lock is not None or type(request.body) is StreamedBody:
             stream_id = await self.send_request(request, limits)
             return stream_id, await self.receive_event(limits)
         if self.is_closed:
@@ -361,6 +459,35 @@ class Connection:
         except BaseException:
             # Cancelled (or anything else) mid-write leaves a partial request
             # on the wire: the connection cannot be used again.
+            self._broken = True
+            raise
+
+    async def _send_body(self, body: StreamedBody, limits: Limits, *, reused: bool) -> None:
+        """Write a streamed body after its head, piece by piece.
+
+        Any failure leaves a partial request on the wire, so the connection
+        is broken.  A reused connection that fails is reported stale (to be
+        sent again on a fresh one) only while the body can still be
+        produced again.
+        """
+        proto = self._proto
+        try:
+            for item in body.parts():
+                if isinstance(item, FilePart):
+                    pieces = _file_pieces(item)
+                    try:
+                        async for piece in pieces:
+                            proto.send_body(piece)
+                            await self._write(proto.data_to_send(), limits, reused=reused and body.replayable)
+                    finally:
+                        await pieces.aclose()
+                else:
+                    for piece in _bytes_pieces(item):
+                        proto.send_body(piece)
+                        await self._write(proto.data_to_send(), limits, reused=reused and body.replayable)
+            proto.end_body()
+            await self._write(proto.data_to_send(), limits, reused=reused and body.replayable)
+        except BaseException:
             self._broken = True
             raise
 

@@ -167,6 +167,18 @@ def test_bytes_file_is_named_upload_with_octet_stream() -> None:
         )
 
 
+def test_large_in_memory_content_is_its_own_piece_and_not_copied() -> None:
+    big = b"z" * (64 * 1024 + 1)
+    body = encode({"a": "1", "file": big, "b": "2"})
+    pieces = list(body.parts())
+    assert len(pieces) == 3
+    assert pieces[1] is big
+    assert body.length == len(render(body))
+    assert [p.name for p in parts_of(body)] == ["a", "file", "b"]
+    # At the limit it is still joined with the framing.
+    assert len(list(encode({"file": big[:-1]}).parts())) == 1
+
+
 def test_path_file_is_a_file_part_with_its_size(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"some notes\n")
