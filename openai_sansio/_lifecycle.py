@@ -157,6 +157,15 @@ def _is_event_stream(content_type: str | None) -> bool:
     return content_type.partition(";")[0].strip().lower() == _EVENT_STREAM
 
 
+def _cap(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise LocalProtocolError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
+_NO_HEADERS: Final[Mapping[str, str]] = {}
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -227,29 +236,31 @@ class CallLifecycle:
         max_body_bytes: int = MAX_BODY_BYTES,
         max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
     ) -> None:
-        if not isinstance(call, Call):
+        if type(call) is not Call and not isinstance(call, Call):
             raise LocalProtocolError(f"call must be a Call, not {type(call).__name__}")
-        if response_kind not in RESPONSE_KINDS:
-            raise LocalProtocolError(
-                f"response_kind must be one of {sorted(RESPONSE_KINDS)}, got {response_kind!r}"
-            )
-        if (response_kind == "stream") != call.stream:
+        is_stream = response_kind == "stream"
+        if is_stream or response_kind != "json":
+            # Checked off the hot path: most calls are plain JSON ones.
+            if response_kind not in RESPONSE_KINDS:
+                raise LocalProtocolError(
+                    f"response_kind must be one of {sorted(RESPONSE_KINDS)}, got {response_kind!r}"
+                )
+            if stream_body and is_stream:
+                raise LocalProtocolError("stream_body does not apply to a 'stream' response: it is streamed")
+        if is_stream is not call.stream:
             raise LocalProtocolError(
                 "a 'stream' response needs a Call made with stream=True, and only it"
             )
-        if (response_kind == "stream") != (stream_decoder is not None):
+        if is_stream is (stream_decoder is None):
             raise LocalProtocolError("stream_decoder is needed for, and only for, a 'stream' response")
-        if stream_body and response_kind == "stream":
-            raise LocalProtocolError("stream_body does not apply to a 'stream' response: it is streamed")
-        for name, cap in (("max_body_bytes", max_body_bytes), ("max_error_body_bytes", max_error_body_bytes)):
-            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
-                raise LocalProtocolError(f"{name} must be a non-negative int, got {cap!r}")
-        self._read_body = _READ_BODY if max_body_bytes == MAX_BODY_BYTES else ReadBody(max_body_bytes)
-        self._read_small_body = (
-            _READ_SMALL_BODY
-            if max_error_body_bytes == MAX_ERROR_BODY_BYTES
-            else ReadBody(max_error_body_bytes)
-        )
+        if max_body_bytes == MAX_BODY_BYTES:
+            self._read_body = _READ_BODY
+        else:
+            self._read_body = ReadBody(_cap("max_body_bytes", max_body_bytes))
+        if max_error_body_bytes == MAX_ERROR_BODY_BYTES:
+            self._read_small_body = _READ_SMALL_BODY
+        else:
+            self._read_small_body = ReadBody(_cap("max_error_body_bytes", max_error_body_bytes))
         self._call = call
         self._kind = response_kind
         self._parse = _identity if parse is None else parse
@@ -259,7 +270,7 @@ class CallLifecycle:
         self._total = math.inf if total is None else total
         self._state = _READY
         self._status = 0
-        self._headers: Mapping[str, str] = {}
+        self._headers: Mapping[str, str] = _NO_HEADERS
         self._request: Request | None = None
         # A request is sent again on a fresh connection at most once per attempt.
         self._resent = False

@@ -10,7 +10,8 @@
 
 With nothing enqueued the server answers like a small OpenAI API: chat
 completions and legacy completions (streamed or not), the Responses API,
-embeddings and models.  For code that is not trio, use
+embeddings, models and files (uploads kept in memory, their content served
+back).  For code that is not trio, use
 ``with run_fake_server_in_thread() as base_url:``.
 """
 

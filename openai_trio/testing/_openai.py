@@ -66,6 +66,8 @@ class FakeOpenAI:
         }
         self.responses: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.inputs: dict[str, list[dict[str, Any]]] = {}
+        #: Uploaded files by id: the file object and the content.
+        self.files: OrderedDict[str, tuple[dict[str, Any], bytes]] = OrderedDict()
         self._counter = 0
 
     def _next_id(self, prefix: str) -> str:
@@ -124,6 +126,16 @@ class FakeOpenAI:
                 return FakeOpenAI.cancel_response, (segments[1],)
             if n == 3 and method == "GET" and segments[2] == "input_items":
                 return FakeOpenAI.input_items, (segments[1],)
+        if head == "files":
+            if n == 1:
+                if method == "POST":
+                    return FakeOpenAI.create_file, ()
+                if method == "GET":
+                    return FakeOpenAI.list_files, ()
+            if n == 2 and method in ("GET", "DELETE"):
+                return FakeOpenAI.get_file if method == "GET" else FakeOpenAI.delete_file, (segments[1],)
+            if n == 3 and method == "GET" and segments[2] == "content":
+                return FakeOpenAI.file_content, (segments[1],)
         if head == "models":
             if method == "GET" and n == 1:
                 return FakeOpenAI.list_models, ()
@@ -484,6 +496,64 @@ class FakeOpenAI:
                 "has_more": False,
             }
         )
+
+    # -- files --------------------------------------------------------------
+
+    def create_file(self, request: ReceivedRequest, body: None) -> FakeResponse:
+        try:
+            parts = {part.name: part for part in request.form()}
+        except ValueError:
+            return invalid("Expected a multipart/form-data body with 'file' and 'purpose'.")
+        file = parts.get("file")
+        if file is None or file.filename is None:
+            return invalid("Missing required parameter: 'file'.", param="file")
+        purpose = parts.get("purpose")
+        if purpose is None:
+            return invalid("Missing required parameter: 'purpose'.", param="purpose")
+        file_id = self._next_id("file-")
+        obj = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(file.data),
+            "created_at": _CREATED,
+            "filename": file.filename,
+            "purpose": purpose.data.decode("utf-8", errors="replace"),
+            "status": "processed",
+            "expires_at": None,
+            "status_details": None,
+        }
+        self.files[file_id] = (obj, file.data)
+        return FakeResponse.json(obj)
+
+    def list_files(self, request: ReceivedRequest, body: None) -> FakeResponse:
+        data = [obj for obj, _ in self.files.values()]
+        return FakeResponse.json(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": False,
+            }
+        )
+
+    def _missing_file(self, file_id: str) -> FakeResponse:
+        return FakeResponse.error(404, f"No such File object: {file_id}", param="id")
+
+    def get_file(self, request: ReceivedRequest, body: None, file_id: str) -> FakeResponse:
+        found = self.files.get(file_id)
+        return self._missing_file(file_id) if found is None else FakeResponse.json(found[0])
+
+    def file_content(self, request: ReceivedRequest, body: None, file_id: str) -> FakeResponse:
+        found = self.files.get(file_id)
+        if found is None:
+            return self._missing_file(file_id)
+        return FakeResponse(body=(found[1],), content_type="application/octet-stream")
+
+    def delete_file(self, request: ReceivedRequest, body: None, file_id: str) -> FakeResponse:
+        if self.files.pop(file_id, None) is None:
+            return self._missing_file(file_id)
+        return FakeResponse.json({"id": file_id, "object": "file", "deleted": True})
 
     # -- models -------------------------------------------------------------
 
