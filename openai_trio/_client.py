@@ -453,6 +453,148 @@ class Client(Namespaces, Executor):
             parse=_identity if cast is None else cast,
         )
 
+    # -- the SDK's escape hatch: client.get/post/patch/put/delete --------------------
+
+    async def _escape(self, method: str, path: str, **arguments: Any) -> Any:
+        from ._escape import escape_call
+
+        kwargs, finish = escape_call(method, random_bytes=self._urandom, **arguments)
+        return finish(await self._call(method, path, **kwargs))
+
+    async def get(
+        self,
+        path: str,
+        *,
+        cast_to: Any = object,
+        query: Mapping[str, object] | None = None,
+        options: RequestOptions | Mapping[str, Any] | None = None,
+        stream: bool = False,
+        stream_cls: Any = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> Any:
+        """``GET path`` (relative to ``base_url``) for anything the typed
+        namespaces do not cover, as in the official SDK.
+
+        ``cast_to`` says what to return: a model class (built with its
+        ``from_dict``), ``dict``/``list``/``object`` (the decoded JSON),
+        ``bytes`` or ``str`` (the raw body), ``BinaryResponse``,
+        ``RawResponse`` (status, headers and body) or ``None`` (nothing).
+        With ``stream=True`` the result is an ``AsyncStream`` whose items
+        are ``cast_to`` (or the item type of ``stream_cls=AsyncStream[T]``).
+        ``options`` takes a ``RequestOptions`` or the SDK's mapping
+        (``headers``, ``params``, ``extra_json``, ``timeout``,
+        ``max_retries``, ``idempotency_key``).
+        """
+        return await self._escape(
+            "GET", path, cast_to=cast_to, body=None, files=None, content=None, content_type=None,
+            query=query, options=options, stream=stream, stream_cls=stream_cls,
+            extra_headers=extra_headers, extra_query=extra_query, extra_body=None,
+            timeout=timeout, max_retries=max_retries,
+        )
+
+    async def post(
+        self,
+        path: str,
+        *,
+        cast_to: Any = object,
+        body: Mapping[str, object] | None = None,
+        files: Mapping[str, object] | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        query: Mapping[str, object] | None = None,
+        options: RequestOptions | Mapping[str, Any] | None = None,
+        stream: bool = False,
+        stream_cls: Any = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> Any:
+        """``POST path``, like ``get``.  ``body`` is sent as JSON; with
+        ``files`` (field name -> bytes, path, file object, async iterable
+        or ``(filename, content[, content_type])``) the body's fields and
+        the files go as ``multipart/form-data``; ``content`` sends raw
+        bytes as ``content_type``."""
+        return await self._escape(
+            "POST", path, cast_to=cast_to, body=body, files=files, content=content,
+            content_type=content_type, query=query, options=options, stream=stream,
+            stream_cls=stream_cls, extra_headers=extra_headers, extra_query=extra_query,
+            extra_body=extra_body, timeout=timeout, max_retries=max_retries,
+        )
+
+    async def put(
+        self,
+        path: str,
+        *,
+        cast_to: Any = object,
+        body: Mapping[str, object] | None = None,
+        files: Mapping[str, object] | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        query: Mapping[str, object] | None = None,
+        options: RequestOptions | Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> Any:
+        """``PUT path``, like ``post``."""
+        return await self._escape(
+            "PUT", path, cast_to=cast_to, body=body, files=files, content=content,
+            content_type=content_type, query=query, options=options, stream=False,
+            stream_cls=None, extra_headers=extra_headers, extra_query=extra_query,
+            extra_body=extra_body, timeout=timeout, max_retries=max_retries,
+        )
+
+    async def patch(
+        self,
+        path: str,
+        *,
+        cast_to: Any = object,
+        body: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        options: RequestOptions | Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> Any:
+        """``PATCH path`` with a JSON ``body``, like ``get``."""
+        return await self._escape(
+            "PATCH", path, cast_to=cast_to, body=body, files=None, content=None, content_type=None,
+            query=query, options=options, stream=False, stream_cls=None,
+            extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body,
+            timeout=timeout, max_retries=max_retries,
+        )
+
+    async def delete(
+        self,
+        path: str,
+        *,
+        cast_to: Any = object,
+        body: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        options: RequestOptions | Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,  # noqa: ASYNC109
+        max_retries: int | NotGiven = NOT_GIVEN,
+    ) -> Any:
+        """``DELETE path`` (with an optional JSON ``body``), like ``get``."""
+        return await self._escape(
+            "DELETE", path, cast_to=cast_to, body=body, files=None, content=None, content_type=None,
+            query=query, options=options, stream=False, stream_cls=None,
+            extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body,
+            timeout=timeout, max_retries=max_retries,
+        )
+
     # -- running one logical call -------------------------------------------------
 
     async def _call(
