@@ -57,6 +57,9 @@ PRISM_CANNOT_SERVE: dict[str, str] = {}
 # conftest.py) and written to REPORT_PATH.
 RESULTS: dict[str, dict[str, str]] = {"valid": {}, "invalid": {}}
 
+# The first test that could not reach Prism (connection refused, timed out).
+_PRISM_GONE: list[str] = []
+
 _EXAMPLES = spec_examples.Examples(spec_examples.derived_spec())
 _SPEC_OPS = {op["operationId"]: (method, path, op) for method, path, op in _EXAMPLES.operations()}
 _BODY_OPS = sorted(oid for oid, op in OPERATIONS.items() if op.body_kind != "none")
@@ -217,9 +220,16 @@ async def test_invalid_body(operation_id: str) -> None:
 def _recorded(kind: str, operation_id: str) -> Iterator[list[str]]:
     """Record the test's outcome for the counts; ``note`` collects what it saw."""
     note: list[str] = []
+    if _PRISM_GONE:
+        # Each of the remaining tests would wait out its timeout against a
+        # server that no longer answers: fail them at once instead.
+        RESULTS[kind][operation_id] = "failed: not run, Prism stopped answering"
+        pytest.fail(f"not run: Prism stopped answering in {_PRISM_GONE[0]}", pytrace=False)
     try:
         yield note
     except BaseException as exc:
+        if isinstance(exc, openai_trio.APIConnectionError):
+            _PRISM_GONE.append(operation_id)
         text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         if isinstance(exc, openai_trio.APIStatusError):
             # Prism says what it found wrong with the request.
