@@ -996,9 +996,10 @@ class Generator:
             for piece in split_union(self.ann(v, w)):
                 if piece not in parts:
                     parts.append(piece)
-        kind, info = self.object_dispatch(t)
-        if kind == "dict" and info[3] is None:
-            parts.append(w.use("UnknownObject", "_base"))
+        # A payload with an unknown tag parses into UnknownObject, but the
+        # alias leaves it out: with it, ``event.type == "..."`` could not
+        # narrow the union (its ``type`` is any str), as it does with the
+        # official SDK's types.  The docs say to expect it all the same.
         if "Any" in parts:
             return "Any"
         return " | ".join(parts)
@@ -1219,11 +1220,13 @@ class Generator:
                         cls = w.use(self.parser_for(missing), self.module_of(missing, False))
                     else:
                         cls = w.use(missing.name, self.module_of(missing, False)) + ".from_dict"
+                    ignore = "  # type: ignore[return-value]" if fallback is None else ""
                     body.append("        if parse is None:")
-                    body.append(f"            return {unknown}.from_dict(d) if {key} in d else {cls}(d)")
+                    body.append(f"            return {unknown}.from_dict(d) if {key} in d else {cls}(d){ignore}")
                     body.append("        return parse(d)")
                 else:
-                    body.append(f"        return {unknown}.from_dict(d) if parse is None else parse(d)")
+                    ignore = "  # type: ignore[return-value]" if fallback is None else ""
+                    body.append(f"        return {unknown}.from_dict(d) if parse is None else parse(d){ignore}")
                 w.tail.append(f"{table}: dict[Any, Callable[[Mapping[str, Any]], {ann}]] = {{")
                 for value, m in mapping.items():
                     if isinstance(m, Union):
@@ -1242,7 +1245,8 @@ class Generator:
                     body.append(f"        if {json.dumps(key)} in d:")
                     body.append(f"            return {cls}.from_dict(d)")
                 else:
-                    body.append(f"        return {w.use('UnknownObject', '_base')}.from_dict(d)")
+                    unknown_cls = w.use("UnknownObject", "_base")
+                    body.append(f"        return {unknown_cls}.from_dict(d)  # type: ignore[return-value]")
         if arr_conv:
             item_t: Any = arr_items[0] if len(arr_items) == 1 else Union(arr_items, t.name + "Item", t.owner)
             if len(arr_items) > 1:
@@ -1300,6 +1304,12 @@ class Generator:
         for f in fields:
             strict = f.required and not isinstance(self.ir.resolve(f.type), Opt)
             a = self.ann(f.type, w)
+            resolved = self.ir.resolve(f.type)
+            if strict and f.wire in DISCRIMINATORS and isinstance(resolved, Enum) and len(resolved.values) == 1:
+                # A one-value tag: unions dispatch on it (other values become
+                # unknown objects), so ``event.type == "..."`` narrows as a
+                # plain Literal, the way the official SDK's types do.
+                a = lit(resolved.values)
             if strict:
                 lines.append(f"    {f.py}: {a}")
             else:

@@ -22,7 +22,7 @@ __all__ = [
 class AdminApiKey(BaseModel):
     """Generated from schema `AdminApiKey`."""
 
-    object: Literal["organization.admin_api_key"] | str
+    object: Literal["organization.admin_api_key"]
     id: str
     redacted_value: str
     created_at: int
@@ -79,7 +79,7 @@ class AdminApiKeyCreateResponse(BaseModel):
     """Generated from schema `AdminApiKeyCreateResponse`."""
 
     _secrets: ClassVar[frozenset[str]] = frozenset({"value"})
-    object: Literal["organization.admin_api_key"] | str
+    object: Literal["organization.admin_api_key"]
     id: str
     redacted_value: str
     created_at: int
@@ -137,7 +137,7 @@ class AdminApiKeyCreateResponseOwner(BaseModel):
 class ApiKeyList(BaseModel):
     """Generated from schema `ApiKeyList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[AdminApiKey]
     has_more: bool
     first_id: str | None = None

@@ -92,10 +92,10 @@ class AssistantObject(BaseModel):
     """Generated from schema `AssistantObject`."""
 
     id: str
-    object: Literal["assistant"] | str
+    object: Literal["assistant"]
     created_at: int
     model: str
-    tools: list[AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction | UnknownObject]
+    tools: list[AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction]
     metadata: dict[str, str] | None = None
     name: str | None = None
     description: str | None = None
@@ -181,7 +181,7 @@ class AssistantObjectToolResources(BaseModel):
 class AssistantToolsCode(BaseModel):
     """Generated from schema `AssistantToolsCode`."""
 
-    type: Literal["code_interpreter"] | str
+    type: Literal["code_interpreter"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantToolsCode:
@@ -197,7 +197,7 @@ class AssistantToolsCode(BaseModel):
 class AssistantToolsFileSearch(BaseModel):
     """Generated from schema `AssistantToolsFileSearch`."""
 
-    type: Literal["file_search"] | str
+    type: Literal["file_search"]
     file_search: AssistantToolsFileSearchFileSearch | None = None
 
     @classmethod
@@ -233,7 +233,7 @@ class AssistantToolsFileSearchFileSearch(BaseModel):
 class AssistantToolsFileSearchTypeOnly(BaseModel):
     """Generated from schema `AssistantToolsFileSearchTypeOnly`."""
 
-    type: Literal["file_search"] | str
+    type: Literal["file_search"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantToolsFileSearchTypeOnly:
@@ -249,7 +249,7 @@ class AssistantToolsFileSearchTypeOnly(BaseModel):
 class AssistantToolsFunction(BaseModel):
     """Generated from schema `AssistantToolsFunction`."""
 
-    type: Literal["function"] | str
+    type: Literal["function"]
     function: FunctionObject
 
     @classmethod
@@ -303,7 +303,7 @@ class DeleteAssistantResponse(BaseModel):
 
     id: str
     deleted: bool
-    object: Literal["assistant.deleted"] | str
+    object: Literal["assistant.deleted"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteAssistantResponse:
@@ -323,7 +323,7 @@ class DeleteMessageResponse(BaseModel):
 
     id: str
     deleted: bool
-    object: Literal["thread.message.deleted"] | str
+    object: Literal["thread.message.deleted"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteMessageResponse:
@@ -343,7 +343,7 @@ class DeleteThreadResponse(BaseModel):
 
     id: str
     deleted: bool
-    object: Literal["thread.deleted"] | str
+    object: Literal["thread.deleted"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteThreadResponse:
@@ -497,7 +497,7 @@ class ListRunsResponse(BaseModel):
 class MessageContentImageFileObject(BaseModel):
     """Generated from schema `MessageContentImageFileObject`."""
 
-    type: Literal["image_file"] | str
+    type: Literal["image_file"]
     image_file: MessageContentImageFileObjectImageFile
 
     @classmethod
@@ -533,7 +533,7 @@ class MessageContentImageFileObjectImageFile(BaseModel):
 class MessageContentImageUrlObject(BaseModel):
     """Generated from schema `MessageContentImageUrlObject`."""
 
-    type: Literal["image_url"] | str
+    type: Literal["image_url"]
     image_url: MessageContentImageUrlObjectImageUrl
 
     @classmethod
@@ -569,7 +569,7 @@ class MessageContentImageUrlObjectImageUrl(BaseModel):
 class MessageContentRefusalObject(BaseModel):
     """Generated from schema `MessageContentRefusalObject`."""
 
-    type: Literal["refusal"] | str
+    type: Literal["refusal"]
     refusal: str
 
     @classmethod
@@ -587,7 +587,7 @@ class MessageContentRefusalObject(BaseModel):
 class MessageContentTextAnnotationsFileCitationObject(BaseModel):
     """Generated from schema `MessageContentTextAnnotationsFileCitationObject`."""
 
-    type: Literal["file_citation"] | str
+    type: Literal["file_citation"]
     text: str
     file_citation: MessageContentTextAnnotationsFileCitationObjectFileCitation
     start_index: int
@@ -627,7 +627,7 @@ class MessageContentTextAnnotationsFileCitationObjectFileCitation(BaseModel):
 class MessageContentTextAnnotationsFilePathObject(BaseModel):
     """Generated from schema `MessageContentTextAnnotationsFilePathObject`."""
 
-    type: Literal["file_path"] | str
+    type: Literal["file_path"]
     text: str
     file_path: MessageContentTextAnnotationsFilePathObjectFilePath
     start_index: int
@@ -667,7 +667,7 @@ class MessageContentTextAnnotationsFilePathObjectFilePath(BaseModel):
 class MessageContentTextObject(BaseModel):
     """Generated from schema `MessageContentTextObject`."""
 
-    type: Literal["text"] | str
+    type: Literal["text"]
     text: MessageContentTextObjectText
 
     @classmethod
@@ -686,7 +686,7 @@ class MessageContentTextObjectText(BaseModel):
     """Generated from schema `MessageContentTextObject.text`."""
 
     value: str
-    annotations: list[MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject | UnknownObject]
+    annotations: list[MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageContentTextObjectText:
@@ -704,12 +704,12 @@ class MessageObject(BaseModel):
     """Generated from schema `MessageObject`."""
 
     id: str
-    object: Literal["thread.message"] | str
+    object: Literal["thread.message"]
     created_at: int
     thread_id: str
     status: Literal["in_progress", "incomplete", "completed"] | str
     role: Literal["user", "assistant"] | str
-    content: list[MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject | UnknownObject]
+    content: list[MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject]
     metadata: dict[str, str] | None = None
     incomplete_details: MessageObjectIncompleteDetails | None = None
     completed_at: int | None = None
@@ -762,7 +762,7 @@ class MessageObjectAttachment(BaseModel):
     """Generated from schema `MessageObject.attachments`."""
 
     file_id: str | None = None
-    tools: list[AssistantToolsCode | AssistantToolsFileSearchTypeOnly | UnknownObject] | None = None
+    tools: list[AssistantToolsCode | AssistantToolsFileSearchTypeOnly] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MessageObjectAttachment:
@@ -779,7 +779,7 @@ class MessageObjectAttachment(BaseModel):
 class ResponseFormatJsonSchema(BaseModel):
     """Generated from schema `ResponseFormatJsonSchema`."""
 
-    type: Literal["json_schema"] | str
+    type: Literal["json_schema"]
     json_schema: ResponseFormatJsonSchemaJsonSchema
 
     @classmethod
@@ -840,14 +840,14 @@ class RunObject(BaseModel):
     """Generated from schema `RunObject`."""
 
     id: str
-    object: Literal["thread.run"] | str
+    object: Literal["thread.run"]
     created_at: int
     thread_id: str
     assistant_id: str
     status: Literal["queued", "in_progress", "requires_action", "cancelling", "cancelled", "failed", "completed", "incomplete", "expired"] | str
     model: str
     instructions: str
-    tools: list[AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction | UnknownObject]
+    tools: list[AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction]
     metadata: dict[str, str] | None = None
     usage: RunCompletionUsage | None = None
     truncation_strategy: RunObjectTruncationStrategy
@@ -923,7 +923,7 @@ class RunObjectRequiredActionSubmitToolOutputs(BaseModel):
 class RunObjectRequiredAction(BaseModel):
     """Generated from schema `RunObject.required_action`."""
 
-    type: Literal["submit_tool_outputs"] | str
+    type: Literal["submit_tool_outputs"]
     submit_tool_outputs: RunObjectRequiredActionSubmitToolOutputs
 
     @classmethod
@@ -1013,7 +1013,7 @@ class RunStepCompletionUsage(BaseModel):
 class RunStepDetailsMessageCreationObject(BaseModel):
     """Generated from schema `RunStepDetailsMessageCreationObject`."""
 
-    type: Literal["message_creation"] | str
+    type: Literal["message_creation"]
     message_creation: RunStepDetailsMessageCreationObjectMessageCreation
 
     @classmethod
@@ -1048,7 +1048,7 @@ class RunStepDetailsToolCallsCodeObject(BaseModel):
     """Generated from schema `RunStepDetailsToolCallsCodeObject`."""
 
     id: str
-    type: Literal["code_interpreter"] | str
+    type: Literal["code_interpreter"]
     code_interpreter: RunStepDetailsToolCallsCodeObjectCodeInterpreter
 
     @classmethod
@@ -1068,7 +1068,7 @@ class RunStepDetailsToolCallsCodeObjectCodeInterpreter(BaseModel):
     """Generated from schema `RunStepDetailsToolCallsCodeObject.code_interpreter`."""
 
     input: str
-    outputs: list[RunStepDetailsToolCallsCodeOutputLogsObject | RunStepDetailsToolCallsCodeOutputImageObject | UnknownObject]
+    outputs: list[RunStepDetailsToolCallsCodeOutputLogsObject | RunStepDetailsToolCallsCodeOutputImageObject]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsCodeObjectCodeInterpreter:
@@ -1085,7 +1085,7 @@ class RunStepDetailsToolCallsCodeObjectCodeInterpreter(BaseModel):
 class RunStepDetailsToolCallsCodeOutputImageObject(BaseModel):
     """Generated from schema `RunStepDetailsToolCallsCodeOutputImageObject`."""
 
-    type: Literal["image"] | str
+    type: Literal["image"]
     image: RunStepDetailsToolCallsCodeOutputImageObjectImage
 
     @classmethod
@@ -1119,7 +1119,7 @@ class RunStepDetailsToolCallsCodeOutputImageObjectImage(BaseModel):
 class RunStepDetailsToolCallsCodeOutputLogsObject(BaseModel):
     """Generated from schema `RunStepDetailsToolCallsCodeOutputLogsObject`."""
 
-    type: Literal["logs"] | str
+    type: Literal["logs"]
     logs: str
 
     @classmethod
@@ -1138,7 +1138,7 @@ class RunStepDetailsToolCallsFileSearchObject(BaseModel):
     """Generated from schema `RunStepDetailsToolCallsFileSearchObject`."""
 
     id: str
-    type: Literal["file_search"] | str
+    type: Literal["file_search"]
     file_search: RunStepDetailsToolCallsFileSearchObjectFileSearch
 
     @classmethod
@@ -1234,7 +1234,7 @@ class RunStepDetailsToolCallsFunctionObject(BaseModel):
     """Generated from schema `RunStepDetailsToolCallsFunctionObject`."""
 
     id: str
-    type: Literal["function"] | str
+    type: Literal["function"]
     function: RunStepDetailsToolCallsFunctionObjectFunction
 
     @classmethod
@@ -1273,8 +1273,8 @@ class RunStepDetailsToolCallsFunctionObjectFunction(BaseModel):
 class RunStepDetailsToolCallsObject(BaseModel):
     """Generated from schema `RunStepDetailsToolCallsObject`."""
 
-    type: Literal["tool_calls"] | str
-    tool_calls: list[RunStepDetailsToolCallsCodeObject | RunStepDetailsToolCallsFileSearchObject | RunStepDetailsToolCallsFunctionObject | UnknownObject]
+    type: Literal["tool_calls"]
+    tool_calls: list[RunStepDetailsToolCallsCodeObject | RunStepDetailsToolCallsFileSearchObject | RunStepDetailsToolCallsFunctionObject]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunStepDetailsToolCallsObject:
@@ -1292,14 +1292,14 @@ class RunStepObject(BaseModel):
     """Generated from schema `RunStepObject`."""
 
     id: str
-    object: Literal["thread.run.step"] | str
+    object: Literal["thread.run.step"]
     created_at: int
     assistant_id: str
     thread_id: str
     run_id: str
     type: Literal["message_creation", "tool_calls"] | str
     status: Literal["in_progress", "cancelled", "failed", "completed", "expired"] | str
-    step_details: RunStepDetailsMessageCreationObject | RunStepDetailsToolCallsObject | UnknownObject
+    step_details: RunStepDetailsMessageCreationObject | RunStepDetailsToolCallsObject
     metadata: dict[str, str] | None = None
     usage: RunStepCompletionUsage | None = None
     last_error: RunStepObjectLastError | None = None
@@ -1356,7 +1356,7 @@ class RunToolCallObject(BaseModel):
     """Generated from schema `RunToolCallObject`."""
 
     id: str
-    type: Literal["function"] | str
+    type: Literal["function"]
     function: RunToolCallObjectFunction
 
     @classmethod
@@ -1394,7 +1394,7 @@ class ThreadObject(BaseModel):
     """Generated from schema `ThreadObject`."""
 
     id: str
-    object: Literal["thread"] | str
+    object: Literal["thread"]
     created_at: int
     metadata: dict[str, str] | None = None
     tool_resources: ThreadObjectToolResources | None = None
@@ -1481,10 +1481,10 @@ class TruncationObject(BaseModel):
         return self if cls is TruncationObject else rebuild_model(cls, self)
 
 
-def _parse_assistant_object_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction | UnknownObject:
+def _parse_assistant_object_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction:
     if isinstance(d, Mapping):
         parse = _ASSISTANT_OBJECT_TOOL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -1492,7 +1492,7 @@ def parse_assistants_api_response_format_option(d: Any) -> AssistantsApiResponse
     """Build a `AssistantsApiResponseFormatOption` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _ASSISTANTS_API_RESPONSE_FORMAT_OPTION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     kept: AssistantsApiResponseFormatOption = d
     return kept
 
@@ -1505,59 +1505,59 @@ def parse_assistants_api_tool_choice_option(d: Any) -> AssistantsApiToolChoiceOp
     return kept
 
 
-def _parse_message_content_text_object_text_annotation(d: Any) -> MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject | UnknownObject:
+def _parse_message_content_text_object_text_annotation(d: Any) -> MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject:
     if isinstance(d, Mapping):
         parse = _MESSAGE_CONTENT_TEXT_OBJECT_TEXT_ANNOTATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_message_object_content(d: Any) -> MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject | UnknownObject:
+def _parse_message_object_content(d: Any) -> MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject:
     if isinstance(d, Mapping):
         parse = _MESSAGE_OBJECT_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_message_object_attachment_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearchTypeOnly | UnknownObject:
+def _parse_message_object_attachment_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearchTypeOnly:
     if isinstance(d, Mapping):
         parse = _MESSAGE_OBJECT_ATTACHMENT_TOOL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_run_object_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction | UnknownObject:
+def _parse_run_object_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction:
     if isinstance(d, Mapping):
         parse = _RUN_OBJECT_TOOL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_run_step_details_tool_calls_code_object_code_interpreter_output(d: Any) -> RunStepDetailsToolCallsCodeOutputLogsObject | RunStepDetailsToolCallsCodeOutputImageObject | UnknownObject:
+def _parse_run_step_details_tool_calls_code_object_code_interpreter_output(d: Any) -> RunStepDetailsToolCallsCodeOutputLogsObject | RunStepDetailsToolCallsCodeOutputImageObject:
     if isinstance(d, Mapping):
         parse = _RUN_STEP_DETAILS_TOOL_CALLS_CODE_OBJECT_CODE_INTERPRETER_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_run_step_details_tool_calls_object_tool_call(d: Any) -> RunStepDetailsToolCallsCodeObject | RunStepDetailsToolCallsFileSearchObject | RunStepDetailsToolCallsFunctionObject | UnknownObject:
+def _parse_run_step_details_tool_calls_object_tool_call(d: Any) -> RunStepDetailsToolCallsCodeObject | RunStepDetailsToolCallsFileSearchObject | RunStepDetailsToolCallsFunctionObject:
     if isinstance(d, Mapping):
         parse = _RUN_STEP_DETAILS_TOOL_CALLS_OBJECT_TOOL_CALL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_run_step_object_step_details(d: Any) -> RunStepDetailsMessageCreationObject | RunStepDetailsToolCallsObject | UnknownObject:
+def _parse_run_step_object_step_details(d: Any) -> RunStepDetailsMessageCreationObject | RunStepDetailsToolCallsObject:
     if isinstance(d, Mapping):
         parse = _RUN_STEP_OBJECT_STEP_DETAILS_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
 FileSearchRanker: TypeAlias = 'Literal["auto", "default_2024_08_21"] | str'
 AssistantsApiToolChoiceOption: TypeAlias = 'Literal["none", "auto", "required"] | str | AssistantsNamedToolChoice'
-AssistantsApiResponseFormatOption: TypeAlias = 'Literal["auto"] | str | ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema | UnknownObject'
-_ASSISTANT_OBJECT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction | UnknownObject]] = {
+AssistantsApiResponseFormatOption: TypeAlias = 'Literal["auto"] | str | ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema'
+_ASSISTANT_OBJECT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction]] = {
     "code_interpreter": AssistantToolsCode.from_dict,
     "file_search": AssistantToolsFileSearch.from_dict,
     "function": AssistantToolsFunction.from_dict,
@@ -1567,35 +1567,35 @@ _ASSISTANTS_API_RESPONSE_FORMAT_OPTION_BY_TYPE: dict[Any, Callable[[Mapping[str,
     "json_object": ResponseFormatJsonObject.from_dict,
     "json_schema": ResponseFormatJsonSchema.from_dict,
 }
-_MESSAGE_CONTENT_TEXT_OBJECT_TEXT_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject | UnknownObject]] = {
+_MESSAGE_CONTENT_TEXT_OBJECT_TEXT_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject]] = {
     "file_citation": MessageContentTextAnnotationsFileCitationObject.from_dict,
     "file_path": MessageContentTextAnnotationsFilePathObject.from_dict,
 }
-_MESSAGE_OBJECT_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject | UnknownObject]] = {
+_MESSAGE_OBJECT_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject]] = {
     "image_file": MessageContentImageFileObject.from_dict,
     "image_url": MessageContentImageUrlObject.from_dict,
     "text": MessageContentTextObject.from_dict,
     "refusal": MessageContentRefusalObject.from_dict,
 }
-_MESSAGE_OBJECT_ATTACHMENT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearchTypeOnly | UnknownObject]] = {
+_MESSAGE_OBJECT_ATTACHMENT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearchTypeOnly]] = {
     "code_interpreter": AssistantToolsCode.from_dict,
     "file_search": AssistantToolsFileSearchTypeOnly.from_dict,
 }
-_RUN_OBJECT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction | UnknownObject]] = {
+_RUN_OBJECT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction]] = {
     "code_interpreter": AssistantToolsCode.from_dict,
     "file_search": AssistantToolsFileSearch.from_dict,
     "function": AssistantToolsFunction.from_dict,
 }
-_RUN_STEP_DETAILS_TOOL_CALLS_CODE_OBJECT_CODE_INTERPRETER_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsToolCallsCodeOutputLogsObject | RunStepDetailsToolCallsCodeOutputImageObject | UnknownObject]] = {
+_RUN_STEP_DETAILS_TOOL_CALLS_CODE_OBJECT_CODE_INTERPRETER_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsToolCallsCodeOutputLogsObject | RunStepDetailsToolCallsCodeOutputImageObject]] = {
     "logs": RunStepDetailsToolCallsCodeOutputLogsObject.from_dict,
     "image": RunStepDetailsToolCallsCodeOutputImageObject.from_dict,
 }
-_RUN_STEP_DETAILS_TOOL_CALLS_OBJECT_TOOL_CALL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsToolCallsCodeObject | RunStepDetailsToolCallsFileSearchObject | RunStepDetailsToolCallsFunctionObject | UnknownObject]] = {
+_RUN_STEP_DETAILS_TOOL_CALLS_OBJECT_TOOL_CALL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsToolCallsCodeObject | RunStepDetailsToolCallsFileSearchObject | RunStepDetailsToolCallsFunctionObject]] = {
     "code_interpreter": RunStepDetailsToolCallsCodeObject.from_dict,
     "file_search": RunStepDetailsToolCallsFileSearchObject.from_dict,
     "function": RunStepDetailsToolCallsFunctionObject.from_dict,
 }
-_RUN_STEP_OBJECT_STEP_DETAILS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsMessageCreationObject | RunStepDetailsToolCallsObject | UnknownObject]] = {
+_RUN_STEP_OBJECT_STEP_DETAILS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsMessageCreationObject | RunStepDetailsToolCallsObject]] = {
     "message_creation": RunStepDetailsMessageCreationObject.from_dict,
     "tool_calls": RunStepDetailsToolCallsObject.from_dict,
 }

@@ -50,7 +50,7 @@ class CreateTranscriptionResponseDiarizedJson(BaseModel):
     duration: float
     text: str
     segments: list[TranscriptionDiarizedSegment]
-    usage: TranscriptTextUsageTokens | TranscriptTextUsageDuration | UnknownObject | None = None
+    usage: TranscriptTextUsageTokens | TranscriptTextUsageDuration | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranscriptionResponseDiarizedJson:
@@ -73,7 +73,7 @@ class CreateTranscriptionResponseJson(BaseModel):
     text: str
     languages: list[TranscriptionLanguage] | None = None
     logprobs: list[CreateTranscriptionResponseJsonLogprob] | None = None
-    usage: TranscriptTextUsageTokens | TranscriptTextUsageDuration | UnknownObject | None = None
+    usage: TranscriptTextUsageTokens | TranscriptTextUsageDuration | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateTranscriptionResponseJson:
@@ -176,7 +176,7 @@ class CreateTranslationResponseVerboseJson(BaseModel):
 class SpeechAudioDeltaEvent(BaseModel):
     """Generated from schema `SpeechAudioDeltaEvent`."""
 
-    type: Literal["speech.audio.delta"] | str
+    type: Literal["speech.audio.delta"]
     audio: str
 
     @classmethod
@@ -194,7 +194,7 @@ class SpeechAudioDeltaEvent(BaseModel):
 class SpeechAudioDoneEvent(BaseModel):
     """Generated from schema `SpeechAudioDoneEvent`."""
 
-    type: Literal["speech.audio.done"] | str
+    type: Literal["speech.audio.done"]
     usage: SpeechAudioDoneEventUsage
 
     @classmethod
@@ -232,7 +232,7 @@ class SpeechAudioDoneEventUsage(BaseModel):
 class TranscriptTextDeltaEvent(BaseModel):
     """Generated from schema `TranscriptTextDeltaEvent`."""
 
-    type: Literal["transcript.text.delta"] | str
+    type: Literal["transcript.text.delta"]
     delta: str
     logprobs: list[TranscriptTextDeltaEventLogprob] | None = None
     segment_id: str | None = None
@@ -274,7 +274,7 @@ class TranscriptTextDeltaEventLogprob(BaseModel):
 class TranscriptTextDoneEvent(BaseModel):
     """Generated from schema `TranscriptTextDoneEvent`."""
 
-    type: Literal["transcript.text.done"] | str
+    type: Literal["transcript.text.done"]
     text: str
     languages: list[TranscriptionLanguage] | None = None
     logprobs: list[TranscriptTextDoneEventLogprob] | None = None
@@ -318,7 +318,7 @@ class TranscriptTextDoneEventLogprob(BaseModel):
 class TranscriptTextSegmentEvent(BaseModel):
     """Generated from schema `TranscriptTextSegmentEvent`."""
 
-    type: Literal["transcript.text.segment"] | str
+    type: Literal["transcript.text.segment"]
     id: str
     start: float
     end: float
@@ -344,7 +344,7 @@ class TranscriptTextSegmentEvent(BaseModel):
 class TranscriptTextUsageDuration(BaseModel):
     """Generated from schema `TranscriptTextUsageDuration`."""
 
-    type: Literal["duration"] | str
+    type: Literal["duration"]
     seconds: float
 
     @classmethod
@@ -362,7 +362,7 @@ class TranscriptTextUsageDuration(BaseModel):
 class TranscriptTextUsageTokens(BaseModel):
     """Generated from schema `TranscriptTextUsageTokens`."""
 
-    type: Literal["tokens"] | str
+    type: Literal["tokens"]
     input_tokens: int
     output_tokens: int
     total_tokens: int
@@ -404,7 +404,7 @@ class TranscriptTextUsageTokensInputTokenDetails(BaseModel):
 class TranscriptionDiarizedSegment(BaseModel):
     """Generated from schema `TranscriptionDiarizedSegment`."""
 
-    type: Literal["transcript.text.segment"] | str
+    type: Literal["transcript.text.segment"]
     id: str
     start: float
     end: float
@@ -501,7 +501,7 @@ class VoiceConsentDeletedResource(BaseModel):
     """Generated from schema `VoiceConsentDeletedResource`."""
 
     id: str
-    object: Literal["audio.voice_consent"] | str
+    object: Literal["audio.voice_consent"]
     deleted: bool
 
     @classmethod
@@ -520,7 +520,7 @@ class VoiceConsentDeletedResource(BaseModel):
 class VoiceConsentListResource(BaseModel):
     """Generated from schema `VoiceConsentListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[VoiceConsentResource]
     has_more: bool
     first_id: str | None = None
@@ -544,7 +544,7 @@ class VoiceConsentListResource(BaseModel):
 class VoiceConsentResource(BaseModel):
     """Generated from schema `VoiceConsentResource`."""
 
-    object: Literal["audio.voice_consent"] | str
+    object: Literal["audio.voice_consent"]
     id: str
     name: str
     language: str
@@ -568,7 +568,7 @@ class VoiceConsentResource(BaseModel):
 class VoiceResource(BaseModel):
     """Generated from schema `VoiceResource`."""
 
-    object: Literal["audio.voice"] | str
+    object: Literal["audio.voice"]
     id: str
     name: str
     created_at: int
@@ -590,21 +590,21 @@ def parse_create_speech_response_stream_event(d: Any) -> CreateSpeechResponseStr
     """Build a `CreateSpeechResponseStreamEvent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _CREATE_SPEECH_RESPONSE_STREAM_EVENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_transcription_response_diarized_json_usage(d: Any) -> TranscriptTextUsageTokens | TranscriptTextUsageDuration | UnknownObject:
+def _parse_create_transcription_response_diarized_json_usage(d: Any) -> TranscriptTextUsageTokens | TranscriptTextUsageDuration:
     if isinstance(d, Mapping):
         parse = _CREATE_TRANSCRIPTION_RESPONSE_DIARIZED_JSON_USAGE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_transcription_response_json_usage(d: Any) -> TranscriptTextUsageTokens | TranscriptTextUsageDuration | UnknownObject:
+def _parse_create_transcription_response_json_usage(d: Any) -> TranscriptTextUsageTokens | TranscriptTextUsageDuration:
     if isinstance(d, Mapping):
         parse = _CREATE_TRANSCRIPTION_RESPONSE_JSON_USAGE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -612,21 +612,21 @@ def parse_create_transcription_response_stream_event(d: Any) -> CreateTranscript
     """Build a `CreateTranscriptionResponseStreamEvent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _CREATE_TRANSCRIPTION_RESPONSE_STREAM_EVENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-CreateTranscriptionResponseStreamEvent: TypeAlias = "TranscriptTextSegmentEvent | TranscriptTextDeltaEvent | TranscriptTextDoneEvent | UnknownObject"
-CreateSpeechResponseStreamEvent: TypeAlias = "SpeechAudioDeltaEvent | SpeechAudioDoneEvent | UnknownObject"
+CreateTranscriptionResponseStreamEvent: TypeAlias = "TranscriptTextSegmentEvent | TranscriptTextDeltaEvent | TranscriptTextDoneEvent"
+CreateSpeechResponseStreamEvent: TypeAlias = "SpeechAudioDeltaEvent | SpeechAudioDoneEvent"
 _CREATE_SPEECH_RESPONSE_STREAM_EVENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateSpeechResponseStreamEvent]] = {
     "speech.audio.delta": SpeechAudioDeltaEvent.from_dict,
     "speech.audio.done": SpeechAudioDoneEvent.from_dict,
 }
-_CREATE_TRANSCRIPTION_RESPONSE_DIARIZED_JSON_USAGE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], TranscriptTextUsageTokens | TranscriptTextUsageDuration | UnknownObject]] = {
+_CREATE_TRANSCRIPTION_RESPONSE_DIARIZED_JSON_USAGE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], TranscriptTextUsageTokens | TranscriptTextUsageDuration]] = {
     "tokens": TranscriptTextUsageTokens.from_dict,
     "duration": TranscriptTextUsageDuration.from_dict,
 }
-_CREATE_TRANSCRIPTION_RESPONSE_JSON_USAGE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], TranscriptTextUsageTokens | TranscriptTextUsageDuration | UnknownObject]] = {
+_CREATE_TRANSCRIPTION_RESPONSE_JSON_USAGE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], TranscriptTextUsageTokens | TranscriptTextUsageDuration]] = {
     "tokens": TranscriptTextUsageTokens.from_dict,
     "duration": TranscriptTextUsageDuration.from_dict,
 }

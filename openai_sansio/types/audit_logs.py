@@ -1679,7 +1679,7 @@ class AuditLogActorUser(BaseModel):
 class ListAuditLogsResponse(BaseModel):
     """Generated from schema `ListAuditLogsResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[AuditLog]
     has_more: bool
     first_id: str | None = None

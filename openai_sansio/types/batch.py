@@ -26,7 +26,7 @@ class Batch(BaseModel):
     """Generated from schema `Batch`."""
 
     id: str
-    object: Literal["batch"] | str
+    object: Literal["batch"]
     endpoint: str
     input_file_id: str
     completion_window: str
@@ -201,7 +201,7 @@ class ListBatchesResponse(BaseModel):
 
     data: list[Batch]
     has_more: bool
-    object: Literal["list"] | str
+    object: Literal["list"]
     first_id: str | None = None
     last_id: str | None = None
 

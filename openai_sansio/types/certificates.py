@@ -76,7 +76,7 @@ class CertificateCertificateDetails(BaseModel):
 class DeleteCertificateResponse(BaseModel):
     """Generated from schema `DeleteCertificateResponse`."""
 
-    object: Literal["certificate.deleted"] | str
+    object: Literal["certificate.deleted"]
     id: str
 
     @classmethod
@@ -96,7 +96,7 @@ class ListCertificatesResponse(BaseModel):
 
     data: list[OrganizationCertificate]
     has_more: bool
-    object: Literal["list"] | str
+    object: Literal["list"]
     first_id: str | None = None
     last_id: str | None = None
 
@@ -120,7 +120,7 @@ class ListProjectCertificatesResponse(BaseModel):
 
     data: list[OrganizationProjectCertificate]
     has_more: bool
-    object: Literal["list"] | str
+    object: Literal["list"]
     first_id: str | None = None
     last_id: str | None = None
 
@@ -142,7 +142,7 @@ class ListProjectCertificatesResponse(BaseModel):
 class OrganizationCertificate(BaseModel):
     """Generated from schema `OrganizationCertificate`."""
 
-    object: Literal["organization.certificate"] | str
+    object: Literal["organization.certificate"]
     id: str
     created_at: int
     certificate_details: OrganizationCertificateCertificateDetails
@@ -186,7 +186,7 @@ class OrganizationCertificateCertificateDetails(BaseModel):
 class OrganizationCertificateActivationResponse(BaseModel):
     """Generated from schema `OrganizationCertificateActivationResponse`."""
 
-    object: Literal["organization.certificate.activation"] | str
+    object: Literal["organization.certificate.activation"]
     data: list[OrganizationCertificate]
 
     @classmethod
@@ -204,7 +204,7 @@ class OrganizationCertificateActivationResponse(BaseModel):
 class OrganizationCertificateDeactivationResponse(BaseModel):
     """Generated from schema `OrganizationCertificateDeactivationResponse`."""
 
-    object: Literal["organization.certificate.deactivation"] | str
+    object: Literal["organization.certificate.deactivation"]
     data: list[OrganizationCertificate]
 
     @classmethod
@@ -222,7 +222,7 @@ class OrganizationCertificateDeactivationResponse(BaseModel):
 class OrganizationProjectCertificate(BaseModel):
     """Generated from schema `OrganizationProjectCertificate`."""
 
-    object: Literal["organization.project.certificate"] | str
+    object: Literal["organization.project.certificate"]
     id: str
     created_at: int
     certificate_details: OrganizationProjectCertificateCertificateDetails
@@ -266,7 +266,7 @@ class OrganizationProjectCertificateCertificateDetails(BaseModel):
 class OrganizationProjectCertificateActivationResponse(BaseModel):
     """Generated from schema `OrganizationProjectCertificateActivationResponse`."""
 
-    object: Literal["organization.project.certificate.activation"] | str
+    object: Literal["organization.project.certificate.activation"]
     data: list[OrganizationProjectCertificate]
 
     @classmethod
@@ -284,7 +284,7 @@ class OrganizationProjectCertificateActivationResponse(BaseModel):
 class OrganizationProjectCertificateDeactivationResponse(BaseModel):
     """Generated from schema `OrganizationProjectCertificateDeactivationResponse`."""
 
-    object: Literal["organization.project.certificate.deactivation"] | str
+    object: Literal["organization.project.certificate.deactivation"]
     data: list[OrganizationProjectCertificate]
 
     @classmethod

@@ -53,7 +53,7 @@ __all__ = [
 class ChatCompletionDeleted(BaseModel):
     """Generated from schema `ChatCompletionDeleted`."""
 
-    object: Literal["chat.completion.deleted"] | str
+    object: Literal["chat.completion.deleted"]
     id: str
     deleted: bool
 
@@ -73,7 +73,7 @@ class ChatCompletionDeleted(BaseModel):
 class ChatCompletionList(BaseModel):
     """Generated from schema `ChatCompletionList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ChatCompletion]
     first_id: str
     last_id: str
@@ -98,7 +98,7 @@ class ChatCompletionMessageCustomToolCall(BaseModel):
     """Generated from schema `ChatCompletionMessageCustomToolCall`."""
 
     id: str
-    type: Literal["custom"] | str
+    type: Literal["custom"]
     custom: ChatCompletionMessageCustomToolCallCustom
 
     @classmethod
@@ -135,7 +135,7 @@ class ChatCompletionMessageCustomToolCallCustom(BaseModel):
 class ChatCompletionStoreMessageList(BaseModel):
     """Generated from schema `ChatCompletionMessageList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ChatCompletionStoreMessage]
     first_id: str
     last_id: str
@@ -181,7 +181,7 @@ class ChatCompletionStoreMessageAnnotationUrlCitation(BaseModel):
 class ChatCompletionStoreMessageAnnotation(BaseModel):
     """Generated from schema `ChatCompletionMessageList.data.annotations`."""
 
-    type: Literal["url_citation"] | str
+    type: Literal["url_citation"]
     url_citation: ChatCompletionStoreMessageAnnotationUrlCitation
 
     @classmethod
@@ -239,15 +239,15 @@ class ChatCompletionStoreMessageAudio(BaseModel):
 class ChatCompletionStoreMessage(BaseModel):
     """Generated from schema `ChatCompletionMessageList.data`."""
 
-    role: Literal["assistant"] | str
+    role: Literal["assistant"]
     id: str
     content: str | None = None
     refusal: str | None = None
-    tool_calls: list[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall | UnknownObject] | None = None
+    tool_calls: list[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall] | None = None
     annotations: list[ChatCompletionStoreMessageAnnotation] | None = None
     function_call: ChatCompletionStoreMessageFunctionCall | None = None
     audio: ChatCompletionStoreMessageAudio | None = None
-    content_parts: list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage | UnknownObject] | None = None
+    content_parts: list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionStoreMessage:
@@ -272,7 +272,7 @@ class ChatCompletionMessageToolCall(BaseModel):
     """Generated from schema `ChatCompletionMessageToolCall`."""
 
     id: str
-    type: Literal["function"] | str
+    type: Literal["function"]
     function: ChatCompletionMessageToolCallFunction
 
     @classmethod
@@ -349,8 +349,8 @@ class ChoiceDeltaToolCallFunction(BaseModel):
 class ChatCompletionModeration(BaseModel):
     """Generated from schema `ChatCompletionModeration`."""
 
-    input: ChatCompletionModerationResults | ChatCompletionModerationError | UnknownObject
-    output: ChatCompletionModerationResults | ChatCompletionModerationError | UnknownObject
+    input: ChatCompletionModerationResults | ChatCompletionModerationError
+    output: ChatCompletionModerationResults | ChatCompletionModerationError
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionModeration:
@@ -367,7 +367,7 @@ class ChatCompletionModeration(BaseModel):
 class ChatCompletionModerationError(BaseModel):
     """Generated from schema `ChatCompletionModerationError`."""
 
-    type: Literal["error"] | str
+    type: Literal["error"]
     code: str
     message: str
 
@@ -387,7 +387,7 @@ class ChatCompletionModerationError(BaseModel):
 class ChatCompletionModerationResults(BaseModel):
     """Generated from schema `ChatCompletionModerationResults`."""
 
-    type: Literal["moderation_results"] | str
+    type: Literal["moderation_results"]
     model: str
     results: list[ModerationResultBody]
 
@@ -407,7 +407,7 @@ class ChatCompletionModerationResults(BaseModel):
 class ChatCompletionRequestMessageContentPartImage(BaseModel):
     """Generated from schema `ChatCompletionRequestMessageContentPartImage`."""
 
-    type: Literal["image_url"] | str
+    type: Literal["image_url"]
     image_url: ChatCompletionRequestMessageContentPartImageImageUrl
     prompt_cache_breakpoint: PromptCacheBreakpointParam | None = None
 
@@ -445,7 +445,7 @@ class ChatCompletionRequestMessageContentPartImageImageUrl(BaseModel):
 class ChatCompletionRequestMessageContentPartText(BaseModel):
     """Generated from schema `ChatCompletionRequestMessageContentPartText`."""
 
-    type: Literal["text"] | str
+    type: Literal["text"]
     text: str
     prompt_cache_breakpoint: PromptCacheBreakpointParam | None = None
 
@@ -465,10 +465,10 @@ class ChatCompletionRequestMessageContentPartText(BaseModel):
 class ChatCompletionMessage(BaseModel):
     """Generated from schema `ChatCompletionResponseMessage`."""
 
-    role: Literal["assistant"] | str
+    role: Literal["assistant"]
     content: str | None = None
     refusal: str | None = None
-    tool_calls: list[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall | UnknownObject] | None = None
+    tool_calls: list[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall] | None = None
     annotations: list[ChatCompletionMessageAnnotation] | None = None
     function_call: ChatCompletionMessageFunctionCall | None = None
     audio: ChatCompletionMessageAudio | None = None
@@ -515,7 +515,7 @@ class ChatCompletionMessageAnnotationUrlCitation(BaseModel):
 class ChatCompletionMessageAnnotation(BaseModel):
     """Generated from schema `ChatCompletionResponseMessage.annotations`."""
 
-    type: Literal["url_citation"] | str
+    type: Literal["url_citation"]
     url_citation: ChatCompletionMessageAnnotationUrlCitation
 
     @classmethod
@@ -661,7 +661,7 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     created: int
     model: str
-    object: Literal["chat.completion"] | str
+    object: Literal["chat.completion"]
     metadata: dict[str, str] | None = None
     service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | str | None = None
     system_fingerprint: str | None = None
@@ -735,7 +735,7 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     created: int
     model: str
-    object: Literal["chat.completion.chunk"] | str
+    object: Literal["chat.completion.chunk"]
     obfuscation: str | None = None
     service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | str | None = None
     system_fingerprint: str | None = None
@@ -801,47 +801,47 @@ class ChunkChoice(BaseModel):
         return self if cls is ChunkChoice else rebuild_model(cls, self)
 
 
-def _parse_chat_completion_store_message_content_part(d: Any) -> ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage | UnknownObject:
+def _parse_chat_completion_store_message_content_part(d: Any) -> ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage:
     if isinstance(d, Mapping):
         parse = _CHAT_COMPLETION_STORE_MESSAGE_CONTENT_PART_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_chat_completion_message_tool_calls(d: Any) -> ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall | UnknownObject:
+def _parse_chat_completion_message_tool_calls(d: Any) -> ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall:
     if isinstance(d, Mapping):
         parse = _CHAT_COMPLETION_MESSAGE_TOOL_CALLS_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_chat_completion_moderation_input(d: Any) -> ChatCompletionModerationResults | ChatCompletionModerationError | UnknownObject:
+def _parse_chat_completion_moderation_input(d: Any) -> ChatCompletionModerationResults | ChatCompletionModerationError:
     if isinstance(d, Mapping):
         parse = _CHAT_COMPLETION_MODERATION_INPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_chat_completion_moderation_output(d: Any) -> ChatCompletionModerationResults | ChatCompletionModerationError | UnknownObject:
+def _parse_chat_completion_moderation_output(d: Any) -> ChatCompletionModerationResults | ChatCompletionModerationError:
     if isinstance(d, Mapping):
         parse = _CHAT_COMPLETION_MODERATION_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-_CHAT_COMPLETION_STORE_MESSAGE_CONTENT_PART_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage | UnknownObject]] = {
+_CHAT_COMPLETION_STORE_MESSAGE_CONTENT_PART_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage]] = {
     "text": ChatCompletionRequestMessageContentPartText.from_dict,
     "image_url": ChatCompletionRequestMessageContentPartImage.from_dict,
 }
-_CHAT_COMPLETION_MESSAGE_TOOL_CALLS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall | UnknownObject]] = {
+_CHAT_COMPLETION_MESSAGE_TOOL_CALLS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall]] = {
     "function": ChatCompletionMessageToolCall.from_dict,
     "custom": ChatCompletionMessageCustomToolCall.from_dict,
 }
-_CHAT_COMPLETION_MODERATION_INPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionModerationResults | ChatCompletionModerationError | UnknownObject]] = {
+_CHAT_COMPLETION_MODERATION_INPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionModerationResults | ChatCompletionModerationError]] = {
     "moderation_results": ChatCompletionModerationResults.from_dict,
     "error": ChatCompletionModerationError.from_dict,
 }
-_CHAT_COMPLETION_MODERATION_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionModerationResults | ChatCompletionModerationError | UnknownObject]] = {
+_CHAT_COMPLETION_MODERATION_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ChatCompletionModerationResults | ChatCompletionModerationError]] = {
     "moderation_results": ChatCompletionModerationResults.from_dict,
     "error": ChatCompletionModerationError.from_dict,
 }

@@ -185,7 +185,7 @@ class ChatSessionResource(BaseModel):
 
     _secrets: ClassVar[frozenset[str]] = frozenset({"client_secret"})
     id: str
-    object: Literal["chatkit.session"] | str
+    object: Literal["chatkit.session"]
     expires_at: int
     client_secret: str
     workflow: ChatkitWorkflow
@@ -218,7 +218,7 @@ class ChatSessionResource(BaseModel):
 class UserMessageInputText(BaseModel):
     """Generated from schema `UserMessageInputText`."""
 
-    type: Literal["input_text"] | str
+    type: Literal["input_text"]
     text: str
 
     @classmethod
@@ -236,7 +236,7 @@ class UserMessageInputText(BaseModel):
 class UserMessageQuotedText(BaseModel):
     """Generated from schema `UserMessageQuotedText`."""
 
-    type: Literal["quoted_text"] | str
+    type: Literal["quoted_text"]
     text: str
 
     @classmethod
@@ -313,11 +313,11 @@ class UserMessageItem(BaseModel):
     """Generated from schema `UserMessageItem`."""
 
     id: str
-    object: Literal["chatkit.thread_item"] | str
+    object: Literal["chatkit.thread_item"]
     created_at: int
     thread_id: str
-    type: Literal["chatkit.user_message"] | str
-    content: list[UserMessageInputText | UserMessageQuotedText | UnknownObject]
+    type: Literal["chatkit.user_message"]
+    content: list[UserMessageInputText | UserMessageQuotedText]
     attachments: list[Attachment]
     inference_options: InferenceOptions | None = None
 
@@ -342,7 +342,7 @@ class UserMessageItem(BaseModel):
 class FileAnnotationSource(BaseModel):
     """Generated from schema `FileAnnotationSource`."""
 
-    type: Literal["file"] | str
+    type: Literal["file"]
     filename: str
 
     @classmethod
@@ -360,7 +360,7 @@ class FileAnnotationSource(BaseModel):
 class FileAnnotation(BaseModel):
     """Generated from schema `FileAnnotation`."""
 
-    type: Literal["file"] | str
+    type: Literal["file"]
     source: FileAnnotationSource
 
     @classmethod
@@ -378,7 +378,7 @@ class FileAnnotation(BaseModel):
 class UrlAnnotationSource(BaseModel):
     """Generated from schema `UrlAnnotationSource`."""
 
-    type: Literal["url"] | str
+    type: Literal["url"]
     url: str
 
     @classmethod
@@ -396,7 +396,7 @@ class UrlAnnotationSource(BaseModel):
 class UrlAnnotation(BaseModel):
     """Generated from schema `UrlAnnotation`."""
 
-    type: Literal["url"] | str
+    type: Literal["url"]
     source: UrlAnnotationSource
 
     @classmethod
@@ -414,9 +414,9 @@ class UrlAnnotation(BaseModel):
 class ResponseOutputText(BaseModel):
     """Generated from schema `ResponseOutputText`."""
 
-    type: Literal["output_text"] | str
+    type: Literal["output_text"]
     text: str
-    annotations: list[FileAnnotation | UrlAnnotation | UnknownObject]
+    annotations: list[FileAnnotation | UrlAnnotation]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseOutputText:
@@ -435,10 +435,10 @@ class AssistantMessageItem(BaseModel):
     """Generated from schema `AssistantMessageItem`."""
 
     id: str
-    object: Literal["chatkit.thread_item"] | str
+    object: Literal["chatkit.thread_item"]
     created_at: int
     thread_id: str
-    type: Literal["chatkit.assistant_message"] | str
+    type: Literal["chatkit.assistant_message"]
     content: list[ResponseOutputText]
 
     @classmethod
@@ -461,10 +461,10 @@ class WidgetMessageItem(BaseModel):
     """Generated from schema `WidgetMessageItem`."""
 
     id: str
-    object: Literal["chatkit.thread_item"] | str
+    object: Literal["chatkit.thread_item"]
     created_at: int
     thread_id: str
-    type: Literal["chatkit.widget"] | str
+    type: Literal["chatkit.widget"]
     widget: str
 
     @classmethod
@@ -487,10 +487,10 @@ class ClientToolCallItem(BaseModel):
     """Generated from schema `ClientToolCallItem`."""
 
     id: str
-    object: Literal["chatkit.thread_item"] | str
+    object: Literal["chatkit.thread_item"]
     created_at: int
     thread_id: str
-    type: Literal["chatkit.client_tool_call"] | str
+    type: Literal["chatkit.client_tool_call"]
     status: ClientToolCallStatus
     call_id: str
     name: str
@@ -521,10 +521,10 @@ class TaskItem(BaseModel):
     """Generated from schema `TaskItem`."""
 
     id: str
-    object: Literal["chatkit.thread_item"] | str
+    object: Literal["chatkit.thread_item"]
     created_at: int
     thread_id: str
-    type: Literal["chatkit.task"] | str
+    type: Literal["chatkit.task"]
     task_type: TaskType
     heading: str | None = None
     summary: str | None = None
@@ -571,10 +571,10 @@ class TaskGroupItem(BaseModel):
     """Generated from schema `TaskGroupItem`."""
 
     id: str
-    object: Literal["chatkit.thread_item"] | str
+    object: Literal["chatkit.thread_item"]
     created_at: int
     thread_id: str
-    type: Literal["chatkit.task_group"] | str
+    type: Literal["chatkit.task_group"]
     tasks: list[TaskGroupTask]
 
     @classmethod
@@ -596,7 +596,7 @@ class TaskGroupItem(BaseModel):
 class ThreadItemListResource(BaseModel):
     """Generated from schema `ThreadItemListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ThreadItem]
     has_more: bool
     first_id: str | None = None
@@ -620,7 +620,7 @@ class ThreadItemListResource(BaseModel):
 class ActiveStatus(BaseModel):
     """Generated from schema `ActiveStatus`."""
 
-    type: Literal["active"] | str
+    type: Literal["active"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActiveStatus:
@@ -636,7 +636,7 @@ class ActiveStatus(BaseModel):
 class LockedStatus(BaseModel):
     """Generated from schema `LockedStatus`."""
 
-    type: Literal["locked"] | str
+    type: Literal["locked"]
     reason: str | None = None
 
     @classmethod
@@ -654,7 +654,7 @@ class LockedStatus(BaseModel):
 class ClosedStatus(BaseModel):
     """Generated from schema `ClosedStatus`."""
 
-    type: Literal["closed"] | str
+    type: Literal["closed"]
     reason: str | None = None
 
     @classmethod
@@ -673,9 +673,9 @@ class ThreadResource(BaseModel):
     """Generated from schema `ThreadResource`."""
 
     id: str
-    object: Literal["chatkit.thread"] | str
+    object: Literal["chatkit.thread"]
     created_at: int
-    status: ActiveStatus | LockedStatus | ClosedStatus | UnknownObject
+    status: ActiveStatus | LockedStatus | ClosedStatus
     user: str
     title: str | None = None
 
@@ -699,7 +699,7 @@ class DeletedThreadResource(BaseModel):
     """Generated from schema `DeletedThreadResource`."""
 
     id: str
-    object: Literal["chatkit.thread.deleted"] | str
+    object: Literal["chatkit.thread.deleted"]
     deleted: bool
 
     @classmethod
@@ -718,7 +718,7 @@ class DeletedThreadResource(BaseModel):
 class ThreadListResource(BaseModel):
     """Generated from schema `ThreadListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ThreadResource]
     has_more: bool
     first_id: str | None = None
@@ -738,17 +738,17 @@ class ThreadListResource(BaseModel):
         return self if cls is ThreadListResource else rebuild_model(cls, self)
 
 
-def _parse_user_message_item_content(d: Any) -> UserMessageInputText | UserMessageQuotedText | UnknownObject:
+def _parse_user_message_item_content(d: Any) -> UserMessageInputText | UserMessageQuotedText:
     if isinstance(d, Mapping):
         parse = _USER_MESSAGE_ITEM_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_response_output_text_annotation(d: Any) -> FileAnnotation | UrlAnnotation | UnknownObject:
+def _parse_response_output_text_annotation(d: Any) -> FileAnnotation | UrlAnnotation:
     if isinstance(d, Mapping):
         parse = _RESPONSE_OUTPUT_TEXT_ANNOTATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -756,27 +756,27 @@ def parse_thread_item(d: Any) -> ThreadItem:
     """Build a `ThreadItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _THREAD_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_thread_resource_status(d: Any) -> ActiveStatus | LockedStatus | ClosedStatus | UnknownObject:
+def _parse_thread_resource_status(d: Any) -> ActiveStatus | LockedStatus | ClosedStatus:
     if isinstance(d, Mapping):
         parse = _THREAD_RESOURCE_STATUS_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-ThreadItem: TypeAlias = "UserMessageItem | AssistantMessageItem | WidgetMessageItem | ClientToolCallItem | TaskItem | TaskGroupItem | UnknownObject"
+ThreadItem: TypeAlias = "UserMessageItem | AssistantMessageItem | WidgetMessageItem | ClientToolCallItem | TaskItem | TaskGroupItem"
 TaskType: TypeAlias = 'Literal["custom", "thought"] | str'
 ClientToolCallStatus: TypeAlias = 'Literal["in_progress", "completed"] | str'
 AttachmentType: TypeAlias = 'Literal["image", "file"] | str'
 ChatSessionStatus: TypeAlias = 'Literal["active", "expired", "cancelled"] | str'
-_USER_MESSAGE_ITEM_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], UserMessageInputText | UserMessageQuotedText | UnknownObject]] = {
+_USER_MESSAGE_ITEM_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], UserMessageInputText | UserMessageQuotedText]] = {
     "input_text": UserMessageInputText.from_dict,
     "quoted_text": UserMessageQuotedText.from_dict,
 }
-_RESPONSE_OUTPUT_TEXT_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], FileAnnotation | UrlAnnotation | UnknownObject]] = {
+_RESPONSE_OUTPUT_TEXT_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], FileAnnotation | UrlAnnotation]] = {
     "file": FileAnnotation.from_dict,
     "url": UrlAnnotation.from_dict,
 }
@@ -788,7 +788,7 @@ _THREAD_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ThreadItem]] = {
     "chatkit.task": TaskItem.from_dict,
     "chatkit.task_group": TaskGroupItem.from_dict,
 }
-_THREAD_RESOURCE_STATUS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ActiveStatus | LockedStatus | ClosedStatus | UnknownObject]] = {
+_THREAD_RESOURCE_STATUS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ActiveStatus | LockedStatus | ClosedStatus]] = {
     "active": ActiveStatus.from_dict,
     "locked": LockedStatus.from_dict,
     "closed": ClosedStatus.from_dict,

@@ -25,7 +25,7 @@ class Completion(BaseModel):
     choices: list[CompletionChoice]
     created: int
     model: str
-    object: Literal["text_completion"] | str
+    object: Literal["text_completion"]
     system_fingerprint: str | None = None
     usage: CompletionUsage | None = None
 

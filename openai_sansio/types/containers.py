@@ -23,7 +23,7 @@ __all__ = [
 class ContainerFileListResource(BaseModel):
     """Generated from schema `ContainerFileListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ContainerFileResource]
     first_id: str
     last_id: str
@@ -75,7 +75,7 @@ class ContainerFileResource(BaseModel):
 class ContainerListResource(BaseModel):
     """Generated from schema `ContainerListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ContainerResource]
     first_id: str
     last_id: str

@@ -52,7 +52,7 @@ __all__ = [
 class ConversationItemList(BaseModel):
     """Generated from schema `ConversationItemList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ConversationItem]
     has_more: bool
     first_id: str
@@ -77,7 +77,7 @@ class ConversationResource(BaseModel):
     """Generated from schema `ConversationResource`."""
 
     id: str
-    object: Literal["conversation"] | str
+    object: Literal["conversation"]
     metadata: Any
     created_at: int
 
@@ -98,7 +98,7 @@ class ConversationResource(BaseModel):
 class DeletedConversationResource(BaseModel):
     """Generated from schema `DeletedConversationResource`."""
 
-    object: Literal["conversation.deleted"] | str
+    object: Literal["conversation.deleted"]
     deleted: bool
     id: str
 
@@ -118,11 +118,11 @@ def parse_conversation_item(d: Any) -> ConversationItem:
     """Build a `ConversationItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _CONVERSATION_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-ConversationItem: TypeAlias = "Message | FunctionToolCallResource | FunctionToolCallOutputResource | FileSearchToolCall | WebSearchToolCall | ImageGenToolCall | ComputerToolCall | ComputerToolCallOutputResource | ToolSearchCall | ToolSearchOutput | AdditionalTools | ReasoningItem | Program | ProgramOutput | CompactionBody | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | MCPToolCall | CustomToolCall | CustomToolCallOutput | UnknownObject"
+ConversationItem: TypeAlias = "Message | FunctionToolCallResource | FunctionToolCallOutputResource | FileSearchToolCall | WebSearchToolCall | ImageGenToolCall | ComputerToolCall | ComputerToolCallOutputResource | ToolSearchCall | ToolSearchOutput | AdditionalTools | ReasoningItem | Program | ProgramOutput | CompactionBody | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | MCPToolCall | CustomToolCall | CustomToolCallOutput"
 _CONVERSATION_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ConversationItem]] = {
     "message": Message.from_dict,
     "function_call": FunctionToolCallResource.from_dict,

@@ -19,7 +19,7 @@ __all__ = [
 class OrganizationDataRetention(BaseModel):
     """Generated from schema `OrganizationDataRetention`."""
 
-    object: Literal["organization.data_retention"] | str
+    object: Literal["organization.data_retention"]
     type: Literal["zero_data_retention", "modified_abuse_monitoring", "enhanced_zero_data_retention", "enhanced_modified_abuse_monitoring"] | str
 
     @classmethod
@@ -37,7 +37,7 @@ class OrganizationDataRetention(BaseModel):
 class ProjectDataRetention(BaseModel):
     """Generated from schema `ProjectDataRetention`."""
 
-    object: Literal["project.data_retention"] | str
+    object: Literal["project.data_retention"]
     type: Literal["organization_default", "none", "zero_data_retention", "modified_abuse_monitoring", "enhanced_zero_data_retention", "enhanced_modified_abuse_monitoring"] | str
 
     @classmethod

@@ -22,7 +22,7 @@ class CreateEmbeddingResponse(BaseModel):
 
     data: list[Embedding]
     model: str
-    object: Literal["list"] | str
+    object: Literal["list"]
     usage: EmbeddingUsage
 
     @classmethod
@@ -62,7 +62,7 @@ class Embedding(BaseModel):
 
     index: int
     embedding: list[float]
-    object: Literal["embedding"] | str
+    object: Literal["embedding"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Embedding:

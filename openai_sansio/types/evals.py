@@ -67,7 +67,7 @@ __all__ = [
 class ChatCompletionTool(BaseModel):
     """Generated from schema `ChatCompletionTool`."""
 
-    type: Literal["function"] | str
+    type: Literal["function"]
     function: FunctionObject
 
     @classmethod
@@ -85,9 +85,9 @@ class ChatCompletionTool(BaseModel):
 class CreateEvalCompletionsRunDataSource(BaseModel):
     """Generated from schema `CreateEvalCompletionsRunDataSource`."""
 
-    type: Literal["completions"] | str
-    source: EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalStoredCompletionsSource | UnknownObject
-    input_messages: CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages | CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages | UnknownObject | None = None
+    type: Literal["completions"]
+    source: EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalStoredCompletionsSource
+    input_messages: CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages | CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages | None = None
     sampling_params: CreateEvalCompletionsRunDataSourceSamplingParams | None = None
     model: str | None = None
 
@@ -109,8 +109,8 @@ class CreateEvalCompletionsRunDataSource(BaseModel):
 class CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages(BaseModel):
     """Generated from schema `CreateEvalCompletionsRunDataSource.input_messages|0`."""
 
-    type: Literal["template"] | str
-    template: list[EasyInputMessage | EvalItem | UnknownObject]
+    type: Literal["template"]
+    template: list[EasyInputMessage | EvalItem]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages:
@@ -127,7 +127,7 @@ class CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages(BaseM
 class CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages(BaseModel):
     """Generated from schema `CreateEvalCompletionsRunDataSource.input_messages|1`."""
 
-    type: Literal["item_reference"] | str
+    type: Literal["item_reference"]
     item_reference: str
 
     @classmethod
@@ -150,7 +150,7 @@ class CreateEvalCompletionsRunDataSourceSamplingParams(BaseModel):
     max_completion_tokens: int | None = None
     top_p: float | None = None
     seed: int | None = None
-    response_format: ResponseFormatText | ResponseFormatJsonSchema | ResponseFormatJsonObject | UnknownObject | None = None
+    response_format: ResponseFormatText | ResponseFormatJsonSchema | ResponseFormatJsonObject | None = None
     tools: list[ChatCompletionTool] | None = None
 
     @classmethod
@@ -173,8 +173,8 @@ class CreateEvalCompletionsRunDataSourceSamplingParams(BaseModel):
 class CreateEvalJsonlRunDataSource(BaseModel):
     """Generated from schema `CreateEvalJsonlRunDataSource`."""
 
-    type: Literal["jsonl"] | str
-    source: EvalJsonlFileContentSource | EvalJsonlFileIdSource | UnknownObject
+    type: Literal["jsonl"]
+    source: EvalJsonlFileContentSource | EvalJsonlFileIdSource
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalJsonlRunDataSource:
@@ -191,9 +191,9 @@ class CreateEvalJsonlRunDataSource(BaseModel):
 class CreateEvalResponsesRunDataSource(BaseModel):
     """Generated from schema `CreateEvalResponsesRunDataSource`."""
 
-    type: Literal["responses"] | str
-    source: EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalResponsesSource | UnknownObject
-    input_messages: CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate | CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference | UnknownObject | None = None
+    type: Literal["responses"]
+    source: EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalResponsesSource
+    input_messages: CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate | CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference | None = None
     sampling_params: CreateEvalResponsesRunDataSourceSamplingParams | None = None
     model: str | None = None
 
@@ -233,8 +233,8 @@ class CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplate
 class CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate(BaseModel):
     """Generated from schema `CreateEvalResponsesRunDataSource.input_messages|0`."""
 
-    type: Literal["template"] | str
-    template: list[CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage | EvalItem | UnknownObject]
+    type: Literal["template"]
+    template: list[CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage | EvalItem]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate:
@@ -251,7 +251,7 @@ class CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate(BaseMod
 class CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference(BaseModel):
     """Generated from schema `CreateEvalResponsesRunDataSource.input_messages|1`."""
 
-    type: Literal["item_reference"] | str
+    type: Literal["item_reference"]
     item_reference: str
 
     @classmethod
@@ -313,11 +313,11 @@ class CreateEvalResponsesRunDataSourceSamplingParams(BaseModel):
 class Eval(BaseModel):
     """Generated from schema `Eval`."""
 
-    object: Literal["eval"] | str
+    object: Literal["eval"]
     id: str
     name: str
-    data_source_config: EvalCustomDataSourceConfig | EvalLogsDataSourceConfig | EvalStoredCompletionsDataSourceConfig | UnknownObject
-    testing_criteria: list[GraderLabelModel | GraderStringCheck | EvalGraderTextSimilarity | EvalGraderPython | EvalGraderScoreModel | UnknownObject]
+    data_source_config: EvalCustomDataSourceConfig | EvalLogsDataSourceConfig | EvalStoredCompletionsDataSourceConfig
+    testing_criteria: list[GraderLabelModel | GraderStringCheck | EvalGraderTextSimilarity | EvalGraderPython | EvalGraderScoreModel]
     created_at: int
     metadata: dict[str, str] | None = None
 
@@ -359,7 +359,7 @@ class EvalApiError(BaseModel):
 class EvalCustomDataSourceConfig(BaseModel):
     """Generated from schema `EvalCustomDataSourceConfig`."""
 
-    type: Literal["custom"] | str
+    type: Literal["custom"]
     schema: dict[str, Any]
 
     @classmethod
@@ -377,7 +377,7 @@ class EvalCustomDataSourceConfig(BaseModel):
 class EvalGraderPython(BaseModel):
     """Generated from schema `EvalGraderPython`."""
 
-    type: Literal["python"] | str
+    type: Literal["python"]
     name: str
     source: str
     image_tag: str | None = None
@@ -401,7 +401,7 @@ class EvalGraderPython(BaseModel):
 class EvalGraderScoreModel(BaseModel):
     """Generated from schema `EvalGraderScoreModel`."""
 
-    type: Literal["score_model"] | str
+    type: Literal["score_model"]
     name: str
     model: str
     input: list[EvalItem]
@@ -453,7 +453,7 @@ class EvalGraderScoreModelSamplingParams(BaseModel):
 class EvalGraderTextSimilarity(BaseModel):
     """Generated from schema `EvalGraderTextSimilarity`."""
 
-    type: Literal["text_similarity"] | str
+    type: Literal["text_similarity"]
     name: str
     input: str
     reference: str
@@ -479,7 +479,7 @@ class EvalGraderTextSimilarity(BaseModel):
 class EvalJsonlFileContentSource(BaseModel):
     """Generated from schema `EvalJsonlFileContentSource`."""
 
-    type: Literal["file_content"] | str
+    type: Literal["file_content"]
     content: list[EvalJsonlFileContentSourceContent]
 
     @classmethod
@@ -515,7 +515,7 @@ class EvalJsonlFileContentSourceContent(BaseModel):
 class EvalJsonlFileIdSource(BaseModel):
     """Generated from schema `EvalJsonlFileIdSource`."""
 
-    type: Literal["file_id"] | str
+    type: Literal["file_id"]
     id: str
 
     @classmethod
@@ -533,7 +533,7 @@ class EvalJsonlFileIdSource(BaseModel):
 class EvalList(BaseModel):
     """Generated from schema `EvalList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[Eval]
     first_id: str
     last_id: str
@@ -557,7 +557,7 @@ class EvalList(BaseModel):
 class EvalLogsDataSourceConfig(BaseModel):
     """Generated from schema `EvalLogsDataSourceConfig`."""
 
-    type: Literal["logs"] | str
+    type: Literal["logs"]
     schema: dict[str, Any]
     metadata: dict[str, str] | None = None
 
@@ -577,7 +577,7 @@ class EvalLogsDataSourceConfig(BaseModel):
 class EvalResponsesSource(BaseModel):
     """Generated from schema `EvalResponsesSource`."""
 
-    type: Literal["responses"] | str
+    type: Literal["responses"]
     metadata: dict[str, Any] | None = None
     model: str | None = None
     instructions_search: str | None = None
@@ -613,7 +613,7 @@ class EvalResponsesSource(BaseModel):
 class EvalRun(BaseModel):
     """Generated from schema `EvalRun`."""
 
-    object: Literal["eval.run"] | str
+    object: Literal["eval.run"]
     id: str
     eval_id: str
     status: str
@@ -624,7 +624,7 @@ class EvalRun(BaseModel):
     result_counts: EvalRunResultCounts
     per_model_usage: list[EvalRunPerModelUsage]
     per_testing_criteria_results: list[EvalRunPerTestingCriteriaResult]
-    data_source: CreateEvalJsonlRunDataSource | CreateEvalCompletionsRunDataSource | CreateEvalResponsesRunDataSource | UnknownObject
+    data_source: CreateEvalJsonlRunDataSource | CreateEvalCompletionsRunDataSource | CreateEvalResponsesRunDataSource
     metadata: dict[str, str] | None = None
     error: EvalApiError
 
@@ -723,7 +723,7 @@ class EvalRunPerTestingCriteriaResult(BaseModel):
 class EvalRunList(BaseModel):
     """Generated from schema `EvalRunList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[EvalRun]
     first_id: str
     last_id: str
@@ -747,7 +747,7 @@ class EvalRunList(BaseModel):
 class EvalRunOutputItem(BaseModel):
     """Generated from schema `EvalRunOutputItem`."""
 
-    object: Literal["eval.run.output_item"] | str
+    object: Literal["eval.run.output_item"]
     id: str
     run_id: str
     eval_id: str
@@ -873,7 +873,7 @@ class EvalRunOutputItemSample(BaseModel):
 class EvalRunOutputItemList(BaseModel):
     """Generated from schema `EvalRunOutputItemList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[EvalRunOutputItem]
     first_id: str
     last_id: str
@@ -921,7 +921,7 @@ class EvalRunOutputItemResult(BaseModel):
 class EvalStoredCompletionsDataSourceConfig(BaseModel):
     """Generated from schema `EvalStoredCompletionsDataSourceConfig`."""
 
-    type: Literal["stored_completions"] | str
+    type: Literal["stored_completions"]
     schema: dict[str, Any]
     metadata: dict[str, str] | None = None
 
@@ -941,7 +941,7 @@ class EvalStoredCompletionsDataSourceConfig(BaseModel):
 class EvalStoredCompletionsSource(BaseModel):
     """Generated from schema `EvalStoredCompletionsSource`."""
 
-    type: Literal["stored_completions"] | str
+    type: Literal["stored_completions"]
     metadata: dict[str, str] | None = None
     model: str | None = None
     created_after: int | None = None
@@ -963,82 +963,82 @@ class EvalStoredCompletionsSource(BaseModel):
         return self if cls is EvalStoredCompletionsSource else rebuild_model(cls, self)
 
 
-def _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template(d: Any) -> EasyInputMessage | EvalItem | UnknownObject:
+def _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template(d: Any) -> EasyInputMessage | EvalItem:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_INPUT_MESSAGES_TEMPLATE_INPUT_MESSAGES_TEMPLATE_BY_ROLE.get(d.get("role"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_eval_completions_run_data_source_input_messages(d: Any) -> CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages | CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages | UnknownObject:
+def _parse_create_eval_completions_run_data_source_input_messages(d: Any) -> CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages | CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_INPUT_MESSAGES_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_eval_completions_run_data_source_sampling_params_response_format(d: Any) -> ResponseFormatText | ResponseFormatJsonSchema | ResponseFormatJsonObject | UnknownObject:
+def _parse_create_eval_completions_run_data_source_sampling_params_response_format(d: Any) -> ResponseFormatText | ResponseFormatJsonSchema | ResponseFormatJsonObject:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_SAMPLING_PARAMS_RESPONSE_FORMAT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_eval_completions_run_data_source_source(d: Any) -> EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalStoredCompletionsSource | UnknownObject:
+def _parse_create_eval_completions_run_data_source_source(d: Any) -> EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalStoredCompletionsSource:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_SOURCE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_eval_jsonl_run_data_source_source(d: Any) -> EvalJsonlFileContentSource | EvalJsonlFileIdSource | UnknownObject:
+def _parse_create_eval_jsonl_run_data_source_source(d: Any) -> EvalJsonlFileContentSource | EvalJsonlFileIdSource:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_JSONL_RUN_DATA_SOURCE_SOURCE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_eval_responses_run_data_source_input_messages_input_messages_template_template(d: Any) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage | EvalItem | UnknownObject:
+def _parse_create_eval_responses_run_data_source_input_messages_input_messages_template_template(d: Any) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage | EvalItem:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_INPUT_MESSAGES_INPUT_MESSAGES_TEMPLATE_TEMPLATE_BY_ROLE.get(d.get("role"))
         if parse is None:
-            return UnknownObject.from_dict(d) if "role" in d else CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage.from_dict(d)
+            return UnknownObject.from_dict(d) if "role" in d else CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage.from_dict(d)  # type: ignore[return-value]
         return parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_eval_responses_run_data_source_input_messages(d: Any) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate | CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference | UnknownObject:
+def _parse_create_eval_responses_run_data_source_input_messages(d: Any) -> CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate | CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_INPUT_MESSAGES_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_create_eval_responses_run_data_source_source(d: Any) -> EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalResponsesSource | UnknownObject:
+def _parse_create_eval_responses_run_data_source_source(d: Any) -> EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalResponsesSource:
     if isinstance(d, Mapping):
         parse = _CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_SOURCE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_eval_data_source_config(d: Any) -> EvalCustomDataSourceConfig | EvalLogsDataSourceConfig | EvalStoredCompletionsDataSourceConfig | UnknownObject:
+def _parse_eval_data_source_config(d: Any) -> EvalCustomDataSourceConfig | EvalLogsDataSourceConfig | EvalStoredCompletionsDataSourceConfig:
     if isinstance(d, Mapping):
         parse = _EVAL_DATA_SOURCE_CONFIG_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_eval_testing_criteria(d: Any) -> GraderLabelModel | GraderStringCheck | EvalGraderTextSimilarity | EvalGraderPython | EvalGraderScoreModel | UnknownObject:
+def _parse_eval_testing_criteria(d: Any) -> GraderLabelModel | GraderStringCheck | EvalGraderTextSimilarity | EvalGraderPython | EvalGraderScoreModel:
     if isinstance(d, Mapping):
         parse = _EVAL_TESTING_CRITERIA_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_eval_run_data_source(d: Any) -> CreateEvalJsonlRunDataSource | CreateEvalCompletionsRunDataSource | CreateEvalResponsesRunDataSource | UnknownObject:
+def _parse_eval_run_data_source(d: Any) -> CreateEvalJsonlRunDataSource | CreateEvalCompletionsRunDataSource | CreateEvalResponsesRunDataSource:
     if isinstance(d, Mapping):
         parse = _EVAL_RUN_DATA_SOURCE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -1066,58 +1066,58 @@ def _parse_create_eval_completions_run_data_source_input_messages_template_input
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_INPUT_MESSAGES_TEMPLATE_INPUT_MESSAGES_TEMPLATE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], EasyInputMessage | EvalItem | UnknownObject]] = {
+_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_INPUT_MESSAGES_TEMPLATE_INPUT_MESSAGES_TEMPLATE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], EasyInputMessage | EvalItem]] = {
     "user": _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template_user,
     "assistant": _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template_assistant,
     "system": _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template_system,
     "developer": _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template_developer,
 }
-_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_INPUT_MESSAGES_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages | CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages | UnknownObject]] = {
+_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_INPUT_MESSAGES_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages | CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages]] = {
     "template": CreateEvalCompletionsRunDataSourceInputMessagesTemplateInputMessages.from_dict,
     "item_reference": CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessages.from_dict,
 }
-_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_SAMPLING_PARAMS_RESPONSE_FORMAT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ResponseFormatText | ResponseFormatJsonSchema | ResponseFormatJsonObject | UnknownObject]] = {
+_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_SAMPLING_PARAMS_RESPONSE_FORMAT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ResponseFormatText | ResponseFormatJsonSchema | ResponseFormatJsonObject]] = {
     "text": ResponseFormatText.from_dict,
     "json_schema": ResponseFormatJsonSchema.from_dict,
     "json_object": ResponseFormatJsonObject.from_dict,
 }
-_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalStoredCompletionsSource | UnknownObject]] = {
+_CREATE_EVAL_COMPLETIONS_RUN_DATA_SOURCE_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalStoredCompletionsSource]] = {
     "file_content": EvalJsonlFileContentSource.from_dict,
     "file_id": EvalJsonlFileIdSource.from_dict,
     "stored_completions": EvalStoredCompletionsSource.from_dict,
 }
-_CREATE_EVAL_JSONL_RUN_DATA_SOURCE_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalJsonlFileContentSource | EvalJsonlFileIdSource | UnknownObject]] = {
+_CREATE_EVAL_JSONL_RUN_DATA_SOURCE_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalJsonlFileContentSource | EvalJsonlFileIdSource]] = {
     "file_content": EvalJsonlFileContentSource.from_dict,
     "file_id": EvalJsonlFileIdSource.from_dict,
 }
-_CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_INPUT_MESSAGES_INPUT_MESSAGES_TEMPLATE_TEMPLATE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage | EvalItem | UnknownObject]] = {
+_CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_INPUT_MESSAGES_INPUT_MESSAGES_TEMPLATE_TEMPLATE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage | EvalItem]] = {
     "user": EvalItem.from_dict,
     "assistant": EvalItem.from_dict,
     "system": EvalItem.from_dict,
     "developer": EvalItem.from_dict,
 }
-_CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_INPUT_MESSAGES_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate | CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference | UnknownObject]] = {
+_CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_INPUT_MESSAGES_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate | CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference]] = {
     "template": CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplate.from_dict,
     "item_reference": CreateEvalResponsesRunDataSourceInputMessagesInputMessagesItemReference.from_dict,
 }
-_CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalResponsesSource | UnknownObject]] = {
+_CREATE_EVAL_RESPONSES_RUN_DATA_SOURCE_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalJsonlFileContentSource | EvalJsonlFileIdSource | EvalResponsesSource]] = {
     "file_content": EvalJsonlFileContentSource.from_dict,
     "file_id": EvalJsonlFileIdSource.from_dict,
     "responses": EvalResponsesSource.from_dict,
 }
-_EVAL_DATA_SOURCE_CONFIG_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalCustomDataSourceConfig | EvalLogsDataSourceConfig | EvalStoredCompletionsDataSourceConfig | UnknownObject]] = {
+_EVAL_DATA_SOURCE_CONFIG_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalCustomDataSourceConfig | EvalLogsDataSourceConfig | EvalStoredCompletionsDataSourceConfig]] = {
     "custom": EvalCustomDataSourceConfig.from_dict,
     "logs": EvalLogsDataSourceConfig.from_dict,
     "stored_completions": EvalStoredCompletionsDataSourceConfig.from_dict,
 }
-_EVAL_TESTING_CRITERIA_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderLabelModel | GraderStringCheck | EvalGraderTextSimilarity | EvalGraderPython | EvalGraderScoreModel | UnknownObject]] = {
+_EVAL_TESTING_CRITERIA_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderLabelModel | GraderStringCheck | EvalGraderTextSimilarity | EvalGraderPython | EvalGraderScoreModel]] = {
     "label_model": GraderLabelModel.from_dict,
     "string_check": GraderStringCheck.from_dict,
     "text_similarity": EvalGraderTextSimilarity.from_dict,
     "python": EvalGraderPython.from_dict,
     "score_model": EvalGraderScoreModel.from_dict,
 }
-_EVAL_RUN_DATA_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalJsonlRunDataSource | CreateEvalCompletionsRunDataSource | CreateEvalResponsesRunDataSource | UnknownObject]] = {
+_EVAL_RUN_DATA_SOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateEvalJsonlRunDataSource | CreateEvalCompletionsRunDataSource | CreateEvalResponsesRunDataSource]] = {
     "jsonl": CreateEvalJsonlRunDataSource.from_dict,
     "completions": CreateEvalCompletionsRunDataSource.from_dict,
     "responses": CreateEvalResponsesRunDataSource.from_dict,

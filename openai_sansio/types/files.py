@@ -21,7 +21,7 @@ class DeleteFileResponse(BaseModel):
     """Generated from schema `DeleteFileResponse`."""
 
     id: str
-    object: Literal["file"] | str
+    object: Literal["file"]
     deleted: bool
 
     @classmethod
@@ -68,7 +68,7 @@ class OpenAIFile(BaseModel):
     bytes: int
     created_at: int
     filename: str
-    object: Literal["file"] | str
+    object: Literal["file"]
     purpose: Literal["assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data"] | str
     status: Literal["uploaded", "processed", "error"] | str
     expires_at: int | None = None

@@ -60,7 +60,7 @@ class DeleteFineTuningCheckpointPermissionResponse(BaseModel):
     """Generated from schema `DeleteFineTuningCheckpointPermissionResponse`."""
 
     id: str
-    object: Literal["checkpoint.permission"] | str
+    object: Literal["checkpoint.permission"]
     deleted: bool
 
     @classmethod
@@ -99,7 +99,7 @@ class EvalItem(BaseModel):
 class EvalItemContentOutputText(BaseModel):
     """Generated from schema `EvalItemContentOutputText`."""
 
-    type: Literal["output_text"] | str
+    type: Literal["output_text"]
     text: str
 
     @classmethod
@@ -117,7 +117,7 @@ class EvalItemContentOutputText(BaseModel):
 class EvalItemInputImage(BaseModel):
     """Generated from schema `EvalItemInputImage`."""
 
-    type: Literal["input_image"] | str
+    type: Literal["input_image"]
     image_url: str
     detail: str | None = None
 
@@ -225,7 +225,7 @@ class FineTuneReinforcementHyperparameters(BaseModel):
 class FineTuneReinforcementMethod(BaseModel):
     """Generated from schema `FineTuneReinforcementMethod`."""
 
-    grader: GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti | UnknownObject
+    grader: GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti
     hyperparameters: FineTuneReinforcementHyperparameters | None = None
 
     @classmethod
@@ -282,7 +282,7 @@ class FineTuningCheckpointPermission(BaseModel):
     id: str
     created_at: int
     project_id: str
-    object: Literal["checkpoint.permission"] | str
+    object: Literal["checkpoint.permission"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningCheckpointPermission:
@@ -301,7 +301,7 @@ class FineTuningCheckpointPermission(BaseModel):
 class FineTuningIntegration(BaseModel):
     """Generated from schema `FineTuningIntegration`."""
 
-    type: Literal["wandb"] | str
+    type: Literal["wandb"]
     wandb: FineTuningIntegrationWandb
 
     @classmethod
@@ -345,7 +345,7 @@ class FineTuningJob(BaseModel):
     created_at: int
     hyperparameters: FineTuningJobHyperparameters
     model: str
-    object: Literal["fine_tuning.job"] | str
+    object: Literal["fine_tuning.job"]
     organization_id: str
     result_files: list[str]
     status: Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"] | str
@@ -439,7 +439,7 @@ class FineTuningJobCheckpoint(BaseModel):
     step_number: int
     metrics: FineTuningJobCheckpointMetrics
     fine_tuning_job_id: str
-    object: Literal["fine_tuning.job.checkpoint"] | str
+    object: Literal["fine_tuning.job.checkpoint"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FineTuningJobCheckpoint:
@@ -489,7 +489,7 @@ class FineTuningJobCheckpointMetrics(BaseModel):
 class FineTuningJobEvent(BaseModel):
     """Generated from schema `FineTuningJobEvent`."""
 
-    object: Literal["fine_tuning.job.event"] | str
+    object: Literal["fine_tuning.job.event"]
     id: str
     created_at: int
     level: Literal["info", "warn", "error"] | str
@@ -517,7 +517,7 @@ class FineTuningJobEvent(BaseModel):
 class GraderLabelModel(BaseModel):
     """Generated from schema `GraderLabelModel`."""
 
-    type: Literal["label_model"] | str
+    type: Literal["label_model"]
     name: str
     model: str
     input: list[EvalItem]
@@ -543,9 +543,9 @@ class GraderLabelModel(BaseModel):
 class GraderMulti(BaseModel):
     """Generated from schema `GraderMulti`."""
 
-    type: Literal["multi"] | str
+    type: Literal["multi"]
     name: str
-    graders: GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderLabelModel | UnknownObject
+    graders: GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderLabelModel
     calculate_output: str
 
     @classmethod
@@ -565,7 +565,7 @@ class GraderMulti(BaseModel):
 class GraderPython(BaseModel):
     """Generated from schema `GraderPython`."""
 
-    type: Literal["python"] | str
+    type: Literal["python"]
     name: str
     source: str
     image_tag: str | None = None
@@ -587,7 +587,7 @@ class GraderPython(BaseModel):
 class GraderScoreModel(BaseModel):
     """Generated from schema `GraderScoreModel`."""
 
-    type: Literal["score_model"] | str
+    type: Literal["score_model"]
     name: str
     model: str
     input: list[EvalItem]
@@ -637,7 +637,7 @@ class GraderScoreModelSamplingParams(BaseModel):
 class GraderStringCheck(BaseModel):
     """Generated from schema `GraderStringCheck`."""
 
-    type: Literal["string_check"] | str
+    type: Literal["string_check"]
     name: str
     input: str
     reference: str
@@ -661,7 +661,7 @@ class GraderStringCheck(BaseModel):
 class GraderTextSimilarity(BaseModel):
     """Generated from schema `GraderTextSimilarity`."""
 
-    type: Literal["text_similarity"] | str
+    type: Literal["text_similarity"]
     name: str
     input: str
     reference: str
@@ -685,7 +685,7 @@ class GraderTextSimilarity(BaseModel):
 class InputAudio(BaseModel):
     """Generated from schema `InputAudio`."""
 
-    type: Literal["input_audio"] | str
+    type: Literal["input_audio"]
     input_audio: InputAudioInputAudio
 
     @classmethod
@@ -722,7 +722,7 @@ class ListFineTuningCheckpointPermissionResponse(BaseModel):
     """Generated from schema `ListFineTuningCheckpointPermissionResponse`."""
 
     data: list[FineTuningCheckpointPermission]
-    object: Literal["list"] | str
+    object: Literal["list"]
     has_more: bool
     first_id: str | None = None
     last_id: str | None = None
@@ -746,7 +746,7 @@ class ListFineTuningJobCheckpointsResponse(BaseModel):
     """Generated from schema `ListFineTuningJobCheckpointsResponse`."""
 
     data: list[FineTuningJobCheckpoint]
-    object: Literal["list"] | str
+    object: Literal["list"]
     has_more: bool
     first_id: str | None = None
     last_id: str | None = None
@@ -770,7 +770,7 @@ class ListFineTuningJobEventsResponse(BaseModel):
     """Generated from schema `ListFineTuningJobEventsResponse`."""
 
     data: list[FineTuningJobEvent]
-    object: Literal["list"] | str
+    object: Literal["list"]
     has_more: bool
 
     @classmethod
@@ -791,7 +791,7 @@ class ListPaginatedFineTuningJobsResponse(BaseModel):
 
     data: list[FineTuningJob]
     has_more: bool
-    object: Literal["list"] | str
+    object: Literal["list"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListPaginatedFineTuningJobsResponse:
@@ -901,7 +901,7 @@ class RunGraderResponseMetadata(BaseModel):
 class ValidateGraderResponse(BaseModel):
     """Generated from schema `ValidateGraderResponse`."""
 
-    grader: GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti | UnknownObject | None = None
+    grader: GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ValidateGraderResponse:
@@ -917,7 +917,7 @@ def parse_eval_item_content(d: Any) -> EvalItemContent:
     """Build a `EvalItemContent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _EVAL_ITEM_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     if isinstance(d, list):
         return [parse_eval_item_content_item(x) for x in d]
     kept: EvalItemContent = d
@@ -928,34 +928,34 @@ def parse_eval_item_content_item(d: Any) -> EvalItemContentItem:
     """Build a `EvalItemContentItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _EVAL_ITEM_CONTENT_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     kept: EvalItemContentItem = d
     return kept
 
 
-def _parse_fine_tune_reinforcement_method_grader(d: Any) -> GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti | UnknownObject:
+def _parse_fine_tune_reinforcement_method_grader(d: Any) -> GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti:
     if isinstance(d, Mapping):
         parse = _FINE_TUNE_REINFORCEMENT_METHOD_GRADER_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_grader_multi_graders(d: Any) -> GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderLabelModel | UnknownObject:
+def _parse_grader_multi_graders(d: Any) -> GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderLabelModel:
     if isinstance(d, Mapping):
         parse = _GRADER_MULTI_GRADERS_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_validate_grader_response_grader(d: Any) -> GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti | UnknownObject:
+def _parse_validate_grader_response_grader(d: Any) -> GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti:
     if isinstance(d, Mapping):
         parse = _VALIDATE_GRADER_RESPONSE_GRADER_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-EvalItemContentItem: TypeAlias = "str | InputTextContent | EvalItemContentOutputText | EvalItemInputImage | InputAudio | UnknownObject"
-EvalItemContent: TypeAlias = "EvalItemContentItem | list[EvalItemContentItem] | UnknownObject"
+EvalItemContentItem: TypeAlias = "str | InputTextContent | EvalItemContentOutputText | EvalItemInputImage | InputAudio"
+EvalItemContent: TypeAlias = "EvalItemContentItem | list[EvalItemContentItem]"
 _EVAL_ITEM_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalItemContent]] = {
     "input_text": InputTextContent.from_dict,
     "output_text": EvalItemContentOutputText.from_dict,
@@ -968,21 +968,21 @@ _EVAL_ITEM_CONTENT_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], EvalIte
     "input_image": EvalItemInputImage.from_dict,
     "input_audio": InputAudio.from_dict,
 }
-_FINE_TUNE_REINFORCEMENT_METHOD_GRADER_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti | UnknownObject]] = {
+_FINE_TUNE_REINFORCEMENT_METHOD_GRADER_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti]] = {
     "string_check": GraderStringCheck.from_dict,
     "text_similarity": GraderTextSimilarity.from_dict,
     "python": GraderPython.from_dict,
     "score_model": GraderScoreModel.from_dict,
     "multi": GraderMulti.from_dict,
 }
-_GRADER_MULTI_GRADERS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderLabelModel | UnknownObject]] = {
+_GRADER_MULTI_GRADERS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderLabelModel]] = {
     "string_check": GraderStringCheck.from_dict,
     "text_similarity": GraderTextSimilarity.from_dict,
     "python": GraderPython.from_dict,
     "score_model": GraderScoreModel.from_dict,
     "label_model": GraderLabelModel.from_dict,
 }
-_VALIDATE_GRADER_RESPONSE_GRADER_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti | UnknownObject]] = {
+_VALIDATE_GRADER_RESPONSE_GRADER_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], GraderStringCheck | GraderTextSimilarity | GraderPython | GraderScoreModel | GraderMulti]] = {
     "string_check": GraderStringCheck.from_dict,
     "text_similarity": GraderTextSimilarity.from_dict,
     "python": GraderPython.from_dict,

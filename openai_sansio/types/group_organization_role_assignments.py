@@ -98,7 +98,7 @@ class DeletedRoleAssignmentResource(BaseModel):
 class Group(BaseModel):
     """Generated from schema `Group`."""
 
-    object: Literal["group"] | str
+    object: Literal["group"]
     id: str
     name: str
     created_at: int
@@ -122,7 +122,7 @@ class Group(BaseModel):
 class GroupRoleAssignment(BaseModel):
     """Generated from schema `GroupRoleAssignment`."""
 
-    object: Literal["group.role"] | str
+    object: Literal["group.role"]
     group: Group
     role: Role
 
@@ -142,7 +142,7 @@ class GroupRoleAssignment(BaseModel):
 class Role(BaseModel):
     """Generated from schema `Role`."""
 
-    object: Literal["role"] | str
+    object: Literal["role"]
     id: str
     name: str
     permissions: list[str]
@@ -170,7 +170,7 @@ class Role(BaseModel):
 class RoleListResource(BaseModel):
     """Generated from schema `RoleListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[AssignedRoleDetails]
     has_more: bool
     next: str | None = None

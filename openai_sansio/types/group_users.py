@@ -68,7 +68,7 @@ class GroupUser(BaseModel):
 class GroupUserAssignment(BaseModel):
     """Generated from schema `GroupUserAssignment`."""
 
-    object: Literal["group.user"] | str
+    object: Literal["group.user"]
     user_id: str
     group_id: str
 
@@ -88,7 +88,7 @@ class GroupUserAssignment(BaseModel):
 class GroupUserDeletedResource(BaseModel):
     """Generated from schema `GroupUserDeletedResource`."""
 
-    object: Literal["group.user.deleted"] | str
+    object: Literal["group.user.deleted"]
     deleted: bool
 
     @classmethod
@@ -106,7 +106,7 @@ class GroupUserDeletedResource(BaseModel):
 class UserListResource(BaseModel):
     """Generated from schema `UserListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[GroupUser]
     has_more: bool
     next: str | None = None

@@ -21,7 +21,7 @@ __all__ = [
 class GroupDeletedResource(BaseModel):
     """Generated from schema `GroupDeletedResource`."""
 
-    object: Literal["group.deleted"] | str
+    object: Literal["group.deleted"]
     id: str
     deleted: bool
 
@@ -41,7 +41,7 @@ class GroupDeletedResource(BaseModel):
 class GroupListResource(BaseModel):
     """Generated from schema `GroupListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[GroupResponse]
     has_more: bool
     next: str | None = None

@@ -52,7 +52,7 @@ class Image(BaseModel):
 class ImageEditCompletedEvent(BaseModel):
     """Generated from schema `ImageEditCompletedEvent`."""
 
-    type: Literal["image_edit.completed"] | str
+    type: Literal["image_edit.completed"]
     b64_json: str
     created_at: int
     size: Literal["1024x1024", "1024x1536", "1536x1024", "auto"] | str
@@ -82,7 +82,7 @@ class ImageEditCompletedEvent(BaseModel):
 class ImageEditPartialImageEvent(BaseModel):
     """Generated from schema `ImageEditPartialImageEvent`."""
 
-    type: Literal["image_edit.partial_image"] | str
+    type: Literal["image_edit.partial_image"]
     b64_json: str
     created_at: int
     size: Literal["1024x1024", "1024x1536", "1536x1024", "auto"] | str
@@ -112,7 +112,7 @@ class ImageEditPartialImageEvent(BaseModel):
 class ImageGenCompletedEvent(BaseModel):
     """Generated from schema `ImageGenCompletedEvent`."""
 
-    type: Literal["image_generation.completed"] | str
+    type: Literal["image_generation.completed"]
     b64_json: str
     created_at: int
     size: Literal["1024x1024", "1024x1536", "1536x1024", "auto"] | str
@@ -142,7 +142,7 @@ class ImageGenCompletedEvent(BaseModel):
 class ImageGenPartialImageEvent(BaseModel):
     """Generated from schema `ImageGenPartialImageEvent`."""
 
-    type: Literal["image_generation.partial_image"] | str
+    type: Literal["image_generation.partial_image"]
     b64_json: str
     created_at: int
     size: Literal["1024x1024", "1024x1536", "1536x1024", "auto"] | str
@@ -300,7 +300,7 @@ def parse_image_edit_stream_event(d: Any) -> ImageEditStreamEvent:
     """Build a `ImageEditStreamEvent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _IMAGE_EDIT_STREAM_EVENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -308,12 +308,12 @@ def parse_image_gen_stream_event(d: Any) -> ImageGenStreamEvent:
     """Build a `ImageGenStreamEvent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _IMAGE_GEN_STREAM_EVENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-ImageGenStreamEvent: TypeAlias = "ImageGenPartialImageEvent | ImageGenCompletedEvent | UnknownObject"
-ImageEditStreamEvent: TypeAlias = "ImageEditPartialImageEvent | ImageEditCompletedEvent | UnknownObject"
+ImageGenStreamEvent: TypeAlias = "ImageGenPartialImageEvent | ImageGenCompletedEvent"
+ImageEditStreamEvent: TypeAlias = "ImageEditPartialImageEvent | ImageEditCompletedEvent"
 _IMAGE_EDIT_STREAM_EVENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ImageEditStreamEvent]] = {
     "image_edit.partial_image": ImageEditPartialImageEvent.from_dict,
     "image_edit.completed": ImageEditCompletedEvent.from_dict,

@@ -21,7 +21,7 @@ __all__ = [
 class Invite(BaseModel):
     """Generated from schema `Invite`."""
 
-    object: Literal["organization.invite"] | str
+    object: Literal["organization.invite"]
     id: str
     email: str
     role: Literal["owner", "reader"] | str
@@ -71,7 +71,7 @@ class InviteProject(BaseModel):
 class InviteDeleteResponse(BaseModel):
     """Generated from schema `InviteDeleteResponse`."""
 
-    object: Literal["organization.invite.deleted"] | str
+    object: Literal["organization.invite.deleted"]
     id: str
     deleted: bool
 
@@ -91,7 +91,7 @@ class InviteDeleteResponse(BaseModel):
 class InviteListResponse(BaseModel):
     """Generated from schema `InviteListResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[Invite]
     has_more: bool
     first_id: str | None = None

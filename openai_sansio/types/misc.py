@@ -23,7 +23,7 @@ __all__ = [
 class C2PAProvenanceResult(BaseModel):
     """Generated from schema `C2PAProvenanceResult`."""
 
-    type: Literal["c2pa"] | str
+    type: Literal["c2pa"]
     outcome: ProvenanceDetectionResultApi
     validation_state: C2PAValidationStateApi
     issuer: str | None = None
@@ -49,7 +49,7 @@ class C2PAProvenanceResult(BaseModel):
 class SynthIDProvenanceResult(BaseModel):
     """Generated from schema `SynthIDProvenanceResult`."""
 
-    type: Literal["synthid"] | str
+    type: Literal["synthid"]
     outcome: ProvenanceDetectionResultApi
     model: str | None = None
     generated_at: str | None = None
@@ -71,9 +71,9 @@ class SynthIDProvenanceResult(BaseModel):
 class ProvenanceResource(BaseModel):
     """Generated from schema `ProvenanceResource`."""
 
-    object: ProvenanceCheckObject
+    object: Literal["content_provenance_check"]
     created_at: int
-    results: list[C2PAProvenanceResult | SynthIDProvenanceResult | UnknownObject]
+    results: list[C2PAProvenanceResult | SynthIDProvenanceResult]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProvenanceResource:
@@ -87,17 +87,17 @@ class ProvenanceResource(BaseModel):
         return self if cls is ProvenanceResource else rebuild_model(cls, self)
 
 
-def _parse_provenance_resource_result(d: Any) -> C2PAProvenanceResult | SynthIDProvenanceResult | UnknownObject:
+def _parse_provenance_resource_result(d: Any) -> C2PAProvenanceResult | SynthIDProvenanceResult:
     if isinstance(d, Mapping):
         parse = _PROVENANCE_RESOURCE_RESULT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
 C2PAValidationStateApi: TypeAlias = 'Literal["trusted", "valid", "invalid", "not_present"] | str'
 ProvenanceDetectionResultApi: TypeAlias = 'Literal["detected", "not_detected"] | str'
 ProvenanceCheckObject: TypeAlias = 'Literal["content_provenance_check"] | str'
-_PROVENANCE_RESOURCE_RESULT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], C2PAProvenanceResult | SynthIDProvenanceResult | UnknownObject]] = {
+_PROVENANCE_RESOURCE_RESULT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], C2PAProvenanceResult | SynthIDProvenanceResult]] = {
     "c2pa": C2PAProvenanceResult.from_dict,
     "synthid": SynthIDProvenanceResult.from_dict,
 }

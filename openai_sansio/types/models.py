@@ -40,7 +40,7 @@ class ModelDeleted(BaseModel):
 class ModelList(BaseModel):
     """Generated from schema `ListModelsResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[Model]
 
     @classmethod
@@ -60,7 +60,7 @@ class Model(BaseModel):
 
     id: str
     created: int
-    object: Literal["model"] | str
+    object: Literal["model"]
     owned_by: str
     shutdown_date: str | None = None
 

@@ -39,7 +39,7 @@ class SpendLimitEnforcement(BaseModel):
 class OrganizationSpendLimitResource(BaseModel):
     """Generated from schema `OrganizationSpendLimitResource`."""
 
-    object: Literal["organization.spend_limit"] | str
+    object: Literal["organization.spend_limit"]
     threshold_amount: int
     currency: SpendLimitCurrency
     interval: SpendLimitInterval
@@ -63,7 +63,7 @@ class OrganizationSpendLimitResource(BaseModel):
 class OrganizationSpendLimitDeletedResource(BaseModel):
     """Generated from schema `OrganizationSpendLimitDeletedResource`."""
 
-    object: Literal["organization.spend_limit.deleted"] | str
+    object: Literal["organization.spend_limit.deleted"]
     deleted: bool
 
     @classmethod

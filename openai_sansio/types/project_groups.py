@@ -20,7 +20,7 @@ __all__ = [
 class ProjectGroup(BaseModel):
     """Generated from schema `ProjectGroup`."""
 
-    object: Literal["project.group"] | str
+    object: Literal["project.group"]
     project_id: str
     group_id: str
     group_name: str
@@ -46,7 +46,7 @@ class ProjectGroup(BaseModel):
 class ProjectGroupDeletedResource(BaseModel):
     """Generated from schema `ProjectGroupDeletedResource`."""
 
-    object: Literal["project.group.deleted"] | str
+    object: Literal["project.group.deleted"]
     deleted: bool
 
     @classmethod
@@ -64,7 +64,7 @@ class ProjectGroupDeletedResource(BaseModel):
 class ProjectGroupListResource(BaseModel):
     """Generated from schema `ProjectGroupListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ProjectGroup]
     has_more: bool
     next: str | None = None

@@ -23,7 +23,7 @@ __all__ = [
 class User(BaseModel):
     """Generated from schema `User`."""
 
-    object: Literal["organization.user"] | str
+    object: Literal["organization.user"]
     id: str
     added_at: int
     name: str | None = None
@@ -69,7 +69,7 @@ class User(BaseModel):
 class UserUser(BaseModel):
     """Generated from schema `User.user`."""
 
-    object: Literal["user"] | str
+    object: Literal["user"]
     id: str
     email: str | None = None
     name: str | None = None
@@ -119,7 +119,7 @@ class UserProjectsData(BaseModel):
 class UserProjects(BaseModel):
     """Generated from schema `User.projects`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[UserProjectsData]
 
     @classmethod
@@ -137,7 +137,7 @@ class UserProjects(BaseModel):
 class UserRoleAssignment(BaseModel):
     """Generated from schema `UserRoleAssignment`."""
 
-    object: Literal["user.role"] | str
+    object: Literal["user.role"]
     user: User
     role: Role
 

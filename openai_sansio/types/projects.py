@@ -43,7 +43,7 @@ class Project(BaseModel):
     """Generated from schema `Project`."""
 
     id: str
-    object: Literal["organization.project"] | str
+    object: Literal["organization.project"]
     created_at: int
     name: str | None = None
     archived_at: int | None = None
@@ -72,7 +72,7 @@ class Project(BaseModel):
 class ProjectApiKey(BaseModel):
     """Generated from schema `ProjectApiKey`."""
 
-    object: Literal["organization.project.api_key"] | str
+    object: Literal["organization.project.api_key"]
     redacted_value: str
     name: str
     created_at: int
@@ -122,7 +122,7 @@ class ProjectApiKeyOwner(BaseModel):
 class ProjectApiKeyDeleteResponse(BaseModel):
     """Generated from schema `ProjectApiKeyDeleteResponse`."""
 
-    object: Literal["organization.project.api_key.deleted"] | str
+    object: Literal["organization.project.api_key.deleted"]
     id: str
     deleted: bool
 
@@ -142,7 +142,7 @@ class ProjectApiKeyDeleteResponse(BaseModel):
 class ProjectApiKeyListResponse(BaseModel):
     """Generated from schema `ProjectApiKeyListResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ProjectApiKey]
     has_more: bool
     first_id: str | None = None
@@ -212,7 +212,7 @@ class ProjectApiKeyOwnerUser(BaseModel):
 class ProjectListResponse(BaseModel):
     """Generated from schema `ProjectListResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[Project]
     has_more: bool
     first_id: str | None = None
@@ -236,7 +236,7 @@ class ProjectListResponse(BaseModel):
 class ProjectModelPermissions(BaseModel):
     """Generated from schema `ProjectModelPermissions`."""
 
-    object: Literal["project.model_permissions"] | str
+    object: Literal["project.model_permissions"]
     mode: Literal["allow_list", "deny_list"] | str
     model_ids: list[str]
 
@@ -256,7 +256,7 @@ class ProjectModelPermissions(BaseModel):
 class ProjectModelPermissionsDeleteResponse(BaseModel):
     """Generated from schema `ProjectModelPermissionsDeleteResponse`."""
 
-    object: Literal["project.model_permissions.deleted"] | str
+    object: Literal["project.model_permissions.deleted"]
     deleted: bool
 
     @classmethod
@@ -274,7 +274,7 @@ class ProjectModelPermissionsDeleteResponse(BaseModel):
 class ProjectRateLimit(BaseModel):
     """Generated from schema `ProjectRateLimit`."""
 
-    object: Literal["project.rate_limit"] | str
+    object: Literal["project.rate_limit"]
     id: str
     model: str
     max_requests_per_1_minute: int
@@ -306,7 +306,7 @@ class ProjectRateLimit(BaseModel):
 class ProjectRateLimitListResponse(BaseModel):
     """Generated from schema `ProjectRateLimitListResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ProjectRateLimit]
     has_more: bool
     first_id: str | None = None
@@ -330,7 +330,7 @@ class ProjectRateLimitListResponse(BaseModel):
 class ProjectServiceAccount(BaseModel):
     """Generated from schema `ProjectServiceAccount`."""
 
-    object: Literal["organization.project.service_account"] | str
+    object: Literal["organization.project.service_account"]
     id: str
     name: str
     role: Literal["owner", "member", "none"] | str
@@ -355,7 +355,7 @@ class ProjectServiceAccountApiKey(BaseModel):
     """Generated from schema `ProjectServiceAccountApiKey`."""
 
     _secrets: ClassVar[frozenset[str]] = frozenset({"value"})
-    object: Literal["organization.project.service_account.api_key"] | str
+    object: Literal["organization.project.service_account.api_key"]
     value: str
     name: str
     created_at: int
@@ -379,7 +379,7 @@ class ProjectServiceAccountApiKey(BaseModel):
 class ProjectServiceAccountCreateResponse(BaseModel):
     """Generated from schema `ProjectServiceAccountCreateResponse`."""
 
-    object: Literal["organization.project.service_account"] | str
+    object: Literal["organization.project.service_account"]
     id: str
     name: str
     role: Literal["member", "none"] | str
@@ -405,7 +405,7 @@ class ProjectServiceAccountCreateResponse(BaseModel):
 class ProjectServiceAccountDeleteResponse(BaseModel):
     """Generated from schema `ProjectServiceAccountDeleteResponse`."""
 
-    object: Literal["organization.project.service_account.deleted"] | str
+    object: Literal["organization.project.service_account.deleted"]
     id: str
     deleted: bool
 
@@ -425,7 +425,7 @@ class ProjectServiceAccountDeleteResponse(BaseModel):
 class ProjectServiceAccountListResponse(BaseModel):
     """Generated from schema `ProjectServiceAccountListResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ProjectServiceAccount]
     has_more: bool
     first_id: str | None = None
@@ -449,7 +449,7 @@ class ProjectServiceAccountListResponse(BaseModel):
 class ProjectUser(BaseModel):
     """Generated from schema `ProjectUser`."""
 
-    object: Literal["organization.project.user"] | str
+    object: Literal["organization.project.user"]
     id: str
     role: str
     added_at: int
@@ -475,7 +475,7 @@ class ProjectUser(BaseModel):
 class ProjectUserDeleteResponse(BaseModel):
     """Generated from schema `ProjectUserDeleteResponse`."""
 
-    object: Literal["organization.project.user.deleted"] | str
+    object: Literal["organization.project.user.deleted"]
     id: str
     deleted: bool
 
@@ -519,7 +519,7 @@ class ProjectUserListResponse(BaseModel):
 class ProjectSpendLimitResource(BaseModel):
     """Generated from schema `ProjectSpendLimitResource`."""
 
-    object: Literal["project.spend_limit"] | str
+    object: Literal["project.spend_limit"]
     threshold_amount: int
     currency: SpendLimitCurrency
     interval: SpendLimitInterval
@@ -543,7 +543,7 @@ class ProjectSpendLimitResource(BaseModel):
 class ProjectSpendLimitDeletedResource(BaseModel):
     """Generated from schema `ProjectSpendLimitDeletedResource`."""
 
-    object: Literal["project.spend_limit.deleted"] | str
+    object: Literal["project.spend_limit.deleted"]
     deleted: bool
 
     @classmethod
@@ -562,7 +562,7 @@ class ServiceAccountApiKeyBody(BaseModel):
     """Generated from schema `ServiceAccountApiKeyBody`."""
 
     _secrets: ClassVar[frozenset[str]] = frozenset({"value"})
-    object: Literal["organization.project.service_account.api_key"] | str
+    object: Literal["organization.project.service_account.api_key"]
     value: str
     name: str
     created_at: int

@@ -140,7 +140,7 @@ class RealtimeCreateClientSecretResponse(BaseModel):
     _secrets: ClassVar[frozenset[str]] = frozenset({"value"})
     value: str
     expires_at: int
-    session: RealtimeSessionCreateResponseGA | RealtimeTranscriptionSessionCreateResponseGA | UnknownObject
+    session: RealtimeSessionCreateResponseGA | RealtimeTranscriptionSessionCreateResponseGA
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeCreateClientSecretResponse:
@@ -376,9 +376,9 @@ class RealtimeSessionCreateResponseTurnDetection(BaseModel):
 class RealtimeSessionCreateResponseGA(BaseModel):
     """Generated from schema `RealtimeSessionCreateResponseGA`."""
 
-    type: Literal["realtime"] | str
+    type: Literal["realtime"]
     id: str
-    object: Literal["realtime.session"] | str
+    object: Literal["realtime.session"]
     expires_at: int | None = None
     output_modalities: list[Literal["text", "audio"] | str] | None = None
     model: str | Literal["gpt-realtime", "gpt-realtime-1.5", "gpt-realtime-2", "gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-realtime-2025-08-28", "gpt-4o-realtime-preview", "gpt-4o-realtime-preview-2024-10-01", "gpt-4o-realtime-preview-2024-12-17", "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview", "gpt-4o-mini-realtime-preview-2024-12-17", "gpt-realtime-mini", "gpt-realtime-mini-2025-10-06", "gpt-realtime-mini-2025-12-15", "gpt-audio-1.5", "gpt-audio-mini", "gpt-audio-mini-2025-10-06", "gpt-audio-mini-2025-12-15"] | None = None
@@ -386,8 +386,8 @@ class RealtimeSessionCreateResponseGA(BaseModel):
     audio: RealtimeSessionCreateResponseGAAudio | None = None
     include: list[Literal["item.input_audio_transcription.logprobs"] | str] | None = None
     tracing: Literal["auto"] | str | RealtimeSessionCreateResponseGATracingTracingConfiguration | None = None
-    tools: list[RealtimeFunctionTool | MCPTool | UnknownObject] | None = None
-    tool_choice: ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP | UnknownObject | None = None
+    tools: list[RealtimeFunctionTool | MCPTool] | None = None
+    tool_choice: ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP | None = None
     reasoning: RealtimeReasoning | None = None
     max_output_tokens: int | Literal["inf"] | str | None = None
     truncation: RealtimeTruncation | None = None
@@ -441,7 +441,7 @@ class RealtimeSessionCreateResponseGAAudioInput(BaseModel):
     format: RealtimeAudioFormats | None = None
     transcription: AudioTranscriptionResponse | None = None
     noise_reduction: RealtimeSessionCreateResponseGAAudioInputNoiseReduction | None = None
-    turn_detection: RealtimeTurnDetectionServerVAD | RealtimeTurnDetectionSemanticVAD | UnknownObject | None = None
+    turn_detection: RealtimeTurnDetectionServerVAD | RealtimeTurnDetectionSemanticVAD | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RealtimeSessionCreateResponseGAAudioInput:
@@ -583,7 +583,7 @@ class RealtimeTranscriptionSessionCreateResponseTurnDetection(BaseModel):
 class RealtimeTranscriptionSessionCreateResponseGA(BaseModel):
     """Generated from schema `RealtimeTranscriptionSessionCreateResponseGA`."""
 
-    type: Literal["transcription"] | str
+    type: Literal["transcription"]
     id: str
     object: str
     expires_at: int | None = None
@@ -707,7 +707,7 @@ class RealtimeTranslationSession(BaseModel):
     """Generated from schema `RealtimeTranslationSession`."""
 
     id: str
-    type: Literal["translation"] | str
+    type: Literal["translation"]
     expires_at: int
     model: str
     audio: RealtimeTranslationSessionAudio
@@ -830,7 +830,7 @@ class RealtimeTruncationRetentionRatioTruncationTokenLimits(BaseModel):
 class RealtimeTruncationRetentionRatioTruncation(BaseModel):
     """Generated from schema `RealtimeTruncation|1`."""
 
-    type: Literal["retention_ratio"] | str
+    type: Literal["retention_ratio"]
     retention_ratio: float
     token_limits: RealtimeTruncationRetentionRatioTruncationTokenLimits | None = None
 
@@ -850,7 +850,7 @@ class RealtimeTruncationRetentionRatioTruncation(BaseModel):
 class RealtimeTurnDetectionServerVAD(BaseModel):
     """Generated from schema `RealtimeTurnDetection|0`."""
 
-    type: Literal["server_vad"] | str
+    type: Literal["server_vad"]
     threshold: float | None = None
     prefix_padding_ms: int | None = None
     silence_duration_ms: int | None = None
@@ -878,7 +878,7 @@ class RealtimeTurnDetectionServerVAD(BaseModel):
 class RealtimeTurnDetectionSemanticVAD(BaseModel):
     """Generated from schema `RealtimeTurnDetection|1`."""
 
-    type: Literal["semantic_vad"] | str
+    type: Literal["semantic_vad"]
     eagerness: Literal["low", "medium", "high", "auto"] | str | None = None
     create_response: bool | None = None
     interrupt_response: bool | None = None
@@ -900,14 +900,14 @@ def parse_realtime_audio_formats(d: Any) -> RealtimeAudioFormats:
     """Build a `RealtimeAudioFormats` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _REALTIME_AUDIO_FORMATS_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_realtime_create_client_secret_response_session(d: Any) -> RealtimeSessionCreateResponseGA | RealtimeTranscriptionSessionCreateResponseGA | UnknownObject:
+def _parse_realtime_create_client_secret_response_session(d: Any) -> RealtimeSessionCreateResponseGA | RealtimeTranscriptionSessionCreateResponseGA:
     if isinstance(d, Mapping):
         parse = _REALTIME_CREATE_CLIENT_SECRET_RESPONSE_SESSION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -925,20 +925,20 @@ def _parse_realtime_session_create_response_gatracing(d: Any) -> Literal["auto"]
     return kept
 
 
-def _parse_realtime_session_create_response_gatool(d: Any) -> RealtimeFunctionTool | MCPTool | UnknownObject:
+def _parse_realtime_session_create_response_gatool(d: Any) -> RealtimeFunctionTool | MCPTool:
     if isinstance(d, Mapping):
         parse = _REALTIME_SESSION_CREATE_RESPONSE_GATOOL_BY_TYPE.get(d.get("type"))
         if parse is None:
-            return UnknownObject.from_dict(d) if "type" in d else RealtimeFunctionTool.from_dict(d)
+            return UnknownObject.from_dict(d) if "type" in d else RealtimeFunctionTool.from_dict(d)  # type: ignore[return-value]
         return parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_realtime_session_create_response_gatool_choice(d: Any) -> ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP | UnknownObject:
+def _parse_realtime_session_create_response_gatool_choice(d: Any) -> ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP:
     if isinstance(d, Mapping):
         parse = _REALTIME_SESSION_CREATE_RESPONSE_GATOOL_CHOICE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    kept: ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP | UnknownObject = d
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    kept: ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP = d
     return kept
 
 
@@ -950,36 +950,36 @@ def parse_realtime_truncation(d: Any) -> RealtimeTruncation:
     return kept
 
 
-def _parse_realtime_turn_detection(d: Any) -> RealtimeTurnDetectionServerVAD | RealtimeTurnDetectionSemanticVAD | UnknownObject:
+def _parse_realtime_turn_detection(d: Any) -> RealtimeTurnDetectionServerVAD | RealtimeTurnDetectionSemanticVAD:
     if isinstance(d, Mapping):
         parse = _REALTIME_TURN_DETECTION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
 VoiceIdsShared: TypeAlias = 'str | Literal["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]'
 RealtimeTruncation: TypeAlias = 'Literal["auto", "disabled"] | str | RealtimeTruncationRetentionRatioTruncation'
 RealtimeReasoningEffort: TypeAlias = 'Literal["minimal", "low", "medium", "high", "xhigh"] | str'
-RealtimeAudioFormats: TypeAlias = "RealtimeAudioFormatsPCMAudioFormat | RealtimeAudioFormatsPCMUAudioFormat | RealtimeAudioFormatsPCMAAudioFormat | UnknownObject"
+RealtimeAudioFormats: TypeAlias = "RealtimeAudioFormatsPCMAudioFormat | RealtimeAudioFormatsPCMUAudioFormat | RealtimeAudioFormatsPCMAAudioFormat"
 NoiseReductionType: TypeAlias = 'Literal["near_field", "far_field"] | str'
 _REALTIME_AUDIO_FORMATS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RealtimeAudioFormats]] = {
     "audio/pcm": RealtimeAudioFormatsPCMAudioFormat.from_dict,
     "audio/pcmu": RealtimeAudioFormatsPCMUAudioFormat.from_dict,
     "audio/pcma": RealtimeAudioFormatsPCMAAudioFormat.from_dict,
 }
-_REALTIME_CREATE_CLIENT_SECRET_RESPONSE_SESSION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RealtimeSessionCreateResponseGA | RealtimeTranscriptionSessionCreateResponseGA | UnknownObject]] = {
+_REALTIME_CREATE_CLIENT_SECRET_RESPONSE_SESSION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RealtimeSessionCreateResponseGA | RealtimeTranscriptionSessionCreateResponseGA]] = {
     "realtime": RealtimeSessionCreateResponseGA.from_dict,
     "transcription": RealtimeTranscriptionSessionCreateResponseGA.from_dict,
 }
-_REALTIME_SESSION_CREATE_RESPONSE_GATOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RealtimeFunctionTool | MCPTool | UnknownObject]] = {
+_REALTIME_SESSION_CREATE_RESPONSE_GATOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RealtimeFunctionTool | MCPTool]] = {
     "function": RealtimeFunctionTool.from_dict,
     "mcp": MCPTool.from_dict,
 }
-_REALTIME_SESSION_CREATE_RESPONSE_GATOOL_CHOICE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP | UnknownObject]] = {
+_REALTIME_SESSION_CREATE_RESPONSE_GATOOL_CHOICE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ToolChoiceOptions | ToolChoiceFunction | ToolChoiceMCP]] = {
     "function": ToolChoiceFunction.from_dict,
     "mcp": ToolChoiceMCP.from_dict,
 }
-_REALTIME_TURN_DETECTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RealtimeTurnDetectionServerVAD | RealtimeTurnDetectionSemanticVAD | UnknownObject]] = {
+_REALTIME_TURN_DETECTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RealtimeTurnDetectionServerVAD | RealtimeTurnDetectionSemanticVAD]] = {
     "server_vad": RealtimeTurnDetectionServerVAD.from_dict,
     "semantic_vad": RealtimeTurnDetectionSemanticVAD.from_dict,
 }

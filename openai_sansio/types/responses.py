@@ -347,7 +347,7 @@ __all__ = [
 class CodeInterpreterTool(BaseModel):
     """Generated from schema `CodeInterpreterTool`."""
 
-    type: Literal["code_interpreter"] | str
+    type: Literal["code_interpreter"]
     container: str | AutoCodeInterpreterToolParam
     allowed_callers: list[CallableToolAllowedCaller] | None = None
 
@@ -367,12 +367,12 @@ class CodeInterpreterTool(BaseModel):
 class CodeInterpreterToolCall(BaseModel):
     """Generated from schema `CodeInterpreterToolCall`."""
 
-    type: Literal["code_interpreter_call"] | str
+    type: Literal["code_interpreter_call"]
     id: str
     status: Literal["in_progress", "completed", "incomplete", "interpreting", "failed"] | str
     container_id: str
     code: str | None = None
-    outputs: list[CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject] | None = None
+    outputs: list[CodeInterpreterOutputLogs | CodeInterpreterOutputImage] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CodeInterpreterToolCall:
@@ -431,7 +431,7 @@ class CompoundFilter(BaseModel):
 class ComputerScreenshotImage(BaseModel):
     """Generated from schema `ComputerScreenshotImage`."""
 
-    type: Literal["computer_screenshot"] | str
+    type: Literal["computer_screenshot"]
     image_url: str | None = None
     file_id: str | None = None
 
@@ -451,7 +451,7 @@ class ComputerScreenshotImage(BaseModel):
 class ComputerToolCall(BaseModel):
     """Generated from schema `ComputerToolCall`."""
 
-    type: Literal["computer_call"] | str
+    type: Literal["computer_call"]
     id: str
     call_id: str
     pending_safety_checks: list[ComputerCallSafetyCheckParam]
@@ -479,7 +479,7 @@ class ComputerToolCall(BaseModel):
 class ComputerToolCallOutput(BaseModel):
     """Generated from schema `ComputerToolCallOutput`."""
 
-    type: Literal["computer_call_output"] | str
+    type: Literal["computer_call_output"]
     call_id: str
     output: ComputerScreenshotImage
     id: str | None = None
@@ -505,7 +505,7 @@ class ComputerToolCallOutput(BaseModel):
 class ComputerToolCallOutputResource(BaseModel):
     """Generated from schema `ComputerToolCallOutputResource`."""
 
-    type: Literal["computer_call_output"] | str
+    type: Literal["computer_call_output"]
     id: str
     call_id: str
     output: ComputerScreenshotImage
@@ -533,7 +533,7 @@ class ComputerToolCallOutputResource(BaseModel):
 class CustomToolCall(BaseModel):
     """Generated from schema `CustomToolCall`."""
 
-    type: Literal["custom_tool_call"] | str
+    type: Literal["custom_tool_call"]
     call_id: str
     name: str
     input: str
@@ -561,7 +561,7 @@ class CustomToolCall(BaseModel):
 class CustomToolCallOutput(BaseModel):
     """Generated from schema `CustomToolCallOutput`."""
 
-    type: Literal["custom_tool_call_output"] | str
+    type: Literal["custom_tool_call_output"]
     call_id: str
     output: str | list[FunctionAndCustomToolCallOutput]
     id: str | None = None
@@ -585,7 +585,7 @@ class CustomToolCallOutput(BaseModel):
 class CustomToolCallOutputResource(BaseModel):
     """Generated from schema `CustomToolCallOutputResource`."""
 
-    type: Literal["custom_tool_call_output"] | str
+    type: Literal["custom_tool_call_output"]
     id: str
     call_id: str
     output: str | list[FunctionAndCustomToolCallOutput]
@@ -613,7 +613,7 @@ class CustomToolCallOutputResource(BaseModel):
 class CustomToolCallResource(BaseModel):
     """Generated from schema `CustomToolCallResource`."""
 
-    type: Literal["custom_tool_call"] | str
+    type: Literal["custom_tool_call"]
     id: str
     call_id: str
     name: str
@@ -667,7 +667,7 @@ class EasyInputMessage(BaseModel):
 class FilePath(BaseModel):
     """Generated from schema `FilePath`."""
 
-    type: Literal["file_path"] | str
+    type: Literal["file_path"]
     file_id: str
     index: int
 
@@ -688,7 +688,7 @@ class FileSearchToolCall(BaseModel):
     """Generated from schema `FileSearchToolCall`."""
 
     id: str
-    type: Literal["file_search_call"] | str
+    type: Literal["file_search_call"]
     status: Literal["in_progress", "searching", "completed", "incomplete", "failed"] | str
     queries: list[str]
     results: list[FileSearchToolCallResult] | None = None
@@ -735,7 +735,7 @@ class FileSearchToolCallResult(BaseModel):
 class FunctionToolCall(BaseModel):
     """Generated from schema `FunctionToolCall`."""
 
-    type: Literal["function_call"] | str
+    type: Literal["function_call"]
     call_id: str
     name: str
     arguments: str
@@ -765,7 +765,7 @@ class FunctionToolCall(BaseModel):
 class FunctionToolCallOutput(BaseModel):
     """Generated from schema `FunctionToolCallOutput`."""
 
-    type: Literal["function_call_output"] | str
+    type: Literal["function_call_output"]
     output: str | list[FunctionAndCustomToolCallOutput]
     id: str | None = None
     call_id: str | None = None
@@ -796,7 +796,7 @@ class FunctionToolCallOutputResource(BaseModel):
     """Generated from schema `FunctionToolCallOutputResource`."""
 
     id: str
-    type: Literal["function_call_output"] | str
+    type: Literal["function_call_output"]
     output: str | list[FunctionAndCustomToolCallOutput]
     status: FunctionCallOutputStatusEnum
     call_id: str | None = None
@@ -828,7 +828,7 @@ class FunctionToolCallResource(BaseModel):
     """Generated from schema `FunctionToolCallResource`."""
 
     id: str
-    type: Literal["function_call"] | str
+    type: Literal["function_call"]
     call_id: str
     name: str
     arguments: str
@@ -859,7 +859,7 @@ class FunctionToolCallResource(BaseModel):
 class ImageGenTool(BaseModel):
     """Generated from schema `ImageGenTool`."""
 
-    type: Literal["image_generation"] | str
+    type: Literal["image_generation"]
     model: str | Literal["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2-2026-04-21"] | None = None
     quality: Literal["low", "medium", "high", "auto"] | str | None = None
     size: str | Literal["1024x1024", "1024x1536", "1536x1024", "auto"] | None = None
@@ -915,7 +915,7 @@ class ImageGenToolInputImageMask(BaseModel):
 class ImageGenToolCall(BaseModel):
     """Generated from schema `ImageGenToolCall`."""
 
-    type: Literal["image_generation_call"] | str
+    type: Literal["image_generation_call"]
     id: str
     status: Literal["in_progress", "completed", "generating", "failed"] | str
     result: str | None = None
@@ -959,7 +959,7 @@ class InputMessage(BaseModel):
 class InputMessageResource(BaseModel):
     """Generated from schema `InputMessageResource`."""
 
-    type: Literal["message"] | str
+    type: Literal["message"]
     role: Literal["user", "system", "developer"] | str
     content: list[InputContent]
     id: str
@@ -983,7 +983,7 @@ class InputMessageResource(BaseModel):
 class LocalShellToolCall(BaseModel):
     """Generated from schema `LocalShellToolCall`."""
 
-    type: Literal["local_shell_call"] | str
+    type: Literal["local_shell_call"]
     id: str
     call_id: str
     action: LocalShellExecAction
@@ -1007,7 +1007,7 @@ class LocalShellToolCall(BaseModel):
 class LocalShellToolCallOutput(BaseModel):
     """Generated from schema `LocalShellToolCallOutput`."""
 
-    type: Literal["local_shell_call_output"] | str
+    type: Literal["local_shell_call_output"]
     id: str
     output: str
     status: Literal["in_progress", "completed", "incomplete"] | str | None = None
@@ -1029,7 +1029,7 @@ class LocalShellToolCallOutput(BaseModel):
 class MCPApprovalRequest(BaseModel):
     """Generated from schema `MCPApprovalRequest`."""
 
-    type: Literal["mcp_approval_request"] | str
+    type: Literal["mcp_approval_request"]
     id: str
     server_label: str
     name: str
@@ -1053,7 +1053,7 @@ class MCPApprovalRequest(BaseModel):
 class MCPApprovalResponse(BaseModel):
     """Generated from schema `MCPApprovalResponse`."""
 
-    type: Literal["mcp_approval_response"] | str
+    type: Literal["mcp_approval_response"]
     approval_request_id: str
     approve: bool
     id: str | None = None
@@ -1077,7 +1077,7 @@ class MCPApprovalResponse(BaseModel):
 class MCPApprovalResponseResource(BaseModel):
     """Generated from schema `MCPApprovalResponseResource`."""
 
-    type: Literal["mcp_approval_response"] | str
+    type: Literal["mcp_approval_response"]
     id: str
     approval_request_id: str
     approve: bool
@@ -1101,7 +1101,7 @@ class MCPApprovalResponseResource(BaseModel):
 class MCPListTools(BaseModel):
     """Generated from schema `MCPListTools`."""
 
-    type: Literal["mcp_list_tools"] | str
+    type: Literal["mcp_list_tools"]
     id: str
     server_label: str
     tools: list[MCPListToolsTool]
@@ -1147,7 +1147,7 @@ class MCPListToolsTool(BaseModel):
 class MCPTool(BaseModel):
     """Generated from schema `MCPTool`."""
 
-    type: Literal["mcp"] | str
+    type: Literal["mcp"]
     server_label: str
     server_url: str | None = None
     connector_id: Literal["connector_dropbox", "connector_gmail", "connector_googlecalendar", "connector_googledrive", "connector_microsoftteams", "connector_outlookcalendar", "connector_outlookemail", "connector_sharepoint"] | str | None = None
@@ -1203,7 +1203,7 @@ class MCPToolRequireApprovalMCPToolApprovalFilter(BaseModel):
 class MCPToolCall(BaseModel):
     """Generated from schema `MCPToolCall`."""
 
-    type: Literal["mcp_call"] | str
+    type: Literal["mcp_call"]
     id: str
     server_label: str
     name: str
@@ -1284,8 +1284,8 @@ class OutputMessage(BaseModel):
     """Generated from schema `OutputMessage`."""
 
     id: str
-    type: Literal["message"] | str
-    role: Literal["assistant"] | str
+    type: Literal["message"]
+    role: Literal["assistant"]
     content: list[OutputMessageContent]
     status: Literal["in_progress", "completed", "incomplete"] | str
     phase: MessagePhase | None = None
@@ -1311,7 +1311,7 @@ class Prompt(BaseModel):
 
     id: str
     version: str | None = None
-    variables: dict[str, str | InputTextContent | InputImageContent | InputFileContent | UnknownObject] | None = None
+    variables: dict[str, str | InputTextContent | InputImageContent | InputFileContent] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Prompt:
@@ -1353,7 +1353,7 @@ class Reasoning(BaseModel):
 class ReasoningItem(BaseModel):
     """Generated from schema `ReasoningItem`."""
 
-    type: Literal["reasoning"] | str
+    type: Literal["reasoning"]
     id: str
     summary: list[SummaryTextContent]
     encrypted_content: str | None = None
@@ -1384,7 +1384,7 @@ class Response(BaseModel, OutputTextMixin):
     tools: list[Tool]
     tool_choice: ToolChoiceParam
     id: str
-    object: Literal["response"] | str
+    object: Literal["response"]
     created_at: float
     error: ResponseError | None = None
     output: list[OutputItem]
@@ -1477,7 +1477,7 @@ class ResponseIncompleteDetails(BaseModel):
 class ResponseAudioDeltaEvent(BaseModel):
     """Generated from schema `ResponseAudioDeltaEvent`."""
 
-    type: Literal["response.audio.delta"] | str
+    type: Literal["response.audio.delta"]
     sequence_number: int
     delta: str
 
@@ -1497,7 +1497,7 @@ class ResponseAudioDeltaEvent(BaseModel):
 class ResponseAudioDoneEvent(BaseModel):
     """Generated from schema `ResponseAudioDoneEvent`."""
 
-    type: Literal["response.audio.done"] | str
+    type: Literal["response.audio.done"]
     sequence_number: int
 
     @classmethod
@@ -1515,7 +1515,7 @@ class ResponseAudioDoneEvent(BaseModel):
 class ResponseAudioTranscriptDeltaEvent(BaseModel):
     """Generated from schema `ResponseAudioTranscriptDeltaEvent`."""
 
-    type: Literal["response.audio.transcript.delta"] | str
+    type: Literal["response.audio.transcript.delta"]
     delta: str
     sequence_number: int
 
@@ -1535,7 +1535,7 @@ class ResponseAudioTranscriptDeltaEvent(BaseModel):
 class ResponseAudioTranscriptDoneEvent(BaseModel):
     """Generated from schema `ResponseAudioTranscriptDoneEvent`."""
 
-    type: Literal["response.audio.transcript.done"] | str
+    type: Literal["response.audio.transcript.done"]
     sequence_number: int
 
     @classmethod
@@ -1553,7 +1553,7 @@ class ResponseAudioTranscriptDoneEvent(BaseModel):
 class ResponseCodeInterpreterCallCodeDeltaEvent(BaseModel):
     """Generated from schema `ResponseCodeInterpreterCallCodeDeltaEvent`."""
 
-    type: Literal["response.code_interpreter_call_code.delta"] | str
+    type: Literal["response.code_interpreter_call_code.delta"]
     output_index: int
     item_id: str
     delta: str
@@ -1577,7 +1577,7 @@ class ResponseCodeInterpreterCallCodeDeltaEvent(BaseModel):
 class ResponseCodeInterpreterCallCodeDoneEvent(BaseModel):
     """Generated from schema `ResponseCodeInterpreterCallCodeDoneEvent`."""
 
-    type: Literal["response.code_interpreter_call_code.done"] | str
+    type: Literal["response.code_interpreter_call_code.done"]
     output_index: int
     item_id: str
     code: str
@@ -1601,7 +1601,7 @@ class ResponseCodeInterpreterCallCodeDoneEvent(BaseModel):
 class ResponseCodeInterpreterCallCompletedEvent(BaseModel):
     """Generated from schema `ResponseCodeInterpreterCallCompletedEvent`."""
 
-    type: Literal["response.code_interpreter_call.completed"] | str
+    type: Literal["response.code_interpreter_call.completed"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -1623,7 +1623,7 @@ class ResponseCodeInterpreterCallCompletedEvent(BaseModel):
 class ResponseCodeInterpreterCallInProgressEvent(BaseModel):
     """Generated from schema `ResponseCodeInterpreterCallInProgressEvent`."""
 
-    type: Literal["response.code_interpreter_call.in_progress"] | str
+    type: Literal["response.code_interpreter_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -1645,7 +1645,7 @@ class ResponseCodeInterpreterCallInProgressEvent(BaseModel):
 class ResponseCodeInterpreterCallInterpretingEvent(BaseModel):
     """Generated from schema `ResponseCodeInterpreterCallInterpretingEvent`."""
 
-    type: Literal["response.code_interpreter_call.interpreting"] | str
+    type: Literal["response.code_interpreter_call.interpreting"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -1667,7 +1667,7 @@ class ResponseCodeInterpreterCallInterpretingEvent(BaseModel):
 class ResponseCompletedEvent(BaseModel):
     """Generated from schema `ResponseCompletedEvent`."""
 
-    type: Literal["response.completed"] | str
+    type: Literal["response.completed"]
     response: Response
     sequence_number: int
 
@@ -1687,7 +1687,7 @@ class ResponseCompletedEvent(BaseModel):
 class ResponseContentPartAddedEvent(BaseModel):
     """Generated from schema `ResponseContentPartAddedEvent`."""
 
-    type: Literal["response.content_part.added"] | str
+    type: Literal["response.content_part.added"]
     item_id: str
     output_index: int
     content_index: int
@@ -1713,7 +1713,7 @@ class ResponseContentPartAddedEvent(BaseModel):
 class ResponseContentPartDoneEvent(BaseModel):
     """Generated from schema `ResponseContentPartDoneEvent`."""
 
-    type: Literal["response.content_part.done"] | str
+    type: Literal["response.content_part.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -1739,7 +1739,7 @@ class ResponseContentPartDoneEvent(BaseModel):
 class ResponseCreatedEvent(BaseModel):
     """Generated from schema `ResponseCreatedEvent`."""
 
-    type: Literal["response.created"] | str
+    type: Literal["response.created"]
     response: Response
     sequence_number: int
 
@@ -1759,7 +1759,7 @@ class ResponseCreatedEvent(BaseModel):
 class ResponseCustomToolCallInputDeltaEvent(BaseModel):
     """Generated from schema `ResponseCustomToolCallInputDeltaEvent`."""
 
-    type: Literal["response.custom_tool_call_input.delta"] | str
+    type: Literal["response.custom_tool_call_input.delta"]
     sequence_number: int
     output_index: int
     item_id: str
@@ -1783,7 +1783,7 @@ class ResponseCustomToolCallInputDeltaEvent(BaseModel):
 class ResponseCustomToolCallInputDoneEvent(BaseModel):
     """Generated from schema `ResponseCustomToolCallInputDoneEvent`."""
 
-    type: Literal["response.custom_tool_call_input.done"] | str
+    type: Literal["response.custom_tool_call_input.done"]
     sequence_number: int
     output_index: int
     item_id: str
@@ -1825,7 +1825,7 @@ class ResponseError(BaseModel):
 class ResponseErrorEvent(BaseModel):
     """Generated from schema `ResponseErrorEvent`."""
 
-    type: Literal["error"] | str
+    type: Literal["error"]
     message: str
     sequence_number: int
     code: str | None = None
@@ -1849,7 +1849,7 @@ class ResponseErrorEvent(BaseModel):
 class ResponseFailedEvent(BaseModel):
     """Generated from schema `ResponseFailedEvent`."""
 
-    type: Literal["response.failed"] | str
+    type: Literal["response.failed"]
     sequence_number: int
     response: Response
 
@@ -1869,7 +1869,7 @@ class ResponseFailedEvent(BaseModel):
 class ResponseFileSearchCallCompletedEvent(BaseModel):
     """Generated from schema `ResponseFileSearchCallCompletedEvent`."""
 
-    type: Literal["response.file_search_call.completed"] | str
+    type: Literal["response.file_search_call.completed"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -1891,7 +1891,7 @@ class ResponseFileSearchCallCompletedEvent(BaseModel):
 class ResponseFileSearchCallInProgressEvent(BaseModel):
     """Generated from schema `ResponseFileSearchCallInProgressEvent`."""
 
-    type: Literal["response.file_search_call.in_progress"] | str
+    type: Literal["response.file_search_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -1913,7 +1913,7 @@ class ResponseFileSearchCallInProgressEvent(BaseModel):
 class ResponseFileSearchCallSearchingEvent(BaseModel):
     """Generated from schema `ResponseFileSearchCallSearchingEvent`."""
 
-    type: Literal["response.file_search_call.searching"] | str
+    type: Literal["response.file_search_call.searching"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -1935,7 +1935,7 @@ class ResponseFileSearchCallSearchingEvent(BaseModel):
 class ResponseFormatJsonObject(BaseModel):
     """Generated from schema `ResponseFormatJsonObject`."""
 
-    type: Literal["json_object"] | str
+    type: Literal["json_object"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatJsonObject:
@@ -1951,7 +1951,7 @@ class ResponseFormatJsonObject(BaseModel):
 class ResponseFormatText(BaseModel):
     """Generated from schema `ResponseFormatText`."""
 
-    type: Literal["text"] | str
+    type: Literal["text"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatText:
@@ -1967,7 +1967,7 @@ class ResponseFormatText(BaseModel):
 class ResponseFunctionCallArgumentsDeltaEvent(BaseModel):
     """Generated from schema `ResponseFunctionCallArgumentsDeltaEvent`."""
 
-    type: Literal["response.function_call_arguments.delta"] | str
+    type: Literal["response.function_call_arguments.delta"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -1991,7 +1991,7 @@ class ResponseFunctionCallArgumentsDeltaEvent(BaseModel):
 class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
     """Generated from schema `ResponseFunctionCallArgumentsDoneEvent`."""
 
-    type: Literal["response.function_call_arguments.done"] | str
+    type: Literal["response.function_call_arguments.done"]
     item_id: str
     name: str
     output_index: int
@@ -2017,7 +2017,7 @@ class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
 class ResponseImageGenCallCompletedEvent(BaseModel):
     """Generated from schema `ResponseImageGenCallCompletedEvent`."""
 
-    type: Literal["response.image_generation_call.completed"] | str
+    type: Literal["response.image_generation_call.completed"]
     output_index: int
     sequence_number: int
     item_id: str
@@ -2039,7 +2039,7 @@ class ResponseImageGenCallCompletedEvent(BaseModel):
 class ResponseImageGenCallGeneratingEvent(BaseModel):
     """Generated from schema `ResponseImageGenCallGeneratingEvent`."""
 
-    type: Literal["response.image_generation_call.generating"] | str
+    type: Literal["response.image_generation_call.generating"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2061,7 +2061,7 @@ class ResponseImageGenCallGeneratingEvent(BaseModel):
 class ResponseImageGenCallInProgressEvent(BaseModel):
     """Generated from schema `ResponseImageGenCallInProgressEvent`."""
 
-    type: Literal["response.image_generation_call.in_progress"] | str
+    type: Literal["response.image_generation_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2083,7 +2083,7 @@ class ResponseImageGenCallInProgressEvent(BaseModel):
 class ResponseImageGenCallPartialImageEvent(BaseModel):
     """Generated from schema `ResponseImageGenCallPartialImageEvent`."""
 
-    type: Literal["response.image_generation_call.partial_image"] | str
+    type: Literal["response.image_generation_call.partial_image"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2117,7 +2117,7 @@ class ResponseImageGenCallPartialImageEvent(BaseModel):
 class ResponseInProgressEvent(BaseModel):
     """Generated from schema `ResponseInProgressEvent`."""
 
-    type: Literal["response.in_progress"] | str
+    type: Literal["response.in_progress"]
     response: Response
     sequence_number: int
 
@@ -2137,7 +2137,7 @@ class ResponseInProgressEvent(BaseModel):
 class ResponseIncompleteEvent(BaseModel):
     """Generated from schema `ResponseIncompleteEvent`."""
 
-    type: Literal["response.incomplete"] | str
+    type: Literal["response.incomplete"]
     response: Response
     sequence_number: int
 
@@ -2157,7 +2157,7 @@ class ResponseIncompleteEvent(BaseModel):
 class ResponseItemList(BaseModel):
     """Generated from schema `ResponseItemList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ItemResource]
     has_more: bool
     first_id: str
@@ -2219,7 +2219,7 @@ class ResponseLogProbTopLogprob(BaseModel):
 class ResponseMCPCallArgumentsDeltaEvent(BaseModel):
     """Generated from schema `ResponseMCPCallArgumentsDeltaEvent`."""
 
-    type: Literal["response.mcp_call_arguments.delta"] | str
+    type: Literal["response.mcp_call_arguments.delta"]
     output_index: int
     item_id: str
     delta: str
@@ -2243,7 +2243,7 @@ class ResponseMCPCallArgumentsDeltaEvent(BaseModel):
 class ResponseMCPCallArgumentsDoneEvent(BaseModel):
     """Generated from schema `ResponseMCPCallArgumentsDoneEvent`."""
 
-    type: Literal["response.mcp_call_arguments.done"] | str
+    type: Literal["response.mcp_call_arguments.done"]
     output_index: int
     item_id: str
     arguments: str
@@ -2267,7 +2267,7 @@ class ResponseMCPCallArgumentsDoneEvent(BaseModel):
 class ResponseMCPCallCompletedEvent(BaseModel):
     """Generated from schema `ResponseMCPCallCompletedEvent`."""
 
-    type: Literal["response.mcp_call.completed"] | str
+    type: Literal["response.mcp_call.completed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2289,7 +2289,7 @@ class ResponseMCPCallCompletedEvent(BaseModel):
 class ResponseMCPCallFailedEvent(BaseModel):
     """Generated from schema `ResponseMCPCallFailedEvent`."""
 
-    type: Literal["response.mcp_call.failed"] | str
+    type: Literal["response.mcp_call.failed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2311,7 +2311,7 @@ class ResponseMCPCallFailedEvent(BaseModel):
 class ResponseMCPCallInProgressEvent(BaseModel):
     """Generated from schema `ResponseMCPCallInProgressEvent`."""
 
-    type: Literal["response.mcp_call.in_progress"] | str
+    type: Literal["response.mcp_call.in_progress"]
     sequence_number: int
     output_index: int
     item_id: str
@@ -2333,7 +2333,7 @@ class ResponseMCPCallInProgressEvent(BaseModel):
 class ResponseMCPListToolsCompletedEvent(BaseModel):
     """Generated from schema `ResponseMCPListToolsCompletedEvent`."""
 
-    type: Literal["response.mcp_list_tools.completed"] | str
+    type: Literal["response.mcp_list_tools.completed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2355,7 +2355,7 @@ class ResponseMCPListToolsCompletedEvent(BaseModel):
 class ResponseMCPListToolsFailedEvent(BaseModel):
     """Generated from schema `ResponseMCPListToolsFailedEvent`."""
 
-    type: Literal["response.mcp_list_tools.failed"] | str
+    type: Literal["response.mcp_list_tools.failed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2377,7 +2377,7 @@ class ResponseMCPListToolsFailedEvent(BaseModel):
 class ResponseMCPListToolsInProgressEvent(BaseModel):
     """Generated from schema `ResponseMCPListToolsInProgressEvent`."""
 
-    type: Literal["response.mcp_list_tools.in_progress"] | str
+    type: Literal["response.mcp_list_tools.in_progress"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2399,7 +2399,7 @@ class ResponseMCPListToolsInProgressEvent(BaseModel):
 class ResponseOutputItemAddedEvent(BaseModel):
     """Generated from schema `ResponseOutputItemAddedEvent`."""
 
-    type: Literal["response.output_item.added"] | str
+    type: Literal["response.output_item.added"]
     output_index: int
     sequence_number: int
     item: OutputItem
@@ -2421,7 +2421,7 @@ class ResponseOutputItemAddedEvent(BaseModel):
 class ResponseOutputItemDoneEvent(BaseModel):
     """Generated from schema `ResponseOutputItemDoneEvent`."""
 
-    type: Literal["response.output_item.done"] | str
+    type: Literal["response.output_item.done"]
     output_index: int
     sequence_number: int
     item: OutputItem
@@ -2443,7 +2443,7 @@ class ResponseOutputItemDoneEvent(BaseModel):
 class ResponseOutputTextAnnotationAddedEvent(BaseModel):
     """Generated from schema `ResponseOutputTextAnnotationAddedEvent`."""
 
-    type: Literal["response.output_text.annotation.added"] | str
+    type: Literal["response.output_text.annotation.added"]
     item_id: str
     output_index: int
     content_index: int
@@ -2501,7 +2501,7 @@ class ResponseProperties(BaseModel):
 class ResponseQueuedEvent(BaseModel):
     """Generated from schema `ResponseQueuedEvent`."""
 
-    type: Literal["response.queued"] | str
+    type: Literal["response.queued"]
     response: Response
     sequence_number: int
 
@@ -2521,7 +2521,7 @@ class ResponseQueuedEvent(BaseModel):
 class ResponseReasoningSummaryPartAddedEvent(BaseModel):
     """Generated from schema `ResponseReasoningSummaryPartAddedEvent`."""
 
-    type: Literal["response.reasoning_summary_part.added"] | str
+    type: Literal["response.reasoning_summary_part.added"]
     item_id: str
     output_index: int
     summary_index: int
@@ -2547,7 +2547,7 @@ class ResponseReasoningSummaryPartAddedEvent(BaseModel):
 class ResponseReasoningSummaryPartAddedEventPart(BaseModel):
     """Generated from schema `ResponseReasoningSummaryPartAddedEvent.part`."""
 
-    type: Literal["summary_text"] | str
+    type: Literal["summary_text"]
     text: str
 
     @classmethod
@@ -2565,7 +2565,7 @@ class ResponseReasoningSummaryPartAddedEventPart(BaseModel):
 class ResponseReasoningSummaryPartDoneEvent(BaseModel):
     """Generated from schema `ResponseReasoningSummaryPartDoneEvent`."""
 
-    type: Literal["response.reasoning_summary_part.done"] | str
+    type: Literal["response.reasoning_summary_part.done"]
     item_id: str
     output_index: int
     summary_index: int
@@ -2593,7 +2593,7 @@ class ResponseReasoningSummaryPartDoneEvent(BaseModel):
 class ResponseReasoningSummaryPartDoneEventPart(BaseModel):
     """Generated from schema `ResponseReasoningSummaryPartDoneEvent.part`."""
 
-    type: Literal["summary_text"] | str
+    type: Literal["summary_text"]
     text: str
 
     @classmethod
@@ -2611,7 +2611,7 @@ class ResponseReasoningSummaryPartDoneEventPart(BaseModel):
 class ResponseReasoningSummaryTextDeltaEvent(BaseModel):
     """Generated from schema `ResponseReasoningSummaryTextDeltaEvent`."""
 
-    type: Literal["response.reasoning_summary_text.delta"] | str
+    type: Literal["response.reasoning_summary_text.delta"]
     item_id: str
     output_index: int
     summary_index: int
@@ -2637,7 +2637,7 @@ class ResponseReasoningSummaryTextDeltaEvent(BaseModel):
 class ResponseReasoningSummaryTextDoneEvent(BaseModel):
     """Generated from schema `ResponseReasoningSummaryTextDoneEvent`."""
 
-    type: Literal["response.reasoning_summary_text.done"] | str
+    type: Literal["response.reasoning_summary_text.done"]
     item_id: str
     output_index: int
     summary_index: int
@@ -2663,7 +2663,7 @@ class ResponseReasoningSummaryTextDoneEvent(BaseModel):
 class ResponseReasoningTextDeltaEvent(BaseModel):
     """Generated from schema `ResponseReasoningTextDeltaEvent`."""
 
-    type: Literal["response.reasoning_text.delta"] | str
+    type: Literal["response.reasoning_text.delta"]
     item_id: str
     output_index: int
     content_index: int
@@ -2689,7 +2689,7 @@ class ResponseReasoningTextDeltaEvent(BaseModel):
 class ResponseReasoningTextDoneEvent(BaseModel):
     """Generated from schema `ResponseReasoningTextDoneEvent`."""
 
-    type: Literal["response.reasoning_text.done"] | str
+    type: Literal["response.reasoning_text.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -2715,7 +2715,7 @@ class ResponseReasoningTextDoneEvent(BaseModel):
 class ResponseRefusalDeltaEvent(BaseModel):
     """Generated from schema `ResponseRefusalDeltaEvent`."""
 
-    type: Literal["response.refusal.delta"] | str
+    type: Literal["response.refusal.delta"]
     item_id: str
     output_index: int
     content_index: int
@@ -2741,7 +2741,7 @@ class ResponseRefusalDeltaEvent(BaseModel):
 class ResponseRefusalDoneEvent(BaseModel):
     """Generated from schema `ResponseRefusalDoneEvent`."""
 
-    type: Literal["response.refusal.done"] | str
+    type: Literal["response.refusal.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -2767,7 +2767,7 @@ class ResponseRefusalDoneEvent(BaseModel):
 class ResponseTextDeltaEvent(BaseModel):
     """Generated from schema `ResponseTextDeltaEvent`."""
 
-    type: Literal["response.output_text.delta"] | str
+    type: Literal["response.output_text.delta"]
     item_id: str
     output_index: int
     content_index: int
@@ -2795,7 +2795,7 @@ class ResponseTextDeltaEvent(BaseModel):
 class ResponseTextDoneEvent(BaseModel):
     """Generated from schema `ResponseTextDoneEvent`."""
 
-    type: Literal["response.output_text.done"] | str
+    type: Literal["response.output_text.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -2899,7 +2899,7 @@ class OutputTokensDetails(BaseModel):
 class ResponseWebSearchCallCompletedEvent(BaseModel):
     """Generated from schema `ResponseWebSearchCallCompletedEvent`."""
 
-    type: Literal["response.web_search_call.completed"] | str
+    type: Literal["response.web_search_call.completed"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2921,7 +2921,7 @@ class ResponseWebSearchCallCompletedEvent(BaseModel):
 class ResponseWebSearchCallInProgressEvent(BaseModel):
     """Generated from schema `ResponseWebSearchCallInProgressEvent`."""
 
-    type: Literal["response.web_search_call.in_progress"] | str
+    type: Literal["response.web_search_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2943,7 +2943,7 @@ class ResponseWebSearchCallInProgressEvent(BaseModel):
 class ResponseWebSearchCallSearchingEvent(BaseModel):
     """Generated from schema `ResponseWebSearchCallSearchingEvent`."""
 
-    type: Literal["response.web_search_call.searching"] | str
+    type: Literal["response.web_search_call.searching"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2965,7 +2965,7 @@ class ResponseWebSearchCallSearchingEvent(BaseModel):
 class TextResponseFormatJsonSchema(BaseModel):
     """Generated from schema `TextResponseFormatJsonSchema`."""
 
-    type: Literal["json_schema"] | str
+    type: Literal["json_schema"]
     name: str
     schema: dict[str, Any]
     description: str | None = None
@@ -2989,7 +2989,7 @@ class TextResponseFormatJsonSchema(BaseModel):
 class ToolChoiceAllowed(BaseModel):
     """Generated from schema `ToolChoiceAllowed`."""
 
-    type: Literal["allowed_tools"] | str
+    type: Literal["allowed_tools"]
     mode: Literal["auto", "required"] | str
     tools: list[dict[str, Any]]
 
@@ -3009,7 +3009,7 @@ class ToolChoiceAllowed(BaseModel):
 class ToolChoiceCustom(BaseModel):
     """Generated from schema `ToolChoiceCustom`."""
 
-    type: Literal["custom"] | str
+    type: Literal["custom"]
     name: str
 
     @classmethod
@@ -3027,7 +3027,7 @@ class ToolChoiceCustom(BaseModel):
 class ToolChoiceFunction(BaseModel):
     """Generated from schema `ToolChoiceFunction`."""
 
-    type: Literal["function"] | str
+    type: Literal["function"]
     name: str
 
     @classmethod
@@ -3045,7 +3045,7 @@ class ToolChoiceFunction(BaseModel):
 class ToolChoiceMCP(BaseModel):
     """Generated from schema `ToolChoiceMCP`."""
 
-    type: Literal["mcp"] | str
+    type: Literal["mcp"]
     server_label: str
     name: str | None = None
 
@@ -3081,7 +3081,7 @@ class ToolChoiceTypes(BaseModel):
 class WebSearchActionFind(BaseModel):
     """Generated from schema `WebSearchActionFind`."""
 
-    type: Literal["find_in_page"] | str
+    type: Literal["find_in_page"]
     url: str
     pattern: str
 
@@ -3101,7 +3101,7 @@ class WebSearchActionFind(BaseModel):
 class WebSearchActionOpenPage(BaseModel):
     """Generated from schema `WebSearchActionOpenPage`."""
 
-    type: Literal["open_page"] | str
+    type: Literal["open_page"]
     url: str | None = None
 
     @classmethod
@@ -3119,7 +3119,7 @@ class WebSearchActionOpenPage(BaseModel):
 class WebSearchActionSearch(BaseModel):
     """Generated from schema `WebSearchActionSearch`."""
 
-    type: Literal["search"] | str
+    type: Literal["search"]
     query: str | None = None
     queries: list[str] | None = None
     sources: list[WebSearchActionSearchSource] | None = None
@@ -3141,7 +3141,7 @@ class WebSearchActionSearch(BaseModel):
 class WebSearchActionSearchSource(BaseModel):
     """Generated from schema `WebSearchActionSearch.sources`."""
 
-    type: Literal["url"] | str
+    type: Literal["url"]
     url: str
 
     @classmethod
@@ -3224,9 +3224,9 @@ class WebSearchToolCall(BaseModel):
     """Generated from schema `WebSearchToolCall`."""
 
     id: str
-    type: Literal["web_search_call"] | str
+    type: Literal["web_search_call"]
     status: Literal["in_progress", "searching", "completed", "failed"] | str
-    action: WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject
+    action: WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebSearchToolCall:
@@ -3245,7 +3245,7 @@ class WebSearchToolCall(BaseModel):
 class SkillReferenceParam(BaseModel):
     """Generated from schema `SkillReferenceParam`."""
 
-    type: Literal["skill_reference"] | str
+    type: Literal["skill_reference"]
     skill_id: str
     version: str | None = None
 
@@ -3265,7 +3265,7 @@ class SkillReferenceParam(BaseModel):
 class InlineSkillSourceParam(BaseModel):
     """Generated from schema `InlineSkillSourceParam`."""
 
-    type: Literal["base64"] | str
+    type: Literal["base64"]
     media_type: Literal["application/zip"] | str
     data: str
 
@@ -3285,7 +3285,7 @@ class InlineSkillSourceParam(BaseModel):
 class InlineSkillParam(BaseModel):
     """Generated from schema `InlineSkillParam`."""
 
-    type: Literal["inline"] | str
+    type: Literal["inline"]
     name: str
     description: str
     source: InlineSkillSourceParam
@@ -3307,7 +3307,7 @@ class InlineSkillParam(BaseModel):
 class ContainerNetworkPolicyDisabledParam(BaseModel):
     """Generated from schema `ContainerNetworkPolicyDisabledParam`."""
 
-    type: Literal["disabled"] | str
+    type: Literal["disabled"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerNetworkPolicyDisabledParam:
@@ -3344,7 +3344,7 @@ class ContainerNetworkPolicyDomainSecretParam(BaseModel):
 class ContainerNetworkPolicyAllowlistParam(BaseModel):
     """Generated from schema `ContainerNetworkPolicyAllowlistParam`."""
 
-    type: Literal["allowlist"] | str
+    type: Literal["allowlist"]
     allowed_domains: list[str]
     domain_secrets: list[ContainerNetworkPolicyDomainSecretParam] | None = None
 
@@ -3380,7 +3380,7 @@ class PromptCacheBreakpointConfig(BaseModel):
 class InputTextContent(BaseModel):
     """Generated from schema `InputTextContent`."""
 
-    type: Literal["input_text"] | str
+    type: Literal["input_text"]
     text: str
     prompt_cache_breakpoint: PromptCacheBreakpointConfig | None = None
 
@@ -3400,7 +3400,7 @@ class InputTextContent(BaseModel):
 class FileCitationBody(BaseModel):
     """Generated from schema `FileCitationBody`."""
 
-    type: Literal["file_citation"] | str
+    type: Literal["file_citation"]
     file_id: str
     index: int
     filename: str
@@ -3422,7 +3422,7 @@ class FileCitationBody(BaseModel):
 class UrlCitationBody(BaseModel):
     """Generated from schema `UrlCitationBody`."""
 
-    type: Literal["url_citation"] | str
+    type: Literal["url_citation"]
     url: str
     start_index: int
     end_index: int
@@ -3446,7 +3446,7 @@ class UrlCitationBody(BaseModel):
 class ContainerFileCitationBody(BaseModel):
     """Generated from schema `ContainerFileCitationBody`."""
 
-    type: Literal["container_file_citation"] | str
+    type: Literal["container_file_citation"]
     container_id: str
     file_id: str
     start_index: int
@@ -3514,7 +3514,7 @@ class LogProb(BaseModel):
 class OutputTextContent(BaseModel):
     """Generated from schema `OutputTextContent`."""
 
-    type: Literal["output_text"] | str
+    type: Literal["output_text"]
     text: str
     annotations: list[Annotation]
     logprobs: list[LogProb]
@@ -3536,7 +3536,7 @@ class OutputTextContent(BaseModel):
 class TextContent(BaseModel):
     """Generated from schema `TextContent`."""
 
-    type: Literal["text"] | str
+    type: Literal["text"]
     text: str
 
     @classmethod
@@ -3554,7 +3554,7 @@ class TextContent(BaseModel):
 class SummaryTextContent(BaseModel):
     """Generated from schema `SummaryTextContent`."""
 
-    type: Literal["summary_text"] | str
+    type: Literal["summary_text"]
     text: str
 
     @classmethod
@@ -3572,7 +3572,7 @@ class SummaryTextContent(BaseModel):
 class ReasoningTextContent(BaseModel):
     """Generated from schema `ReasoningTextContent`."""
 
-    type: Literal["reasoning_text"] | str
+    type: Literal["reasoning_text"]
     text: str
 
     @classmethod
@@ -3590,7 +3590,7 @@ class ReasoningTextContent(BaseModel):
 class RefusalContent(BaseModel):
     """Generated from schema `RefusalContent`."""
 
-    type: Literal["refusal"] | str
+    type: Literal["refusal"]
     refusal: str
 
     @classmethod
@@ -3608,7 +3608,7 @@ class RefusalContent(BaseModel):
 class InputImageContent(BaseModel):
     """Generated from schema `InputImageContent`."""
 
-    type: Literal["input_image"] | str
+    type: Literal["input_image"]
     detail: ImageDetail
     image_url: str | None = None
     file_id: str | None = None
@@ -3632,7 +3632,7 @@ class InputImageContent(BaseModel):
 class ComputerScreenshotContent(BaseModel):
     """Generated from schema `ComputerScreenshotContent`."""
 
-    type: Literal["computer_screenshot"] | str
+    type: Literal["computer_screenshot"]
     detail: ImageDetail
     image_url: str | None = None
     file_id: str | None = None
@@ -3656,7 +3656,7 @@ class ComputerScreenshotContent(BaseModel):
 class InputFileContent(BaseModel):
     """Generated from schema `InputFileContent`."""
 
-    type: Literal["input_file"] | str
+    type: Literal["input_file"]
     file_id: str | None = None
     filename: str | None = None
     file_data: str | None = None
@@ -3684,11 +3684,11 @@ class InputFileContent(BaseModel):
 class Message(BaseModel):
     """Generated from schema `Message`."""
 
-    type: Literal["message"] | str
+    type: Literal["message"]
     id: str
     status: MessageStatus
     role: MessageRole
-    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | UnknownObject]
+    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent]
     phase: MessagePhase2 | None = None
 
     @classmethod
@@ -3710,7 +3710,7 @@ class Message(BaseModel):
 class DirectToolCallCaller(BaseModel):
     """Generated from schema `DirectToolCallCaller`."""
 
-    type: Literal["direct"] | str
+    type: Literal["direct"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DirectToolCallCaller:
@@ -3726,7 +3726,7 @@ class DirectToolCallCaller(BaseModel):
 class ProgramToolCallCaller(BaseModel):
     """Generated from schema `ProgramToolCallCaller`."""
 
-    type: Literal["program"] | str
+    type: Literal["program"]
     caller_id: str
 
     @classmethod
@@ -3744,7 +3744,7 @@ class ProgramToolCallCaller(BaseModel):
 class DirectToolCallCallerParam(BaseModel):
     """Generated from schema `DirectToolCallCallerParam`."""
 
-    type: Literal["direct"] | str
+    type: Literal["direct"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DirectToolCallCallerParam:
@@ -3760,7 +3760,7 @@ class DirectToolCallCallerParam(BaseModel):
 class ProgramToolCallCallerParam(BaseModel):
     """Generated from schema `ProgramToolCallCallerParam`."""
 
-    type: Literal["program"] | str
+    type: Literal["program"]
     caller_id: str
 
     @classmethod
@@ -3778,7 +3778,7 @@ class ProgramToolCallCallerParam(BaseModel):
 class ClickParam(BaseModel):
     """Generated from schema `ClickParam`."""
 
-    type: Literal["click"] | str
+    type: Literal["click"]
     button: ClickButtonType
     x: int
     y: int
@@ -3802,7 +3802,7 @@ class ClickParam(BaseModel):
 class DoubleClickAction(BaseModel):
     """Generated from schema `DoubleClickAction`."""
 
-    type: Literal["double_click"] | str
+    type: Literal["double_click"]
     x: int
     y: int
     keys: list[str] | None = None
@@ -3842,7 +3842,7 @@ class CoordParam(BaseModel):
 class DragParam(BaseModel):
     """Generated from schema `DragParam`."""
 
-    type: Literal["drag"] | str
+    type: Literal["drag"]
     path: list[CoordParam]
     keys: list[str] | None = None
 
@@ -3862,7 +3862,7 @@ class DragParam(BaseModel):
 class KeyPressAction(BaseModel):
     """Generated from schema `KeyPressAction`."""
 
-    type: Literal["keypress"] | str
+    type: Literal["keypress"]
     keys: list[str]
 
     @classmethod
@@ -3880,7 +3880,7 @@ class KeyPressAction(BaseModel):
 class MoveParam(BaseModel):
     """Generated from schema `MoveParam`."""
 
-    type: Literal["move"] | str
+    type: Literal["move"]
     x: int
     y: int
     keys: list[str] | None = None
@@ -3902,7 +3902,7 @@ class MoveParam(BaseModel):
 class ScreenshotParam(BaseModel):
     """Generated from schema `ScreenshotParam`."""
 
-    type: Literal["screenshot"] | str
+    type: Literal["screenshot"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScreenshotParam:
@@ -3918,7 +3918,7 @@ class ScreenshotParam(BaseModel):
 class ScrollParam(BaseModel):
     """Generated from schema `ScrollParam`."""
 
-    type: Literal["scroll"] | str
+    type: Literal["scroll"]
     x: int
     y: int
     scroll_x: int
@@ -3944,7 +3944,7 @@ class ScrollParam(BaseModel):
 class TypeParam(BaseModel):
     """Generated from schema `TypeParam`."""
 
-    type: Literal["type"] | str
+    type: Literal["type"]
     text: str
 
     @classmethod
@@ -3962,7 +3962,7 @@ class TypeParam(BaseModel):
 class WaitParam(BaseModel):
     """Generated from schema `WaitParam`."""
 
-    type: Literal["wait"] | str
+    type: Literal["wait"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WaitParam:
@@ -3998,7 +3998,7 @@ class ComputerCallSafetyCheckParam(BaseModel):
 class ToolSearchCall(BaseModel):
     """Generated from schema `ToolSearchCall`."""
 
-    type: Literal["tool_search_call"] | str
+    type: Literal["tool_search_call"]
     id: str
     execution: ToolSearchExecutionType
     arguments: Any
@@ -4026,7 +4026,7 @@ class ToolSearchCall(BaseModel):
 class FunctionTool(BaseModel):
     """Generated from schema `FunctionTool`."""
 
-    type: Literal["function"] | str
+    type: Literal["function"]
     name: str
     description: str | None = None
     parameters: dict[str, Any] | None = None
@@ -4094,7 +4094,7 @@ class RankingOptions(BaseModel):
 class FileSearchTool(BaseModel):
     """Generated from schema `FileSearchTool`."""
 
-    type: Literal["file_search"] | str
+    type: Literal["file_search"]
     vector_store_ids: list[str]
     max_num_results: int | None = None
     ranking_options: RankingOptions | None = None
@@ -4118,7 +4118,7 @@ class FileSearchTool(BaseModel):
 class ComputerTool(BaseModel):
     """Generated from schema `ComputerTool`."""
 
-    type: Literal["computer"] | str
+    type: Literal["computer"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ComputerTool:
@@ -4134,7 +4134,7 @@ class ComputerTool(BaseModel):
 class ComputerUsePreviewTool(BaseModel):
     """Generated from schema `ComputerUsePreviewTool`."""
 
-    type: Literal["computer_use_preview"] | str
+    type: Literal["computer_use_preview"]
     environment: ComputerEnvironment
     display_width: int
     display_height: int
@@ -4156,10 +4156,10 @@ class ComputerUsePreviewTool(BaseModel):
 class AutoCodeInterpreterToolParam(BaseModel):
     """Generated from schema `AutoCodeInterpreterToolParam`."""
 
-    type: Literal["auto"] | str
+    type: Literal["auto"]
     file_ids: list[str] | None = None
     memory_limit: ContainerMemoryLimit | None = None
-    network_policy: ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | UnknownObject | None = None
+    network_policy: ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AutoCodeInterpreterToolParam:
@@ -4178,7 +4178,7 @@ class AutoCodeInterpreterToolParam(BaseModel):
 class ProgrammaticToolCallingParam(BaseModel):
     """Generated from schema `ProgrammaticToolCallingParam`."""
 
-    type: Literal["programmatic_tool_calling"] | str
+    type: Literal["programmatic_tool_calling"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgrammaticToolCallingParam:
@@ -4194,7 +4194,7 @@ class ProgrammaticToolCallingParam(BaseModel):
 class LocalShellToolParam(BaseModel):
     """Generated from schema `LocalShellToolParam`."""
 
-    type: Literal["local_shell"] | str
+    type: Literal["local_shell"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalShellToolParam:
@@ -4210,11 +4210,11 @@ class LocalShellToolParam(BaseModel):
 class ContainerAutoParam(BaseModel):
     """Generated from schema `ContainerAutoParam`."""
 
-    type: Literal["container_auto"] | str
+    type: Literal["container_auto"]
     file_ids: list[str] | None = None
     memory_limit: ContainerMemoryLimit | None = None
-    network_policy: ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | UnknownObject | None = None
-    skills: list[SkillReferenceParam | InlineSkillParam | UnknownObject] | None = None
+    network_policy: ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | None = None
+    skills: list[SkillReferenceParam | InlineSkillParam] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerAutoParam:
@@ -4254,7 +4254,7 @@ class LocalSkillParam(BaseModel):
 class LocalEnvironmentParam(BaseModel):
     """Generated from schema `LocalEnvironmentParam`."""
 
-    type: Literal["local"] | str
+    type: Literal["local"]
     skills: list[LocalSkillParam] | None = None
 
     @classmethod
@@ -4272,7 +4272,7 @@ class LocalEnvironmentParam(BaseModel):
 class ContainerReferenceParam(BaseModel):
     """Generated from schema `ContainerReferenceParam`."""
 
-    type: Literal["container_reference"] | str
+    type: Literal["container_reference"]
     container_id: str
 
     @classmethod
@@ -4290,8 +4290,8 @@ class ContainerReferenceParam(BaseModel):
 class FunctionShellToolParam(BaseModel):
     """Generated from schema `FunctionShellToolParam`."""
 
-    type: Literal["shell"] | str
-    environment: ContainerAutoParam | LocalEnvironmentParam | ContainerReferenceParam | UnknownObject | None = None
+    type: Literal["shell"]
+    environment: ContainerAutoParam | LocalEnvironmentParam | ContainerReferenceParam | None = None
     allowed_callers: list[CallableToolAllowedCaller] | None = None
 
     @classmethod
@@ -4310,7 +4310,7 @@ class FunctionShellToolParam(BaseModel):
 class CustomTextFormatParam(BaseModel):
     """Generated from schema `CustomTextFormatParam`."""
 
-    type: Literal["text"] | str
+    type: Literal["text"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomTextFormatParam:
@@ -4326,7 +4326,7 @@ class CustomTextFormatParam(BaseModel):
 class CustomGrammarFormatParam(BaseModel):
     """Generated from schema `CustomGrammarFormatParam`."""
 
-    type: Literal["grammar"] | str
+    type: Literal["grammar"]
     syntax: GrammarSyntax1
     definition: str
 
@@ -4346,10 +4346,10 @@ class CustomGrammarFormatParam(BaseModel):
 class CustomToolParam(BaseModel):
     """Generated from schema `CustomToolParam`."""
 
-    type: Literal["custom"] | str
+    type: Literal["custom"]
     name: str
     description: str | None = None
-    format: CustomTextFormatParam | CustomGrammarFormatParam | UnknownObject | None = None
+    format: CustomTextFormatParam | CustomGrammarFormatParam | None = None
     defer_loading: bool | None = None
     allowed_callers: list[CallableToolAllowedCaller] | None = None
 
@@ -4373,7 +4373,7 @@ class FunctionToolParam(BaseModel):
     """Generated from schema `FunctionToolParam`."""
 
     name: str
-    type: Literal["function"] | str
+    type: Literal["function"]
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
@@ -4402,10 +4402,10 @@ class FunctionToolParam(BaseModel):
 class NamespaceToolParam(BaseModel):
     """Generated from schema `NamespaceToolParam`."""
 
-    type: Literal["namespace"] | str
+    type: Literal["namespace"]
     name: str
     description: str
-    tools: list[FunctionToolParam | CustomToolParam | UnknownObject]
+    tools: list[FunctionToolParam | CustomToolParam]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NamespaceToolParam:
@@ -4424,7 +4424,7 @@ class NamespaceToolParam(BaseModel):
 class ToolSearchToolParam(BaseModel):
     """Generated from schema `ToolSearchToolParam`."""
 
-    type: Literal["tool_search"] | str
+    type: Literal["tool_search"]
     execution: ToolSearchExecutionType | None = None
     description: str | None = None
     parameters: dict[str, Any] | None = None
@@ -4446,7 +4446,7 @@ class ToolSearchToolParam(BaseModel):
 class ApproximateLocation(BaseModel):
     """Generated from schema `ApproximateLocation`."""
 
-    type: Literal["approximate"] | str
+    type: Literal["approximate"]
     country: str | None = None
     region: str | None = None
     city: str | None = None
@@ -4492,7 +4492,7 @@ class WebSearchPreviewTool(BaseModel):
 class ApplyPatchToolParam(BaseModel):
     """Generated from schema `ApplyPatchToolParam`."""
 
-    type: Literal["apply_patch"] | str
+    type: Literal["apply_patch"]
     allowed_callers: list[CallableToolAllowedCaller] | None = None
 
     @classmethod
@@ -4510,7 +4510,7 @@ class ApplyPatchToolParam(BaseModel):
 class ToolSearchOutput(BaseModel):
     """Generated from schema `ToolSearchOutput`."""
 
-    type: Literal["tool_search_output"] | str
+    type: Literal["tool_search_output"]
     id: str
     execution: ToolSearchExecutionType
     tools: list[Tool]
@@ -4538,7 +4538,7 @@ class ToolSearchOutput(BaseModel):
 class AdditionalTools(BaseModel):
     """Generated from schema `AdditionalTools`."""
 
-    type: Literal["additional_tools"] | str
+    type: Literal["additional_tools"]
     id: str
     role: MessageRole
     tools: list[Tool]
@@ -4560,7 +4560,7 @@ class AdditionalTools(BaseModel):
 class Program(BaseModel):
     """Generated from schema `Program`."""
 
-    type: Literal["program"] | str
+    type: Literal["program"]
     id: str
     call_id: str
     code: str
@@ -4584,7 +4584,7 @@ class Program(BaseModel):
 class ProgramOutput(BaseModel):
     """Generated from schema `ProgramOutput`."""
 
-    type: Literal["program_output"] | str
+    type: Literal["program_output"]
     id: str
     call_id: str
     result: str
@@ -4608,7 +4608,7 @@ class ProgramOutput(BaseModel):
 class CompactionBody(BaseModel):
     """Generated from schema `CompactionBody`."""
 
-    type: Literal["compaction"] | str
+    type: Literal["compaction"]
     id: str
     encrypted_content: str
     created_by: str | None = None
@@ -4630,7 +4630,7 @@ class CompactionBody(BaseModel):
 class CodeInterpreterOutputLogs(BaseModel):
     """Generated from schema `CodeInterpreterOutputLogs`."""
 
-    type: Literal["logs"] | str
+    type: Literal["logs"]
     logs: str
 
     @classmethod
@@ -4648,7 +4648,7 @@ class CodeInterpreterOutputLogs(BaseModel):
 class CodeInterpreterOutputImage(BaseModel):
     """Generated from schema `CodeInterpreterOutputImage`."""
 
-    type: Literal["image"] | str
+    type: Literal["image"]
     url: str
 
     @classmethod
@@ -4666,7 +4666,7 @@ class CodeInterpreterOutputImage(BaseModel):
 class LocalShellExecAction(BaseModel):
     """Generated from schema `LocalShellExecAction`."""
 
-    type: Literal["exec"] | str
+    type: Literal["exec"]
     command: list[str]
     env: dict[str, str]
     timeout_ms: int | None = None
@@ -4712,7 +4712,7 @@ class FunctionShellAction(BaseModel):
 class LocalEnvironmentResource(BaseModel):
     """Generated from schema `LocalEnvironmentResource`."""
 
-    type: Literal["local"] | str
+    type: Literal["local"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LocalEnvironmentResource:
@@ -4728,7 +4728,7 @@ class LocalEnvironmentResource(BaseModel):
 class ContainerReferenceResource(BaseModel):
     """Generated from schema `ContainerReferenceResource`."""
 
-    type: Literal["container_reference"] | str
+    type: Literal["container_reference"]
     container_id: str
 
     @classmethod
@@ -4746,13 +4746,13 @@ class ContainerReferenceResource(BaseModel):
 class FunctionShellCall(BaseModel):
     """Generated from schema `FunctionShellCall`."""
 
-    type: Literal["shell_call"] | str
+    type: Literal["shell_call"]
     id: str
     call_id: str
     action: FunctionShellAction
     status: FunctionShellCallStatus
     caller: ToolCallCaller | None = None
-    environment: LocalEnvironmentResource | ContainerReferenceResource | UnknownObject | None = None
+    environment: LocalEnvironmentResource | ContainerReferenceResource | None = None
     created_by: str | None = None
 
     @classmethod
@@ -4776,7 +4776,7 @@ class FunctionShellCall(BaseModel):
 class FunctionShellCallOutputTimeoutOutcome(BaseModel):
     """Generated from schema `FunctionShellCallOutputTimeoutOutcome`."""
 
-    type: Literal["timeout"] | str
+    type: Literal["timeout"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputTimeoutOutcome:
@@ -4792,7 +4792,7 @@ class FunctionShellCallOutputTimeoutOutcome(BaseModel):
 class FunctionShellCallOutputExitOutcome(BaseModel):
     """Generated from schema `FunctionShellCallOutputExitOutcome`."""
 
-    type: Literal["exit"] | str
+    type: Literal["exit"]
     exit_code: int
 
     @classmethod
@@ -4812,7 +4812,7 @@ class FunctionShellCallOutputContent(BaseModel):
 
     stdout: str
     stderr: str
-    outcome: FunctionShellCallOutputTimeoutOutcome | FunctionShellCallOutputExitOutcome | UnknownObject
+    outcome: FunctionShellCallOutputTimeoutOutcome | FunctionShellCallOutputExitOutcome
     created_by: str | None = None
 
     @classmethod
@@ -4832,7 +4832,7 @@ class FunctionShellCallOutputContent(BaseModel):
 class FunctionShellCallOutput(BaseModel):
     """Generated from schema `FunctionShellCallOutput`."""
 
-    type: Literal["shell_call_output"] | str
+    type: Literal["shell_call_output"]
     id: str
     call_id: str
     status: FunctionShellCallOutputStatusEnum
@@ -4862,7 +4862,7 @@ class FunctionShellCallOutput(BaseModel):
 class ApplyPatchCreateFileOperation(BaseModel):
     """Generated from schema `ApplyPatchCreateFileOperation`."""
 
-    type: Literal["create_file"] | str
+    type: Literal["create_file"]
     path: str
     diff: str
 
@@ -4882,7 +4882,7 @@ class ApplyPatchCreateFileOperation(BaseModel):
 class ApplyPatchDeleteFileOperation(BaseModel):
     """Generated from schema `ApplyPatchDeleteFileOperation`."""
 
-    type: Literal["delete_file"] | str
+    type: Literal["delete_file"]
     path: str
 
     @classmethod
@@ -4900,7 +4900,7 @@ class ApplyPatchDeleteFileOperation(BaseModel):
 class ApplyPatchUpdateFileOperation(BaseModel):
     """Generated from schema `ApplyPatchUpdateFileOperation`."""
 
-    type: Literal["update_file"] | str
+    type: Literal["update_file"]
     path: str
     diff: str
 
@@ -4920,11 +4920,11 @@ class ApplyPatchUpdateFileOperation(BaseModel):
 class ApplyPatchToolCall(BaseModel):
     """Generated from schema `ApplyPatchToolCall`."""
 
-    type: Literal["apply_patch_call"] | str
+    type: Literal["apply_patch_call"]
     id: str
     call_id: str
     status: ApplyPatchCallStatus
-    operation: ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject
+    operation: ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation
     caller: ToolCallCaller | None = None
     created_by: str | None = None
 
@@ -4948,7 +4948,7 @@ class ApplyPatchToolCall(BaseModel):
 class ApplyPatchToolCallOutput(BaseModel):
     """Generated from schema `ApplyPatchToolCallOutput`."""
 
-    type: Literal["apply_patch_call_output"] | str
+    type: Literal["apply_patch_call_output"]
     id: str
     call_id: str
     status: ApplyPatchCallOutputStatus
@@ -4976,7 +4976,7 @@ class ApplyPatchToolCallOutput(BaseModel):
 class MCPProtocolError(BaseModel):
     """Generated from schema `MCPProtocolError`."""
 
-    type: Literal["mcp_protocol_error"] | str
+    type: Literal["mcp_protocol_error"]
     code: int
     message: str
 
@@ -4996,7 +4996,7 @@ class MCPProtocolError(BaseModel):
 class MCPToolExecutionError(BaseModel):
     """Generated from schema `MCPToolExecutionError`."""
 
-    type: Literal["mcp_tool_execution_error"] | str
+    type: Literal["mcp_tool_execution_error"]
     content: Any
 
     @classmethod
@@ -5014,7 +5014,7 @@ class MCPToolExecutionError(BaseModel):
 class HTTPError(BaseModel):
     """Generated from schema `HTTPError`."""
 
-    type: Literal["http_error"] | str
+    type: Literal["http_error"]
     code: int
     message: str
 
@@ -5035,7 +5035,7 @@ class ComputerCallOutputItemParam(BaseModel):
     """Generated from schema `ComputerCallOutputItemParam`."""
 
     call_id: str
-    type: Literal["computer_call_output"] | str
+    type: Literal["computer_call_output"]
     output: ComputerScreenshotImage
     id: str | None = None
     acknowledged_safety_checks: list[ComputerCallSafetyCheckParam] | None = None
@@ -5060,7 +5060,7 @@ class ComputerCallOutputItemParam(BaseModel):
 class InputTextContentParam(BaseModel):
     """Generated from schema `InputTextContentParam`."""
 
-    type: Literal["input_text"] | str
+    type: Literal["input_text"]
     text: str
     prompt_cache_breakpoint: PromptCacheBreakpointParam | None = None
 
@@ -5080,7 +5080,7 @@ class InputTextContentParam(BaseModel):
 class InputImageContentParamAutoParam(BaseModel):
     """Generated from schema `InputImageContentParamAutoParam`."""
 
-    type: Literal["input_image"] | str
+    type: Literal["input_image"]
     image_url: str | None = None
     file_id: str | None = None
     detail: DetailEnum | None = None
@@ -5104,7 +5104,7 @@ class InputImageContentParamAutoParam(BaseModel):
 class InputFileContentParam(BaseModel):
     """Generated from schema `InputFileContentParam`."""
 
-    type: Literal["input_file"] | str
+    type: Literal["input_file"]
     file_id: str | None = None
     filename: str | None = None
     file_data: str | None = None
@@ -5132,8 +5132,8 @@ class InputFileContentParam(BaseModel):
 class FunctionCallOutputItemParam(BaseModel):
     """Generated from schema `FunctionCallOutputItemParam`."""
 
-    type: Literal["function_call_output"] | str
-    output: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]
+    type: Literal["function_call_output"]
+    output: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam]
     id: str | None = None
     call_id: str | None = None
     name: str | None = None
@@ -5162,7 +5162,7 @@ class FunctionCallOutputItemParam(BaseModel):
 class ToolSearchCallItemParam(BaseModel):
     """Generated from schema `ToolSearchCallItemParam`."""
 
-    type: Literal["tool_search_call"] | str
+    type: Literal["tool_search_call"]
     arguments: dict[str, Any]
     id: str | None = None
     call_id: str | None = None
@@ -5188,7 +5188,7 @@ class ToolSearchCallItemParam(BaseModel):
 class ToolSearchOutputItemParam(BaseModel):
     """Generated from schema `ToolSearchOutputItemParam`."""
 
-    type: Literal["tool_search_output"] | str
+    type: Literal["tool_search_output"]
     tools: list[Tool]
     id: str | None = None
     call_id: str | None = None
@@ -5214,8 +5214,8 @@ class ToolSearchOutputItemParam(BaseModel):
 class AdditionalToolsItemParam(BaseModel):
     """Generated from schema `AdditionalToolsItemParam`."""
 
-    type: Literal["additional_tools"] | str
-    role: Literal["developer"] | str
+    type: Literal["additional_tools"]
+    role: Literal["developer"]
     tools: list[Tool]
     id: str | None = None
 
@@ -5236,7 +5236,7 @@ class AdditionalToolsItemParam(BaseModel):
 class CompactionSummaryItemParam(BaseModel):
     """Generated from schema `CompactionSummaryItemParam`."""
 
-    type: Literal["compaction"] | str
+    type: Literal["compaction"]
     encrypted_content: str
     id: str | None = None
 
@@ -5277,12 +5277,12 @@ class FunctionShellCallItemParam(BaseModel):
     """Generated from schema `FunctionShellCallItemParam`."""
 
     call_id: str
-    type: Literal["shell_call"] | str
+    type: Literal["shell_call"]
     action: FunctionShellActionParam
     id: str | None = None
     caller: ToolCallCallerParam | None = None
     status: FunctionShellCallItemStatus | None = None
-    environment: LocalEnvironmentParam | ContainerReferenceParam | UnknownObject | None = None
+    environment: LocalEnvironmentParam | ContainerReferenceParam | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallItemParam:
@@ -5304,7 +5304,7 @@ class FunctionShellCallItemParam(BaseModel):
 class FunctionShellCallOutputTimeoutOutcomeParam(BaseModel):
     """Generated from schema `FunctionShellCallOutputTimeoutOutcomeParam`."""
 
-    type: Literal["timeout"] | str
+    type: Literal["timeout"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionShellCallOutputTimeoutOutcomeParam:
@@ -5320,7 +5320,7 @@ class FunctionShellCallOutputTimeoutOutcomeParam(BaseModel):
 class FunctionShellCallOutputExitOutcomeParam(BaseModel):
     """Generated from schema `FunctionShellCallOutputExitOutcomeParam`."""
 
-    type: Literal["exit"] | str
+    type: Literal["exit"]
     exit_code: int
 
     @classmethod
@@ -5359,7 +5359,7 @@ class FunctionShellCallOutputItemParam(BaseModel):
     """Generated from schema `FunctionShellCallOutputItemParam`."""
 
     call_id: str
-    type: Literal["shell_call_output"] | str
+    type: Literal["shell_call_output"]
     output: list[FunctionShellCallOutputContentParam]
     id: str | None = None
     caller: ToolCallCallerParam | None = None
@@ -5386,7 +5386,7 @@ class FunctionShellCallOutputItemParam(BaseModel):
 class ApplyPatchCreateFileOperationParam(BaseModel):
     """Generated from schema `ApplyPatchCreateFileOperationParam`."""
 
-    type: Literal["create_file"] | str
+    type: Literal["create_file"]
     path: str
     diff: str
 
@@ -5406,7 +5406,7 @@ class ApplyPatchCreateFileOperationParam(BaseModel):
 class ApplyPatchDeleteFileOperationParam(BaseModel):
     """Generated from schema `ApplyPatchDeleteFileOperationParam`."""
 
-    type: Literal["delete_file"] | str
+    type: Literal["delete_file"]
     path: str
 
     @classmethod
@@ -5424,7 +5424,7 @@ class ApplyPatchDeleteFileOperationParam(BaseModel):
 class ApplyPatchUpdateFileOperationParam(BaseModel):
     """Generated from schema `ApplyPatchUpdateFileOperationParam`."""
 
-    type: Literal["update_file"] | str
+    type: Literal["update_file"]
     path: str
     diff: str
 
@@ -5444,7 +5444,7 @@ class ApplyPatchUpdateFileOperationParam(BaseModel):
 class ApplyPatchToolCallItemParam(BaseModel):
     """Generated from schema `ApplyPatchToolCallItemParam`."""
 
-    type: Literal["apply_patch_call"] | str
+    type: Literal["apply_patch_call"]
     call_id: str
     status: ApplyPatchCallStatusParam
     operation: ApplyPatchOperationParam
@@ -5470,7 +5470,7 @@ class ApplyPatchToolCallItemParam(BaseModel):
 class ApplyPatchToolCallOutputItemParam(BaseModel):
     """Generated from schema `ApplyPatchToolCallOutputItemParam`."""
 
-    type: Literal["apply_patch_call_output"] | str
+    type: Literal["apply_patch_call_output"]
     call_id: str
     status: ApplyPatchCallOutputStatusParam
     id: str | None = None
@@ -5496,7 +5496,7 @@ class ApplyPatchToolCallOutputItemParam(BaseModel):
 class CompactionTriggerItemParam(BaseModel):
     """Generated from schema `CompactionTriggerItemParam`."""
 
-    type: Literal["compaction_trigger"] | str
+    type: Literal["compaction_trigger"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompactionTriggerItemParam:
@@ -5531,7 +5531,7 @@ class ProgramItemParam(BaseModel):
     """Generated from schema `ProgramItemParam`."""
 
     id: str
-    type: Literal["program"] | str
+    type: Literal["program"]
     call_id: str
     code: str
     fingerprint: str
@@ -5555,7 +5555,7 @@ class ProgramOutputItemParam(BaseModel):
     """Generated from schema `ProgramOutputItemParam`."""
 
     id: str
-    type: Literal["program_output"] | str
+    type: Literal["program_output"]
     call_id: str
     result: str
     status: ProgramOutputItemStatus
@@ -5578,7 +5578,7 @@ class ProgramOutputItemParam(BaseModel):
 class SpecificProgrammaticToolCallingParam(BaseModel):
     """Generated from schema `SpecificProgrammaticToolCallingParam`."""
 
-    type: Literal["programmatic_tool_calling"] | str
+    type: Literal["programmatic_tool_calling"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpecificProgrammaticToolCallingParam:
@@ -5594,7 +5594,7 @@ class SpecificProgrammaticToolCallingParam(BaseModel):
 class SpecificApplyPatchParam(BaseModel):
     """Generated from schema `SpecificApplyPatchParam`."""
 
-    type: Literal["apply_patch"] | str
+    type: Literal["apply_patch"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpecificApplyPatchParam:
@@ -5610,7 +5610,7 @@ class SpecificApplyPatchParam(BaseModel):
 class SpecificFunctionShellParam(BaseModel):
     """Generated from schema `SpecificFunctionShellParam`."""
 
-    type: Literal["shell"] | str
+    type: Literal["shell"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SpecificFunctionShellParam:
@@ -5644,7 +5644,7 @@ class PromptCacheOptions(BaseModel):
 class ModerationErrorBody(BaseModel):
     """Generated from schema `ModerationErrorBody`."""
 
-    type: Literal["error"] | str
+    type: Literal["error"]
     code: str
     message: str
 
@@ -5664,8 +5664,8 @@ class ModerationErrorBody(BaseModel):
 class Moderation(BaseModel):
     """Generated from schema `Moderation`."""
 
-    input: ModerationResultBody | ModerationErrorBody | UnknownObject
-    output: ModerationResultBody | ModerationErrorBody | UnknownObject
+    input: ModerationResultBody | ModerationErrorBody
+    output: ModerationResultBody | ModerationErrorBody
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Moderation:
@@ -5698,7 +5698,7 @@ class ResponseConversation(BaseModel):
 class ResponseShellCallCommandAddedStreamingEvent(BaseModel):
     """Generated from schema `ResponseShellCallCommandAddedStreamingEvent`."""
 
-    type: Literal["response.shell_call_command.added"] | str
+    type: Literal["response.shell_call_command.added"]
     sequence_number: int
     output_index: int
     command_index: int
@@ -5722,7 +5722,7 @@ class ResponseShellCallCommandAddedStreamingEvent(BaseModel):
 class ResponseShellCallCommandDeltaStreamingEvent(BaseModel):
     """Generated from schema `ResponseShellCallCommandDeltaStreamingEvent`."""
 
-    type: Literal["response.shell_call_command.delta"] | str
+    type: Literal["response.shell_call_command.delta"]
     sequence_number: int
     output_index: int
     command_index: int
@@ -5748,7 +5748,7 @@ class ResponseShellCallCommandDeltaStreamingEvent(BaseModel):
 class ResponseShellCallCommandDoneStreamingEvent(BaseModel):
     """Generated from schema `ResponseShellCallCommandDoneStreamingEvent`."""
 
-    type: Literal["response.shell_call_command.done"] | str
+    type: Literal["response.shell_call_command.done"]
     sequence_number: int
     output_index: int
     command_index: int
@@ -5790,7 +5790,7 @@ class ShellCallOutputDelta(BaseModel):
 class ResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
     """Generated from schema `ResponseShellCallOutputContentDeltaStreamingEvent`."""
 
-    type: Literal["response.shell_call_output_content.delta"] | str
+    type: Literal["response.shell_call_output_content.delta"]
     sequence_number: int
     item_id: str
     output_index: int
@@ -5816,7 +5816,7 @@ class ResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
 class ResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
     """Generated from schema `ResponseShellCallOutputContentDoneStreamingEvent`."""
 
-    type: Literal["response.shell_call_output_content.done"] | str
+    type: Literal["response.shell_call_output_content.done"]
     sequence_number: int
     item_id: str
     output_index: int
@@ -5842,7 +5842,7 @@ class ResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
 class TokenCountsResource(BaseModel):
     """Generated from schema `TokenCountsResource`."""
 
-    object: Literal["response.input_tokens"] | str
+    object: Literal["response.input_tokens"]
     input_tokens: int
 
     @classmethod
@@ -5861,7 +5861,7 @@ class CompactResource(BaseModel):
     """Generated from schema `CompactResource`."""
 
     id: str
-    object: Literal["response.compaction"] | str
+    object: Literal["response.compaction"]
     output: list[ItemField]
     created_at: int
     usage: ResponseUsage
@@ -5887,10 +5887,10 @@ def _parse_code_interpreter_tool_container(d: Any) -> str | AutoCodeInterpreterT
     return kept
 
 
-def _parse_code_interpreter_tool_call_output(d: Any) -> CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject:
+def _parse_code_interpreter_tool_call_output(d: Any) -> CodeInterpreterOutputLogs | CodeInterpreterOutputImage:
     if isinstance(d, Mapping):
         parse = _CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -5905,7 +5905,7 @@ def parse_computer_action(d: Any) -> ComputerAction:
     """Build a `ComputerAction` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _COMPUTER_ACTION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -5934,7 +5934,7 @@ def parse_function_and_custom_tool_call_output(d: Any) -> FunctionAndCustomToolC
     """Build a `FunctionAndCustomToolCallOutput` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _FUNCTION_AND_CUSTOM_TOOL_CALL_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -5956,7 +5956,7 @@ def parse_input_content(d: Any) -> InputContent:
     """Build a `InputContent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _INPUT_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -5964,7 +5964,7 @@ def parse_input_item(d: Any) -> InputItem:
     """Build a `InputItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _INPUT_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -5973,7 +5973,7 @@ def parse_item(d: Any) -> Item:
     if isinstance(d, Mapping):
         parse = _ITEM_BY_TYPE.get(d.get("type"))
         if parse is None:
-            return UnknownObject.from_dict(d) if "type" in d else _parse_item_message(d)
+            return UnknownObject.from_dict(d) if "type" in d else _parse_item_message(d)  # type: ignore[return-value]
         return parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
@@ -5982,7 +5982,7 @@ def parse_item_resource(d: Any) -> ItemResource:
     """Build a `ItemResource` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _ITEM_RESOURCE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6004,7 +6004,7 @@ def parse_mcptool_call_error(d: Any) -> MCPToolCallError:
     """Build a `MCPToolCallError` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _MCPTOOL_CALL_ERROR_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6012,7 +6012,7 @@ def parse_output_content(d: Any) -> OutputContent:
     """Build a `OutputContent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _OUTPUT_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6020,7 +6020,7 @@ def parse_output_item(d: Any) -> OutputItem:
     """Build a `OutputItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _OUTPUT_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6028,7 +6028,7 @@ def parse_output_message_content(d: Any) -> OutputMessageContent:
     """Build a `OutputMessageContent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _OUTPUT_MESSAGE_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6039,11 +6039,11 @@ def _parse_response_instructions(d: Any) -> str | list[InputItem]:
     return kept
 
 
-def _parse_response_prompt_variables(d: Any) -> str | InputTextContent | InputImageContent | InputFileContent | UnknownObject:
+def _parse_response_prompt_variables(d: Any) -> str | InputTextContent | InputImageContent | InputFileContent:
     if isinstance(d, Mapping):
         parse = _RESPONSE_PROMPT_VARIABLES_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
-    kept: str | InputTextContent | InputImageContent | InputFileContent | UnknownObject = d
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    kept: str | InputTextContent | InputImageContent | InputFileContent = d
     return kept
 
 
@@ -6051,7 +6051,7 @@ def parse_response_stream_event(d: Any) -> ResponseStreamEvent:
     """Build a `ResponseStreamEvent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _RESPONSE_STREAM_EVENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6059,7 +6059,7 @@ def parse_text_response_format_configuration(d: Any) -> TextResponseFormatConfig
     """Build a `TextResponseFormatConfiguration` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _TEXT_RESPONSE_FORMAT_CONFIGURATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6067,7 +6067,7 @@ def parse_tool(d: Any) -> Tool:
     """Build a `Tool` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _TOOL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6075,15 +6075,15 @@ def parse_tool_choice_param(d: Any) -> ToolChoiceParam:
     """Build a `ToolChoiceParam` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _TOOL_CHOICE_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     kept: ToolChoiceParam = d
     return kept
 
 
-def _parse_web_search_tool_call_action(d: Any) -> WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject:
+def _parse_web_search_tool_call_action(d: Any) -> WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind:
     if isinstance(d, Mapping):
         parse = _WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6091,14 +6091,14 @@ def parse_annotation(d: Any) -> Annotation:
     """Build a `Annotation` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _ANNOTATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | UnknownObject:
+def _parse_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent:
     if isinstance(d, Mapping):
         parse = _MESSAGE_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6106,7 +6106,7 @@ def parse_tool_call_caller(d: Any) -> ToolCallCaller:
     """Build a `ToolCallCaller` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _TOOL_CALL_CALLER_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6114,7 +6114,7 @@ def parse_tool_call_caller_param(d: Any) -> ToolCallCallerParam:
     """Build a `ToolCallCallerParam` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _TOOL_CALL_CALLER_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6122,84 +6122,84 @@ def parse_filters(d: Any) -> Filters:
     """Build a `Filters` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _FILTERS_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_auto_code_interpreter_tool_param_network_policy(d: Any) -> ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | UnknownObject:
+def _parse_auto_code_interpreter_tool_param_network_policy(d: Any) -> ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam:
     if isinstance(d, Mapping):
         parse = _AUTO_CODE_INTERPRETER_TOOL_PARAM_NETWORK_POLICY_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_container_auto_param_network_policy(d: Any) -> ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | UnknownObject:
+def _parse_container_auto_param_network_policy(d: Any) -> ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam:
     if isinstance(d, Mapping):
         parse = _CONTAINER_AUTO_PARAM_NETWORK_POLICY_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_container_auto_param_skill(d: Any) -> SkillReferenceParam | InlineSkillParam | UnknownObject:
+def _parse_container_auto_param_skill(d: Any) -> SkillReferenceParam | InlineSkillParam:
     if isinstance(d, Mapping):
         parse = _CONTAINER_AUTO_PARAM_SKILL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_function_shell_tool_param_environment(d: Any) -> ContainerAutoParam | LocalEnvironmentParam | ContainerReferenceParam | UnknownObject:
+def _parse_function_shell_tool_param_environment(d: Any) -> ContainerAutoParam | LocalEnvironmentParam | ContainerReferenceParam:
     if isinstance(d, Mapping):
         parse = _FUNCTION_SHELL_TOOL_PARAM_ENVIRONMENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_custom_tool_param_format(d: Any) -> CustomTextFormatParam | CustomGrammarFormatParam | UnknownObject:
+def _parse_custom_tool_param_format(d: Any) -> CustomTextFormatParam | CustomGrammarFormatParam:
     if isinstance(d, Mapping):
         parse = _CUSTOM_TOOL_PARAM_FORMAT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_namespace_tool_param_tool(d: Any) -> FunctionToolParam | CustomToolParam | UnknownObject:
+def _parse_namespace_tool_param_tool(d: Any) -> FunctionToolParam | CustomToolParam:
     if isinstance(d, Mapping):
         parse = _NAMESPACE_TOOL_PARAM_TOOL_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_function_shell_call_environment(d: Any) -> LocalEnvironmentResource | ContainerReferenceResource | UnknownObject:
+def _parse_function_shell_call_environment(d: Any) -> LocalEnvironmentResource | ContainerReferenceResource:
     if isinstance(d, Mapping):
         parse = _FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_function_shell_call_output_content_outcome(d: Any) -> FunctionShellCallOutputTimeoutOutcome | FunctionShellCallOutputExitOutcome | UnknownObject:
+def _parse_function_shell_call_output_content_outcome(d: Any) -> FunctionShellCallOutputTimeoutOutcome | FunctionShellCallOutputExitOutcome:
     if isinstance(d, Mapping):
         parse = _FUNCTION_SHELL_CALL_OUTPUT_CONTENT_OUTCOME_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_apply_patch_tool_call_operation(d: Any) -> ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject:
+def _parse_apply_patch_tool_call_operation(d: Any) -> ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation:
     if isinstance(d, Mapping):
         parse = _APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_function_call_output_item_param_output(d: Any) -> str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]:
+def _parse_function_call_output_item_param_output(d: Any) -> str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam]:
     if isinstance(d, list):
         return [_parse_function_call_output_item_param_output_variant2(x) for x in d]
-    kept: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject] = d
+    kept: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam] = d
     return kept
 
 
-def _parse_function_shell_call_item_param_environment(d: Any) -> LocalEnvironmentParam | ContainerReferenceParam | UnknownObject:
+def _parse_function_shell_call_item_param_environment(d: Any) -> LocalEnvironmentParam | ContainerReferenceParam:
     if isinstance(d, Mapping):
         parse = _FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6207,7 +6207,7 @@ def parse_function_shell_call_output_outcome_param(d: Any) -> FunctionShellCallO
     """Build a `FunctionShellCallOutputOutcomeParam` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _FUNCTION_SHELL_CALL_OUTPUT_OUTCOME_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6215,21 +6215,21 @@ def parse_apply_patch_operation_param(d: Any) -> ApplyPatchOperationParam:
     """Build a `ApplyPatchOperationParam` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _APPLY_PATCH_OPERATION_PARAM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_moderation_input(d: Any) -> ModerationResultBody | ModerationErrorBody | UnknownObject:
+def _parse_moderation_input(d: Any) -> ModerationResultBody | ModerationErrorBody:
     if isinstance(d, Mapping):
         parse = _MODERATION_INPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_moderation_output(d: Any) -> ModerationResultBody | ModerationErrorBody | UnknownObject:
+def _parse_moderation_output(d: Any) -> ModerationResultBody | ModerationErrorBody:
     if isinstance(d, Mapping):
         parse = _MODERATION_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6237,7 +6237,14 @@ def parse_item_field(d: Any) -> ItemField:
     """Build a `ItemField` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _ITEM_FIELD_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def _parse_function_call_output_item_param_output_variant2(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam:
+    if isinstance(d, Mapping):
+        parse = _FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6259,13 +6266,6 @@ def _parse_item_resource_message(d: Any) -> InputMessageResource | OutputMessage
     if isinstance(d, Mapping):
         parse = _ITEM_RESOURCE_MESSAGE_BY_ROLE.get(d.get("role"))
         return InputMessageResource.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_function_call_output_item_param_output_variant2(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -6295,13 +6295,13 @@ def _parse_input_item_message_developer(d: Any) -> EasyInputMessage | InputMessa
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-ItemField: TypeAlias = "Message | Program | ProgramOutput | FunctionToolCall | ToolSearchCall | ToolSearchOutput | AdditionalTools | FunctionToolCallOutput | FileSearchToolCall | WebSearchToolCall | ImageGenToolCall | ComputerToolCall | ComputerToolCallOutputResource | ReasoningItem | CompactionBody | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | MCPToolCall | CustomToolCall | CustomToolCallOutput | UnknownObject"
+ItemField: TypeAlias = "Message | Program | ProgramOutput | FunctionToolCall | ToolSearchCall | ToolSearchOutput | AdditionalTools | FunctionToolCallOutput | FileSearchToolCall | WebSearchToolCall | ImageGenToolCall | ComputerToolCall | ComputerToolCallOutputResource | ReasoningItem | CompactionBody | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | MCPToolCall | CustomToolCall | CustomToolCallOutput"
 ReasoningModeEnum: TypeAlias = 'str | Literal["standard", "pro"]'
 ProgramOutputItemStatus: TypeAlias = 'Literal["completed", "incomplete"] | str'
 ApplyPatchCallOutputStatusParam: TypeAlias = 'Literal["completed", "failed"] | str'
-ApplyPatchOperationParam: TypeAlias = "ApplyPatchCreateFileOperationParam | ApplyPatchDeleteFileOperationParam | ApplyPatchUpdateFileOperationParam | UnknownObject"
+ApplyPatchOperationParam: TypeAlias = "ApplyPatchCreateFileOperationParam | ApplyPatchDeleteFileOperationParam | ApplyPatchUpdateFileOperationParam"
 ApplyPatchCallStatusParam: TypeAlias = 'Literal["in_progress", "completed"] | str'
-FunctionShellCallOutputOutcomeParam: TypeAlias = "FunctionShellCallOutputTimeoutOutcomeParam | FunctionShellCallOutputExitOutcomeParam | UnknownObject"
+FunctionShellCallOutputOutcomeParam: TypeAlias = "FunctionShellCallOutputTimeoutOutcomeParam | FunctionShellCallOutputExitOutcomeParam"
 FunctionShellCallItemStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
 FileDetailEnum: TypeAlias = 'Literal["auto", "low", "high"] | str'
 FunctionCallItemStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
@@ -6319,44 +6319,44 @@ ImageGenActionEnum: TypeAlias = 'Literal["generate", "edit", "auto"] | str'
 InputFidelity: TypeAlias = 'Literal["high", "low"] | str'
 ContainerMemoryLimit: TypeAlias = 'Literal["1g", "4g", "16g", "64g"] | str'
 ComputerEnvironment: TypeAlias = 'Literal["windows", "mac", "linux", "ubuntu", "browser"] | str'
-Filters: TypeAlias = "ComparisonFilter | CompoundFilter | UnknownObject"
+Filters: TypeAlias = "ComparisonFilter | CompoundFilter"
 RankerVersionType: TypeAlias = 'Literal["auto", "default-2024-11-15"] | str'
 CallableToolAllowedCaller: TypeAlias = 'Literal["direct", "programmatic"] | str'
 ToolSearchExecutionType: TypeAlias = 'Literal["server", "client"] | str'
 ComputerCallOutputStatus: TypeAlias = 'Literal["completed", "incomplete", "failed"] | str'
 ClickButtonType: TypeAlias = 'Literal["left", "right", "wheel", "back", "forward"] | str'
 FunctionCallOutputStatusEnum: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-ToolCallCallerParam: TypeAlias = "DirectToolCallCallerParam | ProgramToolCallCallerParam | UnknownObject"
+ToolCallCallerParam: TypeAlias = "DirectToolCallCallerParam | ProgramToolCallCallerParam"
 FunctionCallStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
-ToolCallCaller: TypeAlias = "DirectToolCallCaller | ProgramToolCallCaller | UnknownObject"
+ToolCallCaller: TypeAlias = "DirectToolCallCaller | ProgramToolCallCaller"
 MessagePhase2: TypeAlias = 'Literal["commentary", "final_answer"] | str'
 FileInputDetail: TypeAlias = 'Literal["auto", "low", "high"] | str'
 ImageDetail: TypeAlias = 'Literal["low", "high", "auto", "original"] | str'
-Annotation: TypeAlias = "FileCitationBody | UrlCitationBody | ContainerFileCitationBody | FilePath | UnknownObject"
+Annotation: TypeAlias = "FileCitationBody | UrlCitationBody | ContainerFileCitationBody | FilePath"
 MessageRole: TypeAlias = 'Literal["unknown", "user", "assistant", "system", "critic", "discriminator", "developer", "tool"] | str'
 MessageStatus: TypeAlias = 'Literal["in_progress", "completed", "incomplete"] | str'
 PromptCacheModeEnum: TypeAlias = 'Literal["implicit", "explicit"] | str'
 PromptCacheTTLEnum: TypeAlias = 'Literal["30m"] | str'
-ToolChoiceParam: TypeAlias = "ToolChoiceOptions | ToolChoiceAllowed | ToolChoiceTypes | ToolChoiceFunction | ToolChoiceMCP | ToolChoiceCustom | SpecificProgrammaticToolCallingParam | SpecificApplyPatchParam | SpecificFunctionShellParam | UnknownObject"
+ToolChoiceParam: TypeAlias = "ToolChoiceOptions | ToolChoiceAllowed | ToolChoiceTypes | ToolChoiceFunction | ToolChoiceMCP | ToolChoiceCustom | SpecificProgrammaticToolCallingParam | SpecificApplyPatchParam | SpecificFunctionShellParam"
 ToolChoiceOptions: TypeAlias = 'Literal["none", "auto", "required"] | str'
-Tool: TypeAlias = "FunctionTool | FileSearchTool | ComputerTool | ComputerUsePreviewTool | WebSearchTool | MCPTool | CodeInterpreterTool | ProgrammaticToolCallingParam | ImageGenTool | LocalShellToolParam | FunctionShellToolParam | CustomToolParam | NamespaceToolParam | ToolSearchToolParam | WebSearchPreviewTool | ApplyPatchToolParam | UnknownObject"
-TextResponseFormatConfiguration: TypeAlias = "ResponseFormatText | TextResponseFormatJsonSchema | ResponseFormatJsonObject | UnknownObject"
-ResponseStreamEvent: TypeAlias = "ResponseAudioDeltaEvent | ResponseAudioDoneEvent | ResponseAudioTranscriptDeltaEvent | ResponseAudioTranscriptDoneEvent | ResponseCodeInterpreterCallCodeDeltaEvent | ResponseCodeInterpreterCallCodeDoneEvent | ResponseCodeInterpreterCallCompletedEvent | ResponseCodeInterpreterCallInProgressEvent | ResponseCodeInterpreterCallInterpretingEvent | ResponseCompletedEvent | ResponseContentPartAddedEvent | ResponseContentPartDoneEvent | ResponseCreatedEvent | ResponseErrorEvent | ResponseFileSearchCallCompletedEvent | ResponseFileSearchCallInProgressEvent | ResponseFileSearchCallSearchingEvent | ResponseFunctionCallArgumentsDeltaEvent | ResponseFunctionCallArgumentsDoneEvent | ResponseShellCallCommandAddedStreamingEvent | ResponseShellCallCommandDeltaStreamingEvent | ResponseShellCallCommandDoneStreamingEvent | ResponseShellCallOutputContentDeltaStreamingEvent | ResponseShellCallOutputContentDoneStreamingEvent | ResponseInProgressEvent | ResponseFailedEvent | ResponseIncompleteEvent | ResponseOutputItemAddedEvent | ResponseOutputItemDoneEvent | ResponseReasoningSummaryPartAddedEvent | ResponseReasoningSummaryPartDoneEvent | ResponseReasoningSummaryTextDeltaEvent | ResponseReasoningSummaryTextDoneEvent | ResponseReasoningTextDeltaEvent | ResponseReasoningTextDoneEvent | ResponseRefusalDeltaEvent | ResponseRefusalDoneEvent | ResponseTextDeltaEvent | ResponseTextDoneEvent | ResponseWebSearchCallCompletedEvent | ResponseWebSearchCallInProgressEvent | ResponseWebSearchCallSearchingEvent | ResponseImageGenCallCompletedEvent | ResponseImageGenCallGeneratingEvent | ResponseImageGenCallInProgressEvent | ResponseImageGenCallPartialImageEvent | ResponseMCPCallArgumentsDeltaEvent | ResponseMCPCallArgumentsDoneEvent | ResponseMCPCallCompletedEvent | ResponseMCPCallFailedEvent | ResponseMCPCallInProgressEvent | ResponseMCPListToolsCompletedEvent | ResponseMCPListToolsFailedEvent | ResponseMCPListToolsInProgressEvent | ResponseOutputTextAnnotationAddedEvent | ResponseQueuedEvent | ResponseCustomToolCallInputDeltaEvent | ResponseCustomToolCallInputDoneEvent | UnknownObject"
+Tool: TypeAlias = "FunctionTool | FileSearchTool | ComputerTool | ComputerUsePreviewTool | WebSearchTool | MCPTool | CodeInterpreterTool | ProgrammaticToolCallingParam | ImageGenTool | LocalShellToolParam | FunctionShellToolParam | CustomToolParam | NamespaceToolParam | ToolSearchToolParam | WebSearchPreviewTool | ApplyPatchToolParam"
+TextResponseFormatConfiguration: TypeAlias = "ResponseFormatText | TextResponseFormatJsonSchema | ResponseFormatJsonObject"
+ResponseStreamEvent: TypeAlias = "ResponseAudioDeltaEvent | ResponseAudioDoneEvent | ResponseAudioTranscriptDeltaEvent | ResponseAudioTranscriptDoneEvent | ResponseCodeInterpreterCallCodeDeltaEvent | ResponseCodeInterpreterCallCodeDoneEvent | ResponseCodeInterpreterCallCompletedEvent | ResponseCodeInterpreterCallInProgressEvent | ResponseCodeInterpreterCallInterpretingEvent | ResponseCompletedEvent | ResponseContentPartAddedEvent | ResponseContentPartDoneEvent | ResponseCreatedEvent | ResponseErrorEvent | ResponseFileSearchCallCompletedEvent | ResponseFileSearchCallInProgressEvent | ResponseFileSearchCallSearchingEvent | ResponseFunctionCallArgumentsDeltaEvent | ResponseFunctionCallArgumentsDoneEvent | ResponseShellCallCommandAddedStreamingEvent | ResponseShellCallCommandDeltaStreamingEvent | ResponseShellCallCommandDoneStreamingEvent | ResponseShellCallOutputContentDeltaStreamingEvent | ResponseShellCallOutputContentDoneStreamingEvent | ResponseInProgressEvent | ResponseFailedEvent | ResponseIncompleteEvent | ResponseOutputItemAddedEvent | ResponseOutputItemDoneEvent | ResponseReasoningSummaryPartAddedEvent | ResponseReasoningSummaryPartDoneEvent | ResponseReasoningSummaryTextDeltaEvent | ResponseReasoningSummaryTextDoneEvent | ResponseReasoningTextDeltaEvent | ResponseReasoningTextDoneEvent | ResponseRefusalDeltaEvent | ResponseRefusalDoneEvent | ResponseTextDeltaEvent | ResponseTextDoneEvent | ResponseWebSearchCallCompletedEvent | ResponseWebSearchCallInProgressEvent | ResponseWebSearchCallSearchingEvent | ResponseImageGenCallCompletedEvent | ResponseImageGenCallGeneratingEvent | ResponseImageGenCallInProgressEvent | ResponseImageGenCallPartialImageEvent | ResponseMCPCallArgumentsDeltaEvent | ResponseMCPCallArgumentsDoneEvent | ResponseMCPCallCompletedEvent | ResponseMCPCallFailedEvent | ResponseMCPCallInProgressEvent | ResponseMCPListToolsCompletedEvent | ResponseMCPListToolsFailedEvent | ResponseMCPListToolsInProgressEvent | ResponseOutputTextAnnotationAddedEvent | ResponseQueuedEvent | ResponseCustomToolCallInputDeltaEvent | ResponseCustomToolCallInputDoneEvent"
 ResponseErrorCode: TypeAlias = 'Literal["server_error", "rate_limit_exceeded", "invalid_prompt", "data_residency_mismatch", "bio_policy", "vector_store_timeout", "invalid_image", "invalid_image_format", "invalid_base64_image", "invalid_image_url", "image_too_large", "image_too_small", "image_parse_error", "image_content_policy_violation", "invalid_image_mode", "image_file_too_large", "unsupported_image_media_type", "empty_image_file", "failed_to_download_image", "image_file_not_found"] | str'
-OutputMessageContent: TypeAlias = "OutputTextContent | RefusalContent | UnknownObject"
-OutputItem: TypeAlias = "OutputMessage | FileSearchToolCall | FunctionToolCall | FunctionToolCallOutputResource | WebSearchToolCall | ComputerToolCall | ComputerToolCallOutputResource | ReasoningItem | Program | ProgramOutput | ToolSearchCall | ToolSearchOutput | AdditionalTools | CompactionBody | ImageGenToolCall | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPToolCall | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | CustomToolCall | CustomToolCallOutputResource | UnknownObject"
-OutputContent: TypeAlias = "OutputTextContent | RefusalContent | ReasoningTextContent | UnknownObject"
+OutputMessageContent: TypeAlias = "OutputTextContent | RefusalContent"
+OutputItem: TypeAlias = "OutputMessage | FileSearchToolCall | FunctionToolCall | FunctionToolCallOutputResource | WebSearchToolCall | ComputerToolCall | ComputerToolCallOutputResource | ReasoningItem | Program | ProgramOutput | ToolSearchCall | ToolSearchOutput | AdditionalTools | CompactionBody | ImageGenToolCall | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPToolCall | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | CustomToolCall | CustomToolCallOutputResource"
+OutputContent: TypeAlias = "OutputTextContent | RefusalContent | ReasoningTextContent"
 ModelIdsShared: TypeAlias = 'str | Literal["gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna", "gpt-5.5", "gpt-5.5-2026-04-23", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.4-mini-2026-03-17", "gpt-5.4-nano-2026-03-17", "gpt-5.3-chat-latest", "gpt-5.2", "gpt-5.2-2025-12-11", "gpt-5.2-chat-latest", "gpt-5.2-pro", "gpt-5.2-pro-2025-12-11", "gpt-5.1", "gpt-5.1-2025-11-13", "gpt-5.1-codex", "gpt-5.1-mini", "gpt-5.1-chat-latest", "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-5-chat-latest", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o4-mini", "o4-mini-2025-04-16", "o3", "o3-2025-04-16", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "o1-preview", "o1-preview-2024-09-12", "o1-mini", "o1-mini-2024-09-12", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-audio-preview", "gpt-4o-audio-preview-2024-10-01", "gpt-4o-audio-preview-2024-12-17", "gpt-4o-audio-preview-2025-06-03", "gpt-4o-mini-audio-preview", "gpt-4o-mini-audio-preview-2024-12-17", "gpt-4o-search-preview", "gpt-4o-mini-search-preview", "gpt-4o-search-preview-2025-03-11", "gpt-4o-mini-search-preview-2025-03-11", "chatgpt-4o-latest", "codex-mini-latest", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0301", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"]'
 ModelIdsResponses: TypeAlias = 'ModelIdsShared | Literal["o1-pro", "o1-pro-2025-03-19", "o3-pro", "o3-pro-2025-06-10", "o3-deep-research", "o3-deep-research-2025-06-26", "o4-mini-deep-research", "o4-mini-deep-research-2025-06-26", "computer-use-preview", "computer-use-preview-2025-03-11", "gpt-5.5-pro", "gpt-5.5-pro-2026-04-23", "gpt-5-codex", "gpt-5-pro", "gpt-5-pro-2025-10-06", "gpt-5.1-codex-max", "gpt-daybreak-blue-latest", "gpt-daybreak-red-latest", "gpt-5.6-cyber"] | str'
 MessagePhase: TypeAlias = 'Literal["commentary", "final_answer"] | str'
-MCPToolCallError: TypeAlias = "MCPProtocolError | MCPToolExecutionError | HTTPError | UnknownObject"
-ItemResource: TypeAlias = "InputMessageResource | OutputMessage | FileSearchToolCall | ComputerToolCall | ComputerToolCallOutputResource | WebSearchToolCall | FunctionToolCallResource | FunctionToolCallOutputResource | ToolSearchCall | ToolSearchOutput | AdditionalTools | ReasoningItem | Program | ProgramOutput | CompactionBody | ImageGenToolCall | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | MCPToolCall | CustomToolCallResource | CustomToolCallOutputResource | UnknownObject"
-Item: TypeAlias = "InputMessage | OutputMessage | FileSearchToolCall | ComputerToolCall | ComputerCallOutputItemParam | WebSearchToolCall | FunctionToolCall | FunctionCallOutputItemParam | ToolSearchCallItemParam | ToolSearchOutputItemParam | AdditionalToolsItemParam | ReasoningItem | CompactionSummaryItemParam | ImageGenToolCall | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCallItemParam | FunctionShellCallOutputItemParam | ApplyPatchToolCallItemParam | ApplyPatchToolCallOutputItemParam | MCPListTools | MCPApprovalRequest | MCPApprovalResponse | MCPToolCall | CustomToolCallOutput | CustomToolCall | UnknownObject"
-InputItem: TypeAlias = "EasyInputMessage | Item | CompactionTriggerItemParam | ItemReferenceParam | ProgramItemParam | ProgramOutputItemParam | UnknownObject"
-InputContent: TypeAlias = "InputTextContent | InputImageContent | InputFileContent | UnknownObject"
-FunctionAndCustomToolCallOutput: TypeAlias = "InputTextContent | InputImageContent | InputFileContent | UnknownObject"
-ComputerAction: TypeAlias = "ClickParam | DoubleClickAction | DragParam | KeyPressAction | MoveParam | ScreenshotParam | ScrollParam | TypeParam | WaitParam | UnknownObject"
-_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject]] = {
+MCPToolCallError: TypeAlias = "MCPProtocolError | MCPToolExecutionError | HTTPError"
+ItemResource: TypeAlias = "InputMessageResource | OutputMessage | FileSearchToolCall | ComputerToolCall | ComputerToolCallOutputResource | WebSearchToolCall | FunctionToolCallResource | FunctionToolCallOutputResource | ToolSearchCall | ToolSearchOutput | AdditionalTools | ReasoningItem | Program | ProgramOutput | CompactionBody | ImageGenToolCall | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCall | FunctionShellCallOutput | ApplyPatchToolCall | ApplyPatchToolCallOutput | MCPListTools | MCPApprovalRequest | MCPApprovalResponseResource | MCPToolCall | CustomToolCallResource | CustomToolCallOutputResource"
+Item: TypeAlias = "InputMessage | OutputMessage | FileSearchToolCall | ComputerToolCall | ComputerCallOutputItemParam | WebSearchToolCall | FunctionToolCall | FunctionCallOutputItemParam | ToolSearchCallItemParam | ToolSearchOutputItemParam | AdditionalToolsItemParam | ReasoningItem | CompactionSummaryItemParam | ImageGenToolCall | CodeInterpreterToolCall | LocalShellToolCall | LocalShellToolCallOutput | FunctionShellCallItemParam | FunctionShellCallOutputItemParam | ApplyPatchToolCallItemParam | ApplyPatchToolCallOutputItemParam | MCPListTools | MCPApprovalRequest | MCPApprovalResponse | MCPToolCall | CustomToolCallOutput | CustomToolCall"
+InputItem: TypeAlias = "EasyInputMessage | Item | CompactionTriggerItemParam | ItemReferenceParam | ProgramItemParam | ProgramOutputItemParam"
+InputContent: TypeAlias = "InputTextContent | InputImageContent | InputFileContent"
+FunctionAndCustomToolCallOutput: TypeAlias = "InputTextContent | InputImageContent | InputFileContent"
+ComputerAction: TypeAlias = "ClickParam | DoubleClickAction | DragParam | KeyPressAction | MoveParam | ScreenshotParam | ScrollParam | TypeParam | WaitParam"
+_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CodeInterpreterOutputLogs | CodeInterpreterOutputImage]] = {
     "logs": CodeInterpreterOutputLogs.from_dict,
     "image": CodeInterpreterOutputImage.from_dict,
 }
@@ -6515,7 +6515,7 @@ _OUTPUT_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], OutputM
     "output_text": OutputTextContent.from_dict,
     "refusal": RefusalContent.from_dict,
 }
-_RESPONSE_PROMPT_VARIABLES_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], str | InputTextContent | InputImageContent | InputFileContent | UnknownObject]] = {
+_RESPONSE_PROMPT_VARIABLES_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], str | InputTextContent | InputImageContent | InputFileContent]] = {
     "input_text": InputTextContent.from_dict,
     "input_image": InputImageContent.from_dict,
     "input_file": InputFileContent.from_dict,
@@ -6622,7 +6622,7 @@ _TOOL_CHOICE_PARAM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ToolChoicePa
     "apply_patch": SpecificApplyPatchParam.from_dict,
     "shell": SpecificFunctionShellParam.from_dict,
 }
-_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject]] = {
+_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind]] = {
     "search": WebSearchActionSearch.from_dict,
     "open_page": WebSearchActionOpenPage.from_dict,
     "find_in_page": WebSearchActionFind.from_dict,
@@ -6633,7 +6633,7 @@ _ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], Annotation]] = {
     "container_file_citation": ContainerFileCitationBody.from_dict,
     "file_path": FilePath.from_dict,
 }
-_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | UnknownObject]] = {
+_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent]] = {
     "input_text": InputTextContent.from_dict,
     "output_text": OutputTextContent.from_dict,
     "text": TextContent.from_dict,
@@ -6664,45 +6664,45 @@ _FILTERS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], Filters]] = {
     "and": CompoundFilter.from_dict,
     "or": CompoundFilter.from_dict,
 }
-_AUTO_CODE_INTERPRETER_TOOL_PARAM_NETWORK_POLICY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | UnknownObject]] = {
+_AUTO_CODE_INTERPRETER_TOOL_PARAM_NETWORK_POLICY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam]] = {
     "disabled": ContainerNetworkPolicyDisabledParam.from_dict,
     "allowlist": ContainerNetworkPolicyAllowlistParam.from_dict,
 }
-_CONTAINER_AUTO_PARAM_NETWORK_POLICY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam | UnknownObject]] = {
+_CONTAINER_AUTO_PARAM_NETWORK_POLICY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ContainerNetworkPolicyDisabledParam | ContainerNetworkPolicyAllowlistParam]] = {
     "disabled": ContainerNetworkPolicyDisabledParam.from_dict,
     "allowlist": ContainerNetworkPolicyAllowlistParam.from_dict,
 }
-_CONTAINER_AUTO_PARAM_SKILL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], SkillReferenceParam | InlineSkillParam | UnknownObject]] = {
+_CONTAINER_AUTO_PARAM_SKILL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], SkillReferenceParam | InlineSkillParam]] = {
     "skill_reference": SkillReferenceParam.from_dict,
     "inline": InlineSkillParam.from_dict,
 }
-_FUNCTION_SHELL_TOOL_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ContainerAutoParam | LocalEnvironmentParam | ContainerReferenceParam | UnknownObject]] = {
+_FUNCTION_SHELL_TOOL_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ContainerAutoParam | LocalEnvironmentParam | ContainerReferenceParam]] = {
     "container_auto": ContainerAutoParam.from_dict,
     "local": LocalEnvironmentParam.from_dict,
     "container_reference": ContainerReferenceParam.from_dict,
 }
-_CUSTOM_TOOL_PARAM_FORMAT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CustomTextFormatParam | CustomGrammarFormatParam | UnknownObject]] = {
+_CUSTOM_TOOL_PARAM_FORMAT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CustomTextFormatParam | CustomGrammarFormatParam]] = {
     "text": CustomTextFormatParam.from_dict,
     "grammar": CustomGrammarFormatParam.from_dict,
 }
-_NAMESPACE_TOOL_PARAM_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], FunctionToolParam | CustomToolParam | UnknownObject]] = {
+_NAMESPACE_TOOL_PARAM_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], FunctionToolParam | CustomToolParam]] = {
     "function": FunctionToolParam.from_dict,
     "custom": CustomToolParam.from_dict,
 }
-_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentResource | ContainerReferenceResource | UnknownObject]] = {
+_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentResource | ContainerReferenceResource]] = {
     "local": LocalEnvironmentResource.from_dict,
     "container_reference": ContainerReferenceResource.from_dict,
 }
-_FUNCTION_SHELL_CALL_OUTPUT_CONTENT_OUTCOME_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], FunctionShellCallOutputTimeoutOutcome | FunctionShellCallOutputExitOutcome | UnknownObject]] = {
+_FUNCTION_SHELL_CALL_OUTPUT_CONTENT_OUTCOME_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], FunctionShellCallOutputTimeoutOutcome | FunctionShellCallOutputExitOutcome]] = {
     "timeout": FunctionShellCallOutputTimeoutOutcome.from_dict,
     "exit": FunctionShellCallOutputExitOutcome.from_dict,
 }
-_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject]] = {
+_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation]] = {
     "create_file": ApplyPatchCreateFileOperation.from_dict,
     "delete_file": ApplyPatchDeleteFileOperation.from_dict,
     "update_file": ApplyPatchUpdateFileOperation.from_dict,
 }
-_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentParam | ContainerReferenceParam | UnknownObject]] = {
+_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentParam | ContainerReferenceParam]] = {
     "local": LocalEnvironmentParam.from_dict,
     "container_reference": ContainerReferenceParam.from_dict,
 }
@@ -6715,11 +6715,11 @@ _APPLY_PATCH_OPERATION_PARAM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], Ap
     "delete_file": ApplyPatchDeleteFileOperationParam.from_dict,
     "update_file": ApplyPatchUpdateFileOperationParam.from_dict,
 }
-_MODERATION_INPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ModerationResultBody | ModerationErrorBody | UnknownObject]] = {
+_MODERATION_INPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ModerationResultBody | ModerationErrorBody]] = {
     "moderation_result": ModerationResultBody.from_dict,
     "error": ModerationErrorBody.from_dict,
 }
-_MODERATION_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ModerationResultBody | ModerationErrorBody | UnknownObject]] = {
+_MODERATION_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ModerationResultBody | ModerationErrorBody]] = {
     "moderation_result": ModerationResultBody.from_dict,
     "error": ModerationErrorBody.from_dict,
 }
@@ -6753,6 +6753,11 @@ _ITEM_FIELD_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ItemField]] = {
     "custom_tool_call": CustomToolCall.from_dict,
     "custom_tool_call_output": CustomToolCallOutput.from_dict,
 }
+_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam]] = {
+    "input_text": InputTextContentParam.from_dict,
+    "input_image": InputImageContentParamAutoParam.from_dict,
+    "input_file": InputFileContentParam.from_dict,
+}
 _INPUT_ITEM_MESSAGE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], EasyInputMessage | InputMessage | OutputMessage]] = {
     "user": _parse_input_item_message_user,
     "assistant": _parse_input_item_message_assistant,
@@ -6770,9 +6775,4 @@ _ITEM_RESOURCE_MESSAGE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], InputMes
     "system": InputMessageResource.from_dict,
     "developer": InputMessageResource.from_dict,
     "assistant": OutputMessage.from_dict,
-}
-_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]] = {
-    "input_text": InputTextContentParam.from_dict,
-    "input_image": InputImageContentParamAutoParam.from_dict,
-    "input_file": InputFileContentParam.from_dict,
 }

@@ -570,7 +570,7 @@ class BetaProgramOutputItemParam(BaseModel):
     """Generated from schema `BetaProgramOutputItemParam`."""
 
     id: str
-    type: Literal["program_output"] | str
+    type: Literal["program_output"]
     call_id: str
     result: str
     status: ProgramOutputItemStatus
@@ -612,7 +612,7 @@ class BetaProgramItemParam(BaseModel):
     """Generated from schema `BetaProgramItemParam`."""
 
     id: str
-    type: Literal["program"] | str
+    type: Literal["program"]
     call_id: str
     code: str
     fingerprint: str
@@ -657,7 +657,7 @@ class BetaItemReferenceParam(BaseModel):
 class BetaCompactionTriggerItemParam(BaseModel):
     """Generated from schema `BetaCompactionTriggerItemParam`."""
 
-    type: Literal["compaction_trigger"] | str
+    type: Literal["compaction_trigger"]
     agent: Beta_AgentTagParam | None = None
 
     @classmethod
@@ -675,7 +675,7 @@ class BetaCompactionTriggerItemParam(BaseModel):
 class BetaCustomToolCall(BaseModel):
     """Generated from schema `BetaCustomToolCall`."""
 
-    type: Literal["custom_tool_call"] | str
+    type: Literal["custom_tool_call"]
     call_id: str
     name: str
     input: str
@@ -721,7 +721,7 @@ class BetaAgentTag(BaseModel):
 class BetaCustomToolCallOutput(BaseModel):
     """Generated from schema `BetaCustomToolCallOutput`."""
 
-    type: Literal["custom_tool_call_output"] | str
+    type: Literal["custom_tool_call_output"]
     call_id: str
     output: str | list[FunctionAndCustomToolCallOutput]
     agent: BetaAgentTag | None = None
@@ -747,7 +747,7 @@ class BetaCustomToolCallOutput(BaseModel):
 class BetaMCPToolCall(BaseModel):
     """Generated from schema `BetaMCPToolCall`."""
 
-    type: Literal["mcp_call"] | str
+    type: Literal["mcp_call"]
     id: str
     server_label: str
     name: str
@@ -781,7 +781,7 @@ class BetaMCPToolCall(BaseModel):
 class BetaMCPApprovalResponse(BaseModel):
     """Generated from schema `BetaMCPApprovalResponse`."""
 
-    type: Literal["mcp_approval_response"] | str
+    type: Literal["mcp_approval_response"]
     approval_request_id: str
     approve: bool
     agent: BetaAgentTag | None = None
@@ -807,7 +807,7 @@ class BetaMCPApprovalResponse(BaseModel):
 class BetaMCPApprovalRequest(BaseModel):
     """Generated from schema `BetaMCPApprovalRequest`."""
 
-    type: Literal["mcp_approval_request"] | str
+    type: Literal["mcp_approval_request"]
     id: str
     server_label: str
     name: str
@@ -833,7 +833,7 @@ class BetaMCPApprovalRequest(BaseModel):
 class BetaMCPListTools(BaseModel):
     """Generated from schema `BetaMCPListTools`."""
 
-    type: Literal["mcp_list_tools"] | str
+    type: Literal["mcp_list_tools"]
     id: str
     server_label: str
     tools: list[MCPListToolsTool]
@@ -859,7 +859,7 @@ class BetaMCPListTools(BaseModel):
 class BetaApplyPatchToolCallOutputItemParam(BaseModel):
     """Generated from schema `BetaApplyPatchToolCallOutputItemParam`."""
 
-    type: Literal["apply_patch_call_output"] | str
+    type: Literal["apply_patch_call_output"]
     call_id: str
     status: ApplyPatchCallOutputStatusParam
     agent: Beta_AgentTagParam | None = None
@@ -887,7 +887,7 @@ class BetaApplyPatchToolCallOutputItemParam(BaseModel):
 class BetaApplyPatchToolCallItemParam(BaseModel):
     """Generated from schema `BetaApplyPatchToolCallItemParam`."""
 
-    type: Literal["apply_patch_call"] | str
+    type: Literal["apply_patch_call"]
     call_id: str
     status: ApplyPatchCallStatusParam
     operation: ApplyPatchOperationParam
@@ -916,7 +916,7 @@ class BetaFunctionShellCallOutputItemParam(BaseModel):
     """Generated from schema `BetaFunctionShellCallOutputItemParam`."""
 
     call_id: str
-    type: Literal["shell_call_output"] | str
+    type: Literal["shell_call_output"]
     output: list[FunctionShellCallOutputContentParam]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
@@ -946,13 +946,13 @@ class BetaFunctionShellCallItemParam(BaseModel):
     """Generated from schema `BetaFunctionShellCallItemParam`."""
 
     call_id: str
-    type: Literal["shell_call"] | str
+    type: Literal["shell_call"]
     action: FunctionShellActionParam
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
     caller: ToolCallCallerParam | None = None
     status: FunctionShellCallItemStatus | None = None
-    environment: LocalEnvironmentParam | ContainerReferenceParam | UnknownObject | None = None
+    environment: LocalEnvironmentParam | ContainerReferenceParam | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaFunctionShellCallItemParam:
@@ -975,7 +975,7 @@ class BetaFunctionShellCallItemParam(BaseModel):
 class BetaLocalShellToolCallOutput(BaseModel):
     """Generated from schema `BetaLocalShellToolCallOutput`."""
 
-    type: Literal["local_shell_call_output"] | str
+    type: Literal["local_shell_call_output"]
     id: str
     output: str
     agent: BetaAgentTag | None = None
@@ -999,7 +999,7 @@ class BetaLocalShellToolCallOutput(BaseModel):
 class BetaLocalShellToolCall(BaseModel):
     """Generated from schema `BetaLocalShellToolCall`."""
 
-    type: Literal["local_shell_call"] | str
+    type: Literal["local_shell_call"]
     id: str
     call_id: str
     action: LocalShellExecAction
@@ -1025,13 +1025,13 @@ class BetaLocalShellToolCall(BaseModel):
 class BetaCodeInterpreterToolCall(BaseModel):
     """Generated from schema `BetaCodeInterpreterToolCall`."""
 
-    type: Literal["code_interpreter_call"] | str
+    type: Literal["code_interpreter_call"]
     id: str
     status: Literal["in_progress", "completed", "incomplete", "interpreting", "failed"] | str
     container_id: str
     agent: BetaAgentTag | None = None
     code: str | None = None
-    outputs: list[CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject] | None = None
+    outputs: list[CodeInterpreterOutputLogs | CodeInterpreterOutputImage] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaCodeInterpreterToolCall:
@@ -1053,7 +1053,7 @@ class BetaCodeInterpreterToolCall(BaseModel):
 class BetaImageGenToolCall(BaseModel):
     """Generated from schema `BetaImageGenToolCall`."""
 
-    type: Literal["image_generation_call"] | str
+    type: Literal["image_generation_call"]
     id: str
     status: Literal["in_progress", "completed", "generating", "failed"] | str
     agent: BetaAgentTag | None = None
@@ -1077,7 +1077,7 @@ class BetaImageGenToolCall(BaseModel):
 class BetaCompactionSummaryItemParam(BaseModel):
     """Generated from schema `BetaCompactionSummaryItemParam`."""
 
-    type: Literal["compaction"] | str
+    type: Literal["compaction"]
     encrypted_content: str
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
@@ -1099,7 +1099,7 @@ class BetaCompactionSummaryItemParam(BaseModel):
 class BetaReasoningItem(BaseModel):
     """Generated from schema `BetaReasoningItem`."""
 
-    type: Literal["reasoning"] | str
+    type: Literal["reasoning"]
     id: str
     summary: list[SummaryTextContent]
     agent: BetaAgentTag | None = None
@@ -1127,8 +1127,8 @@ class BetaReasoningItem(BaseModel):
 class BetaAdditionalToolsItemParam(BaseModel):
     """Generated from schema `BetaAdditionalToolsItemParam`."""
 
-    type: Literal["additional_tools"] | str
-    role: Literal["developer"] | str
+    type: Literal["additional_tools"]
+    role: Literal["developer"]
     tools: list[Tool]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
@@ -1151,7 +1151,7 @@ class BetaAdditionalToolsItemParam(BaseModel):
 class BetaToolSearchOutputItemParam(BaseModel):
     """Generated from schema `BetaToolSearchOutputItemParam`."""
 
-    type: Literal["tool_search_output"] | str
+    type: Literal["tool_search_output"]
     tools: list[Tool]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
@@ -1179,7 +1179,7 @@ class BetaToolSearchOutputItemParam(BaseModel):
 class BetaToolSearchCallItemParam(BaseModel):
     """Generated from schema `BetaToolSearchCallItemParam`."""
 
-    type: Literal["tool_search_call"] | str
+    type: Literal["tool_search_call"]
     arguments: dict[str, Any]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
@@ -1208,7 +1208,7 @@ class BetaMultiAgentCallOutputItemParam(BaseModel):
     """Generated from schema `BetaMultiAgentCallOutputItemParam`."""
 
     call_id: str
-    type: Literal["multi_agent_call_output"] | str
+    type: Literal["multi_agent_call_output"]
     action: BetaMultiAgentAction1
     output: list[BetaOutputTextContentParam]
     agent: Beta_AgentTagParam | None = None
@@ -1233,9 +1233,9 @@ class BetaMultiAgentCallOutputItemParam(BaseModel):
 class BetaOutputTextContentParam(BaseModel):
     """Generated from schema `BetaOutputTextContentParam`."""
 
-    type: Literal["output_text"] | str
+    type: Literal["output_text"]
     text: str
-    annotations: list[BetaFileCitationParam | BetaUrlCitationParam | BetaContainerFileCitationParam | UnknownObject] | None = None
+    annotations: list[BetaFileCitationParam | BetaUrlCitationParam | BetaContainerFileCitationParam] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BetaOutputTextContentParam:
@@ -1253,7 +1253,7 @@ class BetaOutputTextContentParam(BaseModel):
 class BetaContainerFileCitationParam(BaseModel):
     """Generated from schema `BetaContainerFileCitationParam`."""
 
-    type: Literal["container_file_citation"] | str
+    type: Literal["container_file_citation"]
     start_index: int
     end_index: int
     container_id: str
@@ -1279,7 +1279,7 @@ class BetaContainerFileCitationParam(BaseModel):
 class BetaUrlCitationParam(BaseModel):
     """Generated from schema `BetaUrlCitationParam`."""
 
-    type: Literal["url_citation"] | str
+    type: Literal["url_citation"]
     start_index: int
     end_index: int
     url: str
@@ -1303,7 +1303,7 @@ class BetaUrlCitationParam(BaseModel):
 class BetaFileCitationParam(BaseModel):
     """Generated from schema `BetaFileCitationParam`."""
 
-    type: Literal["file_citation"] | str
+    type: Literal["file_citation"]
     index: int
     file_id: str
     filename: str
@@ -1326,7 +1326,7 @@ class BetaMultiAgentCallItemParam(BaseModel):
     """Generated from schema `BetaMultiAgentCallItemParam`."""
 
     call_id: str
-    type: Literal["multi_agent_call"] | str
+    type: Literal["multi_agent_call"]
     action: BetaMultiAgentAction1
     arguments: str
     agent: Beta_AgentTagParam | None = None
@@ -1351,10 +1351,10 @@ class BetaMultiAgentCallItemParam(BaseModel):
 class BetaAgentMessageItemParam(BaseModel):
     """Generated from schema `BetaAgentMessageItemParam`."""
 
-    type: Literal["agent_message"] | str
+    type: Literal["agent_message"]
     author: str
     recipient: str
-    content: list[InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject]
+    content: list[InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
 
@@ -1377,7 +1377,7 @@ class BetaAgentMessageItemParam(BaseModel):
 class BetaEncryptedContentParam(BaseModel):
     """Generated from schema `BetaEncryptedContentParam`."""
 
-    type: Literal["encrypted_content"] | str
+    type: Literal["encrypted_content"]
     encrypted_content: str
 
     @classmethod
@@ -1395,8 +1395,8 @@ class BetaEncryptedContentParam(BaseModel):
 class BetaFunctionCallOutputItemParam(BaseModel):
     """Generated from schema `BetaFunctionCallOutputItemParam`."""
 
-    type: Literal["function_call_output"] | str
-    output: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]
+    type: Literal["function_call_output"]
+    output: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam]
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
     call_id: str | None = None
@@ -1427,7 +1427,7 @@ class BetaFunctionCallOutputItemParam(BaseModel):
 class BetaFunctionToolCall(BaseModel):
     """Generated from schema `BetaFunctionToolCall`."""
 
-    type: Literal["function_call"] | str
+    type: Literal["function_call"]
     call_id: str
     name: str
     arguments: str
@@ -1460,9 +1460,9 @@ class BetaWebSearchToolCall(BaseModel):
     """Generated from schema `BetaWebSearchToolCall`."""
 
     id: str
-    type: Literal["web_search_call"] | str
+    type: Literal["web_search_call"]
     status: Literal["in_progress", "searching", "completed", "failed"] | str
-    action: WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject
+    action: WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -1484,7 +1484,7 @@ class BetaComputerCallOutputItemParam(BaseModel):
     """Generated from schema `BetaComputerCallOutputItemParam`."""
 
     call_id: str
-    type: Literal["computer_call_output"] | str
+    type: Literal["computer_call_output"]
     output: ComputerScreenshotImage
     agent: Beta_AgentTagParam | None = None
     id: str | None = None
@@ -1511,7 +1511,7 @@ class BetaComputerCallOutputItemParam(BaseModel):
 class BetaComputerToolCall(BaseModel):
     """Generated from schema `BetaComputerToolCall`."""
 
-    type: Literal["computer_call"] | str
+    type: Literal["computer_call"]
     id: str
     call_id: str
     pending_safety_checks: list[ComputerCallSafetyCheckParam]
@@ -1542,7 +1542,7 @@ class BetaFileSearchToolCall(BaseModel):
     """Generated from schema `BetaFileSearchToolCall`."""
 
     id: str
-    type: Literal["file_search_call"] | str
+    type: Literal["file_search_call"]
     status: Literal["in_progress", "searching", "completed", "incomplete", "failed"] | str
     queries: list[str]
     agent: BetaAgentTag | None = None
@@ -1592,8 +1592,8 @@ class BetaOutputMessage(BaseModel):
     """Generated from schema `BetaOutputMessage`."""
 
     id: str
-    type: Literal["message"] | str
-    role: Literal["assistant"] | str
+    type: Literal["message"]
+    role: Literal["assistant"]
     content: list[OutputMessageContent]
     status: Literal["in_progress", "completed", "incomplete"] | str
     agent: BetaAgentTag | None = None
@@ -1643,7 +1643,7 @@ class BetaInputMessage(BaseModel):
 class BetaResponseItemList(BaseModel):
     """Generated from schema `BetaResponseItemList`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[BetaItemResource]
     has_more: bool
     first_id: str
@@ -1667,7 +1667,7 @@ class BetaResponseItemList(BaseModel):
 class BetaCustomToolCallOutputResource(BaseModel):
     """Generated from schema `BetaCustomToolCallOutputResource`."""
 
-    type: Literal["custom_tool_call_output"] | str
+    type: Literal["custom_tool_call_output"]
     id: str
     call_id: str
     output: str | list[FunctionAndCustomToolCallOutput]
@@ -1697,7 +1697,7 @@ class BetaCustomToolCallOutputResource(BaseModel):
 class BetaCustomToolCallResource(BaseModel):
     """Generated from schema `BetaCustomToolCallResource`."""
 
-    type: Literal["custom_tool_call"] | str
+    type: Literal["custom_tool_call"]
     id: str
     call_id: str
     name: str
@@ -1731,7 +1731,7 @@ class BetaCustomToolCallResource(BaseModel):
 class BetaMCPApprovalResponseResource(BaseModel):
     """Generated from schema `BetaMCPApprovalResponseResource`."""
 
-    type: Literal["mcp_approval_response"] | str
+    type: Literal["mcp_approval_response"]
     id: str
     approval_request_id: str
     approve: bool
@@ -1757,7 +1757,7 @@ class BetaMCPApprovalResponseResource(BaseModel):
 class BetaApplyPatchToolCallOutput(BaseModel):
     """Generated from schema `BetaApplyPatchToolCallOutput`."""
 
-    type: Literal["apply_patch_call_output"] | str
+    type: Literal["apply_patch_call_output"]
     id: str
     call_id: str
     status: ApplyPatchCallOutputStatus
@@ -1787,11 +1787,11 @@ class BetaApplyPatchToolCallOutput(BaseModel):
 class BetaApplyPatchToolCall(BaseModel):
     """Generated from schema `BetaApplyPatchToolCall`."""
 
-    type: Literal["apply_patch_call"] | str
+    type: Literal["apply_patch_call"]
     id: str
     call_id: str
     status: ApplyPatchCallStatus
-    operation: ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject
+    operation: ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation
     agent: BetaAgentTag | None = None
     caller: ToolCallCaller | None = None
     created_by: str | None = None
@@ -1817,7 +1817,7 @@ class BetaApplyPatchToolCall(BaseModel):
 class BetaFunctionShellCallOutput(BaseModel):
     """Generated from schema `BetaFunctionShellCallOutput`."""
 
-    type: Literal["shell_call_output"] | str
+    type: Literal["shell_call_output"]
     id: str
     call_id: str
     status: FunctionShellCallOutputStatusEnum
@@ -1849,14 +1849,14 @@ class BetaFunctionShellCallOutput(BaseModel):
 class BetaFunctionShellCall(BaseModel):
     """Generated from schema `BetaFunctionShellCall`."""
 
-    type: Literal["shell_call"] | str
+    type: Literal["shell_call"]
     id: str
     call_id: str
     action: FunctionShellAction
     status: FunctionShellCallStatus
     agent: BetaAgentTag | None = None
     caller: ToolCallCaller | None = None
-    environment: LocalEnvironmentResource | ContainerReferenceResource | UnknownObject | None = None
+    environment: LocalEnvironmentResource | ContainerReferenceResource | None = None
     created_by: str | None = None
 
     @classmethod
@@ -1881,7 +1881,7 @@ class BetaFunctionShellCall(BaseModel):
 class BetaCompactionBody(BaseModel):
     """Generated from schema `BetaCompactionBody`."""
 
-    type: Literal["compaction"] | str
+    type: Literal["compaction"]
     id: str
     encrypted_content: str
     agent: BetaAgentTag | None = None
@@ -1905,7 +1905,7 @@ class BetaCompactionBody(BaseModel):
 class BetaProgramOutput(BaseModel):
     """Generated from schema `BetaProgramOutput`."""
 
-    type: Literal["program_output"] | str
+    type: Literal["program_output"]
     id: str
     call_id: str
     result: str
@@ -1931,7 +1931,7 @@ class BetaProgramOutput(BaseModel):
 class BetaProgram(BaseModel):
     """Generated from schema `BetaProgram`."""
 
-    type: Literal["program"] | str
+    type: Literal["program"]
     id: str
     call_id: str
     code: str
@@ -1957,7 +1957,7 @@ class BetaProgram(BaseModel):
 class BetaAdditionalTools(BaseModel):
     """Generated from schema `BetaAdditionalTools`."""
 
-    type: Literal["additional_tools"] | str
+    type: Literal["additional_tools"]
     id: str
     role: MessageRole
     tools: list[Tool]
@@ -1981,7 +1981,7 @@ class BetaAdditionalTools(BaseModel):
 class BetaToolSearchOutput(BaseModel):
     """Generated from schema `BetaToolSearchOutput`."""
 
-    type: Literal["tool_search_output"] | str
+    type: Literal["tool_search_output"]
     id: str
     execution: ToolSearchExecutionType
     tools: list[Tool]
@@ -2011,7 +2011,7 @@ class BetaToolSearchOutput(BaseModel):
 class BetaToolSearchCall(BaseModel):
     """Generated from schema `BetaToolSearchCall`."""
 
-    type: Literal["tool_search_call"] | str
+    type: Literal["tool_search_call"]
     id: str
     execution: ToolSearchExecutionType
     arguments: Any
@@ -2041,7 +2041,7 @@ class BetaToolSearchCall(BaseModel):
 class BetaMultiAgentCallOutput(BaseModel):
     """Generated from schema `BetaMultiAgentCallOutput`."""
 
-    type: Literal["multi_agent_call_output"] | str
+    type: Literal["multi_agent_call_output"]
     id: str
     call_id: str
     action: BetaMultiAgentAction
@@ -2067,7 +2067,7 @@ class BetaMultiAgentCallOutput(BaseModel):
 class BetaMultiAgentCall(BaseModel):
     """Generated from schema `BetaMultiAgentCall`."""
 
-    type: Literal["multi_agent_call"] | str
+    type: Literal["multi_agent_call"]
     id: str
     call_id: str
     action: BetaMultiAgentAction
@@ -2093,11 +2093,11 @@ class BetaMultiAgentCall(BaseModel):
 class BetaAgentMessage(BaseModel):
     """Generated from schema `BetaAgentMessage`."""
 
-    type: Literal["agent_message"] | str
+    type: Literal["agent_message"]
     id: str
     author: str
     recipient: str
-    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]
+    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent]
     agent: BetaAgentTag | None = None
 
     @classmethod
@@ -2119,7 +2119,7 @@ class BetaAgentMessage(BaseModel):
 class BetaEncryptedContent(BaseModel):
     """Generated from schema `BetaEncryptedContent`."""
 
-    type: Literal["encrypted_content"] | str
+    type: Literal["encrypted_content"]
     encrypted_content: str
 
     @classmethod
@@ -2138,7 +2138,7 @@ class BetaFunctionToolCallOutputResource(BaseModel):
     """Generated from schema `BetaFunctionToolCallOutputResource`."""
 
     id: str
-    type: Literal["function_call_output"] | str
+    type: Literal["function_call_output"]
     output: str | list[FunctionAndCustomToolCallOutput]
     status: FunctionCallOutputStatusEnum
     agent: BetaAgentTag | None = None
@@ -2171,7 +2171,7 @@ class BetaFunctionToolCallOutputResource(BaseModel):
 class BetaFunctionToolCallOutput(BaseModel):
     """Generated from schema `BetaFunctionToolCallOutput`."""
 
-    type: Literal["function_call_output"] | str
+    type: Literal["function_call_output"]
     output: str | list[FunctionAndCustomToolCallOutput]
     agent: BetaAgentTag | None = None
     id: str | None = None
@@ -2204,7 +2204,7 @@ class BetaFunctionToolCallResource(BaseModel):
     """Generated from schema `BetaFunctionToolCallResource`."""
 
     id: str
-    type: Literal["function_call"] | str
+    type: Literal["function_call"]
     call_id: str
     name: str
     arguments: str
@@ -2237,7 +2237,7 @@ class BetaFunctionToolCallResource(BaseModel):
 class BetaComputerToolCallOutputResource(BaseModel):
     """Generated from schema `BetaComputerToolCallOutputResource`."""
 
-    type: Literal["computer_call_output"] | str
+    type: Literal["computer_call_output"]
     id: str
     call_id: str
     output: ComputerScreenshotImage
@@ -2267,7 +2267,7 @@ class BetaComputerToolCallOutputResource(BaseModel):
 class BetaComputerToolCallOutput(BaseModel):
     """Generated from schema `BetaComputerToolCallOutput`."""
 
-    type: Literal["computer_call_output"] | str
+    type: Literal["computer_call_output"]
     call_id: str
     output: ComputerScreenshotImage
     agent: BetaAgentTag | None = None
@@ -2295,7 +2295,7 @@ class BetaComputerToolCallOutput(BaseModel):
 class BetaInputMessageResource(BaseModel):
     """Generated from schema `BetaInputMessageResource`."""
 
-    type: Literal["message"] | str
+    type: Literal["message"]
     role: Literal["user", "system", "developer"] | str
     content: list[InputContent]
     id: str
@@ -2322,7 +2322,7 @@ class BetaCompactResource(BaseModel):
     """Generated from schema `BetaCompactResource`."""
 
     id: str
-    object: Literal["response.compaction"] | str
+    object: Literal["response.compaction"]
     output: list[BetaItemField]
     created_at: int
     usage: ResponseUsage
@@ -2345,11 +2345,11 @@ class BetaCompactResource(BaseModel):
 class BetaMessage(BaseModel):
     """Generated from schema `BetaMessage`."""
 
-    type: Literal["message"] | str
+    type: Literal["message"]
     id: str
     status: MessageStatus
     role: MessageRole
-    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]
+    content: list[InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent]
     agent: BetaAgentTag | None = None
     phase: MessagePhase2 | None = None
 
@@ -2373,7 +2373,7 @@ class BetaMessage(BaseModel):
 class BetaResponseCustomToolCallInputDoneEvent(BaseModel):
     """Generated from schema `BetaResponseCustomToolCallInputDoneEvent`."""
 
-    type: Literal["response.custom_tool_call_input.done"] | str
+    type: Literal["response.custom_tool_call_input.done"]
     sequence_number: int
     output_index: int
     item_id: str
@@ -2399,7 +2399,7 @@ class BetaResponseCustomToolCallInputDoneEvent(BaseModel):
 class BetaResponseCustomToolCallInputDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseCustomToolCallInputDeltaEvent`."""
 
-    type: Literal["response.custom_tool_call_input.delta"] | str
+    type: Literal["response.custom_tool_call_input.delta"]
     sequence_number: int
     output_index: int
     item_id: str
@@ -2425,7 +2425,7 @@ class BetaResponseCustomToolCallInputDeltaEvent(BaseModel):
 class BetaResponseQueuedEvent(BaseModel):
     """Generated from schema `BetaResponseQueuedEvent`."""
 
-    type: Literal["response.queued"] | str
+    type: Literal["response.queued"]
     response: BetaResponse
     sequence_number: int
     agent: BetaAgentTag | None = None
@@ -2452,7 +2452,7 @@ class BetaResponse(BaseModel, OutputTextMixin):
     tools: list[Tool]
     tool_choice: ToolChoiceParam
     id: str
-    object: Literal["response"] | str
+    object: Literal["response"]
     created_at: float
     error: ResponseError | None = None
     output: list[BetaOutputItem]
@@ -2545,7 +2545,7 @@ class BetaResponseIncompleteDetails(BaseModel):
 class BetaResponseOutputTextAnnotationAddedEvent(BaseModel):
     """Generated from schema `BetaResponseOutputTextAnnotationAddedEvent`."""
 
-    type: Literal["response.output_text.annotation.added"] | str
+    type: Literal["response.output_text.annotation.added"]
     item_id: str
     output_index: int
     content_index: int
@@ -2575,7 +2575,7 @@ class BetaResponseOutputTextAnnotationAddedEvent(BaseModel):
 class BetaResponseMCPListToolsInProgressEvent(BaseModel):
     """Generated from schema `BetaResponseMCPListToolsInProgressEvent`."""
 
-    type: Literal["response.mcp_list_tools.in_progress"] | str
+    type: Literal["response.mcp_list_tools.in_progress"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2599,7 +2599,7 @@ class BetaResponseMCPListToolsInProgressEvent(BaseModel):
 class BetaResponseMCPListToolsFailedEvent(BaseModel):
     """Generated from schema `BetaResponseMCPListToolsFailedEvent`."""
 
-    type: Literal["response.mcp_list_tools.failed"] | str
+    type: Literal["response.mcp_list_tools.failed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2623,7 +2623,7 @@ class BetaResponseMCPListToolsFailedEvent(BaseModel):
 class BetaResponseMCPListToolsCompletedEvent(BaseModel):
     """Generated from schema `BetaResponseMCPListToolsCompletedEvent`."""
 
-    type: Literal["response.mcp_list_tools.completed"] | str
+    type: Literal["response.mcp_list_tools.completed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2647,7 +2647,7 @@ class BetaResponseMCPListToolsCompletedEvent(BaseModel):
 class BetaResponseMCPCallInProgressEvent(BaseModel):
     """Generated from schema `BetaResponseMCPCallInProgressEvent`."""
 
-    type: Literal["response.mcp_call.in_progress"] | str
+    type: Literal["response.mcp_call.in_progress"]
     sequence_number: int
     output_index: int
     item_id: str
@@ -2671,7 +2671,7 @@ class BetaResponseMCPCallInProgressEvent(BaseModel):
 class BetaResponseMCPCallFailedEvent(BaseModel):
     """Generated from schema `BetaResponseMCPCallFailedEvent`."""
 
-    type: Literal["response.mcp_call.failed"] | str
+    type: Literal["response.mcp_call.failed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2695,7 +2695,7 @@ class BetaResponseMCPCallFailedEvent(BaseModel):
 class BetaResponseMCPCallCompletedEvent(BaseModel):
     """Generated from schema `BetaResponseMCPCallCompletedEvent`."""
 
-    type: Literal["response.mcp_call.completed"] | str
+    type: Literal["response.mcp_call.completed"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -2719,7 +2719,7 @@ class BetaResponseMCPCallCompletedEvent(BaseModel):
 class BetaResponseMCPCallArgumentsDoneEvent(BaseModel):
     """Generated from schema `BetaResponseMCPCallArgumentsDoneEvent`."""
 
-    type: Literal["response.mcp_call_arguments.done"] | str
+    type: Literal["response.mcp_call_arguments.done"]
     output_index: int
     item_id: str
     arguments: str
@@ -2745,7 +2745,7 @@ class BetaResponseMCPCallArgumentsDoneEvent(BaseModel):
 class BetaResponseMCPCallArgumentsDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseMCPCallArgumentsDeltaEvent`."""
 
-    type: Literal["response.mcp_call_arguments.delta"] | str
+    type: Literal["response.mcp_call_arguments.delta"]
     output_index: int
     item_id: str
     delta: str
@@ -2771,7 +2771,7 @@ class BetaResponseMCPCallArgumentsDeltaEvent(BaseModel):
 class BetaResponseImageGenCallPartialImageEvent(BaseModel):
     """Generated from schema `BetaResponseImageGenCallPartialImageEvent`."""
 
-    type: Literal["response.image_generation_call.partial_image"] | str
+    type: Literal["response.image_generation_call.partial_image"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2807,7 +2807,7 @@ class BetaResponseImageGenCallPartialImageEvent(BaseModel):
 class BetaResponseImageGenCallInProgressEvent(BaseModel):
     """Generated from schema `BetaResponseImageGenCallInProgressEvent`."""
 
-    type: Literal["response.image_generation_call.in_progress"] | str
+    type: Literal["response.image_generation_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2831,7 +2831,7 @@ class BetaResponseImageGenCallInProgressEvent(BaseModel):
 class BetaResponseImageGenCallGeneratingEvent(BaseModel):
     """Generated from schema `BetaResponseImageGenCallGeneratingEvent`."""
 
-    type: Literal["response.image_generation_call.generating"] | str
+    type: Literal["response.image_generation_call.generating"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -2855,7 +2855,7 @@ class BetaResponseImageGenCallGeneratingEvent(BaseModel):
 class BetaResponseImageGenCallCompletedEvent(BaseModel):
     """Generated from schema `BetaResponseImageGenCallCompletedEvent`."""
 
-    type: Literal["response.image_generation_call.completed"] | str
+    type: Literal["response.image_generation_call.completed"]
     output_index: int
     sequence_number: int
     item_id: str
@@ -2879,7 +2879,7 @@ class BetaResponseImageGenCallCompletedEvent(BaseModel):
 class BetaResponseReasoningTextDoneEvent(BaseModel):
     """Generated from schema `BetaResponseReasoningTextDoneEvent`."""
 
-    type: Literal["response.reasoning_text.done"] | str
+    type: Literal["response.reasoning_text.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -2907,7 +2907,7 @@ class BetaResponseReasoningTextDoneEvent(BaseModel):
 class BetaResponseReasoningTextDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseReasoningTextDeltaEvent`."""
 
-    type: Literal["response.reasoning_text.delta"] | str
+    type: Literal["response.reasoning_text.delta"]
     item_id: str
     output_index: int
     content_index: int
@@ -2935,7 +2935,7 @@ class BetaResponseReasoningTextDeltaEvent(BaseModel):
 class BetaResponseReasoningSummaryTextDoneEvent(BaseModel):
     """Generated from schema `BetaResponseReasoningSummaryTextDoneEvent`."""
 
-    type: Literal["response.reasoning_summary_text.done"] | str
+    type: Literal["response.reasoning_summary_text.done"]
     item_id: str
     output_index: int
     summary_index: int
@@ -2963,7 +2963,7 @@ class BetaResponseReasoningSummaryTextDoneEvent(BaseModel):
 class BetaResponseReasoningSummaryTextDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseReasoningSummaryTextDeltaEvent`."""
 
-    type: Literal["response.reasoning_summary_text.delta"] | str
+    type: Literal["response.reasoning_summary_text.delta"]
     item_id: str
     output_index: int
     summary_index: int
@@ -2991,7 +2991,7 @@ class BetaResponseReasoningSummaryTextDeltaEvent(BaseModel):
 class BetaResponseReasoningSummaryPartDoneEvent(BaseModel):
     """Generated from schema `BetaResponseReasoningSummaryPartDoneEvent`."""
 
-    type: Literal["response.reasoning_summary_part.done"] | str
+    type: Literal["response.reasoning_summary_part.done"]
     item_id: str
     output_index: int
     summary_index: int
@@ -3021,7 +3021,7 @@ class BetaResponseReasoningSummaryPartDoneEvent(BaseModel):
 class BetaResponseReasoningSummaryPartDoneEventPart(BaseModel):
     """Generated from schema `BetaResponseReasoningSummaryPartDoneEvent.part`."""
 
-    type: Literal["summary_text"] | str
+    type: Literal["summary_text"]
     text: str
 
     @classmethod
@@ -3039,7 +3039,7 @@ class BetaResponseReasoningSummaryPartDoneEventPart(BaseModel):
 class BetaResponseReasoningSummaryPartAddedEvent(BaseModel):
     """Generated from schema `BetaResponseReasoningSummaryPartAddedEvent`."""
 
-    type: Literal["response.reasoning_summary_part.added"] | str
+    type: Literal["response.reasoning_summary_part.added"]
     item_id: str
     output_index: int
     summary_index: int
@@ -3067,7 +3067,7 @@ class BetaResponseReasoningSummaryPartAddedEvent(BaseModel):
 class BetaResponseReasoningSummaryPartAddedEventPart(BaseModel):
     """Generated from schema `BetaResponseReasoningSummaryPartAddedEvent.part`."""
 
-    type: Literal["summary_text"] | str
+    type: Literal["summary_text"]
     text: str
 
     @classmethod
@@ -3085,7 +3085,7 @@ class BetaResponseReasoningSummaryPartAddedEventPart(BaseModel):
 class BetaResponseTextDoneEvent(BaseModel):
     """Generated from schema `BetaResponseTextDoneEvent`."""
 
-    type: Literal["response.output_text.done"] | str
+    type: Literal["response.output_text.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -3115,7 +3115,7 @@ class BetaResponseTextDoneEvent(BaseModel):
 class BetaResponseTextDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseTextDeltaEvent`."""
 
-    type: Literal["response.output_text.delta"] | str
+    type: Literal["response.output_text.delta"]
     item_id: str
     output_index: int
     content_index: int
@@ -3145,7 +3145,7 @@ class BetaResponseTextDeltaEvent(BaseModel):
 class BetaResponseRefusalDoneEvent(BaseModel):
     """Generated from schema `BetaResponseRefusalDoneEvent`."""
 
-    type: Literal["response.refusal.done"] | str
+    type: Literal["response.refusal.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -3173,7 +3173,7 @@ class BetaResponseRefusalDoneEvent(BaseModel):
 class BetaResponseRefusalDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseRefusalDeltaEvent`."""
 
-    type: Literal["response.refusal.delta"] | str
+    type: Literal["response.refusal.delta"]
     item_id: str
     output_index: int
     content_index: int
@@ -3201,7 +3201,7 @@ class BetaResponseRefusalDeltaEvent(BaseModel):
 class BetaResponseOutputItemDoneEvent(BaseModel):
     """Generated from schema `BetaResponseOutputItemDoneEvent`."""
 
-    type: Literal["response.output_item.done"] | str
+    type: Literal["response.output_item.done"]
     output_index: int
     sequence_number: int
     item: BetaOutputItem
@@ -3225,7 +3225,7 @@ class BetaResponseOutputItemDoneEvent(BaseModel):
 class BetaResponseOutputItemAddedEvent(BaseModel):
     """Generated from schema `BetaResponseOutputItemAddedEvent`."""
 
-    type: Literal["response.output_item.added"] | str
+    type: Literal["response.output_item.added"]
     output_index: int
     sequence_number: int
     item: BetaOutputItem
@@ -3249,7 +3249,7 @@ class BetaResponseOutputItemAddedEvent(BaseModel):
 class BetaResponseInProgressEvent(BaseModel):
     """Generated from schema `BetaResponseInProgressEvent`."""
 
-    type: Literal["response.in_progress"] | str
+    type: Literal["response.in_progress"]
     response: BetaResponse
     sequence_number: int
     agent: BetaAgentTag | None = None
@@ -3271,7 +3271,7 @@ class BetaResponseInProgressEvent(BaseModel):
 class BetaResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
     """Generated from schema `BetaResponseShellCallOutputContentDoneStreamingEvent`."""
 
-    type: Literal["response.shell_call_output_content.done"] | str
+    type: Literal["response.shell_call_output_content.done"]
     sequence_number: int
     item_id: str
     output_index: int
@@ -3299,7 +3299,7 @@ class BetaResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
 class BetaResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
     """Generated from schema `BetaResponseShellCallOutputContentDeltaStreamingEvent`."""
 
-    type: Literal["response.shell_call_output_content.delta"] | str
+    type: Literal["response.shell_call_output_content.delta"]
     sequence_number: int
     item_id: str
     output_index: int
@@ -3327,7 +3327,7 @@ class BetaResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
 class BetaResponseShellCallCommandDoneStreamingEvent(BaseModel):
     """Generated from schema `BetaResponseShellCallCommandDoneStreamingEvent`."""
 
-    type: Literal["response.shell_call_command.done"] | str
+    type: Literal["response.shell_call_command.done"]
     sequence_number: int
     output_index: int
     command_index: int
@@ -3353,7 +3353,7 @@ class BetaResponseShellCallCommandDoneStreamingEvent(BaseModel):
 class BetaResponseShellCallCommandDeltaStreamingEvent(BaseModel):
     """Generated from schema `BetaResponseShellCallCommandDeltaStreamingEvent`."""
 
-    type: Literal["response.shell_call_command.delta"] | str
+    type: Literal["response.shell_call_command.delta"]
     sequence_number: int
     output_index: int
     command_index: int
@@ -3381,7 +3381,7 @@ class BetaResponseShellCallCommandDeltaStreamingEvent(BaseModel):
 class BetaResponseShellCallCommandAddedStreamingEvent(BaseModel):
     """Generated from schema `BetaResponseShellCallCommandAddedStreamingEvent`."""
 
-    type: Literal["response.shell_call_command.added"] | str
+    type: Literal["response.shell_call_command.added"]
     sequence_number: int
     output_index: int
     command_index: int
@@ -3407,7 +3407,7 @@ class BetaResponseShellCallCommandAddedStreamingEvent(BaseModel):
 class BetaResponseFunctionCallArgumentsDoneEvent(BaseModel):
     """Generated from schema `BetaResponseFunctionCallArgumentsDoneEvent`."""
 
-    type: Literal["response.function_call_arguments.done"] | str
+    type: Literal["response.function_call_arguments.done"]
     item_id: str
     name: str
     output_index: int
@@ -3435,7 +3435,7 @@ class BetaResponseFunctionCallArgumentsDoneEvent(BaseModel):
 class BetaResponseFunctionCallArgumentsDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseFunctionCallArgumentsDeltaEvent`."""
 
-    type: Literal["response.function_call_arguments.delta"] | str
+    type: Literal["response.function_call_arguments.delta"]
     item_id: str
     output_index: int
     sequence_number: int
@@ -3461,7 +3461,7 @@ class BetaResponseFunctionCallArgumentsDeltaEvent(BaseModel):
 class BetaResponseFileSearchCallSearchingEvent(BaseModel):
     """Generated from schema `BetaResponseFileSearchCallSearchingEvent`."""
 
-    type: Literal["response.file_search_call.searching"] | str
+    type: Literal["response.file_search_call.searching"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3485,7 +3485,7 @@ class BetaResponseFileSearchCallSearchingEvent(BaseModel):
 class BetaResponseFileSearchCallInProgressEvent(BaseModel):
     """Generated from schema `BetaResponseFileSearchCallInProgressEvent`."""
 
-    type: Literal["response.file_search_call.in_progress"] | str
+    type: Literal["response.file_search_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3509,7 +3509,7 @@ class BetaResponseFileSearchCallInProgressEvent(BaseModel):
 class BetaResponseFileSearchCallCompletedEvent(BaseModel):
     """Generated from schema `BetaResponseFileSearchCallCompletedEvent`."""
 
-    type: Literal["response.file_search_call.completed"] | str
+    type: Literal["response.file_search_call.completed"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3533,7 +3533,7 @@ class BetaResponseFileSearchCallCompletedEvent(BaseModel):
 class BetaResponseErrorEvent(BaseModel):
     """Generated from schema `BetaResponseErrorEvent`."""
 
-    type: Literal["error"] | str
+    type: Literal["error"]
     message: str
     sequence_number: int
     agent: BetaAgentTag | None = None
@@ -3559,7 +3559,7 @@ class BetaResponseErrorEvent(BaseModel):
 class BetaResponseCreatedEvent(BaseModel):
     """Generated from schema `BetaResponseCreatedEvent`."""
 
-    type: Literal["response.created"] | str
+    type: Literal["response.created"]
     response: BetaResponse
     sequence_number: int
     agent: BetaAgentTag | None = None
@@ -3581,7 +3581,7 @@ class BetaResponseCreatedEvent(BaseModel):
 class BetaResponseContentPartDoneEvent(BaseModel):
     """Generated from schema `BetaResponseContentPartDoneEvent`."""
 
-    type: Literal["response.content_part.done"] | str
+    type: Literal["response.content_part.done"]
     item_id: str
     output_index: int
     content_index: int
@@ -3609,7 +3609,7 @@ class BetaResponseContentPartDoneEvent(BaseModel):
 class BetaResponseContentPartAddedEvent(BaseModel):
     """Generated from schema `BetaResponseContentPartAddedEvent`."""
 
-    type: Literal["response.content_part.added"] | str
+    type: Literal["response.content_part.added"]
     item_id: str
     output_index: int
     content_index: int
@@ -3637,7 +3637,7 @@ class BetaResponseContentPartAddedEvent(BaseModel):
 class BetaResponseCompletedEvent(BaseModel):
     """Generated from schema `BetaResponseCompletedEvent`."""
 
-    type: Literal["response.completed"] | str
+    type: Literal["response.completed"]
     response: BetaResponse
     sequence_number: int
     agent: BetaAgentTag | None = None
@@ -3659,7 +3659,7 @@ class BetaResponseCompletedEvent(BaseModel):
 class BetaResponseCodeInterpreterCallInterpretingEvent(BaseModel):
     """Generated from schema `BetaResponseCodeInterpreterCallInterpretingEvent`."""
 
-    type: Literal["response.code_interpreter_call.interpreting"] | str
+    type: Literal["response.code_interpreter_call.interpreting"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3683,7 +3683,7 @@ class BetaResponseCodeInterpreterCallInterpretingEvent(BaseModel):
 class BetaResponseCodeInterpreterCallInProgressEvent(BaseModel):
     """Generated from schema `BetaResponseCodeInterpreterCallInProgressEvent`."""
 
-    type: Literal["response.code_interpreter_call.in_progress"] | str
+    type: Literal["response.code_interpreter_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3707,7 +3707,7 @@ class BetaResponseCodeInterpreterCallInProgressEvent(BaseModel):
 class BetaResponseCodeInterpreterCallCompletedEvent(BaseModel):
     """Generated from schema `BetaResponseCodeInterpreterCallCompletedEvent`."""
 
-    type: Literal["response.code_interpreter_call.completed"] | str
+    type: Literal["response.code_interpreter_call.completed"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3731,7 +3731,7 @@ class BetaResponseCodeInterpreterCallCompletedEvent(BaseModel):
 class BetaResponseCodeInterpreterCallCodeDoneEvent(BaseModel):
     """Generated from schema `BetaResponseCodeInterpreterCallCodeDoneEvent`."""
 
-    type: Literal["response.code_interpreter_call_code.done"] | str
+    type: Literal["response.code_interpreter_call_code.done"]
     output_index: int
     item_id: str
     code: str
@@ -3757,7 +3757,7 @@ class BetaResponseCodeInterpreterCallCodeDoneEvent(BaseModel):
 class BetaResponseCodeInterpreterCallCodeDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseCodeInterpreterCallCodeDeltaEvent`."""
 
-    type: Literal["response.code_interpreter_call_code.delta"] | str
+    type: Literal["response.code_interpreter_call_code.delta"]
     output_index: int
     item_id: str
     delta: str
@@ -3783,7 +3783,7 @@ class BetaResponseCodeInterpreterCallCodeDeltaEvent(BaseModel):
 class BetaResponseAudioTranscriptDoneEvent(BaseModel):
     """Generated from schema `BetaResponseAudioTranscriptDoneEvent`."""
 
-    type: Literal["response.audio.transcript.done"] | str
+    type: Literal["response.audio.transcript.done"]
     sequence_number: int
     agent: BetaAgentTag | None = None
 
@@ -3803,7 +3803,7 @@ class BetaResponseAudioTranscriptDoneEvent(BaseModel):
 class BetaResponseAudioTranscriptDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseAudioTranscriptDeltaEvent`."""
 
-    type: Literal["response.audio.transcript.delta"] | str
+    type: Literal["response.audio.transcript.delta"]
     delta: str
     sequence_number: int
     agent: BetaAgentTag | None = None
@@ -3825,7 +3825,7 @@ class BetaResponseAudioTranscriptDeltaEvent(BaseModel):
 class BetaResponseAudioDoneEvent(BaseModel):
     """Generated from schema `BetaResponseAudioDoneEvent`."""
 
-    type: Literal["response.audio.done"] | str
+    type: Literal["response.audio.done"]
     sequence_number: int
     agent: BetaAgentTag | None = None
 
@@ -3845,7 +3845,7 @@ class BetaResponseAudioDoneEvent(BaseModel):
 class BetaResponseAudioDeltaEvent(BaseModel):
     """Generated from schema `BetaResponseAudioDeltaEvent`."""
 
-    type: Literal["response.audio.delta"] | str
+    type: Literal["response.audio.delta"]
     sequence_number: int
     delta: str
     agent: BetaAgentTag | None = None
@@ -3867,7 +3867,7 @@ class BetaResponseAudioDeltaEvent(BaseModel):
 class BetaResponseIncompleteEvent(BaseModel):
     """Generated from schema `BetaResponseIncompleteEvent`."""
 
-    type: Literal["response.incomplete"] | str
+    type: Literal["response.incomplete"]
     response: BetaResponse
     sequence_number: int
     agent: BetaAgentTag | None = None
@@ -3889,7 +3889,7 @@ class BetaResponseIncompleteEvent(BaseModel):
 class BetaResponseFailedEvent(BaseModel):
     """Generated from schema `BetaResponseFailedEvent`."""
 
-    type: Literal["response.failed"] | str
+    type: Literal["response.failed"]
     sequence_number: int
     response: BetaResponse
     agent: BetaAgentTag | None = None
@@ -3911,7 +3911,7 @@ class BetaResponseFailedEvent(BaseModel):
 class BetaResponseWebSearchCallCompletedEvent(BaseModel):
     """Generated from schema `BetaResponseWebSearchCallCompletedEvent`."""
 
-    type: Literal["response.web_search_call.completed"] | str
+    type: Literal["response.web_search_call.completed"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3935,7 +3935,7 @@ class BetaResponseWebSearchCallCompletedEvent(BaseModel):
 class BetaResponseWebSearchCallSearchingEvent(BaseModel):
     """Generated from schema `BetaResponseWebSearchCallSearchingEvent`."""
 
-    type: Literal["response.web_search_call.searching"] | str
+    type: Literal["response.web_search_call.searching"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3959,7 +3959,7 @@ class BetaResponseWebSearchCallSearchingEvent(BaseModel):
 class BetaResponseWebSearchCallInProgressEvent(BaseModel):
     """Generated from schema `BetaResponseWebSearchCallInProgressEvent`."""
 
-    type: Literal["response.web_search_call.in_progress"] | str
+    type: Literal["response.web_search_call.in_progress"]
     output_index: int
     item_id: str
     sequence_number: int
@@ -3983,7 +3983,7 @@ def parse_beta_input_item(d: Any) -> BetaInputItem:
     """Build a `BetaInputItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _BETA_INPUT_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -3992,7 +3992,7 @@ def parse_beta_item(d: Any) -> BetaItem:
     if isinstance(d, Mapping):
         parse = _BETA_ITEM_BY_TYPE.get(d.get("type"))
         if parse is None:
-            return UnknownObject.from_dict(d) if "type" in d else _parse_beta_item_message(d)
+            return UnknownObject.from_dict(d) if "type" in d else _parse_beta_item_message(d)  # type: ignore[return-value]
         return parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
@@ -4004,45 +4004,45 @@ def _parse_beta_custom_tool_call_output_output(d: Any) -> str | list[FunctionAnd
     return kept
 
 
-def _parse_beta_function_shell_call_item_param_environment(d: Any) -> LocalEnvironmentParam | ContainerReferenceParam | UnknownObject:
+def _parse_beta_function_shell_call_item_param_environment(d: Any) -> LocalEnvironmentParam | ContainerReferenceParam:
     if isinstance(d, Mapping):
         parse = _BETA_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_code_interpreter_tool_call_output(d: Any) -> CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject:
+def _parse_beta_code_interpreter_tool_call_output(d: Any) -> CodeInterpreterOutputLogs | CodeInterpreterOutputImage:
     if isinstance(d, Mapping):
         parse = _BETA_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_output_text_content_param_annotation(d: Any) -> BetaFileCitationParam | BetaUrlCitationParam | BetaContainerFileCitationParam | UnknownObject:
+def _parse_beta_output_text_content_param_annotation(d: Any) -> BetaFileCitationParam | BetaUrlCitationParam | BetaContainerFileCitationParam:
     if isinstance(d, Mapping):
         parse = _BETA_OUTPUT_TEXT_CONTENT_PARAM_ANNOTATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_agent_message_item_param_content(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject:
+def _parse_beta_agent_message_item_param_content(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam:
     if isinstance(d, Mapping):
         parse = _BETA_AGENT_MESSAGE_ITEM_PARAM_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_function_call_output_item_param_output(d: Any) -> str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]:
+def _parse_beta_function_call_output_item_param_output(d: Any) -> str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam]:
     if isinstance(d, list):
         return [_parse_beta_function_call_output_item_param_output_variant2(x) for x in d]
-    kept: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject] = d
+    kept: str | list[InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam] = d
     return kept
 
 
-def _parse_beta_web_search_tool_call_action(d: Any) -> WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject:
+def _parse_beta_web_search_tool_call_action(d: Any) -> WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind:
     if isinstance(d, Mapping):
         parse = _BETA_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -4050,7 +4050,7 @@ def parse_beta_item_resource(d: Any) -> BetaItemResource:
     """Build a `BetaItemResource` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _BETA_ITEM_RESOURCE_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -4061,24 +4061,24 @@ def _parse_beta_custom_tool_call_output_resource_output(d: Any) -> str | list[Fu
     return kept
 
 
-def _parse_beta_apply_patch_tool_call_operation(d: Any) -> ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject:
+def _parse_beta_apply_patch_tool_call_operation(d: Any) -> ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation:
     if isinstance(d, Mapping):
         parse = _BETA_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_function_shell_call_environment(d: Any) -> LocalEnvironmentResource | ContainerReferenceResource | UnknownObject:
+def _parse_beta_function_shell_call_environment(d: Any) -> LocalEnvironmentResource | ContainerReferenceResource:
     if isinstance(d, Mapping):
         parse = _BETA_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_agent_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject:
+def _parse_beta_agent_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent:
     if isinstance(d, Mapping):
         parse = _BETA_AGENT_MESSAGE_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -4100,14 +4100,14 @@ def parse_beta_item_field(d: Any) -> BetaItemField:
     """Build a `BetaItemField` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _BETA_ITEM_FIELD_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-def _parse_beta_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject:
+def _parse_beta_message_content(d: Any) -> InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent:
     if isinstance(d, Mapping):
         parse = _BETA_MESSAGE_CONTENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -4122,7 +4122,7 @@ def parse_beta_output_item(d: Any) -> BetaOutputItem:
     """Build a `BetaOutputItem` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _BETA_OUTPUT_ITEM_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -4130,7 +4130,14 @@ def parse_beta_response_stream_event(d: Any) -> BetaResponseStreamEvent:
     """Build a `BetaResponseStreamEvent` from decoded JSON, dispatching on its shape."""
     if isinstance(d, Mapping):
         parse = _BETA_RESPONSE_STREAM_EVENT_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def _parse_beta_function_call_output_item_param_output_variant2(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam:
+    if isinstance(d, Mapping):
+        parse = _BETA_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -4152,13 +4159,6 @@ def _parse_beta_item_resource_message(d: Any) -> BetaInputMessageResource | Beta
     if isinstance(d, Mapping):
         parse = _BETA_ITEM_RESOURCE_MESSAGE_BY_ROLE.get(d.get("role"))
         return BetaInputMessageResource.from_dict(d) if parse is None else parse(d)
-    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
-
-
-def _parse_beta_function_call_output_item_param_output_variant2(d: Any) -> InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject:
-    if isinstance(d, Mapping):
-        parse = _BETA_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
@@ -4188,14 +4188,14 @@ def _parse_beta_input_item_message_developer(d: Any) -> EasyInputMessage | BetaI
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-BetaResponseStreamEvent: TypeAlias = "BetaResponseAudioDeltaEvent | BetaResponseAudioDoneEvent | BetaResponseAudioTranscriptDeltaEvent | BetaResponseAudioTranscriptDoneEvent | BetaResponseCodeInterpreterCallCodeDeltaEvent | BetaResponseCodeInterpreterCallCodeDoneEvent | BetaResponseCodeInterpreterCallCompletedEvent | BetaResponseCodeInterpreterCallInProgressEvent | BetaResponseCodeInterpreterCallInterpretingEvent | BetaResponseCompletedEvent | BetaResponseContentPartAddedEvent | BetaResponseContentPartDoneEvent | BetaResponseCreatedEvent | BetaResponseErrorEvent | BetaResponseFileSearchCallCompletedEvent | BetaResponseFileSearchCallInProgressEvent | BetaResponseFileSearchCallSearchingEvent | BetaResponseFunctionCallArgumentsDeltaEvent | BetaResponseFunctionCallArgumentsDoneEvent | BetaResponseShellCallCommandAddedStreamingEvent | BetaResponseShellCallCommandDeltaStreamingEvent | BetaResponseShellCallCommandDoneStreamingEvent | BetaResponseShellCallOutputContentDeltaStreamingEvent | BetaResponseShellCallOutputContentDoneStreamingEvent | BetaResponseInProgressEvent | BetaResponseFailedEvent | BetaResponseIncompleteEvent | BetaResponseOutputItemAddedEvent | BetaResponseOutputItemDoneEvent | BetaResponseReasoningSummaryPartAddedEvent | BetaResponseReasoningSummaryPartDoneEvent | BetaResponseReasoningSummaryTextDeltaEvent | BetaResponseReasoningSummaryTextDoneEvent | BetaResponseReasoningTextDeltaEvent | BetaResponseReasoningTextDoneEvent | BetaResponseRefusalDeltaEvent | BetaResponseRefusalDoneEvent | BetaResponseTextDeltaEvent | BetaResponseTextDoneEvent | BetaResponseWebSearchCallCompletedEvent | BetaResponseWebSearchCallInProgressEvent | BetaResponseWebSearchCallSearchingEvent | BetaResponseImageGenCallCompletedEvent | BetaResponseImageGenCallGeneratingEvent | BetaResponseImageGenCallInProgressEvent | BetaResponseImageGenCallPartialImageEvent | BetaResponseMCPCallArgumentsDeltaEvent | BetaResponseMCPCallArgumentsDoneEvent | BetaResponseMCPCallCompletedEvent | BetaResponseMCPCallFailedEvent | BetaResponseMCPCallInProgressEvent | BetaResponseMCPListToolsCompletedEvent | BetaResponseMCPListToolsFailedEvent | BetaResponseMCPListToolsInProgressEvent | BetaResponseOutputTextAnnotationAddedEvent | BetaResponseQueuedEvent | BetaResponseCustomToolCallInputDeltaEvent | BetaResponseCustomToolCallInputDoneEvent | UnknownObject"
-BetaOutputItem: TypeAlias = "BetaOutputMessage | BetaFileSearchToolCall | BetaFunctionToolCall | BetaFunctionToolCallOutputResource | BetaAgentMessage | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaWebSearchToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaReasoningItem | BetaProgram | BetaProgramOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaCompactionBody | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPToolCall | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaCustomToolCall | BetaCustomToolCallOutputResource | UnknownObject"
-BetaItemField: TypeAlias = "BetaMessage | BetaProgram | BetaProgramOutput | BetaFunctionToolCall | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaAgentMessage | BetaFunctionToolCallOutput | BetaFileSearchToolCall | BetaWebSearchToolCall | BetaImageGenToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaReasoningItem | BetaCompactionBody | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaMCPToolCall | BetaCustomToolCall | BetaCustomToolCallOutput | UnknownObject"
+BetaResponseStreamEvent: TypeAlias = "BetaResponseAudioDeltaEvent | BetaResponseAudioDoneEvent | BetaResponseAudioTranscriptDeltaEvent | BetaResponseAudioTranscriptDoneEvent | BetaResponseCodeInterpreterCallCodeDeltaEvent | BetaResponseCodeInterpreterCallCodeDoneEvent | BetaResponseCodeInterpreterCallCompletedEvent | BetaResponseCodeInterpreterCallInProgressEvent | BetaResponseCodeInterpreterCallInterpretingEvent | BetaResponseCompletedEvent | BetaResponseContentPartAddedEvent | BetaResponseContentPartDoneEvent | BetaResponseCreatedEvent | BetaResponseErrorEvent | BetaResponseFileSearchCallCompletedEvent | BetaResponseFileSearchCallInProgressEvent | BetaResponseFileSearchCallSearchingEvent | BetaResponseFunctionCallArgumentsDeltaEvent | BetaResponseFunctionCallArgumentsDoneEvent | BetaResponseShellCallCommandAddedStreamingEvent | BetaResponseShellCallCommandDeltaStreamingEvent | BetaResponseShellCallCommandDoneStreamingEvent | BetaResponseShellCallOutputContentDeltaStreamingEvent | BetaResponseShellCallOutputContentDoneStreamingEvent | BetaResponseInProgressEvent | BetaResponseFailedEvent | BetaResponseIncompleteEvent | BetaResponseOutputItemAddedEvent | BetaResponseOutputItemDoneEvent | BetaResponseReasoningSummaryPartAddedEvent | BetaResponseReasoningSummaryPartDoneEvent | BetaResponseReasoningSummaryTextDeltaEvent | BetaResponseReasoningSummaryTextDoneEvent | BetaResponseReasoningTextDeltaEvent | BetaResponseReasoningTextDoneEvent | BetaResponseRefusalDeltaEvent | BetaResponseRefusalDoneEvent | BetaResponseTextDeltaEvent | BetaResponseTextDoneEvent | BetaResponseWebSearchCallCompletedEvent | BetaResponseWebSearchCallInProgressEvent | BetaResponseWebSearchCallSearchingEvent | BetaResponseImageGenCallCompletedEvent | BetaResponseImageGenCallGeneratingEvent | BetaResponseImageGenCallInProgressEvent | BetaResponseImageGenCallPartialImageEvent | BetaResponseMCPCallArgumentsDeltaEvent | BetaResponseMCPCallArgumentsDoneEvent | BetaResponseMCPCallCompletedEvent | BetaResponseMCPCallFailedEvent | BetaResponseMCPCallInProgressEvent | BetaResponseMCPListToolsCompletedEvent | BetaResponseMCPListToolsFailedEvent | BetaResponseMCPListToolsInProgressEvent | BetaResponseOutputTextAnnotationAddedEvent | BetaResponseQueuedEvent | BetaResponseCustomToolCallInputDeltaEvent | BetaResponseCustomToolCallInputDoneEvent"
+BetaOutputItem: TypeAlias = "BetaOutputMessage | BetaFileSearchToolCall | BetaFunctionToolCall | BetaFunctionToolCallOutputResource | BetaAgentMessage | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaWebSearchToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaReasoningItem | BetaProgram | BetaProgramOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaCompactionBody | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPToolCall | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaCustomToolCall | BetaCustomToolCallOutputResource"
+BetaItemField: TypeAlias = "BetaMessage | BetaProgram | BetaProgramOutput | BetaFunctionToolCall | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaAgentMessage | BetaFunctionToolCallOutput | BetaFileSearchToolCall | BetaWebSearchToolCall | BetaImageGenToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaReasoningItem | BetaCompactionBody | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaMCPToolCall | BetaCustomToolCall | BetaCustomToolCallOutput"
 BetaMultiAgentAction: TypeAlias = 'Literal["spawn_agent", "interrupt_agent", "list_agents", "send_message", "followup_task", "wait_agent"] | str'
-BetaItemResource: TypeAlias = "BetaInputMessageResource | BetaOutputMessage | BetaFileSearchToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaWebSearchToolCall | BetaFunctionToolCallResource | BetaFunctionToolCallOutputResource | BetaAgentMessage | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaReasoningItem | BetaProgram | BetaProgramOutput | BetaCompactionBody | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaMCPToolCall | BetaCustomToolCallResource | BetaCustomToolCallOutputResource | UnknownObject"
+BetaItemResource: TypeAlias = "BetaInputMessageResource | BetaOutputMessage | BetaFileSearchToolCall | BetaComputerToolCall | BetaComputerToolCallOutputResource | BetaWebSearchToolCall | BetaFunctionToolCallResource | BetaFunctionToolCallOutputResource | BetaAgentMessage | BetaMultiAgentCall | BetaMultiAgentCallOutput | BetaToolSearchCall | BetaToolSearchOutput | BetaAdditionalTools | BetaReasoningItem | BetaProgram | BetaProgramOutput | BetaCompactionBody | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCall | BetaFunctionShellCallOutput | BetaApplyPatchToolCall | BetaApplyPatchToolCallOutput | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponseResource | BetaMCPToolCall | BetaCustomToolCallResource | BetaCustomToolCallOutputResource"
 BetaMultiAgentAction1: TypeAlias = 'Literal["spawn_agent", "interrupt_agent", "list_agents", "send_message", "followup_task", "wait_agent"] | str'
-BetaItem: TypeAlias = "BetaInputMessage | BetaOutputMessage | BetaFileSearchToolCall | BetaComputerToolCall | BetaComputerCallOutputItemParam | BetaWebSearchToolCall | BetaFunctionToolCall | BetaFunctionCallOutputItemParam | BetaAgentMessageItemParam | BetaMultiAgentCallItemParam | BetaMultiAgentCallOutputItemParam | BetaToolSearchCallItemParam | BetaToolSearchOutputItemParam | BetaAdditionalToolsItemParam | BetaReasoningItem | BetaCompactionSummaryItemParam | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCallItemParam | BetaFunctionShellCallOutputItemParam | BetaApplyPatchToolCallItemParam | BetaApplyPatchToolCallOutputItemParam | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponse | BetaMCPToolCall | BetaCustomToolCallOutput | BetaCustomToolCall | UnknownObject"
-BetaInputItem: TypeAlias = "EasyInputMessage | BetaItem | BetaCompactionTriggerItemParam | BetaItemReferenceParam | BetaProgramItemParam | BetaProgramOutputItemParam | UnknownObject"
+BetaItem: TypeAlias = "BetaInputMessage | BetaOutputMessage | BetaFileSearchToolCall | BetaComputerToolCall | BetaComputerCallOutputItemParam | BetaWebSearchToolCall | BetaFunctionToolCall | BetaFunctionCallOutputItemParam | BetaAgentMessageItemParam | BetaMultiAgentCallItemParam | BetaMultiAgentCallOutputItemParam | BetaToolSearchCallItemParam | BetaToolSearchOutputItemParam | BetaAdditionalToolsItemParam | BetaReasoningItem | BetaCompactionSummaryItemParam | BetaImageGenToolCall | BetaCodeInterpreterToolCall | BetaLocalShellToolCall | BetaLocalShellToolCallOutput | BetaFunctionShellCallItemParam | BetaFunctionShellCallOutputItemParam | BetaApplyPatchToolCallItemParam | BetaApplyPatchToolCallOutputItemParam | BetaMCPListTools | BetaMCPApprovalRequest | BetaMCPApprovalResponse | BetaMCPToolCall | BetaCustomToolCallOutput | BetaCustomToolCall"
+BetaInputItem: TypeAlias = "EasyInputMessage | BetaItem | BetaCompactionTriggerItemParam | BetaItemReferenceParam | BetaProgramItemParam | BetaProgramOutputItemParam"
 _BETA_INPUT_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaInputItem]] = {
     "message": _parse_beta_input_item_message,
     "file_search_call": BetaFileSearchToolCall.from_dict,
@@ -4262,25 +4262,25 @@ _BETA_ITEM_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItem]] = {
     "custom_tool_call_output": BetaCustomToolCallOutput.from_dict,
     "custom_tool_call": BetaCustomToolCall.from_dict,
 }
-_BETA_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentParam | ContainerReferenceParam | UnknownObject]] = {
+_BETA_FUNCTION_SHELL_CALL_ITEM_PARAM_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentParam | ContainerReferenceParam]] = {
     "local": LocalEnvironmentParam.from_dict,
     "container_reference": ContainerReferenceParam.from_dict,
 }
-_BETA_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CodeInterpreterOutputLogs | CodeInterpreterOutputImage | UnknownObject]] = {
+_BETA_CODE_INTERPRETER_TOOL_CALL_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CodeInterpreterOutputLogs | CodeInterpreterOutputImage]] = {
     "logs": CodeInterpreterOutputLogs.from_dict,
     "image": CodeInterpreterOutputImage.from_dict,
 }
-_BETA_OUTPUT_TEXT_CONTENT_PARAM_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFileCitationParam | BetaUrlCitationParam | BetaContainerFileCitationParam | UnknownObject]] = {
+_BETA_OUTPUT_TEXT_CONTENT_PARAM_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaFileCitationParam | BetaUrlCitationParam | BetaContainerFileCitationParam]] = {
     "file_citation": BetaFileCitationParam.from_dict,
     "url_citation": BetaUrlCitationParam.from_dict,
     "container_file_citation": BetaContainerFileCitationParam.from_dict,
 }
-_BETA_AGENT_MESSAGE_ITEM_PARAM_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam | UnknownObject]] = {
+_BETA_AGENT_MESSAGE_ITEM_PARAM_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | BetaEncryptedContentParam]] = {
     "input_text": InputTextContentParam.from_dict,
     "input_image": InputImageContentParamAutoParam.from_dict,
     "encrypted_content": BetaEncryptedContentParam.from_dict,
 }
-_BETA_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | UnknownObject]] = {
+_BETA_WEB_SEARCH_TOOL_CALL_ACTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind]] = {
     "search": WebSearchActionSearch.from_dict,
     "open_page": WebSearchActionOpenPage.from_dict,
     "find_in_page": WebSearchActionFind.from_dict,
@@ -4318,16 +4318,16 @@ _BETA_ITEM_RESOURCE_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItemRes
     "custom_tool_call": BetaCustomToolCallResource.from_dict,
     "custom_tool_call_output": BetaCustomToolCallOutputResource.from_dict,
 }
-_BETA_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation | UnknownObject]] = {
+_BETA_APPLY_PATCH_TOOL_CALL_OPERATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], ApplyPatchCreateFileOperation | ApplyPatchDeleteFileOperation | ApplyPatchUpdateFileOperation]] = {
     "create_file": ApplyPatchCreateFileOperation.from_dict,
     "delete_file": ApplyPatchDeleteFileOperation.from_dict,
     "update_file": ApplyPatchUpdateFileOperation.from_dict,
 }
-_BETA_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentResource | ContainerReferenceResource | UnknownObject]] = {
+_BETA_FUNCTION_SHELL_CALL_ENVIRONMENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], LocalEnvironmentResource | ContainerReferenceResource]] = {
     "local": LocalEnvironmentResource.from_dict,
     "container_reference": ContainerReferenceResource.from_dict,
 }
-_BETA_AGENT_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]] = {
+_BETA_AGENT_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent]] = {
     "input_text": InputTextContent.from_dict,
     "output_text": OutputTextContent.from_dict,
     "text": TextContent.from_dict,
@@ -4372,7 +4372,7 @@ _BETA_ITEM_FIELD_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], BetaItemField]
     "custom_tool_call": BetaCustomToolCall.from_dict,
     "custom_tool_call_output": BetaCustomToolCallOutput.from_dict,
 }
-_BETA_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent | UnknownObject]] = {
+_BETA_MESSAGE_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContent | OutputTextContent | TextContent | SummaryTextContent | ReasoningTextContent | RefusalContent | InputImageContent | ComputerScreenshotContent | InputFileContent | BetaEncryptedContent]] = {
     "input_text": InputTextContent.from_dict,
     "output_text": OutputTextContent.from_dict,
     "text": TextContent.from_dict,
@@ -4477,6 +4477,11 @@ _BETA_RESPONSE_STREAM_EVENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], Bet
     "response.custom_tool_call_input.delta": BetaResponseCustomToolCallInputDeltaEvent.from_dict,
     "response.custom_tool_call_input.done": BetaResponseCustomToolCallInputDoneEvent.from_dict,
 }
+_BETA_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam]] = {
+    "input_text": InputTextContentParam.from_dict,
+    "input_image": InputImageContentParamAutoParam.from_dict,
+    "input_file": InputFileContentParam.from_dict,
+}
 _BETA_INPUT_ITEM_MESSAGE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], EasyInputMessage | BetaInputMessage | BetaOutputMessage]] = {
     "user": _parse_beta_input_item_message_user,
     "assistant": _parse_beta_input_item_message_assistant,
@@ -4494,11 +4499,6 @@ _BETA_ITEM_RESOURCE_MESSAGE_BY_ROLE: dict[Any, Callable[[Mapping[str, Any]], Bet
     "system": BetaInputMessageResource.from_dict,
     "developer": BetaInputMessageResource.from_dict,
     "assistant": BetaOutputMessage.from_dict,
-}
-_BETA_FUNCTION_CALL_OUTPUT_ITEM_PARAM_OUTPUT_VARIANT2_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], InputTextContentParam | InputImageContentParamAutoParam | InputFileContentParam | UnknownObject]] = {
-    "input_text": InputTextContentParam.from_dict,
-    "input_image": InputImageContentParamAutoParam.from_dict,
-    "input_file": InputFileContentParam.from_dict,
 }
 
 

@@ -20,7 +20,7 @@ __all__ = [
 class PublicRoleListResource(BaseModel):
     """Generated from schema `PublicRoleListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[Role]
     has_more: bool
     next: str | None = None
@@ -42,7 +42,7 @@ class PublicRoleListResource(BaseModel):
 class RoleDeletedResource(BaseModel):
     """Generated from schema `RoleDeletedResource`."""
 
-    object: Literal["role.deleted"] | str
+    object: Literal["role.deleted"]
     id: str
     deleted: bool
 

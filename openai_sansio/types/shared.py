@@ -95,7 +95,7 @@ class PromptTokensDetails(BaseModel):
 class ModerationResultBody(BaseModel):
     """Generated from schema `ModerationResultBody`."""
 
-    type: Literal["moderation_result"] | str
+    type: Literal["moderation_result"]
     model: str
     flagged: bool
     categories: dict[str, bool]

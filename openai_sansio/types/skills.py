@@ -24,7 +24,7 @@ class SkillResource(BaseModel):
     """Generated from schema `SkillResource`."""
 
     id: str
-    object: Literal["skill"] | str
+    object: Literal["skill"]
     name: str
     description: str
     created_at: int
@@ -51,7 +51,7 @@ class SkillResource(BaseModel):
 class SkillListResource(BaseModel):
     """Generated from schema `SkillListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[SkillResource]
     has_more: bool
     first_id: str | None = None
@@ -75,7 +75,7 @@ class SkillListResource(BaseModel):
 class DeletedSkillResource(BaseModel):
     """Generated from schema `DeletedSkillResource`."""
 
-    object: Literal["skill.deleted"] | str
+    object: Literal["skill.deleted"]
     deleted: bool
     id: str
 
@@ -95,7 +95,7 @@ class DeletedSkillResource(BaseModel):
 class SkillVersionResource(BaseModel):
     """Generated from schema `SkillVersionResource`."""
 
-    object: Literal["skill.version"] | str
+    object: Literal["skill.version"]
     id: str
     skill_id: str
     version: str
@@ -123,7 +123,7 @@ class SkillVersionResource(BaseModel):
 class SkillVersionListResource(BaseModel):
     """Generated from schema `SkillVersionListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[SkillVersionResource]
     has_more: bool
     first_id: str | None = None
@@ -147,7 +147,7 @@ class SkillVersionListResource(BaseModel):
 class DeletedSkillVersionResource(BaseModel):
     """Generated from schema `DeletedSkillVersionResource`."""
 
-    object: Literal["skill.version.deleted"] | str
+    object: Literal["skill.version.deleted"]
     deleted: bool
     id: str
     version: str

@@ -25,7 +25,7 @@ class OrganizationSpendAlert(BaseModel):
     """Generated from schema `OrganizationSpendAlert`."""
 
     id: str
-    object: Literal["organization.spend_alert"] | str
+    object: Literal["organization.spend_alert"]
     threshold_amount: int
     currency: Literal["USD"] | str
     interval: Literal["month"] | str
@@ -51,7 +51,7 @@ class OrganizationSpendAlertDeletedResource(BaseModel):
     """Generated from schema `OrganizationSpendAlertDeletedResource`."""
 
     id: str
-    object: Literal["organization.spend_alert.deleted"] | str
+    object: Literal["organization.spend_alert.deleted"]
     deleted: bool
 
     @classmethod
@@ -70,7 +70,7 @@ class OrganizationSpendAlertDeletedResource(BaseModel):
 class OrganizationSpendAlertListResource(BaseModel):
     """Generated from schema `OrganizationSpendAlertListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[OrganizationSpendAlert]
     has_more: bool
     first_id: str | None = None
@@ -95,7 +95,7 @@ class ProjectSpendAlert(BaseModel):
     """Generated from schema `ProjectSpendAlert`."""
 
     id: str
-    object: Literal["project.spend_alert"] | str
+    object: Literal["project.spend_alert"]
     threshold_amount: int
     currency: Literal["USD"] | str
     interval: Literal["month"] | str
@@ -121,7 +121,7 @@ class ProjectSpendAlertDeletedResource(BaseModel):
     """Generated from schema `ProjectSpendAlertDeletedResource`."""
 
     id: str
-    object: Literal["project.spend_alert.deleted"] | str
+    object: Literal["project.spend_alert.deleted"]
     deleted: bool
 
     @classmethod
@@ -140,7 +140,7 @@ class ProjectSpendAlertDeletedResource(BaseModel):
 class ProjectSpendAlertListResource(BaseModel):
     """Generated from schema `ProjectSpendAlertListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[ProjectSpendAlert]
     has_more: bool
     first_id: str | None = None
@@ -164,7 +164,7 @@ class ProjectSpendAlertListResource(BaseModel):
 class SpendAlertNotificationChannel(BaseModel):
     """Generated from schema `SpendAlertNotificationChannel`."""
 
-    type: Literal["email"] | str
+    type: Literal["email"]
     recipients: list[str]
     subject_prefix: str | None = None
 

@@ -56,7 +56,7 @@ class UploadFile(BaseModel):
     bytes: int
     created_at: int
     filename: str
-    object: Literal["file"] | str
+    object: Literal["file"]
     purpose: Literal["assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data"] | str
     status: Literal["uploaded", "processed", "error"] | str
     expires_at: int | None = None
@@ -87,7 +87,7 @@ class UploadPart(BaseModel):
     id: str
     created_at: int
     upload_id: str
-    object: Literal["upload.part"] | str
+    object: Literal["upload.part"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UploadPart:

@@ -31,7 +31,7 @@ __all__ = [
 class CostsResult(BaseModel):
     """Generated from schema `CostsResult`."""
 
-    object: Literal["organization.costs.result"] | str
+    object: Literal["organization.costs.result"]
     amount: CostsResultAmount | None = None
     line_item: str | None = None
     project_id: str | None = None
@@ -77,7 +77,7 @@ class CostsResultAmount(BaseModel):
 class UsageAudioSpeechesResult(BaseModel):
     """Generated from schema `UsageAudioSpeechesResult`."""
 
-    object: Literal["organization.usage.audio_speeches.result"] | str
+    object: Literal["organization.usage.audio_speeches.result"]
     characters: int
     num_model_requests: int
     project_id: str | None = None
@@ -105,7 +105,7 @@ class UsageAudioSpeechesResult(BaseModel):
 class UsageAudioTranscriptionsResult(BaseModel):
     """Generated from schema `UsageAudioTranscriptionsResult`."""
 
-    object: Literal["organization.usage.audio_transcriptions.result"] | str
+    object: Literal["organization.usage.audio_transcriptions.result"]
     seconds: int
     num_model_requests: int
     project_id: str | None = None
@@ -133,7 +133,7 @@ class UsageAudioTranscriptionsResult(BaseModel):
 class UsageCodeInterpreterSessionsResult(BaseModel):
     """Generated from schema `UsageCodeInterpreterSessionsResult`."""
 
-    object: Literal["organization.usage.code_interpreter_sessions.result"] | str
+    object: Literal["organization.usage.code_interpreter_sessions.result"]
     num_sessions: int
     project_id: str | None = None
 
@@ -153,7 +153,7 @@ class UsageCodeInterpreterSessionsResult(BaseModel):
 class UsageCompletionsResult(BaseModel):
     """Generated from schema `UsageCompletionsResult`."""
 
-    object: Literal["organization.usage.completions.result"] | str
+    object: Literal["organization.usage.completions.result"]
     input_tokens: int
     output_tokens: int
     num_model_requests: int
@@ -211,7 +211,7 @@ class UsageCompletionsResult(BaseModel):
 class UsageEmbeddingsResult(BaseModel):
     """Generated from schema `UsageEmbeddingsResult`."""
 
-    object: Literal["organization.usage.embeddings.result"] | str
+    object: Literal["organization.usage.embeddings.result"]
     input_tokens: int
     num_model_requests: int
     project_id: str | None = None
@@ -239,7 +239,7 @@ class UsageEmbeddingsResult(BaseModel):
 class UsageFileSearchCallsResult(BaseModel):
     """Generated from schema `UsageFileSearchCallsResult`."""
 
-    object: Literal["organization.usage.file_searches.result"] | str
+    object: Literal["organization.usage.file_searches.result"]
     num_requests: int
     project_id: str | None = None
     user_id: str | None = None
@@ -265,7 +265,7 @@ class UsageFileSearchCallsResult(BaseModel):
 class UsageImagesResult(BaseModel):
     """Generated from schema `UsageImagesResult`."""
 
-    object: Literal["organization.usage.images.result"] | str
+    object: Literal["organization.usage.images.result"]
     images: int
     num_model_requests: int
     source: str | None = None
@@ -297,7 +297,7 @@ class UsageImagesResult(BaseModel):
 class UsageModerationsResult(BaseModel):
     """Generated from schema `UsageModerationsResult`."""
 
-    object: Literal["organization.usage.moderations.result"] | str
+    object: Literal["organization.usage.moderations.result"]
     input_tokens: int
     num_model_requests: int
     project_id: str | None = None
@@ -325,7 +325,7 @@ class UsageModerationsResult(BaseModel):
 class UsageResponse(BaseModel):
     """Generated from schema `UsageResponse`."""
 
-    object: Literal["page"] | str
+    object: Literal["page"]
     data: list[UsageTimeBucket]
     has_more: bool
     next_page: str | None = None
@@ -347,10 +347,10 @@ class UsageResponse(BaseModel):
 class UsageTimeBucket(BaseModel):
     """Generated from schema `UsageTimeBucket`."""
 
-    object: Literal["bucket"] | str
+    object: Literal["bucket"]
     start_time: int
     end_time: int
-    results: list[UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | UsageFileSearchCallsResult | UsageWebSearchCallsResult | CostsResult | UnknownObject]
+    results: list[UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | UsageFileSearchCallsResult | UsageWebSearchCallsResult | CostsResult]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageTimeBucket:
@@ -369,7 +369,7 @@ class UsageTimeBucket(BaseModel):
 class UsageVectorStoresResult(BaseModel):
     """Generated from schema `UsageVectorStoresResult`."""
 
-    object: Literal["organization.usage.vector_stores.result"] | str
+    object: Literal["organization.usage.vector_stores.result"]
     usage_bytes: int
     project_id: str | None = None
 
@@ -389,7 +389,7 @@ class UsageVectorStoresResult(BaseModel):
 class UsageWebSearchCallsResult(BaseModel):
     """Generated from schema `UsageWebSearchCallsResult`."""
 
-    object: Literal["organization.usage.web_searches.result"] | str
+    object: Literal["organization.usage.web_searches.result"]
     num_model_requests: int
     num_requests: int
     project_id: str | None = None
@@ -415,14 +415,14 @@ class UsageWebSearchCallsResult(BaseModel):
         return self if cls is UsageWebSearchCallsResult else rebuild_model(cls, self)
 
 
-def _parse_usage_time_bucket_result(d: Any) -> UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | UsageFileSearchCallsResult | UsageWebSearchCallsResult | CostsResult | UnknownObject:
+def _parse_usage_time_bucket_result(d: Any) -> UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | UsageFileSearchCallsResult | UsageWebSearchCallsResult | CostsResult:
     if isinstance(d, Mapping):
         parse = _USAGE_TIME_BUCKET_RESULT_BY_OBJECT.get(d.get("object"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-_USAGE_TIME_BUCKET_RESULT_BY_OBJECT: dict[Any, Callable[[Mapping[str, Any]], UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | UsageFileSearchCallsResult | UsageWebSearchCallsResult | CostsResult | UnknownObject]] = {
+_USAGE_TIME_BUCKET_RESULT_BY_OBJECT: dict[Any, Callable[[Mapping[str, Any]], UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | UsageFileSearchCallsResult | UsageWebSearchCallsResult | CostsResult]] = {
     "organization.usage.completions.result": UsageCompletionsResult.from_dict,
     "organization.usage.embeddings.result": UsageEmbeddingsResult.from_dict,
     "organization.usage.moderations.result": UsageModerationsResult.from_dict,

@@ -20,7 +20,7 @@ __all__ = [
 class UserDeleteResponse(BaseModel):
     """Generated from schema `UserDeleteResponse`."""
 
-    object: Literal["organization.user.deleted"] | str
+    object: Literal["organization.user.deleted"]
     id: str
     deleted: bool
 
@@ -40,7 +40,7 @@ class UserDeleteResponse(BaseModel):
 class UserListResponse(BaseModel):
     """Generated from schema `UserListResponse`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[User]
     has_more: bool
     first_id: str | None = None

@@ -38,7 +38,7 @@ class DeleteVectorStoreFileResponse(BaseModel):
 
     id: str
     deleted: bool
-    object: Literal["vector_store.file.deleted"] | str
+    object: Literal["vector_store.file.deleted"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteVectorStoreFileResponse:
@@ -58,7 +58,7 @@ class DeleteVectorStoreResponse(BaseModel):
 
     id: str
     deleted: bool
-    object: Literal["vector_store.deleted"] | str
+    object: Literal["vector_store.deleted"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeleteVectorStoreResponse:
@@ -124,7 +124,7 @@ class ListVectorStoresResponse(BaseModel):
 class OtherChunkingStrategyResponseParam(BaseModel):
     """Generated from schema `OtherChunkingStrategyResponseParam`."""
 
-    type: Literal["other"] | str
+    type: Literal["other"]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OtherChunkingStrategyResponseParam:
@@ -158,7 +158,7 @@ class StaticChunkingStrategy(BaseModel):
 class StaticChunkingStrategyResponseParam(BaseModel):
     """Generated from schema `StaticChunkingStrategyResponseParam`."""
 
-    type: Literal["static"] | str
+    type: Literal["static"]
     static: StaticChunkingStrategy
 
     @classmethod
@@ -195,7 +195,7 @@ class VectorStoreFileBatchObject(BaseModel):
     """Generated from schema `VectorStoreFileBatchObject`."""
 
     id: str
-    object: Literal["vector_store.files_batch"] | str
+    object: Literal["vector_store.files_batch"]
     created_at: int
     vector_store_id: str
     status: Literal["in_progress", "completed", "cancelled", "failed"] | str
@@ -244,7 +244,7 @@ class VectorStoreFileBatchObjectFileCounts(BaseModel):
 class VectorStoreFileContentResponse(BaseModel):
     """Generated from schema `VectorStoreFileContentResponse`."""
 
-    object: Literal["vector_store.file_content.page"] | str
+    object: Literal["vector_store.file_content.page"]
     data: list[VectorStoreFileContentResponseData]
     has_more: bool
     next_page: str | None = None
@@ -285,13 +285,13 @@ class VectorStoreFileObject(BaseModel):
     """Generated from schema `VectorStoreFileObject`."""
 
     id: str
-    object: Literal["vector_store.file"] | str
+    object: Literal["vector_store.file"]
     usage_bytes: int
     created_at: int
     vector_store_id: str
     status: Literal["in_progress", "completed", "cancelled", "failed"] | str
     last_error: VectorStoreFileObjectLastError | None = None
-    chunking_strategy: StaticChunkingStrategyResponseParam | OtherChunkingStrategyResponseParam | UnknownObject | None = None
+    chunking_strategy: StaticChunkingStrategyResponseParam | OtherChunkingStrategyResponseParam | None = None
     attributes: dict[str, str | float | bool] | None = None
 
     @classmethod
@@ -335,7 +335,7 @@ class VectorStoreObject(BaseModel):
     """Generated from schema `VectorStoreObject`."""
 
     id: str
-    object: Literal["vector_store"] | str
+    object: Literal["vector_store"]
     created_at: int
     name: str
     usage_bytes: int
@@ -394,7 +394,7 @@ class VectorStoreObjectFileCounts(BaseModel):
 class VectorStoreSearchResultContentObject(BaseModel):
     """Generated from schema `VectorStoreSearchResultContentObject`."""
 
-    type: Literal["text"] | str
+    type: Literal["text"]
     text: str
 
     @classmethod
@@ -436,7 +436,7 @@ class VectorStoreSearchResultItem(BaseModel):
 class VectorStoreSearchResultsPage(BaseModel):
     """Generated from schema `VectorStoreSearchResultsPage`."""
 
-    object: Literal["vector_store.search_results.page"] | str
+    object: Literal["vector_store.search_results.page"]
     search_query: list[str]
     data: list[VectorStoreSearchResultItem]
     has_more: bool
@@ -456,14 +456,14 @@ class VectorStoreSearchResultsPage(BaseModel):
         return self if cls is VectorStoreSearchResultsPage else rebuild_model(cls, self)
 
 
-def _parse_vector_store_file_object_chunking_strategy(d: Any) -> StaticChunkingStrategyResponseParam | OtherChunkingStrategyResponseParam | UnknownObject:
+def _parse_vector_store_file_object_chunking_strategy(d: Any) -> StaticChunkingStrategyResponseParam | OtherChunkingStrategyResponseParam:
     if isinstance(d, Mapping):
         parse = _VECTOR_STORE_FILE_OBJECT_CHUNKING_STRATEGY_BY_TYPE.get(d.get("type"))
-        return UnknownObject.from_dict(d) if parse is None else parse(d)
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
-_VECTOR_STORE_FILE_OBJECT_CHUNKING_STRATEGY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], StaticChunkingStrategyResponseParam | OtherChunkingStrategyResponseParam | UnknownObject]] = {
+_VECTOR_STORE_FILE_OBJECT_CHUNKING_STRATEGY_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], StaticChunkingStrategyResponseParam | OtherChunkingStrategyResponseParam]] = {
     "static": StaticChunkingStrategyResponseParam.from_dict,
     "other": OtherChunkingStrategyResponseParam.from_dict,
 }

@@ -44,7 +44,7 @@ class VideoResource(BaseModel):
     """Generated from schema `VideoResource`."""
 
     id: str
-    object: Literal["video"] | str
+    object: Literal["video"]
     model: VideoModel
     status: VideoStatus
     progress: int
@@ -83,7 +83,7 @@ class VideoResource(BaseModel):
 class VideoListResource(BaseModel):
     """Generated from schema `VideoListResource`."""
 
-    object: Literal["list"] | str
+    object: Literal["list"]
     data: list[VideoResource]
     has_more: bool
     first_id: str | None = None
@@ -127,7 +127,7 @@ class VideoCharacterResource(BaseModel):
 class DeletedVideoResource(BaseModel):
     """Generated from schema `DeletedVideoResource`."""
 
-    object: Literal["video.deleted"] | str
+    object: Literal["video.deleted"]
     deleted: bool
     id: str
 

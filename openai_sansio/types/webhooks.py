@@ -54,7 +54,7 @@ class WebhookBatchCancelled(BaseModel):
     created_at: int
     id: str
     data: WebhookBatchCancelledData
-    type: Literal["batch.cancelled"] | str
+    type: Literal["batch.cancelled"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -94,7 +94,7 @@ class WebhookBatchCompleted(BaseModel):
     created_at: int
     id: str
     data: WebhookBatchCompletedData
-    type: Literal["batch.completed"] | str
+    type: Literal["batch.completed"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -134,7 +134,7 @@ class WebhookBatchExpired(BaseModel):
     created_at: int
     id: str
     data: WebhookBatchExpiredData
-    type: Literal["batch.expired"] | str
+    type: Literal["batch.expired"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -174,7 +174,7 @@ class WebhookBatchFailed(BaseModel):
     created_at: int
     id: str
     data: WebhookBatchFailedData
-    type: Literal["batch.failed"] | str
+    type: Literal["batch.failed"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -214,7 +214,7 @@ class WebhookEvalRunCanceled(BaseModel):
     created_at: int
     id: str
     data: WebhookEvalRunCanceledData
-    type: Literal["eval.run.canceled"] | str
+    type: Literal["eval.run.canceled"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -254,7 +254,7 @@ class WebhookEvalRunFailed(BaseModel):
     created_at: int
     id: str
     data: WebhookEvalRunFailedData
-    type: Literal["eval.run.failed"] | str
+    type: Literal["eval.run.failed"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -294,7 +294,7 @@ class WebhookEvalRunSucceeded(BaseModel):
     created_at: int
     id: str
     data: WebhookEvalRunSucceededData
-    type: Literal["eval.run.succeeded"] | str
+    type: Literal["eval.run.succeeded"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -334,7 +334,7 @@ class WebhookFineTuningJobCancelled(BaseModel):
     created_at: int
     id: str
     data: WebhookFineTuningJobCancelledData
-    type: Literal["fine_tuning.job.cancelled"] | str
+    type: Literal["fine_tuning.job.cancelled"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -374,7 +374,7 @@ class WebhookFineTuningJobFailed(BaseModel):
     created_at: int
     id: str
     data: WebhookFineTuningJobFailedData
-    type: Literal["fine_tuning.job.failed"] | str
+    type: Literal["fine_tuning.job.failed"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -414,7 +414,7 @@ class WebhookFineTuningJobSucceeded(BaseModel):
     created_at: int
     id: str
     data: WebhookFineTuningJobSucceededData
-    type: Literal["fine_tuning.job.succeeded"] | str
+    type: Literal["fine_tuning.job.succeeded"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -454,7 +454,7 @@ class WebhookLiveCallIncoming(BaseModel):
     created_at: int
     id: str
     data: WebhookLiveCallIncomingData
-    type: Literal["live.call.incoming"] | str
+    type: Literal["live.call.incoming"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -514,7 +514,7 @@ class WebhookRealtimeCallIncoming(BaseModel):
     created_at: int
     id: str
     data: WebhookRealtimeCallIncomingData
-    type: Literal["realtime.call.incoming"] | str
+    type: Literal["realtime.call.incoming"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -574,7 +574,7 @@ class WebhookResponseCancelled(BaseModel):
     created_at: int
     id: str
     data: WebhookResponseCancelledData
-    type: Literal["response.cancelled"] | str
+    type: Literal["response.cancelled"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -614,7 +614,7 @@ class WebhookResponseCompleted(BaseModel):
     created_at: int
     id: str
     data: WebhookResponseCompletedData
-    type: Literal["response.completed"] | str
+    type: Literal["response.completed"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -654,7 +654,7 @@ class WebhookResponseFailed(BaseModel):
     created_at: int
     id: str
     data: WebhookResponseFailedData
-    type: Literal["response.failed"] | str
+    type: Literal["response.failed"]
     object: Literal["event"] | str | None = None
 
     @classmethod
@@ -694,7 +694,7 @@ class WebhookResponseIncomplete(BaseModel):
     created_at: int
     id: str
     data: WebhookResponseIncompleteData
-    type: Literal["response.incomplete"] | str
+    type: Literal["response.incomplete"]
     object: Literal["event"] | str | None = None
 
     @classmethod
