@@ -319,3 +319,22 @@ async def test_with_options_stays_azure_and_shares_the_pool() -> None:
         # Closing the copy leaves the pool to the original.
         await client.models.list()
         assert server.connections_opened == 1
+
+
+async def test_multipart_uploads_are_routed_by_their_model_field() -> None:
+    async with FakeServer() as server:
+        server.route(
+            "POST", "/openai/deployments/{d}/audio/transcriptions", FakeResponse.json({"text": "hello"})
+        )
+        server.route("POST", "/openai/deployments/{d}/audio/speech", FakeResponse(body=(b"ID3",), content_type="audio/mpeg"))
+        async with AzureClient(
+            azure_endpoint=ENDPOINT, api_version=VERSION, api_key=KEY, connector=server.connect
+        ) as client:
+            await client.audio.transcriptions.create(file=("a.wav", b"RIFF...."), model="whisper-dep")
+            request = server.last_request
+            assert request.path == "/openai/deployments/whisper-dep/audio/transcriptions"
+            assert request.headers["content-type"].startswith("multipart/form-data")
+            check_query(request)
+            speech = await client.audio.speech.create(model="tts-dep", input="hi", voice="alloy")
+            assert speech.read() == b"ID3"
+            assert server.last_request.path == "/openai/deployments/tts-dep/audio/speech"

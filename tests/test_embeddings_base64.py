@@ -131,3 +131,29 @@ def test_response_malformed_names_the_item() -> None:
     with pytest.raises(ValueError, match=r"data\[1\].*3 bytes"):
         decode_embeddings_response(response(encode([1.0]), "AAAA"))
 
+
+
+async def test_through_the_client_against_the_fake_server() -> None:
+    from openai_sansio.types import CreateEmbeddingResponse
+    from openai_trio import Client
+    from openai_trio.testing import FakeServer
+    from openai_trio.testing._openai import embedding_vector
+
+    def parse(data: Any) -> CreateEmbeddingResponse:
+        return CreateEmbeddingResponse.from_dict(decode_embeddings_response(data, NOT_GIVEN))
+
+    async with FakeServer() as server, Client(
+        api_key="k", base_url="http://fake.test/v1", connector=server.connect
+    ) as client:
+        body = {"model": "m", "input": ["a", "b"], "dimensions": 8}
+        result = await client.post(
+            "/embeddings", body={**body, "encoding_format": embeddings_encoding_format(NOT_GIVEN)}, cast_to=parse
+        )
+        assert server.last_request.json()["encoding_format"] == "base64"
+        floats = await client.post("/embeddings", body={**body, "encoding_format": "float"})
+    for got, want, item in zip(result.data, floats["data"], ["a", "b"], strict=True):
+        assert len(got.embedding) == 8
+        # float32 on the wire: equal to the float list after rounding to it.
+        rounded = list(struct.unpack("<8f", struct.pack("<8f", *want["embedding"])))
+        assert got.embedding == rounded
+        assert rounded == list(struct.unpack("<8f", struct.pack("<8f", *embedding_vector(item, 8))))
