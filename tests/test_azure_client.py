@@ -174,6 +174,8 @@ async def test_provider_token_never_reaches_errors_or_logs(caplog: pytest.LogCap
 
     caplog.set_level(logging.DEBUG, logger="openai_trio")
     async with azure_client(azure_ad_token_provider=provider, max_retries=0) as (server, client):
+        # The same token twice: the second call still has it scrubbed.
+        await client.models.list()
         server.enqueue(FakeResponse.error(401, "Token SECRET-provider-token is not valid"))
         with pytest.raises(openai_trio.AuthenticationError) as info:
             await client.models.list()

@@ -253,6 +253,7 @@ async def test_stream_of_dicts() -> None:
         ({"files": {"f": b"x"}, "content": b"y"}, "files= or content="),
         ({"files": {"f": b"x"}, "body": {"f": "y"}}, "both body and files"),
         ({"files": [("f", b"x")]}, "files must be a mapping"),
+        ({"files": {"f": b"x"}, "body": [("a", "b")]}, "body must be a mapping"),
         ({"body": {"a": 1}, "content": b"y"}, "body= or content="),
     ],
 )

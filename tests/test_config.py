@@ -207,6 +207,13 @@ def test_positional_default_with_keyword_overrides() -> None:
     assert isinstance(Timeout(3).pool, float)
 
 
+def test_signature_shows_which_limits_were_left_unset() -> None:
+    import inspect
+
+    shown = str(inspect.signature(Timeout))
+    assert "timeout=UNSET" in shown and "connect=UNSET" in shown and "total=None" in shown
+
+
 @pytest.mark.parametrize("value", [True, "10", [1], b"1"])
 def test_positional_default_rejects_other_types(value: object) -> None:
     with pytest.raises(LocalProtocolError, match="timeout must be"):

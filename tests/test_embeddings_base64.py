@@ -9,7 +9,7 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openai_sansio import (
@@ -44,6 +44,7 @@ def test_known_vector() -> None:
     assert decode_base64_embedding("") == []
 
 
+@settings(max_examples=100, deadline=None)
 @given(st.lists(FLOAT32, max_size=64))
 def test_round_trip(values: list[float]) -> None:
     decoded = decode_base64_embedding(encode(values))
