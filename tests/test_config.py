@@ -210,8 +210,9 @@ def test_positional_default_with_keyword_overrides() -> None:
 def test_signature_shows_which_limits_were_left_unset() -> None:
     import inspect
 
-    shown = str(inspect.signature(Timeout))
-    assert "timeout=UNSET" in shown and "connect=UNSET" in shown and "total=None" in shown
+    params = inspect.signature(Timeout).parameters
+    assert [repr(params[n].default) for n in ("timeout", "connect", "read", "write", "pool")] == ["UNSET"] * 5
+    assert params["total"].default is None
 
 
 @pytest.mark.parametrize("value", [True, "10", [1], b"1"])
