@@ -1,10 +1,10 @@
-"""Stream a chat completion on asyncio streams.
+"""Run OpenAI API calls on asyncio streams.
 
 The same sans-IO core as the trio client and the blocking driver: a
-``Call`` decides what to send and whether to retry, an ``HTTP11Connection``
-turns bytes into events, a ``ChatCompletionStreamDecoder`` turns body bytes
-into typed chunks.  This file only moves bytes with ``asyncio`` and keeps
-time with ``asyncio.timeout``-style ``wait_for`` calls.
+builder from ``openai_sansio.api`` describes the call, a ``CallLifecycle``
+decides what to send, how much to read, what to retry and when, and an
+``HTTP11Connection`` turns bytes into events.  This file only moves bytes
+with ``asyncio`` and keeps time with ``wait_for``.
 
     python examples/asyncio_chat.py "Say hi" --model gpt-4o-mini
     python examples/asyncio_chat.py "Say hi" --fake      # no key needed
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import ssl
@@ -27,52 +28,235 @@ from openai_sansio import (
     NEED_DATA,
     APIConnectionError,
     APITimeoutError,
-    Call,
-    ChatCompletionStreamDecoder,
+    CallLifecycle,
     ClientConfig,
     ConnectionClosed,
     DataReceived,
+    Done,
+    FilePart,
     HTTP11Connection,
     OpenAIError,
+    PreparedOperation,
+    Raise,
+    ReadBody,
     RemoteProtocolError,
     Request,
     ResponseComplete,
     ResponseReceived,
+    Retry,
+    SendRequest,
+    StartStream,
+    StreamedBody,
+    api,
+    lifecycle_for,
     new_idempotency_key,
 )
-from openai_sansio import Headers as HeadersType
 
-__all__ = ["main", "stream_chat", "iter_chat", "stream_chat_with_config"]
+__all__ = ["main", "run", "run_operation", "stream_chat", "iter_chat", "stream_chat_with_config"]
 
 T = TypeVar("T")
 
 _READ_SIZE = 65536
-_MAX_ERROR_BODY = 1024 * 1024
 
 
-class _ErrorStatus(Exception):
-    """A complete non-2xx response: retried or raised by the caller."""
+class _Failed(Exception):
+    """The transport failed under an attempt; ``closed``: the peer hung up."""
 
-    def __init__(self, status: int, headers: HeadersType, body: bytes) -> None:
-        super().__init__(status)
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-
-class _EarlyFailure(Exception):
-    """The attempt failed before any response head arrived: safe to retry."""
-
-    def __init__(self, error: OpenAIError) -> None:
+    def __init__(self, error: OpenAIError, *, closed: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
+        self.closed = closed
 
 
-async def _limited(awaitable: Awaitable[T], seconds: float | None, make_error: Callable[[], Exception]) -> T:
+async def _limited(awaitable: Awaitable[T], seconds: float | None, limit: str) -> T:
     try:
         return await asyncio.wait_for(awaitable, seconds)
     except asyncio.TimeoutError:
-        raise make_error() from None
+        raise _Failed(APITimeoutError(limit, seconds or 0.0)) from None
+
+
+class _Exchange:
+    """One attempt: a stream pair, its HTTP/1.1 framing and the request it carries."""
+
+    def __init__(self, request: Request, lifecycle: CallLifecycle) -> None:
+        self.request = request
+        self.timeout = lifecycle.call.timeout
+        self.conn = HTTP11Connection()
+        self.eof = False
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _write(self) -> None:
+        assert self.writer is not None
+        try:
+            self.writer.write(self.conn.data_to_send())
+            await _limited(self.writer.drain(), self.timeout.write, "write")
+        except OSError as exc:
+            raise _Failed(APIConnectionError(f"Connection error: {exc}")) from None
+
+    async def send(self) -> tuple[int, Any]:
+        """Connect, write the request; return the status and headers of the response."""
+        origin = self.request.origin
+        context = ssl.create_default_context() if origin.scheme == "https" else None
+        try:
+            self.reader, self.writer = await _limited(
+                asyncio.open_connection(
+                    origin.host, origin.port, ssl=context,
+                    server_hostname=origin.host if context is not None else None,
+                ),
+                self.timeout.connect,
+                "connect",
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise _Failed(APIConnectionError(f"Connection error: {exc.strerror or exc}")) from None
+        self.conn.send(self.request)
+        await self._write()
+        body = self.request.body
+        if isinstance(body, StreamedBody):
+            async for piece in _body_pieces(body):
+                self.conn.send_body(piece)
+                await self._write()
+            self.conn.end_body()
+            await self._write()
+        event = await self.next_event()
+        if not isinstance(event, ResponseReceived):
+            raise _Failed(RemoteProtocolError(f"expected a response head, got {type(event).__name__}"))
+        return event.status_code, event.headers
+
+    async def next_event(self) -> Any:
+        while True:
+            try:
+                event = self.conn.next_event()
+            except RemoteProtocolError as exc:
+                # After an end of file it is the peer hanging up mid-response.
+                raise _Failed(exc, closed=self.eof) from None
+            if event is not NEED_DATA:
+                if isinstance(event, ConnectionClosed):
+                    raise _Failed(APIConnectionError("The server closed the connection."), closed=True)
+                return event
+            try:
+                data = await _limited(self.reader.read(_READ_SIZE), self.timeout.read, "read")
+            except OSError as exc:
+                raise _Failed(APIConnectionError(f"Connection error: {exc}"), closed=True) from None
+            self.eof = not data
+            self.conn.receive_data(data)
+
+    async def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
+        body = bytearray()
+        while not isinstance(event := await self.next_event(), ResponseComplete):
+            if isinstance(event, DataReceived):
+                body += event.data
+                if len(body) > max_bytes:
+                    return bytes(body[:max_bytes]), True
+        return bytes(body), False
+
+    async def stream(self, decoder: Any) -> AsyncIterator[Any]:
+        while True:
+            try:
+                event = await self.next_event()
+            except _Failed as failure:
+                # Items were handed out already: no retry from here on.
+                raise failure.error from None
+            if isinstance(event, DataReceived):
+                for item in decoder.feed(event.data):
+                    yield item
+            elif isinstance(event, ResponseComplete):
+                for item in decoder.close():
+                    yield item
+                return
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except (OSError, ssl.SSLError):
+                pass
+
+
+async def _body_pieces(body: StreamedBody) -> AsyncIterator[bytes]:
+    for part in body.parts():
+        if not isinstance(part, FilePart):
+            yield part
+        elif part.stream is not None:
+            async for chunk in part.stream:
+                yield bytes(chunk)
+        else:
+            # Small example files: read in the loop's thread, piece by piece.
+            file = open(part.path, "rb") if part.path is not None else part.file  # noqa: SIM115, ASYNC230
+            assert file is not None
+            try:
+                if part.offset is not None:
+                    file.seek(part.offset)
+                remaining = part.size
+                while remaining is None or remaining > 0:
+                    chunk = file.read(_READ_SIZE if remaining is None else min(_READ_SIZE, remaining))
+                    if not chunk:
+                        break
+                    if remaining is not None:
+                        remaining -= len(chunk)
+                    yield chunk
+            finally:
+                if part.path is not None:
+                    file.close()
+
+
+async def _actions(lifecycle: CallLifecycle) -> AsyncIterator[Any]:
+    """Carry out ``lifecycle``'s actions; yields the result, or each item of a stream."""
+    started = time.monotonic()
+    action: Any = lifecycle.start()
+    exchange: _Exchange | None = None
+    try:
+        while True:
+            try:
+                if isinstance(action, SendRequest):
+                    if exchange is not None:
+                        await exchange.close()
+                    exchange = _Exchange(action.request, lifecycle)
+                    action = lifecycle.response_head(*await exchange.send())
+                elif isinstance(action, ReadBody):
+                    assert exchange is not None
+                    body, truncated = await exchange.read_body(action.max_bytes)
+                    action = lifecycle.response_body(
+                        body, truncated, now=time.time(), jitter=random.random(),
+                        elapsed=time.monotonic() - started,
+                    )
+                elif isinstance(action, StartStream):
+                    assert exchange is not None
+                    async for item in exchange.stream(action.decoder):
+                        yield item
+                    return
+                elif isinstance(action, Retry):
+                    await asyncio.sleep(action.delay)
+                    action = lifecycle.start()
+                elif isinstance(action, Raise):
+                    raise action.error
+                else:
+                    assert isinstance(action, Done)
+                    yield action.result
+                    return
+            except _Failed as failure:
+                action = lifecycle.transport_error(
+                    failure.error, connection_closed=failure.closed, jitter=random.random(),
+                    elapsed=time.monotonic() - started,
+                )
+    finally:
+        if exchange is not None:
+            await exchange.close()
+
+
+async def run(lifecycle: CallLifecycle) -> Any:
+    """The result of a call that is not streamed."""
+    async with contextlib.aclosing(_actions(lifecycle)) as actions:
+        async for result in actions:
+            return result
+    raise AssertionError("unreachable: a lifecycle ends with a result or an error")
+
+
+async def run_operation(config: ClientConfig, prepared: PreparedOperation[Any]) -> Any:
+    """Run one call built by an ``openai_sansio.api`` builder:
+    ``await run_operation(config, api.files_content("file-abc"))``."""
+    key = None if prepared.operation.method == "GET" else new_idempotency_key(os.urandom(16))
+    return await run(lifecycle_for(config, prepared, idempotency_key=key, multipart_random=os.urandom(16)))
 
 
 async def stream_chat(
@@ -117,145 +301,21 @@ async def iter_chat(
     """Yield the text pieces of one streamed chat completion as they arrive.
 
     Failures before the response head (connection errors, retryable
-    statuses) are retried as the ``Call`` decides; once text has been
+    statuses) are retried as the lifecycle decides; once text has been
     yielded, a failure is raised as is.
     """
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": "user", "content": prompt}],
-        "stream": True,
-    }
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
-    call = Call(
-        config,
-        "POST",
-        "/chat/completions",
-        body=body,
+    prepared = api.chat_completions_create(
+        model=model,
+        messages=[{"role": "user", "content": prompt}],
         stream=True,
-        idempotency_key=new_idempotency_key(os.urandom(16)),
+        **({} if max_tokens is None else {"max_tokens": max_tokens}),
     )
-    while True:
-        request = call.request()
-        try:
-            async for text in _attempt(call, request):
-                yield text
-            return
-        except _ErrorStatus as err:
-            delay = call.retry_delay(
-                status_code=err.status, headers=err.headers, now=time.time(), jitter=random.random()
-            )
-            if delay is None:
-                raise call.decode_error(err.status, err.headers, err.body) from None
-        except _EarlyFailure as failure:
-            delay = call.retry_delay_after_error(jitter=random.random())
-            if delay is None:
-                raise failure.error from None
-        await asyncio.sleep(delay)
-
-
-async def _connect(call: Call, request: Request) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    origin = request.origin
-    limit = call.timeout.connect
-    context = ssl.create_default_context() if origin.scheme == "https" else None
-    try:
-        return await _limited(
-            asyncio.open_connection(
-                origin.host,
-                origin.port,
-                ssl=context,
-                server_hostname=origin.host if context is not None else None,
-            ),
-            limit,
-            lambda: _EarlyFailure(APITimeoutError("connect", limit or 0.0, request=request)),
-        )
-    except _EarlyFailure:
-        raise
-    except (OSError, ssl.SSLError) as exc:
-        raise _EarlyFailure(
-            APIConnectionError(f"Connection error: {exc.strerror or exc}", request=request)
-        ) from None
-
-
-async def _attempt(call: Call, request: Request) -> AsyncIterator[str]:
-    reader, writer = await _connect(call, request)
-    conn = HTTP11Connection()
-    status: int | None = None
-    headers = HeadersType()
-    error_body = bytearray()
-    decoder: ChatCompletionStreamDecoder[Any] | None = None
-    read_limit = call.timeout.read
-
-    def texts(chunks: list[Any]) -> list[str]:
-        return [
-            choice.delta.content
-            for chunk in chunks
-            for choice in chunk.choices
-            if choice.index == 0 and choice.delta.content
-        ]
-
-    def failed(error: OpenAIError) -> Exception:
-        # Before the head arrived nothing was shown, so a retry is safe.
-        return _EarlyFailure(error) if status is None else error
-
-    try:
-        conn.send(request)
-        try:
-            writer.write(conn.data_to_send())
-            await _limited(
-                writer.drain(),
-                call.timeout.write,
-                lambda: APITimeoutError("write", call.timeout.write or 0.0, request=request),
-            )
-        except OSError as exc:
-            raise _EarlyFailure(APIConnectionError(f"Connection error: {exc}", request=request)) from None
-        except APITimeoutError as exc:
-            raise _EarlyFailure(exc) from None
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                raise failed(exc) from None
-            if event is NEED_DATA:
-                try:
-                    data = await _limited(
-                        reader.read(_READ_SIZE),
-                        read_limit,
-                        lambda: APITimeoutError("read", read_limit or 0.0, request=request),
-                    )
-                except APITimeoutError as exc:
-                    raise failed(exc) from None
-                except OSError as exc:
-                    raise failed(APIConnectionError(f"Connection error: {exc}", request=request)) from None
-                conn.receive_data(data)
-            elif isinstance(event, ResponseReceived):
-                status, headers = event.status_code, event.headers
-                if 200 <= status < 300:
-                    decoder = ChatCompletionStreamDecoder(request=request)
-            elif isinstance(event, DataReceived):
-                if decoder is not None:
-                    for text in texts(decoder.feed(event.data)):
-                        yield text
-                elif len(error_body) < _MAX_ERROR_BODY:
-                    error_body += event.data[: _MAX_ERROR_BODY - len(error_body)]
-            elif isinstance(event, ResponseComplete):
-                assert status is not None
-                if decoder is None:
-                    raise _ErrorStatus(status, headers, bytes(error_body))
-                for text in texts(decoder.close()):
-                    yield text
-                return
-            else:
-                assert isinstance(event, ConnectionClosed)
-                raise _EarlyFailure(
-                    APIConnectionError("The server closed the connection.", request=request)
-                )
-    finally:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (OSError, ssl.SSLError):
-            pass
+    lifecycle = lifecycle_for(config, prepared, idempotency_key=new_idempotency_key(os.urandom(16)))
+    async with contextlib.aclosing(_actions(lifecycle)) as chunks:
+        async for chunk in chunks:
+            for choice in chunk.choices:
+                if choice.index == 0 and choice.delta.content:
+                    yield choice.delta.content
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -281,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    def run(base_url: str | None, api_key: str | None) -> None:
+    def run_chat(base_url: str | None, api_key: str | None) -> None:
         config = ClientConfig.from_env(base_url=base_url, api_key=api_key, timeout=args.timeout)
         asyncio.run(
             stream_chat_with_config(config, args.model, args.prompt, max_tokens=args.max_tokens, on_token=show)
@@ -293,9 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from openai_trio.testing import run_fake_server_in_thread
 
             with run_fake_server_in_thread() as base_url:
-                run(base_url, "sk-fake")
+                run_chat(base_url, "sk-fake")
         else:
-            run(args.base_url, args.api_key)
+            run_chat(args.base_url, args.api_key)
     except OpenAIError as exc:
         if shown:
             sys.stdout.write("\n")

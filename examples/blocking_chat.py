@@ -1,10 +1,10 @@
-"""Stream a chat completion with nothing but the standard library's sockets.
+"""Run OpenAI API calls with nothing but the standard library's sockets.
 
 This driver shows that ``openai_sansio`` needs no async framework: a
-``Call`` decides what to send and whether to retry, an ``HTTP11Connection``
-turns bytes into events, and a ``ChatCompletionStreamDecoder`` turns body
-bytes into typed chunks.  All this file does is move bytes, keep time and
-roll dice.
+builder from ``openai_sansio.api`` describes the call, a ``CallLifecycle``
+decides what to send, how much to read, what to retry and when, and an
+``HTTP11Connection`` turns bytes into events.  All this file does is move
+bytes, keep time and roll dice.
 
     python examples/blocking_chat.py "Say hi" --model gpt-4o-mini
     python examples/blocking_chat.py "Say hi" --fake      # no key needed
@@ -21,51 +21,224 @@ import socket
 import ssl
 import sys
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from openai_sansio import (
     NEED_DATA,
     APIConnectionError,
     APITimeoutError,
-    Call,
-    ChatCompletionStreamDecoder,
+    CallLifecycle,
     ClientConfig,
     ConnectionClosed,
     DataReceived,
+    Done,
+    FilePart,
     HTTP11Connection,
+    LocalProtocolError,
     OpenAIError,
+    PreparedOperation,
+    Raise,
+    ReadBody,
     RemoteProtocolError,
     Request,
     ResponseComplete,
     ResponseReceived,
+    Retry,
+    SendRequest,
+    StartStream,
+    StreamedBody,
+    api,
+    lifecycle_for,
     new_idempotency_key,
 )
-from openai_sansio import Headers as HeadersType
 
-__all__ = ["main", "stream_chat", "stream_chat_with_config"]
+__all__ = ["main", "run", "run_operation", "stream_chat", "stream_chat_with_config"]
 
 _READ_SIZE = 65536
-# An error body is read whole before it is decoded; a server that sends an
-# endless one is cut off here.
-_MAX_ERROR_BODY = 1024 * 1024
 
 
-class _ErrorStatus(Exception):
-    """A complete non-2xx response: retried or raised by the caller."""
+class _Failed(Exception):
+    """The transport failed under an attempt; ``closed``: the peer hung up."""
 
-    def __init__(self, status: int, headers: HeadersType, body: bytes) -> None:
-        super().__init__(status)
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-
-class _EarlyFailure(Exception):
-    """The attempt failed before any response head arrived: safe to retry."""
-
-    def __init__(self, error: OpenAIError) -> None:
+    def __init__(self, error: OpenAIError, *, closed: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
+        self.closed = closed
+
+
+class _Exchange:
+    """One attempt: a socket, its HTTP/1.1 framing and the request it carries."""
+
+    def __init__(self, request: Request, lifecycle: CallLifecycle) -> None:
+        self.request = request
+        self.timeout = lifecycle.call.timeout
+        self.conn = HTTP11Connection()
+        self.eof = False
+        self.sock = self._connect()
+
+    def _connect(self) -> socket.socket:
+        origin, limit = self.request.origin, self.timeout.connect
+        try:
+            sock = socket.create_connection((origin.host, origin.port), timeout=limit)
+        except TimeoutError:
+            raise _Failed(APITimeoutError("connect", limit or 0.0)) from None
+        except OSError as exc:
+            raise _Failed(APIConnectionError(f"Connection error: {exc.strerror or exc}")) from None
+        try:
+            if origin.scheme == "https":
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=origin.host)
+            sock.settimeout(self.timeout.read)
+        except (OSError, ssl.SSLError) as exc:
+            sock.close()
+            raise _Failed(APIConnectionError(f"TLS error: {exc}")) from None
+        return sock
+
+    def _write(self) -> None:
+        try:
+            self.sock.sendall(self.conn.data_to_send())
+        except OSError as exc:
+            raise _Failed(APIConnectionError(f"Connection error: {exc}")) from None
+
+    def send(self) -> tuple[int, Any]:
+        """Write the request; return the status and headers of the response."""
+        self.conn.send(self.request)
+        self._write()
+        body = self.request.body
+        if isinstance(body, StreamedBody):
+            for piece in _body_pieces(body):
+                self.conn.send_body(piece)
+                self._write()
+            self.conn.end_body()
+            self._write()
+        event = self.next_event()
+        if not isinstance(event, ResponseReceived):
+            raise _Failed(RemoteProtocolError(f"expected a response head, got {type(event).__name__}"))
+        return event.status_code, event.headers
+
+    def next_event(self) -> Any:
+        while True:
+            try:
+                event = self.conn.next_event()
+            except RemoteProtocolError as exc:
+                # After an end of file it is the peer hanging up mid-response.
+                raise _Failed(exc, closed=self.eof) from None
+            if event is not NEED_DATA:
+                if isinstance(event, ConnectionClosed):
+                    raise _Failed(APIConnectionError("The server closed the connection."), closed=True)
+                return event
+            try:
+                data = self.sock.recv(_READ_SIZE)
+            except TimeoutError:
+                raise _Failed(APITimeoutError("read", self.timeout.read or 0.0)) from None
+            except OSError as exc:
+                raise _Failed(APIConnectionError(f"Connection error: {exc}"), closed=True) from None
+            self.eof = not data
+            self.conn.receive_data(data)
+
+    def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
+        body = bytearray()
+        while not isinstance(event := self.next_event(), ResponseComplete):
+            if isinstance(event, DataReceived):
+                body += event.data
+                if len(body) > max_bytes:
+                    return bytes(body[:max_bytes]), True
+        return bytes(body), False
+
+    def stream(self, decoder: Any) -> Iterator[Any]:
+        while True:
+            try:
+                event = self.next_event()
+            except _Failed as failure:
+                # Items were handed out already: no retry from here on.
+                raise failure.error from None
+            if isinstance(event, DataReceived):
+                yield from decoder.feed(event.data)
+            elif isinstance(event, ResponseComplete):
+                yield from decoder.close()
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _body_pieces(body: StreamedBody) -> Iterator[bytes]:
+    for part in body.parts():
+        if not isinstance(part, FilePart):
+            yield part
+            continue
+        if part.stream is not None:
+            raise LocalProtocolError("the blocking driver cannot read an async iterable")
+        file = open(part.path, "rb") if part.path is not None else part.file  # noqa: SIM115
+        assert file is not None
+        try:
+            if part.offset is not None:
+                file.seek(part.offset)
+            remaining = part.size
+            while remaining is None or remaining > 0:
+                chunk = file.read(_READ_SIZE if remaining is None else min(_READ_SIZE, remaining))
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+        finally:
+            if part.path is not None:
+                file.close()
+
+
+def run(lifecycle: CallLifecycle, on_item: Callable[[Any], None] | None = None) -> Any:
+    """Carry out ``lifecycle``'s actions: the result, or for a stream the
+    list of its items (each also passed to ``on_item`` as it arrives)."""
+    started = time.monotonic()
+    action: Any = lifecycle.start()
+    exchange: _Exchange | None = None
+    try:
+        while True:
+            try:
+                if isinstance(action, SendRequest):
+                    if exchange is not None:
+                        exchange.close()
+                    exchange = None
+                    exchange = _Exchange(action.request, lifecycle)
+                    action = lifecycle.response_head(*exchange.send())
+                elif isinstance(action, ReadBody):
+                    assert exchange is not None
+                    body, truncated = exchange.read_body(action.max_bytes)
+                    action = lifecycle.response_body(
+                        body, truncated, now=time.time(), jitter=random.random(),
+                        elapsed=time.monotonic() - started,
+                    )
+                elif isinstance(action, StartStream):
+                    assert exchange is not None
+                    items = []
+                    for item in exchange.stream(action.decoder):
+                        items.append(item)
+                        if on_item is not None:
+                            on_item(item)
+                    return items
+                elif isinstance(action, Retry):
+                    time.sleep(action.delay)
+                    action = lifecycle.start()
+                elif isinstance(action, Raise):
+                    raise action.error
+                else:
+                    assert isinstance(action, Done)
+                    return action.result
+            except _Failed as failure:
+                action = lifecycle.transport_error(
+                    failure.error, connection_closed=failure.closed, jitter=random.random(),
+                    elapsed=time.monotonic() - started,
+                )
+    finally:
+        if exchange is not None:
+            exchange.close()
+
+
+def run_operation(config: ClientConfig, prepared: PreparedOperation[Any]) -> Any:
+    """Run one call built by an ``openai_sansio.api`` builder:
+    ``run_operation(config, api.files_content("file-abc"))``."""
+    key = None if prepared.operation.method == "GET" else new_idempotency_key(os.urandom(16))
+    return run(lifecycle_for(config, prepared, idempotency_key=key, multipart_random=os.urandom(16)))
 
 
 def stream_chat(
@@ -96,127 +269,24 @@ def stream_chat_with_config(
     max_tokens: int | None = None,
     on_token: Callable[[str], None] | None = None,
 ) -> list[str]:
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": "user", "content": prompt}],
-        "stream": True,
-    }
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
-    call = Call(
-        config,
-        "POST",
-        "/chat/completions",
-        body=body,
+    prepared = api.chat_completions_create(
+        model=model,
+        messages=[{"role": "user", "content": prompt}],
         stream=True,
-        idempotency_key=new_idempotency_key(os.urandom(16)),
+        **({} if max_tokens is None else {"max_tokens": max_tokens}),
     )
-    while True:
-        request = call.request()
-        try:
-            return _attempt(call, request, on_token)
-        except _ErrorStatus as err:
-            delay = call.retry_delay(
-                status_code=err.status, headers=err.headers, now=time.time(), jitter=random.random()
-            )
-            if delay is None:
-                raise call.decode_error(err.status, err.headers, err.body) from None
-        except _EarlyFailure as failure:
-            delay = call.retry_delay_after_error(jitter=random.random())
-            if delay is None:
-                raise failure.error from None
-        time.sleep(delay)
-
-
-def _connect(request: Request, call: Call) -> socket.socket:
-    origin = request.origin
-    limits = call.timeout
-    try:
-        sock = socket.create_connection((origin.host, origin.port), timeout=limits.connect)
-    except TimeoutError:
-        raise _EarlyFailure(APITimeoutError("connect", limits.connect or 0.0, request=request)) from None
-    except OSError as exc:
-        raise _EarlyFailure(
-            APIConnectionError(f"Connection error: {exc.strerror or exc}", request=request)
-        ) from None
-    try:
-        if origin.scheme == "https":
-            context = ssl.create_default_context()
-            sock = context.wrap_socket(sock, server_hostname=origin.host)
-        sock.settimeout(limits.read)
-    except (OSError, ssl.SSLError) as exc:
-        sock.close()
-        raise _EarlyFailure(APIConnectionError(f"TLS error: {exc}", request=request)) from None
-    return sock
-
-
-def _attempt(call: Call, request: Request, on_token: Callable[[str], None] | None) -> list[str]:
-    sock = _connect(request, call)
-    conn = HTTP11Connection()
     tokens: list[str] = []
-    status: int | None = None
-    headers = HeadersType()
-    error_body = bytearray()
-    decoder: ChatCompletionStreamDecoder[Any] | None = None
 
-    def emit(chunks: list[Any]) -> None:
-        for chunk in chunks:
-            for choice in chunk.choices:
-                text = choice.delta.content
-                if choice.index == 0 and text:
-                    tokens.append(text)
-                    if on_token is not None:
-                        on_token(text)
+    def emit(chunk: Any) -> None:
+        for choice in chunk.choices:
+            if choice.index == 0 and choice.delta.content:
+                tokens.append(choice.delta.content)
+                if on_token is not None:
+                    on_token(choice.delta.content)
 
-    try:
-        conn.send(request)
-        try:
-            sock.sendall(conn.data_to_send())
-        except OSError as exc:
-            raise _EarlyFailure(APIConnectionError(f"Connection error: {exc}", request=request)) from None
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                if status is None:
-                    raise _EarlyFailure(exc) from None
-                raise
-            if event is NEED_DATA:
-                try:
-                    data = sock.recv(_READ_SIZE)
-                except TimeoutError:
-                    error: OpenAIError = APITimeoutError("read", call.timeout.read or 0.0, request=request)
-                    if status is None:
-                        raise _EarlyFailure(error) from None
-                    raise error from None
-                except OSError as exc:
-                    error = APIConnectionError(f"Connection error: {exc}", request=request)
-                    if status is None:
-                        raise _EarlyFailure(error) from None
-                    raise error from None
-                conn.receive_data(data)
-            elif isinstance(event, ResponseReceived):
-                status, headers = event.status_code, event.headers
-                if 200 <= status < 300:
-                    decoder = ChatCompletionStreamDecoder(request=request)
-            elif isinstance(event, DataReceived):
-                if decoder is not None:
-                    emit(decoder.feed(event.data))
-                elif len(error_body) < _MAX_ERROR_BODY:
-                    error_body += event.data[: _MAX_ERROR_BODY - len(error_body)]
-            elif isinstance(event, ResponseComplete):
-                assert status is not None
-                if decoder is None:
-                    raise _ErrorStatus(status, headers, bytes(error_body))
-                emit(decoder.close())
-                return tokens
-            else:
-                assert isinstance(event, ConnectionClosed)
-                raise _EarlyFailure(
-                    APIConnectionError("The server closed the connection.", request=request)
-                )
-    finally:
-        sock.close()
+    lifecycle = lifecycle_for(config, prepared, idempotency_key=new_idempotency_key(os.urandom(16)))
+    run(lifecycle, on_item=emit)
+    return tokens
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -243,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    def run(base_url: str | None, api_key: str | None) -> None:
+    def run_chat(base_url: str | None, api_key: str | None) -> None:
         config = ClientConfig.from_env(base_url=base_url, api_key=api_key, timeout=args.timeout)
         stream_chat_with_config(config, args.model, args.prompt, max_tokens=args.max_tokens, on_token=show)
         sys.stdout.write("\n")
@@ -253,9 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from openai_trio.testing import run_fake_server_in_thread
 
             with run_fake_server_in_thread() as base_url:
-                run(base_url, "sk-fake")
+                run_chat(base_url, "sk-fake")
         else:
-            run(args.base_url, args.api_key)
+            run_chat(args.base_url, args.api_key)
     except OpenAIError as exc:
         if shown:
             sys.stdout.write("\n")

@@ -83,6 +83,7 @@ from ._lifecycle import (
     SendRequest,
     StartStream,
     StreamBody,
+    lifecycle_for,
 )
 
 # isort: split
@@ -166,6 +167,7 @@ __all__ = [
     "FileTypes",  # request bodies
     "FileContent",  # request bodies
     "CallLifecycle",  # lifecycle
+    "lifecycle_for",  # lifecycle
     "Action",  # lifecycle
     "SendRequest",  # lifecycle
     "ReadBody",  # lifecycle

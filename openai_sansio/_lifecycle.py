@@ -19,7 +19,7 @@ retry policy, error decoding, parsing) stay with the wrapped ``Call``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Final, Literal, Mapping, Union
+from typing import TYPE_CHECKING, Any, Callable, Final, Literal, Mapping, Union
 
 import attrs
 
@@ -35,12 +35,17 @@ from ._errors import (
 from ._request import Request
 from ._streaming import StreamDecoder
 
+if TYPE_CHECKING:
+    from ._config import ClientConfig
+    from ._prepared import PreparedOperation
+
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_ERROR_BODY_BYTES",
     "RESPONSE_KINDS",
     "ResponseKind",
     "CallLifecycle",
+    "lifecycle_for",
     "Action",
     "SendRequest",
     "ReadBody",
@@ -458,3 +463,60 @@ class CallLifecycle:
             status_code=self._status,
             request=self._request,
         )
+
+
+def lifecycle_for(
+    config: ClientConfig,
+    prepared: PreparedOperation[Any],
+    *,
+    idempotency_key: str | None = None,
+    multipart_random: bytes | None = None,
+    stream_body: bool = False,
+) -> CallLifecycle:
+    """The ``Call`` and its lifecycle for a request built by one of the
+    ``openai_sansio.api`` builders, as its operation's kinds say: the body
+    encoding (JSON, multipart form, raw bytes), the result's parser, the
+    stream decoder.
+
+    ``idempotency_key`` is needed for every method but GET (see
+    ``new_idempotency_key``); ``multipart_random`` (16 random bytes, for the
+    form boundary) for a multipart body.  A page of a list operation comes
+    back as one page: following cursors is the runtime's business.
+    """
+    from ._multipart import encode_multipart
+    from .types import parse_model
+
+    op = prepared.operation
+    body = prepared.body
+    kwargs: dict[str, Any] = {}
+    if op.body_kind == "multipart":
+        if multipart_random is None:
+            raise LocalProtocolError(f"{op.operation_id} sends a form: pass multipart_random=os.urandom(16)")
+        kwargs["multipart"] = encode_multipart(body or {}, random_bytes=multipart_random)
+        body = None
+    elif op.body_kind == "raw":
+        kwargs["content"] = (body or {}).get("content", b"")
+        kwargs["content_type"] = op.content_types[0] if op.content_types else None
+        body = None
+    call = Call(
+        config,
+        op.method,
+        prepared.path,
+        body=body,
+        query=prepared.query,
+        stream=prepared.stream,
+        options=prepared.options,
+        idempotency_key=idempotency_key,
+        **kwargs,
+    )
+    if prepared.stream:
+        return CallLifecycle(call, response_kind="stream", stream_decoder=op.make_stream_decoder)
+    parse: Callable[[Any], Any] | None = None
+    if op.response_kind == "json":
+        model = op.response_parser()
+        if model is not None:
+
+            def parse(data: Any) -> Any:
+                return parse_model(model, data)
+
+    return CallLifecycle(call, response_kind=op.response_kind, parse=parse, stream_body=stream_body)

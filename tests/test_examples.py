@@ -15,10 +15,15 @@ from openai_sansio import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    ClientConfig,
     InternalServerError,
+    NotFoundError,
     RateLimitError,
     RemoteProtocolError,
+    UnexpectedContentTypeError,
+    api,
 )
+from openai_sansio.types.files import OpenAIFile
 from openai_trio.testing import FAKE_REPLY, FakeResponse, FakeServer, run_fake_server_in_thread
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
@@ -213,3 +218,62 @@ def test_main_error_is_one_line_without_key(
     assert err.count("\n") == 1
     assert "sk-wrong-key" not in err
     assert server.requests[0].headers["authorization"] == "Bearer sk-wrong-key"
+
+
+# -- a non-chat call from each driver: upload a file, download its content -----------
+
+RunOperation = Callable[[Any, Any], Any]
+
+
+def _blocking_run(config: Any, prepared: Any) -> Any:
+    return blocking.run_operation(config, prepared)
+
+
+def _asyncio_run(config: Any, prepared: Any) -> Any:
+    return asyncio.run(asyncio_chat.run_operation(config, prepared))
+
+
+OPERATION_DRIVERS = pytest.mark.parametrize("run_operation", [_blocking_run, _asyncio_run], ids=["blocking", "asyncio"])
+
+
+@OPERATION_DRIVERS
+def test_files_create_and_content(run_operation: RunOperation, tmp_path: pathlib.Path) -> None:
+    data = bytes(range(256)) * 1000  # several read and write pieces
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(data)
+    server = FakeServer()
+    with run_fake_server_in_thread(server) as base_url:
+        config = ClientConfig(api_key="sk-test", base_url=base_url)
+        created = run_operation(config, api.files_create(file=path, purpose="batch"))
+        assert isinstance(created, OpenAIFile)
+        assert (created.filename, created.bytes, created.purpose) == ("batch.jsonl", len(data), "batch")
+        content = run_operation(config, api.files_content(created.id))
+        from_bytes = run_operation(config, api.files_create(file=("b.txt", b"hello", "text/plain"), purpose="user_data"))
+        assert run_operation(config, api.files_content(from_bytes.id)) == b"hello"
+    assert content == data
+    upload, download = server.requests[:2]
+    assert upload.method == "POST" and upload.path == "/v1/files"
+    assert upload.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert upload.headers["idempotency-key"]
+    assert [part.name for part in upload.form()] == ["file", "purpose"]
+    assert download.method == "GET" and download.path == f"/v1/files/{created.id}/content"
+    assert "idempotency-key" not in download.headers
+
+
+@OPERATION_DRIVERS
+def test_file_content_errors_are_typed_and_retried(run_operation: RunOperation) -> None:
+    server = FakeServer()
+    server.enqueue(FakeResponse.error(500, "boom", headers={"retry-after-ms": "1"}))
+    with run_fake_server_in_thread(server) as base_url, pytest.raises(NotFoundError):
+        run_operation(ClientConfig(api_key="k", base_url=base_url), api.files_content("file-missing"))
+    assert len(server.requests) == 2
+
+
+@OPERATION_DRIVERS
+def test_stream_answered_with_json_is_an_error(run_operation: RunOperation) -> None:
+    server = FakeServer()
+    server.enqueue(FakeResponse.json({"id": "chatcmpl-1"}))
+    prepared = api.chat_completions_create(model="m", messages=[{"role": "user", "content": "p"}], stream=True)
+    with run_fake_server_in_thread(server) as base_url, pytest.raises(UnexpectedContentTypeError) as info:
+        run_operation(ClientConfig(api_key="k", base_url=base_url), prepared)
+    assert info.value.content_type == "application/json"
