@@ -2311,11 +2311,11 @@ def admin_organization_admin_api_keys_delete(
 def admin_organization_audit_logs_list(
     *,
     effective_at: Mapping[str, Any] | NotGiven = NOT_GIVEN,
-    project_ids__: Sequence[str] | NotGiven = NOT_GIVEN,
-    event_types__: Sequence[Literal["api_key.created", "api_key.updated", "api_key.deleted", "certificate.created", "certificate.updated", "certificate.deleted", "certificates.activated", "certificates.deactivated", "checkpoint.permission.created", "checkpoint.permission.deleted", "external_key.registered", "external_key.removed", "group.created", "group.updated", "group.deleted", "invite.sent", "invite.accepted", "invite.deleted", "ip_allowlist.created", "ip_allowlist.updated", "ip_allowlist.deleted", "ip_allowlist.config.activated", "ip_allowlist.config.deactivated", "login.succeeded", "login.failed", "logout.succeeded", "logout.failed", "organization.updated", "project.created", "project.updated", "project.archived", "project.deleted", "rate_limit.updated", "rate_limit.deleted", "resource.deleted", "tunnel.created", "tunnel.updated", "tunnel.deleted", "workload_identity_provider.created", "workload_identity_provider.updated", "workload_identity_provider.deleted", "workload_identity_provider_mapping.created", "workload_identity_provider_mapping.updated", "workload_identity_provider_mapping.deleted", "role.created", "role.updated", "role.deleted", "role.assignment.created", "role.assignment.deleted", "role.bound_to_resource", "role.unbound_from_resource", "scim.enabled", "scim.disabled", "service_account.created", "service_account.updated", "service_account.deleted", "user.added", "user.updated", "user.deleted", "tenant.metadata.updated", "tenant.microsoft_entra_mapping.upserted", "tenant.microsoft_entra_mapping.deleted", "tenant.workload_identity.provider.created", "tenant.workload_identity.provider.updated", "tenant.workload_identity.provider.archived", "tenant.workload_identity.mapping.created", "tenant.workload_identity.mapping.updated", "tenant.workload_identity.mapping.archived", "tenant.workload_identity.binding.created", "tenant.workload_identity.principal.provisioned", "tenant.workload_identity.access_token.issued", "tenant.admin_api_key.created", "tenant.admin_api_key.updated", "tenant.admin_api_key.deleted", "tenant.project_api_key.created", "tenant.chatgpt_access_token.revoked", "tenant.migration.completed", "tenant.sso.migrated", "tenant.domains.migrated", "tenant.sso_connection.created", "tenant.sso_connection.updated", "tenant.sso_connection.deleted", "tenant.sso_connection.setup.started", "tenant.policy.created", "tenant.policy.updated", "tenant.policy.deleted", "tenant.policy.attached", "tenant.policy.detached", "tenant.principal_authentication_policy.resolved", "tenant.scim.setup.started", "tenant.scim.deletion.requested", "tenant.scim.directory.created", "tenant.product_access_policy.updated", "tenant.resource_share_grant.created", "tenant.resource_share_grant.updated", "tenant.resource_share_grant.accepted", "tenant.resource_share_grant.declined", "tenant.resource_share_grant.revoked", "tenant.resource_share_grant.deleted", "tenant.service_account.updated", "tenant.service_account.deleted", "tenant.service_account.token.revoked", "tenant.billing.overage_limit.updated", "tenant.billing.alerts.updated", "tenant.billing.info.updated", "tenant.usage_limit.workspace.updated", "tenant.usage_limit.group.updated", "tenant.usage_limit.user.updated", "tenant.usage_limit.increase_request.updated", "tenant.usage_limit.increase_request.resolved", "tenant.group.created", "tenant.group.updated", "tenant.group.deleted", "tenant.group.member.added", "tenant.group.member.removed", "tenant.migration_rollout.status.updated", "tenant.migration_rollout.tier.updated", "tenant.role.metadata.updated", "tenant.custom_role.created", "tenant.custom_role.updated", "tenant.custom_role.deleted", "tenant.role_assignment.created", "tenant.role_assignment.deleted", "tenant.resource_role_assignment.created", "tenant.resource_role_assignment.deleted", "tenant.resource_access.updated", "tenant.resource_access.deleted", "tenant.ads_account.onboarding.redemption", "tenant.session_policy.created", "tenant.session_policy.updated", "tenant.session_policy.deleted", "tenant.session_revocation.started", "tenant.third_party_app_policy.updated", "tenant.user.added", "tenant.user.updated", "tenant.user.removed", "tenant.user.looked_up", "tenant.user.invited", "tenant.membership.revoked", "tenant.api_organization_invite.upserted", "tenant.api_organization_invite.deleted", "tenant.chatgpt_workspace_invite.upserted", "tenant.membership.accepted", "tenant.membership.declined", "tenant.workspace_invite_email_settings.updated"] | str] | NotGiven = NOT_GIVEN,
-    actor_ids__: Sequence[str] | NotGiven = NOT_GIVEN,
-    actor_emails__: Sequence[str] | NotGiven = NOT_GIVEN,
-    resource_ids__: Sequence[str] | NotGiven = NOT_GIVEN,
+    project_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+    event_types: Sequence[Literal["api_key.created", "api_key.updated", "api_key.deleted", "certificate.created", "certificate.updated", "certificate.deleted", "certificates.activated", "certificates.deactivated", "checkpoint.permission.created", "checkpoint.permission.deleted", "external_key.registered", "external_key.removed", "group.created", "group.updated", "group.deleted", "invite.sent", "invite.accepted", "invite.deleted", "ip_allowlist.created", "ip_allowlist.updated", "ip_allowlist.deleted", "ip_allowlist.config.activated", "ip_allowlist.config.deactivated", "login.succeeded", "login.failed", "logout.succeeded", "logout.failed", "organization.updated", "project.created", "project.updated", "project.archived", "project.deleted", "rate_limit.updated", "rate_limit.deleted", "resource.deleted", "tunnel.created", "tunnel.updated", "tunnel.deleted", "workload_identity_provider.created", "workload_identity_provider.updated", "workload_identity_provider.deleted", "workload_identity_provider_mapping.created", "workload_identity_provider_mapping.updated", "workload_identity_provider_mapping.deleted", "role.created", "role.updated", "role.deleted", "role.assignment.created", "role.assignment.deleted", "role.bound_to_resource", "role.unbound_from_resource", "scim.enabled", "scim.disabled", "service_account.created", "service_account.updated", "service_account.deleted", "user.added", "user.updated", "user.deleted", "tenant.metadata.updated", "tenant.microsoft_entra_mapping.upserted", "tenant.microsoft_entra_mapping.deleted", "tenant.workload_identity.provider.created", "tenant.workload_identity.provider.updated", "tenant.workload_identity.provider.archived", "tenant.workload_identity.mapping.created", "tenant.workload_identity.mapping.updated", "tenant.workload_identity.mapping.archived", "tenant.workload_identity.binding.created", "tenant.workload_identity.principal.provisioned", "tenant.workload_identity.access_token.issued", "tenant.admin_api_key.created", "tenant.admin_api_key.updated", "tenant.admin_api_key.deleted", "tenant.project_api_key.created", "tenant.chatgpt_access_token.revoked", "tenant.migration.completed", "tenant.sso.migrated", "tenant.domains.migrated", "tenant.sso_connection.created", "tenant.sso_connection.updated", "tenant.sso_connection.deleted", "tenant.sso_connection.setup.started", "tenant.policy.created", "tenant.policy.updated", "tenant.policy.deleted", "tenant.policy.attached", "tenant.policy.detached", "tenant.principal_authentication_policy.resolved", "tenant.scim.setup.started", "tenant.scim.deletion.requested", "tenant.scim.directory.created", "tenant.product_access_policy.updated", "tenant.resource_share_grant.created", "tenant.resource_share_grant.updated", "tenant.resource_share_grant.accepted", "tenant.resource_share_grant.declined", "tenant.resource_share_grant.revoked", "tenant.resource_share_grant.deleted", "tenant.service_account.updated", "tenant.service_account.deleted", "tenant.service_account.token.revoked", "tenant.billing.overage_limit.updated", "tenant.billing.alerts.updated", "tenant.billing.info.updated", "tenant.usage_limit.workspace.updated", "tenant.usage_limit.group.updated", "tenant.usage_limit.user.updated", "tenant.usage_limit.increase_request.updated", "tenant.usage_limit.increase_request.resolved", "tenant.group.created", "tenant.group.updated", "tenant.group.deleted", "tenant.group.member.added", "tenant.group.member.removed", "tenant.migration_rollout.status.updated", "tenant.migration_rollout.tier.updated", "tenant.role.metadata.updated", "tenant.custom_role.created", "tenant.custom_role.updated", "tenant.custom_role.deleted", "tenant.role_assignment.created", "tenant.role_assignment.deleted", "tenant.resource_role_assignment.created", "tenant.resource_role_assignment.deleted", "tenant.resource_access.updated", "tenant.resource_access.deleted", "tenant.ads_account.onboarding.redemption", "tenant.session_policy.created", "tenant.session_policy.updated", "tenant.session_policy.deleted", "tenant.session_revocation.started", "tenant.third_party_app_policy.updated", "tenant.user.added", "tenant.user.updated", "tenant.user.removed", "tenant.user.looked_up", "tenant.user.invited", "tenant.membership.revoked", "tenant.api_organization_invite.upserted", "tenant.api_organization_invite.deleted", "tenant.chatgpt_workspace_invite.upserted", "tenant.membership.accepted", "tenant.membership.declined", "tenant.workspace_invite_email_settings.updated"] | str] | NotGiven = NOT_GIVEN,
+    actor_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+    actor_emails: Sequence[str] | NotGiven = NOT_GIVEN,
+    resource_ids: Sequence[str] | NotGiven = NOT_GIVEN,
     tenant_only: bool | NotGiven = NOT_GIVEN,
     limit: int | NotGiven = NOT_GIVEN,
     after: str | NotGiven = NOT_GIVEN,
@@ -2330,7 +2330,7 @@ def admin_organization_audit_logs_list(
     return prepare(
         OPERATIONS["list-audit-logs"],
         (),
-        {"effective_at": effective_at, "project_ids[]": project_ids__, "event_types[]": event_types__, "actor_ids[]": actor_ids__, "actor_emails[]": actor_emails__, "resource_ids[]": resource_ids__, "tenant_only": tenant_only, "limit": limit, "after": after, "before": before},
+        {"effective_at": effective_at, "project_ids[]": project_ids, "event_types[]": event_types, "actor_ids[]": actor_ids, "actor_emails[]": actor_emails, "resource_ids[]": resource_ids, "tenant_only": tenant_only, "limit": limit, "after": after, "before": before},
         None,
         extra_headers, extra_query, extra_body, timeout, max_retries,
     )
@@ -5213,7 +5213,7 @@ def beta_threads_runs_create(
     thread_id: str,
     *,
     assistant_id: str,
-    include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+    include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
     model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
     instructions: str | NotGiven | None = NOT_GIVEN,
@@ -5240,7 +5240,7 @@ def beta_threads_runs_create(
     return prepare(
         OPERATIONS["createRun"],
         (thread_id,),
-        {"include[]": include__},
+        {"include[]": include},
         {"assistant_id": assistant_id, "model": model, "reasoning_effort": reasoning_effort, "instructions": instructions, "additional_instructions": additional_instructions, "additional_messages": additional_messages, "tools": tools, "metadata": metadata, "temperature": temperature, "top_p": top_p, "stream": stream, "max_prompt_tokens": max_prompt_tokens, "max_completion_tokens": max_completion_tokens, "truncation_strategy": truncation_strategy, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls, "response_format": response_format},
         extra_headers, extra_query, extra_body, timeout, max_retries,
     )
@@ -5315,7 +5315,7 @@ def beta_threads_runs_steps_list(
     order: Literal["asc", "desc"] | str | NotGiven = NOT_GIVEN,
     after: str | NotGiven = NOT_GIVEN,
     before: str | NotGiven = NOT_GIVEN,
-    include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+    include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
     extra_headers: Headers | None = None,
     extra_query: Query | None = None,
     extra_body: Body | None = None,
@@ -5326,7 +5326,7 @@ def beta_threads_runs_steps_list(
     return prepare(
         OPERATIONS["listRunSteps"],
         (thread_id, run_id,),
-        {"limit": limit, "order": order, "after": after, "before": before, "include[]": include__},
+        {"limit": limit, "order": order, "after": after, "before": before, "include[]": include},
         None,
         extra_headers, extra_query, extra_body, timeout, max_retries,
     )
@@ -5337,7 +5337,7 @@ def beta_threads_runs_steps_retrieve(
     *,
     thread_id: str,
     run_id: str,
-    include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+    include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
     extra_headers: Headers | None = None,
     extra_query: Query | None = None,
     extra_body: Body | None = None,
@@ -5348,7 +5348,7 @@ def beta_threads_runs_steps_retrieve(
     return prepare(
         OPERATIONS["getRunStep"],
         (thread_id, run_id, step_id,),
-        {"include[]": include__},
+        {"include[]": include},
         None,
         extra_headers, extra_query, extra_body, timeout, max_retries,
     )

@@ -41,7 +41,7 @@ from ._client import Client, RawResponse
 
 # isort: split
 from ._azure import AzureADTokenProvider, AzureClient
-from ._pages import AsyncCursorPage, AsyncPage, AsyncPaginator
+from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, PageInfo
 from ._pool import PoolStats
 from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
@@ -52,6 +52,8 @@ __all__ = [
     "AsyncStream",
     "AsyncPage",
     "AsyncCursorPage",
+    "AsyncPageTokenPage",
+    "PageInfo",
     "AsyncPaginator",
     "RawResponse",
     "PoolStats",

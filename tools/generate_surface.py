@@ -368,7 +368,9 @@ def simple_ann(spec: dict[str, Any], schema: Any, imports: Imports, depth: int =
 
 
 def py_keyword(wire: str, taken: set[str]) -> str:
-    name = re.sub(r"[^0-9a-zA-Z_]", "_", wire)
+    # ``project_ids[]`` (an array in the query) is ``project_ids`` in Python.
+    name = wire[:-2] if wire.endswith("[]") else wire
+    name = re.sub(r"[^0-9a-zA-Z_]", "_", name)
     if not name or name[0].isdigit():
         name = "_" + name
     if keyword.iskeyword(name) or name in OPTION_NAMES or name in ("self", "stream_cls", "cast_to"):

@@ -1419,7 +1419,7 @@ if TYPE_CHECKING:
             order: Literal["asc", "desc"] | str | NotGiven = NOT_GIVEN,
             after: str | NotGiven = NOT_GIVEN,
             before: str | NotGiven = NOT_GIVEN,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -1433,7 +1433,7 @@ if TYPE_CHECKING:
             *,
             thread_id: str,
             run_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -1456,7 +1456,7 @@ if TYPE_CHECKING:
             order: Literal["asc", "desc"] | str | NotGiven = NOT_GIVEN,
             after: str | NotGiven = NOT_GIVEN,
             before: str | NotGiven = NOT_GIVEN,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -1470,7 +1470,7 @@ if TYPE_CHECKING:
             *,
             thread_id: str,
             run_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -1504,7 +1504,7 @@ class BetaThreadsRunsSteps(Namespace):
         order: Literal["asc", "desc"] | str | NotGiven = NOT_GIVEN,
         after: str | NotGiven = NOT_GIVEN,
         before: str | NotGiven = NOT_GIVEN,
-        include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+        include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         extra_body: Body | None = None,
@@ -1512,7 +1512,7 @@ class BetaThreadsRunsSteps(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[RunStepObject, AsyncCursorPage[RunStepObject]]:
         """`GET /threads/{thread_id}/runs/{run_id}/steps` (`listRunSteps`)."""
-        return self._transport.execute(api.beta_threads_runs_steps_list(run_id, thread_id=thread_id, limit=limit, order=order, after=after, before=before, include__=include__, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(api.beta_threads_runs_steps_list(run_id, thread_id=thread_id, limit=limit, order=order, after=after, before=before, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 
     def retrieve(
         self,
@@ -1520,7 +1520,7 @@ class BetaThreadsRunsSteps(Namespace):
         *,
         thread_id: str,
         run_id: str,
-        include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+        include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         extra_body: Body | None = None,
@@ -1528,7 +1528,7 @@ class BetaThreadsRunsSteps(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunStepObject]:
         """`GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}` (`getRunStep`)."""
-        return self._transport.execute(api.beta_threads_runs_steps_retrieve(step_id, thread_id=thread_id, run_id=run_id, include__=include__, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(api.beta_threads_runs_steps_retrieve(step_id, thread_id=thread_id, run_id=run_id, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 
 
 if TYPE_CHECKING:
@@ -1560,7 +1560,7 @@ if TYPE_CHECKING:
             thread_id: str,
             *,
             assistant_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
             reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
             instructions: str | NotGiven | None = NOT_GIVEN,
@@ -1590,7 +1590,7 @@ if TYPE_CHECKING:
             thread_id: str,
             *,
             assistant_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
             reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
             instructions: str | NotGiven | None = NOT_GIVEN,
@@ -1620,7 +1620,7 @@ if TYPE_CHECKING:
             thread_id: str,
             *,
             assistant_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
             reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
             instructions: str | NotGiven | None = NOT_GIVEN,
@@ -1760,7 +1760,7 @@ if TYPE_CHECKING:
             thread_id: str,
             *,
             assistant_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
             reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
             instructions: str | NotGiven | None = NOT_GIVEN,
@@ -1790,7 +1790,7 @@ if TYPE_CHECKING:
             thread_id: str,
             *,
             assistant_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
             reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
             instructions: str | NotGiven | None = NOT_GIVEN,
@@ -1820,7 +1820,7 @@ if TYPE_CHECKING:
             thread_id: str,
             *,
             assistant_id: str,
-            include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+            include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
             reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
             instructions: str | NotGiven | None = NOT_GIVEN,
@@ -1974,7 +1974,7 @@ class BetaThreadsRuns(Namespace):
         thread_id: str,
         *,
         assistant_id: str,
-        include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+        include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
         model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
         reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
         instructions: str | NotGiven | None = NOT_GIVEN,
@@ -2004,7 +2004,7 @@ class BetaThreadsRuns(Namespace):
         thread_id: str,
         *,
         assistant_id: str,
-        include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+        include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
         model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
         reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
         instructions: str | NotGiven | None = NOT_GIVEN,
@@ -2034,7 +2034,7 @@ class BetaThreadsRuns(Namespace):
         thread_id: str,
         *,
         assistant_id: str,
-        include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+        include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
         model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
         reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
         instructions: str | NotGiven | None = NOT_GIVEN,
@@ -2063,7 +2063,7 @@ class BetaThreadsRuns(Namespace):
         thread_id: str,
         *,
         assistant_id: str,
-        include__: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
+        include: Sequence[Literal["step_details.tool_calls[*].file_search.results[*].content"] | str] | NotGiven = NOT_GIVEN,
         model: str | Literal["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5-2025-08-07", "gpt-5-mini-2025-08-07", "gpt-5-nano-2025-08-07", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "o3-mini", "o3-mini-2025-01-31", "o1", "o1-2024-12-17", "gpt-4o", "gpt-4o-2024-11-20", "gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.5-preview", "gpt-4.5-preview-2025-02-27", "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-0125-preview", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-vision-preview", "gpt-4", "gpt-4-0314", "gpt-4-0613", "gpt-4-32k", "gpt-4-32k-0314", "gpt-4-32k-0613", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-16k-0613"] | NotGiven | None = NOT_GIVEN,
         reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | str | NotGiven | None = NOT_GIVEN,
         instructions: str | NotGiven | None = NOT_GIVEN,
@@ -2087,7 +2087,7 @@ class BetaThreadsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunObject | AsyncStream[Any]]:
         """`POST /threads/{thread_id}/runs` (`createRun`)."""
-        return self._transport.execute(api.beta_threads_runs_create(thread_id, include__=include__, assistant_id=assistant_id, model=model, reasoning_effort=reasoning_effort, instructions=instructions, additional_instructions=additional_instructions, additional_messages=additional_messages, tools=tools, metadata=metadata, temperature=temperature, top_p=top_p, stream=stream, max_prompt_tokens=max_prompt_tokens, max_completion_tokens=max_completion_tokens, truncation_strategy=truncation_strategy, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, response_format=response_format, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(api.beta_threads_runs_create(thread_id, include=include, assistant_id=assistant_id, model=model, reasoning_effort=reasoning_effort, instructions=instructions, additional_instructions=additional_instructions, additional_messages=additional_messages, tools=tools, metadata=metadata, temperature=temperature, top_p=top_p, stream=stream, max_prompt_tokens=max_prompt_tokens, max_completion_tokens=max_completion_tokens, truncation_strategy=truncation_strategy, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, response_format=response_format, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 
     def retrieve(
         self,
