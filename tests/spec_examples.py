@@ -413,7 +413,9 @@ def _numbers(schema: dict[str, Any], integer: bool) -> Iterator[float]:
         low = xlow + step if low is None else max(low, xlow + step)
     if xhigh is not None:
         high = xhigh - step if high is None else min(high, xhigh - step)
-    for value in (low, high, 0, 1):
+    # 0.5 last: a number that is not an integer, for a ``oneOf`` that
+    # tells the two apart.
+    for value in (low, high, 0, 1, 0.5):
         if value is None:
             continue
         if (low is None or value >= low) and (high is None or value <= high):

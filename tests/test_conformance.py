@@ -258,6 +258,7 @@ def summary() -> list[str]:
             "run": len(results),
             "passed": len(passed),
             "failed": {k: PRISM_CANNOT_SERVE.get(k, results[k]) for k in failed},
+            "outcomes": dict(sorted(results.items())),
         }
     if report:
         REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -372,3 +373,44 @@ def test_prism_url_required(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(pytest.fail.Exception, match="PRISM_URL is not set"):
         prism_url()
 
+
+
+def _small(schema: dict[str, Any], **components: Any) -> Any:
+    examples = spec_examples.Examples({"paths": {}, "components": {"schemas": components}})
+    return examples.value(schema)
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        # An example is taken when it validates, skipped when it does not.
+        ({"type": "string", "example": "hello"}, "hello"),
+        ({"type": "integer", "example": "ten", "minimum": 3}, 3),
+        ({"type": "number", "exclusiveMinimum": 0, "maximum": 1}, 0.5),
+        ({"type": "integer", "exclusiveMaximum": 0}, -1),
+        ({"type": "string", "minLength": 5}, "aaaaa"),
+        ({"type": "string", "format": "date-time"}, "2024-01-01T00:00:00Z"),
+        ({"type": "string", "pattern": "^file-[A-Za-z0-9]+$"}, "file-abc"),
+        ({"enum": [None, "b"]}, "b"),
+        ({"type": ["null", "boolean"]}, False),
+        ({"type": "array", "items": {"const": 7}, "minItems": 2}, [7, 7]),
+        # 0 and 1 match both branches of the oneOf (an integer is a
+        # number too): only a fraction matches exactly one.
+        ({"oneOf": [{"type": "integer"}, {"type": "number"}]}, 0.5),
+        (
+            {"allOf": [{"$ref": "#/components/schemas/A"}, {"required": ["b"], "properties": {"b": {"const": 2}}}]},
+            {"a": 1, "b": 2},
+        ),
+        ({"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "null"}]}, {"a": 1}),
+    ],
+)
+def test_example_generator(schema: dict[str, Any], expected: Any) -> None:
+    a = {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer", "minimum": 1}}}
+    assert _small(schema, A=a) == expected
+
+
+def test_example_generator_says_when_it_cannot() -> None:
+    with pytest.raises(spec_examples.Unsatisfiable):
+        _small({"type": "string", "pattern": "^[0-9]{40}$"})
+    with pytest.raises(spec_examples.Unsatisfiable):
+        _small({"allOf": [{"type": "string"}, {"type": "integer"}]})
