@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from openai_sansio import (
     MAX_BODY_BYTES,
     MAX_ERROR_BODY_BYTES,
+    OPERATIONS,
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -25,10 +27,12 @@ from openai_sansio import (
     Headers,
     InternalServerError,
     LocalProtocolError,
+    PreparedOperation,
     Raise,
     ReadBody,
     RemoteProtocolError,
     Request,
+    RequestOptions,
     Retry,
     SendRequest,
     StartStream,
@@ -36,6 +40,8 @@ from openai_sansio import (
     StreamDecoder,
     Timeout,
     UnexpectedContentTypeError,
+    api,
+    lifecycle_for,
 )
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -486,3 +492,59 @@ def test_caps_can_be_lowered() -> None:
     for bad in (-1, True, 1.5):
         with pytest.raises(LocalProtocolError):
             CallLifecycle(make_call(), max_body_bytes=bad)  # type: ignore[arg-type]
+
+
+# -- lifecycle_for ----------------------------------------------------------------
+
+
+def test_lifecycle_for_a_multipart_upload() -> None:
+    config = ClientConfig(api_key=KEY)
+    prepared = api.files_create(file=("a.txt", b"hello", "text/plain"), purpose="batch")
+    with pytest.raises(LocalProtocolError, match="multipart_random"):
+        lifecycle_for(config, prepared, idempotency_key=IDEM)
+    lc = lifecycle_for(config, prepared, idempotency_key=IDEM, multipart_random=bytes(range(16)))
+    assert lc.response_kind == "json"
+    request = lc.start().request
+    assert request.header("content-type") == f"multipart/form-data; boundary={bytes(range(16)).hex()}"
+    assert request.header("idempotency-key") == IDEM
+    lc.response_head(200, JSON_HEADERS)
+    created = {"id": "file-1", "object": "file", "bytes": 5, "created_at": 1, "filename": "a.txt",
+               "purpose": "batch", "status": "processed"}
+    done = body_of(lc, json.dumps(created).encode())
+    assert isinstance(done, Done)
+    assert type(done.result).__name__ == "OpenAIFile"
+    assert done.result.filename == "a.txt"
+
+
+def test_lifecycle_for_binary_empty_and_stream() -> None:
+    config = ClientConfig(api_key=KEY)
+    content = lifecycle_for(config, api.files_content("file-1"))
+    assert content.response_kind == "binary"
+    assert content.start().request.target == "/v1/files/file-1/content"
+    streamed = lifecycle_for(config, api.files_content("file-1"), stream_body=True)
+    streamed.start()
+    assert streamed.response_head(200, Headers()) == StreamBody()
+    deleted = lifecycle_for(config, api.containers_delete("c-1"), idempotency_key=IDEM)
+    assert deleted.response_kind == "empty"
+    chat = lifecycle_for(
+        config,
+        api.chat_completions_create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True),
+        idempotency_key=IDEM,
+    )
+    assert chat.response_kind == "stream"
+    chat.start()
+    action = chat.response_head(200, SSE_HEADERS)
+    assert isinstance(action, StartStream)
+    assert isinstance(action.decoder, ChatCompletionStreamDecoder)
+
+
+def test_lifecycle_for_a_raw_body() -> None:
+    # No operation of the current spec sends raw bytes; the kind is still handled.
+    op = attrs.evolve(
+        OPERATIONS["create-realtime-call"], body_kind="raw", content_types=("application/sdp",)
+    )
+    prepared = PreparedOperation(op, "/realtime/calls", None, {"content": b"v=0"}, RequestOptions(), False)
+    lc = lifecycle_for(ClientConfig(api_key=KEY), prepared, idempotency_key=IDEM)
+    request = lc.start().request
+    assert request.header("content-type") == "application/sdp"
+    assert request.body == b"v=0"
