@@ -67,6 +67,13 @@ def _parsers(op: Operation) -> tuple[Callable[[Any], Any] | None, Callable[[Any]
     return found
 
 
+def _compose(parse: Callable[[Any], Any], transform: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def parse_transformed(data: Any) -> Any:
+        return parse(transform(data))
+
+    return parse_transformed
+
+
 class _ListFetcher:
     """Fetches pages of one list call; pages hold it to fetch the next."""
 
@@ -139,6 +146,9 @@ class Executor:
         if prepared.stream:
             stream_decoder = op.make_stream_decoder
         parse = _parsers(op)[0]
+        transform = prepared.transform
+        if transform is not None and parse is not None:
+            parse = _compose(parse, transform)
         if mode == "streaming":
             return StreamedResponseManager(
                 lambda: self._call(

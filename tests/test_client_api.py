@@ -169,11 +169,14 @@ async def test_embeddings() -> None:
         )
         assert len(result.data) == 2
         assert len(result.data[0].embedding) == 8
+        # Asked as base64 (the official SDK's default) and decoded to floats.
         assert server.last_request.json() == {
             "model": "text-embedding-3-small",
             "input": ["a", "b"],
             "dimensions": 8,
+            "encoding_format": "base64",
         }
+        assert all(isinstance(x, float) for x in result.data[0].embedding)
 
 
 async def test_models() -> None:

@@ -304,3 +304,31 @@ async def test_generic_stream_decoder_for_assistants_runs() -> None:
             items = [item async for item in stream]
         assert server.last_request.json() == {"assistant_id": "asst_1", "stream": True}
         assert len(items) == 1
+
+
+async def test_embeddings_ask_for_base64_and_decode_it() -> None:
+    import base64
+    import struct
+
+    packed = base64.b64encode(struct.pack("<3f", 0.5, -1.0, 2.25)).decode()
+    body = {"object": "list", "model": "e", "data": [{"object": "embedding", "index": 0, "embedding": packed}],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+    async with FakeServer() as server, _client(server) as client:
+        server.enqueue(FakeResponse.json(body))
+        result = await client.embeddings.create(model="e", input="hi")
+        assert server.last_request.json()["encoding_format"] == "base64"
+        assert result.data[0].embedding == [0.5, -1.0, 2.25]
+
+        server.enqueue(FakeResponse.json(body))
+        kept = await client.embeddings.create(model="e", input="hi", encoding_format="base64")
+        assert kept.data[0].embedding == packed
+
+        floats = {**body, "data": [{"object": "embedding", "index": 0, "embedding": [1.0]}]}
+        server.enqueue(FakeResponse.json(floats))
+        plain = await client.embeddings.create(model="e", input="hi", encoding_format="float")
+        assert server.last_request.json()["encoding_format"] == "float"
+        assert plain.data[0].embedding == [1.0]
+
+        server.enqueue(FakeResponse.json({**body, "data": [{"object": "embedding", "index": 0, "embedding": "!!"}]}))
+        with pytest.raises(openai_trio.APIResponseValidationError):
+            await client.embeddings.create(model="e", input="hi")
