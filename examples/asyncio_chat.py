@@ -22,11 +22,13 @@ import random
 import ssl
 import sys
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
 from openai_sansio import (
     NEED_DATA,
+    NOT_GIVEN,
     APIConnectionError,
+    APIError,
     APITimeoutError,
     CallLifecycle,
     ClientConfig,
@@ -62,7 +64,7 @@ _READ_SIZE = 65536
 class _Failed(Exception):
     """The transport failed under an attempt; ``closed``: the peer hung up."""
 
-    def __init__(self, error: OpenAIError, *, closed: bool = False) -> None:
+    def __init__(self, error: APIError, *, closed: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
         self.closed = closed
@@ -200,7 +202,7 @@ async def _body_pieces(body: StreamedBody) -> AsyncIterator[bytes]:
                     file.close()
 
 
-async def _actions(lifecycle: CallLifecycle) -> AsyncIterator[Any]:
+async def _actions(lifecycle: CallLifecycle) -> AsyncGenerator[Any, None]:
     """Carry out ``lifecycle``'s actions; yields the result, or each item of a stream."""
     started = time.monotonic()
     action: Any = lifecycle.start()
@@ -308,7 +310,7 @@ async def iter_chat(
         model=model,
         messages=[{"role": "user", "content": prompt}],
         stream=True,
-        **({} if max_tokens is None else {"max_tokens": max_tokens}),
+        max_tokens=NOT_GIVEN if max_tokens is None else max_tokens,
     )
     lifecycle = lifecycle_for(config, prepared, idempotency_key=new_idempotency_key(os.urandom(16)))
     async with contextlib.aclosing(_actions(lifecycle)) as chunks:

@@ -25,7 +25,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 from openai_sansio import (
     NEED_DATA,
+    NOT_GIVEN,
     APIConnectionError,
+    APIError,
     APITimeoutError,
     CallLifecycle,
     ClientConfig,
@@ -60,7 +62,7 @@ _READ_SIZE = 65536
 class _Failed(Exception):
     """The transport failed under an attempt; ``closed``: the peer hung up."""
 
-    def __init__(self, error: OpenAIError, *, closed: bool = False) -> None:
+    def __init__(self, error: APIError, *, closed: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
         self.closed = closed
@@ -273,7 +275,7 @@ def stream_chat_with_config(
         model=model,
         messages=[{"role": "user", "content": prompt}],
         stream=True,
-        **({} if max_tokens is None else {"max_tokens": max_tokens}),
+        max_tokens=NOT_GIVEN if max_tokens is None else max_tokens,
     )
     tokens: list[str] = []
 
