@@ -304,13 +304,20 @@ def test_prism_spec_derivation() -> None:
         # Examples are data: left as they are.
         "example": {"nullable": True},
     }
+    framed = {"Transfer-Encoding": {"schema": {"type": "string"}}}
+    located = {"Location": {"schema": {"type": "string"}}, "content-length": {"schema": {"type": "integer"}}}
     derived = module.derive(
         {
             "openapi": "3.1.0",
             "servers": [{"url": "https://example.com/v1"}],
             "paths": {
                 "/a?beta=true": {"get": {"parameters": [header]}},
-                "/b": {"post": {"requestBody": {"content": {"application/json": {"schema": body}}}}},
+                "/b": {
+                    "post": {
+                        "requestBody": {"content": {"application/json": {"schema": body}}},
+                        "responses": {"200": {"headers": framed}, "201": {"headers": located}},
+                    }
+                },
             },
         }
     )
@@ -343,7 +350,8 @@ def test_prism_spec_derivation() -> None:
                             }
                         }
                     }
-                }
+                },
+                "responses": {"200": {}, "201": {"headers": {"Location": {"schema": {"type": "string"}}}}},
             }
         },
     }

@@ -28,6 +28,10 @@ and nothing else:
   copies) becomes a string with a pattern for the comma-separated list:
   Prism 5.16 crashes, taking the whole mock server down, when such an
   optional header is absent from a request.
+- Response headers that frame the message (``Transfer-Encoding`` on the
+  speech response) are dropped: Prism would send the declared header with
+  a made-up value ("string") beside its own Content-Length, which no HTTP
+  client can read.
 - ``x-oaiMeta`` and the other vendor extensions are dropped: Prism does not
   read them and the file loads faster.
 """
@@ -50,6 +54,7 @@ DEFAULT_SPEC = ROOT.parent / "shared" / "openapi" / "openapi.yaml"
 # client at ``PRISM_URL + BETA_PREFIX + "/v1"`` for them.
 BETA_PREFIX = "/_beta"
 
+_FRAMING_HEADERS = frozenset(("transfer-encoding", "content-length", "connection"))
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Their values are data (an example may well hold ``nullable`` or ``x-``
 # keys), copied as they are.
@@ -124,6 +129,17 @@ def _list_header(param: dict[str, Any]) -> None:
     param.pop("explode", None)
 
 
+def _drop_framing_headers(response: dict[str, Any]) -> None:
+    headers = response.get("headers")
+    if not headers:
+        return
+    for name in list(headers):
+        if name.lower() in _FRAMING_HEADERS:
+            del headers[name]
+    if not headers:
+        del response["headers"]
+
+
 def derive(spec: dict[str, Any]) -> dict[str, Any]:
     """The spec Prism serves (a new dict; ``spec`` is left as it was)."""
     prefix = base_path(spec)
@@ -133,8 +149,11 @@ def derive(spec: dict[str, Any]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for key, item in spec["paths"].items():
         for method in _METHODS:
-            for param in (item.get(method) or {}).get("parameters", ()):
+            op = item.get(method) or {}
+            for param in op.get("parameters", ()):
                 _list_header(param)
+            for response in op.get("responses", {}).values():
+                _drop_framing_headers(response)
         path, sep, query = key.partition("?")
         if not sep:
             paths[prefix + path] = item
@@ -154,6 +173,8 @@ def derive(spec: dict[str, Any]) -> dict[str, Any]:
                 )
         paths[BETA_PREFIX + prefix + path] = item
     spec["paths"] = paths
+    for response in spec.get("components", {}).get("responses", {}).values():
+        _drop_framing_headers(response)
     spec.pop("servers", None)
     return spec
 
