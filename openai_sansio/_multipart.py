@@ -270,14 +270,10 @@ class _Encoder:
         elif hasattr(content, "read"):
             part = _file_object_part(name, content)
             guessed = _name_of(content)
-        elif hasattr(content, "__aiter__"):
-            part = FilePart(stream=content)
-            guessed = _name_of(content)
         else:
-            raise LocalProtocolError(
-                f"multipart field {name[:80]!r}: file content of type {type(content).__name__} "
-                "is not bytes, a path, a binary file object or an async iterable of bytes"
-            )
+            # An async iterable: every caller checked _is_file_content.
+            part = FilePart(stream=content)  # type: ignore[arg-type]
+            guessed = _name_of(content)
         if not named:
             filename = guessed
         if content_type is None:

@@ -65,10 +65,35 @@ async def test_every_file_source_kind(tmp_path: pathlib.Path) -> None:
         yield bytearray(b"an async ")
         yield b"iterable" * 10_000  # larger than one send piece
 
+    class Pipe:
+        """Readable once, no seeking, no size (a pipe, a socket file)."""
+
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def read(self, size: int = -1) -> bytes:
+            return self._data.read(min(size, 1000))
+
+    class Chunks:
+        """An async iterable without aclose()."""
+
+        def __init__(self) -> None:
+            self._left = [b"plain ", b"async iterable"]
+
+        def __aiter__(self) -> Chunks:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if not self._left:
+                raise StopAsyncIteration
+            return self._left.pop(0)
+
     async with FakeServer() as server, client(server) as c:
         server.route("POST", "/v1/files", FakeResponse.json(FILE_OBJECT))
         with (tmp_path / "a.txt").open("rb") as real:
             await upload(c, {
+                "pipe": Pipe(b"p" * 150_000),
+                "plain": Chunks(),
                 "path": tmp_path / "a.txt",
                 "real": real,
                 "buffer": buffer,
@@ -82,6 +107,8 @@ async def test_every_file_source_kind(tmp_path: pathlib.Path) -> None:
         assert "content-length" not in request.headers
         got = {p.name: (p.filename, p.content_type, p.data) for p in request.form()}
         assert got == {
+            "pipe": ("upload", "application/octet-stream", b"p" * 150_000),
+            "plain": ("upload", "application/octet-stream", b"plain async iterable"),
             "path": ("a.txt", "text/plain", b"from a path"),
             "real": ("a.txt", "text/plain", b"from a path"),
             "buffer": ("upload", "application/octet-stream", b"from a buffer"),

@@ -308,6 +308,23 @@ def test_async_iterable_has_unknown_length_and_is_not_replayable() -> None:
     assert isinstance(head, bytes) and b'filename="a.wav"\r\nContent-Type: audio/wav\r\n' in head
 
 
+def test_length_stays_unknown_after_a_source_without_a_size(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "f").write_bytes(b"f")
+    body = encode({"s": _chunks(), "big": b"b" * 70_000, "f": tmp_path / "f", "tail": "t"})
+    assert (body.length, body.replayable) == (None, False)
+    kinds = [type(p).__name__ for p in body.parts()]
+    assert kinds == ["bytes", "FilePart", "bytes", "bytes", "bytes", "FilePart", "bytes"]
+
+
+def test_file_part_reprs_and_replayability() -> None:
+    buffer = io.BytesIO(b"x")
+    assert repr(FilePart(file=buffer, size=1, offset=0)) == "FilePart(file=BytesIO, offset=0, size=1)"
+    assert FilePart(file=buffer, size=1, offset=0).replayable
+    assert not FilePart(file=buffer).replayable
+    assert repr(FilePart(path="/a/b", size=3)) == "FilePart(path='/a/b', size=3)"
+    assert not FilePart(path="/dev/stdin").replayable
+
+
 def test_file_tuple_forms() -> None:
     parts = parts_of(encode({
         "a": ("a.txt", b"1"),
