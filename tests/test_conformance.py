@@ -10,8 +10,15 @@ Two passes over ``OPERATIONS``:
   binary content, or ``None`` for an empty body.
 - invalid: each operation that takes a body is sent one the spec refuses
   (a required field left out, or a field of the wrong type) through the raw
-  ``client.request`` path, which does no local checks, and must raise the
-  typed ``APIStatusError`` subclass for Prism's 4xx.
+  ``client.request`` path, which does no local checks (a form, through the
+  typed method with the field left at ``NOT_GIVEN``), and must raise the
+  typed ``APIStatusError`` subclass for Prism's 4xx, whose list of problems
+  names the field.
+
+Streaming operations are called without ``stream=True``: Prism cannot
+write an event stream (it answers ``text/event-stream`` with a 500,
+"Cannot serialise complex objects as text"), so the streamed forms are
+tested against the fake server elsewhere, not here.
 
 Prism runs where ``PRISM_URL`` points; ``tools/test.sh`` starts one through
 ``tools/prism.sh``.  Without it these tests fail (never skip): deselect
