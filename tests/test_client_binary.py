@@ -321,3 +321,11 @@ async def test_injected_entropy_and_clocks(autojump_clock: trio.testing.MockCloc
         # The next call draws the next bytes.
         await client.chat.completions.create(model="m", messages=MESSAGES)
         assert server.last_request.headers["idempotency-key"].startswith("openai-trio-01010101-")
+
+
+async def test_injected_random_bytes_make_the_multipart_boundary() -> None:
+    async with fake_client(random_bytes=lambda n: b"\x07" * n) as (server, client):
+        await upload(client, b"abc")
+        request = server.last_request
+        assert request.headers["content-type"] == "multipart/form-data; boundary=" + "07" * 16
+        assert request.headers["idempotency-key"].startswith("openai-trio-07070707-")
