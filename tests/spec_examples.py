@@ -307,9 +307,9 @@ class Examples:
                 path_params[param["name"]] = self._path_value(param)
             elif where == "query" and param.get("required") and param["name"] != "beta":
                 query[param["name"]] = self.value(param.get("schema", {}))
-        body_type = None
-        body = None
-        body_schema = None
+        body_type: str | None = None
+        body: Any = None
+        body_schema: dict[str, Any] | None = None
         files: tuple[str, ...] = ()
         content = (op.get("requestBody") or {}).get("content") or {}
         if content:
@@ -323,6 +323,7 @@ class Examples:
             elif body_type == "application/json":
                 body = self.value(body_schema)
             else:
+                # A raw body (application/sdp): a minimal SDP line.
                 body = "v=0\r\n"
         return RequestExample(
             op["operationId"], method, path, path_params, query, body_type, body, body_schema, files

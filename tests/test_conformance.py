@@ -122,15 +122,15 @@ def _file_value(value: Any) -> Any:
 def _typed_keywords(example: spec_examples.RequestExample) -> dict[str, Any]:
     """The typed method's keywords: path, query and body fields by name."""
     kwargs: dict[str, Any] = {}
-    for name, value in example.path_params.items():
-        kwargs[_keyword(name)] = value
+    for name, param in example.path_params.items():
+        kwargs[_keyword(name)] = param
     for name, value in example.query.items():
         kwargs[_keyword(name)] = value
     if isinstance(example.body, dict):
-        for name, value in example.body.items():
+        for name, field in example.body.items():
             if name in example.file_fields:
-                value = [_file_value(v) for v in value] if isinstance(value, list) else _file_value(value)
-            kwargs[_keyword(name)] = value
+                field = [_file_value(v) for v in field] if isinstance(field, list) else _file_value(field)
+            kwargs[_keyword(name)] = field
     return kwargs
 
 
@@ -297,12 +297,12 @@ def test_prism_spec_derivation() -> None:
     assert _keywords_found(spec, "nullable") == 0
     assert _keywords_found(spec_examples.raw_spec(), "nullable") > 100
     module = spec_examples.prism_spec_module()
-    header = {
+    header: dict[str, Any] = {
         "name": "openai-beta",
         "in": "header",
         "schema": {"type": "array", "items": {"type": "string", "enum": ["x=1"]}},
     }
-    body = {
+    body: dict[str, Any] = {
         "properties": {
             "n": {"nullable": True, "$ref": "#/c"},
             "s": {"type": "string", "nullable": True},

@@ -64,7 +64,8 @@ _DATA_KEYS = frozenset(("example", "examples", "default", "enum", "const"))
 def base_path(spec: dict[str, Any]) -> str:
     """The path of the first server URL, without a trailing slash."""
     servers = spec.get("servers") or [{"url": "/"}]
-    return urlsplit(servers[0]["url"]).path.rstrip("/")
+    url: str = servers[0]["url"]
+    return urlsplit(url).path.rstrip("/")
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
