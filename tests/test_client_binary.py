@@ -329,3 +329,27 @@ async def test_injected_random_bytes_make_the_multipart_boundary() -> None:
         request = server.last_request
         assert request.headers["content-type"] == "multipart/form-data; boundary=" + "07" * 16
         assert request.headers["idempotency-key"].startswith("openai-trio-07070707-")
+
+
+async def test_streamed_binary_details_and_misuse() -> None:
+    async with fake_client() as (server, client):
+        server.enqueue(binary(b"xyz", headers={"x-request-id": "req_9"}, content_type="image/png; x=1"))
+        response = await client._call(
+            "GET", "/files/f/content", parse=None, response_kind="binary", streaming=True
+        )
+        async with response:
+            assert isinstance(response, StreamedBinaryResponse)
+            assert response.request_id == response._request_id == "req_9"
+            assert response.content_type == "image/png; x=1"
+            assert not response.closed
+            for bad in (0, -1, True, 1.5):
+                with pytest.raises(openai_trio.LocalProtocolError):
+                    response.iter_bytes(bad)  # type: ignore[arg-type]
+            assert await response.parse() == b"xyz"
+            # Read to its end: nothing more comes.
+            assert await response._next_piece() is None
+        whole = BinaryResponse(b"\xe9", status_code=200, headers=response.headers, request=response.request)
+        assert whole.text == "\ufffd"  # no charset named: UTF-8
+        with pytest.raises(openai_trio.LocalProtocolError):
+            whole.iter_bytes(0)
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
