@@ -32,6 +32,7 @@ from openai_sansio import (
     RequestOptions,
     StreamDecodeError,
     Timeout,
+    UnexpectedContentTypeError,
     UnprocessableEntityError,
     __version__,
     omit,
@@ -41,6 +42,7 @@ from ._client import Client, RawResponse
 
 # isort: split
 from ._azure import AzureADTokenProvider, AzureClient
+from ._binary import BinaryResponse, StreamedBinaryResponse
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, PageInfo
 from ._pool import PoolStats
 from ._streams import AsyncStream
@@ -56,6 +58,8 @@ __all__ = [
     "PageInfo",
     "AsyncPaginator",
     "RawResponse",
+    "BinaryResponse",
+    "StreamedBinaryResponse",
     "PoolStats",
     "TCPConnector",
     "default_ssl_context",
@@ -88,5 +92,6 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "APIResponseValidationError",
+    "UnexpectedContentTypeError",
     "APIStreamError",
 ]

@@ -93,6 +93,8 @@ def test_openai_trio_public_names() -> None:
     if not hasattr(openai_trio, "__all__"):
         pytest.skip("openai_trio defines no __all__ yet")
     check_public_names(openai_trio)
+    for name in ("BinaryResponse", "StreamedBinaryResponse", "UnexpectedContentTypeError"):
+        assert name in openai_trio.__all__
     import openai_sansio
 
     for name in ("AzureClient", "AzureADTokenProvider", "Timeout", "omit", "Omit", "ErrorResponse"):
