@@ -548,3 +548,17 @@ def test_lifecycle_for_a_raw_body() -> None:
     request = lc.start().request
     assert request.header("content-type") == "application/sdp"
     assert request.body == b"v=0"
+
+
+@given(
+    media=st.sampled_from(["text/event-stream", "application/json", "text/plain", "text/event-streams"]),
+    upper=st.booleans(),
+    params=st.sampled_from(["", "; charset=utf-8", " ;x=1"]),
+    pad=st.sampled_from(["", " ", "\t"]),
+)
+def test_only_the_event_stream_media_type_streams(media: str, upper: bool, params: str, pad: str) -> None:
+    content_type = pad + (media.upper() if upper else media) + params
+    lc = lifecycle("stream")
+    lc.start()
+    action = lc.response_head(200, Headers([("content-type", content_type)]))
+    assert isinstance(action, StartStream) is (media == "text/event-stream")
