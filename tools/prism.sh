@@ -58,25 +58,37 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 python "$root/tools/prism_spec.py" "$tmp/openapi.json"
-port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-# The bin is node's own script, so $! is node's pid, not a wrapper's (npx
-# would put a process between us and the server that a kill may not reach).
-"$prism" mock --host 127.0.0.1 --port "$port" "$tmp/openapi.json" >"$tmp/prism.log" 2>&1 &
-pid=$!
-
-started=$SECONDS
-until grep -q "Prism is listening" "$tmp/prism.log"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+# The port is free when chosen but may be taken before Prism binds it: a
+# start that fails on a port in use is tried again on another one.
+for attempt in 1 2 3; do
+    port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    # The bin is node's own script, so $! is node's pid, not a wrapper's
+    # (npx would put a process between us and the server that a kill may
+    # not reach).
+    "$prism" mock --host 127.0.0.1 --port "$port" "$tmp/openapi.json" >"$tmp/prism.log" 2>&1 &
+    pid=$!
+    started=$SECONDS
+    until grep -q "Prism is listening" "$tmp/prism.log"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            pid=""
+            break
+        fi
+        if [ $((SECONDS - started)) -ge 180 ]; then
+            echo "prism.sh: Prism not ready after 180 s:" >&2
+            tail -n 30 "$tmp/prism.log" >&2
+            exit 1
+        fi
+        sleep 0.25
+    done
+    if [ -n "$pid" ]; then
+        break
+    fi
+    if [ "$attempt" -eq 3 ] || ! grep -q "EADDRINUSE" "$tmp/prism.log"; then
         echo "prism.sh: Prism exited before it was ready:" >&2
         tail -n 30 "$tmp/prism.log" >&2
         exit 1
     fi
-    if [ $((SECONDS - started)) -ge 180 ]; then
-        echo "prism.sh: Prism not ready after 180 s:" >&2
-        tail -n 30 "$tmp/prism.log" >&2
-        exit 1
-    fi
-    sleep 0.25
 done
 echo "prism.sh: Prism ready on 127.0.0.1:$port after $((SECONDS - started)) s (log: $tmp/prism.log)" >&2
 
