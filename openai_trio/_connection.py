@@ -255,7 +255,8 @@ class Connection:
 
     __slots__ = (
         "_broken", "_closed", "_probe", "_proto", "_read_limit", "_response_bytes",
-        "_reused_for_current", "_stream", "_write_lock", "origin", "requests_sent", "streams_in_use",
+        "_reused_for_current", "_send_error", "_stream", "_write_lock", "origin", "requests_sent",
+        "streams_in_use",
     )
 
     def __init__(self, stream: trio.abc.Stream, origin: Origin, protocol: ProtocolConnection) -> None:
@@ -275,6 +276,9 @@ class Connection:
         self.requests_sent = 0
         self._response_bytes = 0
         self._reused_for_current = False
+        # Why the body of the request in flight could not be written, while
+        # an answer the peer may have sent first is looked for.
+        self._send_error: APIConnectionError | StaleConnectionError | None = None
         # Which limit set the deadline of the read under way in a shared
         # scope (see send_and_receive), for the timeout's message.
         self._read_limit = "read"
@@ -367,6 +371,9 @@ class Connection:
 
         ``LocalProtocolError`` from the framing propagates before any byte is
         written.  A failed or cancelled write marks the connection broken.
+        When the peer stops reading a streamed body, the error waits for
+        ``receive_event``: it returns the answer the peer sent first, if
+        any, and raises the write error otherwise.
         """
         lock = self._write_lock
         if lock is not None:
@@ -388,7 +395,17 @@ class Connection:
             await self._write(data, limits, reused=reused)
             body = request.body
             if isinstance(body, StreamedBody):
-                await self._send_body(body, limits, reused=reused)
+                self._send_error = None
+                try:
+                    await self._send_body(body, limits, reused=reused)
+                except (APIConnectionError, StaleConnectionError) as exc:
+                    if isinstance(exc, APITimeoutError):
+                        raise
+                    # A server may answer and stop reading before the body
+                    # is done (a 413, a 401): that answer, if it came, says
+                    # more than the broken write.  receive_event raises
+                    # this error if none arrives.
+                    self._send_error = exc
                 if not body.replayable:
                     # Nothing may send it again now, so a silent close
                     # afterwards is a plain connection error, never stale.
@@ -535,6 +552,8 @@ class Connection:
                     data = await self._stream.receive_some(RECEIVE_SIZE)
         except TRANSPORT_ERRORS as exc:
             self._broken = True
+            if self._send_error is not None and self._response_bytes == 0:
+                raise self._send_error from exc
             if self._reused_for_current and self._response_bytes == 0:
                 raise StaleConnectionError(str(exc)) from exc
             raise APIConnectionError(f"Connection error while receiving: {exc!r}") from exc
@@ -546,6 +565,8 @@ class Connection:
             raise _timeout_error(limit, limits)
         if not data and self._response_bytes == 0:
             self._broken = True
+            if self._send_error is not None:
+                raise self._send_error
             if self._reused_for_current:
                 raise StaleConnectionError("peer closed the reused connection")
             raise APIConnectionError("Server closed the connection without sending a response.")

@@ -190,6 +190,80 @@ async def test_a_body_read_once_is_not_resent_on_a_stale_connection(autojump_clo
         assert resent[0].body == resent[1].body
 
 
+class _StopsReading(trio.abc.Stream):
+    """A peer that takes ``limit`` bytes, then has ``answer`` to read and
+    refuses the rest of the request (as a server that answered early and
+    closed)."""
+
+    def __init__(self, limit: int, answer: bytes) -> None:
+        self._limit = limit
+        self._answer = answer
+        self.taken = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+        if self.taken + len(data) > self._limit:
+            raise trio.BrokenResourceError("connection reset by peer")
+        self.taken += len(data)
+
+    async def wait_send_all_might_not_block(self) -> None:  # pragma: no cover - unused
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.lowlevel.checkpoint()
+        answer, self._answer = self._answer, b""
+        return answer
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+def _stops_reading_client(peers: list[_StopsReading], answer: bytes) -> openai_trio.Client:
+    async def connect(origin: object) -> trio.abc.Stream:
+        peers.append(_StopsReading(100_000, answer))
+        return peers[-1]
+
+    return openai_trio.Client(api_key="sk-test", base_url="http://fake/v1", connector=connect, max_retries=2)
+
+
+async def test_an_answer_sent_before_the_body_was_read_is_reported(autojump_clock: Any) -> None:
+    answer = (
+        b"HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b'content-length: 45\r\n\r\n{"error":{"message":"too big","type":"big"}}\n'
+    )
+    peers: list[_StopsReading] = []
+    async with _stops_reading_client(peers, answer) as c:
+        with pytest.raises(openai_trio.APIStatusError) as info:
+            await upload(c, {"file": b"x" * 1_000_000})
+        assert info.value.status_code == 413
+        assert "too big" in str(info.value)
+        # The body was cut short, so the connection is not kept.
+        assert c.pool_stats().connections == 0
+        assert len(peers) == 1
+
+
+async def test_a_body_write_that_fails_without_an_answer_is_a_connection_error(autojump_clock: Any) -> None:
+    peers: list[_StopsReading] = []
+    async with _stops_reading_client(peers, b"") as c:
+        with pytest.raises(openai_trio.APIConnectionError, match="while sending"):
+            await upload(c, {"file": b"x" * 1_000_000})
+        # A replayable body is retried as the policy allows.
+        assert len(peers) == 3
+        assert c.pool_stats().connections == 0
+
+
+async def test_an_early_answer_over_loopback_tcp(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "big.bin"
+    with path.open("wb") as f:
+        f.truncate(32 * 1024 * 1024)  # more than the socket buffers hold
+    async with FakeServer(max_body_size=1000) as server:
+        await server.serve_tcp()
+        async with openai_trio.Client(api_key="sk-test", base_url=server.base_url, max_retries=0) as c:
+            with pytest.raises(openai_trio.APIStatusError, match="over the limit") as info:
+                await upload(c, {"file": path})
+            assert info.value.status_code == 413
+
+
 async def test_a_file_that_shrank_breaks_the_connection(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"x" * 1000)
