@@ -19,7 +19,11 @@ from ._prepared import Body, Headers, PreparedOperation, Query, prepare
 if TYPE_CHECKING:
     from . import FileTypes
     from ._config import Timeout
-    from .types.admin_api_keys import AdminApiKey, AdminApiKeyCreateResponse
+    from .types.admin_api_keys import (
+        AdminApiKey,
+        AdminApiKeyCreateResponse,
+        AdminApiKeyDeleteResponse,
+    )
     from .types.assistants import (
         AssistantObject,
         DeleteAssistantResponse,
@@ -50,7 +54,12 @@ if TYPE_CHECKING:
         ModifyThreadRequestToolResourcesParam,
         SubmitToolOutputsRunRequestToolOutputParam,
     )
-    from .types.audio import VoiceConsentDeletedResource, VoiceConsentResource, VoiceResource
+    from .types.audio import (
+        TranslationCreateResponse,
+        VoiceConsentDeletedResource,
+        VoiceConsentResource,
+        VoiceResource,
+    )
     from .types.batch import Batch
     from .types.batch_params import BatchFileExpirationAfterParam
     from .types.certificates import (
@@ -92,7 +101,7 @@ if TYPE_CHECKING:
     )
     from .types.data_retention import OrganizationDataRetention, ProjectDataRetention
     from .types.embeddings import CreateEmbeddingResponse
-    from .types.evals import Eval, EvalRun, EvalRunOutputItem
+    from .types.evals import Eval, EvalDeleteResponse, EvalRun, EvalRunOutputItem, RunDeleteResponse
     from .types.evals_params import (
         CreateEvalCompletionsRunDataSourceParam,
         CreateEvalCustomDataSourceConfigParam,
@@ -741,7 +750,7 @@ def audio_translations_create(
     extra_body: Body | None = None,
     timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
     max_retries: int | NotGiven = NOT_GIVEN,
-) -> PreparedOperation[Any]:
+) -> PreparedOperation[TranslationCreateResponse]:
     """Prepare `createTranslation` (POST /audio/translations)."""
     return prepare(
         OPERATIONS["createTranslation"],
@@ -1534,7 +1543,7 @@ def evals_delete(
     extra_body: Body | None = None,
     timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
     max_retries: int | NotGiven = NOT_GIVEN,
-) -> PreparedOperation[Any]:
+) -> PreparedOperation[EvalDeleteResponse]:
     """Prepare `deleteEval` (DELETE /evals/{eval_id})."""
     return prepare(
         OPERATIONS["deleteEval"],
@@ -1639,7 +1648,7 @@ def evals_runs_delete(
     extra_body: Body | None = None,
     timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
     max_retries: int | NotGiven = NOT_GIVEN,
-) -> PreparedOperation[Any]:
+) -> PreparedOperation[RunDeleteResponse]:
     """Prepare `deleteEvalRun` (DELETE /evals/{eval_id}/runs/{run_id})."""
     return prepare(
         OPERATIONS["deleteEvalRun"],
@@ -2297,7 +2306,7 @@ def admin_organization_admin_api_keys_delete(
     extra_body: Body | None = None,
     timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
     max_retries: int | NotGiven = NOT_GIVEN,
-) -> PreparedOperation[Any]:
+) -> PreparedOperation[AdminApiKeyDeleteResponse]:
     """Prepare `admin-api-keys-delete` (DELETE /organization/admin_api_keys/{key_id})."""
     return prepare(
         OPERATIONS["admin-api-keys-delete"],

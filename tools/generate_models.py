@@ -64,6 +64,7 @@ from generate_surface import (
     render_namespaces,
 )
 from generate_surface import render_operation_facts as surface_facts
+from generate_surface import sdk_path_of as surface_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared" / "openapi" / "openapi.yaml"
@@ -698,6 +699,37 @@ def load_operations(spec: dict[str, Any]) -> list[Op]:
     return ops
 
 
+def name_inline_responses(spec: dict[str, Any], ops: list[Op]) -> dict[str, Any]:
+    """``spec`` with every inline JSON response object (or union) of an
+    operation made a component of its own, and each such ``op`` pointed at it.
+
+    Without a name the response would parse into a plain dict.  The name is
+    the official SDK's pattern, ``<Resource><Verb>Response``
+    (``EvalDeleteResponse``, ``TranscriptionCreateResponse``).  The caller's
+    dict is not changed.
+    """
+    schemas = dict(spec["components"]["schemas"])
+    changed = False
+    for op in ops:
+        schema = op.response_schema
+        if not isinstance(schema, dict) or "$ref" in schema:
+            continue
+        if not (schema.get("properties") or schema.get("oneOf") or schema.get("anyOf") or schema.get("allOf")):
+            continue
+        parts = surface_path(op, spec).split(".")
+        base = camel(singular(parts[-2])) + camel(parts[-1]) + "Response" if len(parts) > 1 else camel(parts[0])
+        name, n = base, 2
+        while name in schemas:
+            name = f"{base}{n}"
+            n += 1
+        schemas[name] = schema
+        op.response_schema = {"$ref": f"#/components/schemas/{name}"}
+        changed = True
+    if not changed:
+        return spec
+    return {**spec, "components": {**spec["components"], "schemas": schemas}}
+
+
 def _lists(spec: dict[str, Any], schema: Any) -> bool:
     schemas = spec["components"]["schemas"]
     while isinstance(schema, dict) and "$ref" in schema:
@@ -811,8 +843,8 @@ class Generator:
     """Places every schema in a module and writes the modules."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
         self.ops = load_operations(spec)
+        self.spec = spec = name_inline_responses(spec, self.ops)
         resp_roots: dict[str, set[str]] = {}
         req_roots: dict[str, set[str]] = {}
         for op in self.ops:

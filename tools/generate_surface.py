@@ -435,10 +435,36 @@ def describe(gen: Generator, spec: dict[str, Any], op: Op, body_kind: str, impor
         surface.result_ann = "None"
     surface.stream_item_ann = model_ann(gen, op.stream_schema, imports)
     if surface.page_kind != "none":
-        items = _deref(spec, (_deref(spec, op.response_schema).get("properties") or {}).get("data", {})).get("items")
-        surface.item_ann = model_ann(gen, items, imports)
-        surface.item_model = gen.model_path(items) if isinstance(items, dict) else None
+        surface.item_ann, surface.item_model = page_item(gen, op.response_schema, imports)
     return surface
+
+
+def page_item(gen: Generator, schema: Any, imports: Imports) -> tuple[str, str | None]:
+    """The annotation and dotted parser path of the items in ``data`` of a
+    list response, read from the generated model of the page."""
+    models = sys.modules[type(gen).__module__]
+    if not isinstance(schema, dict) or "$ref" not in schema:
+        return "Any", None
+    page = gen.ir.resolve(models.Ref(schema["$ref"].rsplit("/", 1)[1]))
+    if not isinstance(page, models.Model):
+        return "Any", None
+    field_type = next((f.type for f in page.fields if f.wire == "data"), None)
+    arr = gen.ir.resolve(field_type)
+    if isinstance(arr, models.Opt):
+        arr = gen.ir.resolve(arr.inner)
+    if not isinstance(arr, models.Arr):
+        return "Any", None
+    item = arr.item
+    if isinstance(item, models.Ref):
+        ref = {"$ref": f"#/components/schemas/{item.name}"}
+        return model_ann(gen, ref, imports), gen.model_path(ref)
+    if isinstance(item, models.Model):
+        module = f"openai_sansio.types.{gen.module_of(item, False)}"
+        return imports.use(item.name, module), f"{module}.{item.name}"
+    if isinstance(item, models.Union) and id(item) in gen.parsers:
+        module = f"openai_sansio.types.{gen.module_of(item, False)}"
+        return "Any", f"{module}.{gen.parsers[id(item)]}"
+    return "Any", None
 
 
 def model_ann(gen: Generator, schema: Any, imports: Imports) -> str:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .admin_api_keys import AdminApiKey as AdminApiKey
     from .admin_api_keys import AdminApiKeyCreateResponse as AdminApiKeyCreateResponse
     from .admin_api_keys import AdminApiKeyCreateResponseOwner as AdminApiKeyCreateResponseOwner
+    from .admin_api_keys import AdminApiKeyDeleteResponse as AdminApiKeyDeleteResponse
     from .admin_api_keys import AdminApiKeyOwner as AdminApiKeyOwner
     from .admin_api_keys import ApiKeyList as ApiKeyList
     from .assistants import AssistantObject as AssistantObject
@@ -293,6 +294,7 @@ if TYPE_CHECKING:
     from .audio import SpeechAudioDeltaEvent as SpeechAudioDeltaEvent
     from .audio import SpeechAudioDoneEvent as SpeechAudioDoneEvent
     from .audio import SpeechAudioDoneEventUsage as SpeechAudioDoneEventUsage
+    from .audio import TranscriptionCreateResponse as TranscriptionCreateResponse
     from .audio import TranscriptionDiarizedSegment as TranscriptionDiarizedSegment
     from .audio import TranscriptionLanguage as TranscriptionLanguage
     from .audio import TranscriptionSegment as TranscriptionSegment
@@ -307,6 +309,7 @@ if TYPE_CHECKING:
     from .audio import (
         TranscriptTextUsageTokensInputTokenDetails as TranscriptTextUsageTokensInputTokenDetails,
     )
+    from .audio import TranslationCreateResponse as TranslationCreateResponse
     from .audio import VoiceConsentDeletedResource as VoiceConsentDeletedResource
     from .audio import VoiceConsentListResource as VoiceConsentListResource
     from .audio import VoiceConsentResource as VoiceConsentResource
@@ -317,6 +320,8 @@ if TYPE_CHECKING:
     from .audio import (
         parse_create_transcription_response_stream_event as parse_create_transcription_response_stream_event,
     )
+    from .audio import parse_transcription_create_response as parse_transcription_create_response
+    from .audio import parse_translation_create_response as parse_translation_create_response
     from .audio_params import CreateSpeechRequestParam as CreateSpeechRequestParam
     from .audio_params import UpdateVoiceConsentRequestParam as UpdateVoiceConsentRequestParam
     from .audit_logs import AuditLog as AuditLog
@@ -765,6 +770,7 @@ if TYPE_CHECKING:
     from .evals import Eval as Eval
     from .evals import EvalApiError as EvalApiError
     from .evals import EvalCustomDataSourceConfig as EvalCustomDataSourceConfig
+    from .evals import EvalDeleteResponse as EvalDeleteResponse
     from .evals import EvalGraderPython as EvalGraderPython
     from .evals import EvalGraderScoreModel as EvalGraderScoreModel
     from .evals import EvalGraderScoreModelSamplingParams as EvalGraderScoreModelSamplingParams
@@ -791,6 +797,7 @@ if TYPE_CHECKING:
         EvalStoredCompletionsDataSourceConfig as EvalStoredCompletionsDataSourceConfig,
     )
     from .evals import EvalStoredCompletionsSource as EvalStoredCompletionsSource
+    from .evals import RunDeleteResponse as RunDeleteResponse
     from .evals_params import (
         CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessagesParam as CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessagesParam,
     )
@@ -3003,7 +3010,7 @@ _NAMES_BY_MODULE: dict[str, str] = {
     ),
     "admin_api_keys": (
         "AdminApiKey AdminApiKeyCreateResponse AdminApiKeyCreateResponseOwner "
-        "AdminApiKeyOwner ApiKeyList"
+        "AdminApiKeyDeleteResponse AdminApiKeyOwner ApiKeyList"
     ),
     "assistants": (
         "AssistantObject AssistantObjectToolResources "
@@ -3094,11 +3101,13 @@ _NAMES_BY_MODULE: dict[str, str] = {
         "TranscriptTextDeltaEvent TranscriptTextDeltaEventLogprob TranscriptTextDoneEvent "
         "TranscriptTextDoneEventLogprob TranscriptTextSegmentEvent "
         "TranscriptTextUsageDuration TranscriptTextUsageTokens "
-        "TranscriptTextUsageTokensInputTokenDetails TranscriptionDiarizedSegment "
-        "TranscriptionLanguage TranscriptionSegment TranscriptionWord "
-        "VoiceConsentDeletedResource VoiceConsentListResource VoiceConsentResource "
-        "VoiceResource parse_create_speech_response_stream_event "
-        "parse_create_transcription_response_stream_event"
+        "TranscriptTextUsageTokensInputTokenDetails TranscriptionCreateResponse "
+        "TranscriptionDiarizedSegment TranscriptionLanguage TranscriptionSegment "
+        "TranscriptionWord TranslationCreateResponse VoiceConsentDeletedResource "
+        "VoiceConsentListResource VoiceConsentResource VoiceResource "
+        "parse_create_speech_response_stream_event "
+        "parse_create_transcription_response_stream_event "
+        "parse_transcription_create_response parse_translation_create_response"
     ),
     "audio_params": (
         "CreateSpeechRequestParam UpdateVoiceConsentRequestParam"
@@ -3278,15 +3287,16 @@ _NAMES_BY_MODULE: dict[str, str] = {
         "CreateEvalResponsesRunDataSourceInputMessagesInputMessagesTemplateTemplateChatMessage "
         "CreateEvalResponsesRunDataSourceSamplingParams "
         "CreateEvalResponsesRunDataSourceSamplingParamsText Eval EvalApiError "
-        "EvalCustomDataSourceConfig EvalGraderPython EvalGraderScoreModel "
-        "EvalGraderScoreModelSamplingParams EvalGraderTextSimilarity "
+        "EvalCustomDataSourceConfig EvalDeleteResponse EvalGraderPython "
+        "EvalGraderScoreModel EvalGraderScoreModelSamplingParams EvalGraderTextSimilarity "
         "EvalJsonlFileContentSource EvalJsonlFileContentSourceContent "
         "EvalJsonlFileIdSource EvalList EvalLogsDataSourceConfig EvalResponsesSource "
         "EvalRun EvalRunList EvalRunOutputItem EvalRunOutputItemList "
         "EvalRunOutputItemResult EvalRunOutputItemSample EvalRunOutputItemSampleInput "
         "EvalRunOutputItemSampleOutput EvalRunOutputItemSampleUsage EvalRunPerModelUsage "
         "EvalRunPerTestingCriteriaResult EvalRunResultCounts "
-        "EvalStoredCompletionsDataSourceConfig EvalStoredCompletionsSource"
+        "EvalStoredCompletionsDataSourceConfig EvalStoredCompletionsSource "
+        "RunDeleteResponse"
     ),
     "evals_params": (
         "CreateEvalCompletionsRunDataSourceInputMessagesItemReferenceInputMessagesParam "

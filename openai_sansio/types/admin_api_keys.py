@@ -13,6 +13,7 @@ __all__ = [
     "AdminApiKey",
     "AdminApiKeyCreateResponse",
     "AdminApiKeyCreateResponseOwner",
+    "AdminApiKeyDeleteResponse",
     "AdminApiKeyOwner",
     "ApiKeyList",
 ]
@@ -155,3 +156,23 @@ class ApiKeyList(BaseModel):
         self.first_id = get("first_id")
         self.last_id = get("last_id")
         return self if cls is ApiKeyList else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class AdminApiKeyDeleteResponse(BaseModel):
+    """Generated from schema `AdminApiKeyDeleteResponse`."""
+
+    id: str
+    object: Literal["organization.admin_api_key.deleted"]
+    deleted: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AdminApiKeyDeleteResponse:
+        get: Any = data.get
+        self = object.__new__(AdminApiKeyDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.deleted = get("deleted")
+        return self if cls is AdminApiKeyDeleteResponse else rebuild_model(cls, self)

@@ -29,16 +29,20 @@ __all__ = [
     "TranscriptTextUsageDuration",
     "TranscriptTextUsageTokens",
     "TranscriptTextUsageTokensInputTokenDetails",
+    "TranscriptionCreateResponse",
     "TranscriptionDiarizedSegment",
     "TranscriptionLanguage",
     "TranscriptionSegment",
     "TranscriptionWord",
+    "TranslationCreateResponse",
     "VoiceConsentDeletedResource",
     "VoiceConsentListResource",
     "VoiceConsentResource",
     "VoiceResource",
     "parse_create_speech_response_stream_event",
     "parse_create_transcription_response_stream_event",
+    "parse_transcription_create_response",
+    "parse_translation_create_response",
 ]
 
 
@@ -616,6 +620,28 @@ def parse_create_transcription_response_stream_event(d: Any) -> CreateTranscript
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
+def parse_transcription_create_response(d: Any) -> TranscriptionCreateResponse:
+    """Build a `TranscriptionCreateResponse` from decoded JSON, dispatching on its shape."""
+    if isinstance(d, Mapping):
+        if "task" in d:
+            return CreateTranscriptionResponseDiarizedJson.from_dict(d)
+        if "language" in d:
+            return CreateTranscriptionResponseVerboseJson.from_dict(d)
+        return CreateTranscriptionResponseJson.from_dict(d)
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def parse_translation_create_response(d: Any) -> TranslationCreateResponse:
+    """Build a `TranslationCreateResponse` from decoded JSON, dispatching on its shape."""
+    if isinstance(d, Mapping):
+        if "language" in d:
+            return CreateTranslationResponseVerboseJson.from_dict(d)
+        return CreateTranslationResponseJson.from_dict(d)
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+TranslationCreateResponse: TypeAlias = "CreateTranslationResponseJson | CreateTranslationResponseVerboseJson"
+TranscriptionCreateResponse: TypeAlias = "CreateTranscriptionResponseJson | CreateTranscriptionResponseDiarizedJson | CreateTranscriptionResponseVerboseJson"
 CreateTranscriptionResponseStreamEvent: TypeAlias = "TranscriptTextSegmentEvent | TranscriptTextDeltaEvent | TranscriptTextDoneEvent"
 CreateSpeechResponseStreamEvent: TypeAlias = "SpeechAudioDeltaEvent | SpeechAudioDoneEvent"
 _CREATE_SPEECH_RESPONSE_STREAM_EVENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], CreateSpeechResponseStreamEvent]] = {

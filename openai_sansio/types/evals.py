@@ -36,6 +36,7 @@ __all__ = [
     "Eval",
     "EvalApiError",
     "EvalCustomDataSourceConfig",
+    "EvalDeleteResponse",
     "EvalGraderPython",
     "EvalGraderScoreModel",
     "EvalGraderScoreModelSamplingParams",
@@ -60,6 +61,7 @@ __all__ = [
     "EvalRunResultCounts",
     "EvalStoredCompletionsDataSourceConfig",
     "EvalStoredCompletionsSource",
+    "RunDeleteResponse",
 ]
 
 
@@ -961,6 +963,46 @@ class EvalStoredCompletionsSource(BaseModel):
         self.created_before = get("created_before")
         self.limit = get("limit")
         return self if cls is EvalStoredCompletionsSource else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class EvalDeleteResponse(BaseModel):
+    """Generated from schema `EvalDeleteResponse`."""
+
+    object: str
+    deleted: bool
+    eval_id: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvalDeleteResponse:
+        get: Any = data.get
+        self = object.__new__(EvalDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        self.eval_id = get("eval_id")
+        return self if cls is EvalDeleteResponse else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunDeleteResponse(BaseModel):
+    """Generated from schema `RunDeleteResponse`."""
+
+    object: str | None = None
+    deleted: bool | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunDeleteResponse:
+        get: Any = data.get
+        self = object.__new__(RunDeleteResponse)
+        self._raw = data
+        self._request_id = None
+        self.object = get("object")
+        self.deleted = get("deleted")
+        self.run_id = get("run_id")
+        return self if cls is RunDeleteResponse else rebuild_model(cls, self)
 
 
 def _parse_create_eval_completions_run_data_source_input_messages_template_input_messages_template(d: Any) -> EasyInputMessage | EvalItem:

@@ -12,7 +12,11 @@ from .._namespace import Namespace
 if TYPE_CHECKING:
     from openai_sansio import Timeout
     from openai_sansio._prepared import Body, Headers, Query
-    from openai_sansio.types.admin_api_keys import AdminApiKey, AdminApiKeyCreateResponse
+    from openai_sansio.types.admin_api_keys import (
+        AdminApiKey,
+        AdminApiKeyCreateResponse,
+        AdminApiKeyDeleteResponse,
+    )
     from openai_sansio.types.audit_logs import AuditLog
     from openai_sansio.types.certificates import (
         Certificate,
@@ -5986,7 +5990,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[Any]]: ...
+        ) -> Awaitable[RawResponse[AdminApiKeyDeleteResponse]]: ...
 
 
 if TYPE_CHECKING:
@@ -6039,7 +6043,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[Any]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[AdminApiKeyDeleteResponse]]: ...
 
 
 class AdminOrganizationAdminApiKeys(Namespace):
@@ -6109,7 +6113,7 @@ class AdminOrganizationAdminApiKeys(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[Any]:
+    ) -> Awaitable[AdminApiKeyDeleteResponse]:
         """`DELETE /organization/admin_api_keys/{key_id}` (`admin-api-keys-delete`)."""
         return self._transport.execute(api.admin_organization_admin_api_keys_delete(key_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 

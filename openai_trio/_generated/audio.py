@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from openai_sansio._prepared import Body, Headers, Query
     from openai_sansio.types.audio import (
         CreateTranscriptionResponseStreamEvent,
+        TranscriptionCreateResponse,
+        TranslationCreateResponse,
         VoiceConsentDeletedResource,
         VoiceConsentResource,
         VoiceResource,
@@ -333,7 +335,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[Any]]: ...
+        ) -> Awaitable[RawResponse[TranslationCreateResponse]]: ...
 
 
 if TYPE_CHECKING:
@@ -354,7 +356,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[Any]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[TranslationCreateResponse]]: ...
 
 
 class AudioTranslations(Namespace):
@@ -386,7 +388,7 @@ class AudioTranslations(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[Any]:
+    ) -> Awaitable[TranslationCreateResponse]:
         """`POST /audio/translations` (`createTranslation`)."""
         return self._transport.execute(api.audio_translations_create(file=file, model=model, prompt=prompt, response_format=response_format, temperature=temperature, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 
@@ -419,7 +421,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[Any]]: ...
+        ) -> Awaitable[RawResponse[TranscriptionCreateResponse]]: ...
 
         @overload
         def create(
@@ -469,7 +471,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[Any | AsyncStream[CreateTranscriptionResponseStreamEvent]]]: ...
+        ) -> Awaitable[RawResponse[TranscriptionCreateResponse | AsyncStream[CreateTranscriptionResponseStreamEvent]]]: ...
 
         def create(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -502,7 +504,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[Any]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[TranscriptionCreateResponse]]: ...
 
         @overload
         def create(
@@ -552,7 +554,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[Any | AsyncStream[CreateTranscriptionResponseStreamEvent]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[TranscriptionCreateResponse | AsyncStream[CreateTranscriptionResponseStreamEvent]]]: ...
 
         def create(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -596,7 +598,7 @@ class AudioTranscriptions(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[Any]: ...
+    ) -> Awaitable[TranscriptionCreateResponse]: ...
 
     @overload
     def create(
@@ -646,7 +648,7 @@ class AudioTranscriptions(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[Any | AsyncStream[CreateTranscriptionResponseStreamEvent]]: ...
+    ) -> Awaitable[TranscriptionCreateResponse | AsyncStream[CreateTranscriptionResponseStreamEvent]]: ...
 
     def create(
         self,
@@ -670,7 +672,7 @@ class AudioTranscriptions(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[Any | AsyncStream[CreateTranscriptionResponseStreamEvent]]:
+    ) -> Awaitable[TranscriptionCreateResponse | AsyncStream[CreateTranscriptionResponseStreamEvent]]:
         """`POST /audio/transcriptions` (`createTranscription`)."""
         return self._transport.execute(api.audio_transcriptions_create(file=file, model=model, language=language, languages=languages, keywords=keywords, prompt=prompt, response_format=response_format, temperature=temperature, include=include, timestamp_granularities=timestamp_granularities, stream=stream, chunking_strategy=chunking_strategy, known_speaker_names=known_speaker_names, known_speaker_references=known_speaker_references, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 

@@ -12,7 +12,12 @@ from .._namespace import Namespace
 if TYPE_CHECKING:
     from openai_sansio import Timeout
     from openai_sansio._prepared import Body, Headers, Query
-    from openai_sansio.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionDeleted
+    from openai_sansio.types.chat import (
+        ChatCompletion,
+        ChatCompletionChunk,
+        ChatCompletionDeleted,
+        ChatCompletionStoreMessage,
+    )
     from openai_sansio.types.chat_params import (
         ChatCompletionFunctionCallOptionParam,
         ChatCompletionFunctionsParam,
@@ -59,7 +64,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[AsyncCursorPage[Any]]]: ...
+        ) -> Awaitable[RawResponse[AsyncCursorPage[ChatCompletionStoreMessage]]]: ...
 
 
 if TYPE_CHECKING:
@@ -79,7 +84,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[AsyncCursorPage[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[AsyncCursorPage[ChatCompletionStoreMessage]]]: ...
 
 
 class ChatCompletionsMessages(Namespace):
@@ -110,7 +115,7 @@ class ChatCompletionsMessages(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> AsyncPaginator[Any, AsyncCursorPage[Any]]:
+    ) -> AsyncPaginator[ChatCompletionStoreMessage, AsyncCursorPage[ChatCompletionStoreMessage]]:
         """`GET /chat/completions/{completion_id}/messages` (`getChatCompletionMessages`)."""
         return self._transport.execute(api.chat_completions_messages_list(completion_id, after=after, limit=limit, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 

@@ -12,7 +12,13 @@ from .._namespace import Namespace
 if TYPE_CHECKING:
     from openai_sansio import Timeout
     from openai_sansio._prepared import Body, Headers, Query
-    from openai_sansio.types.evals import Eval, EvalRun, EvalRunOutputItem
+    from openai_sansio.types.evals import (
+        Eval,
+        EvalDeleteResponse,
+        EvalRun,
+        EvalRunOutputItem,
+        RunDeleteResponse,
+    )
     from openai_sansio.types.evals_params import (
         CreateEvalCompletionsRunDataSourceParam,
         CreateEvalCustomDataSourceConfigParam,
@@ -225,7 +231,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[Any]]: ...
+        ) -> Awaitable[RawResponse[RunDeleteResponse]]: ...
 
 
 if TYPE_CHECKING:
@@ -299,7 +305,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[Any]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[RunDeleteResponse]]: ...
 
 
 class EvalsRuns(Namespace):
@@ -393,7 +399,7 @@ class EvalsRuns(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[Any]:
+    ) -> Awaitable[RunDeleteResponse]:
         """`DELETE /evals/{eval_id}/runs/{run_id}` (`deleteEvalRun`)."""
         return self._transport.execute(api.evals_runs_delete(run_id, eval_id=eval_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 
@@ -467,7 +473,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[Any]]: ...
+        ) -> Awaitable[RawResponse[EvalDeleteResponse]]: ...
 
 
 if TYPE_CHECKING:
@@ -539,7 +545,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[Any]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[EvalDeleteResponse]]: ...
 
 
 class Evals(Namespace):
@@ -631,6 +637,6 @@ class Evals(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[Any]:
+    ) -> Awaitable[EvalDeleteResponse]:
         """`DELETE /evals/{eval_id}` (`deleteEval`)."""
         return self._transport.execute(api.evals_delete(eval_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Awaitable, Literal, Mapping, Sequence
 
 from openai_sansio import NOT_GIVEN, NotGiven, api
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         DeleteVectorStoreFileResponse,
         DeleteVectorStoreResponse,
         VectorStoreFileBatchObject,
+        VectorStoreFileContentResponseData,
         VectorStoreFileObject,
         VectorStoreObject,
         VectorStoreSearchResultsPage,
@@ -120,7 +121,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[AsyncPage[Any]]]: ...
+        ) -> Awaitable[RawResponse[AsyncPage[VectorStoreFileContentResponseData]]]: ...
 
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[AsyncPage[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[AsyncPage[VectorStoreFileContentResponseData]]]: ...
 
 
 class VectorStoresFiles(Namespace):
@@ -311,7 +312,7 @@ class VectorStoresFiles(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> AsyncPaginator[Any, AsyncPage[Any]]:
+    ) -> AsyncPaginator[VectorStoreFileContentResponseData, AsyncPage[VectorStoreFileContentResponseData]]:
         """`GET /vector_stores/{vector_store_id}/files/{file_id}/content` (`retrieveVectorStoreFileContent`)."""
         return self._transport.execute(api.vector_stores_files_content(file_id, vector_store_id=vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
 
