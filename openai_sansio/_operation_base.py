@@ -74,7 +74,9 @@ class Operation:
     pages: ``"cursor"`` (``after`` = the last item's id), ``"page"`` (a
     ``page`` token from ``next_page``), ``"single"`` (one page holds all) or
     ``"none"`` (not a list); ``item_model`` the parser of page items;
-    ``stream_decoder`` the ``openai_sansio`` decoder class of a streamed 2xx.
+    ``stream_decoder`` the ``openai_sansio`` decoder class of a streamed 2xx;
+    ``accept`` the ``Accept`` header of a binary operation, when it is not
+    ``application/json``.
     """
 
     operation_id: str
@@ -97,6 +99,7 @@ class Operation:
     body_params: tuple[str, ...] = ()
     stream_decoder: str | None = None
     item_model: str | None = None
+    accept: str | None = None
 
     def format_path(self, **params: object) -> str:
         """The path with each parameter percent-encoded as one segment."""

@@ -103,6 +103,7 @@ OPERATIONS: dict[str, Operation] = {
         page_kind="none",
         body_params=("model", "input", "instructions", "voice", "response_format", "speed", "stream_format",),
         stream_decoder="StreamDecoder",
+        accept="application/octet-stream",
     ),
     "createTranscription": Operation(
         operation_id="createTranscription",
@@ -2698,6 +2699,7 @@ OPERATIONS: dict[str, Operation] = {
         response_kind="binary",
         page_kind="none",
         body_params=("sdp", "session",),
+        accept="application/sdp",
     ),
     "accept-realtime-call": Operation(
         operation_id="accept-realtime-call",
@@ -3730,6 +3732,7 @@ OPERATIONS: dict[str, Operation] = {
         body_kind="none",
         response_kind="binary",
         page_kind="none",
+        accept="video/mp4, image/webp, application/json",
     ),
     "CreateVideoRemix": Operation(
         operation_id="CreateVideoRemix",
@@ -3857,6 +3860,7 @@ OPERATIONS: dict[str, Operation] = {
         body_kind="none",
         response_kind="binary",
         page_kind="none",
+        accept="application/zip, application/json",
     ),
     "ListSkillVersions": Operation(
         operation_id="ListSkillVersions",
@@ -3926,6 +3930,7 @@ OPERATIONS: dict[str, Operation] = {
         body_kind="none",
         response_kind="binary",
         page_kind="none",
+        accept="application/zip, application/json",
     ),
     "CancelChatSessionMethod": Operation(
         operation_id="CancelChatSessionMethod",

@@ -142,6 +142,9 @@ def prepare(
                 if v is not_given:
                     continue
                 body_out[k] = v
+    if operation.accept is not None:
+        # A caller's own Accept (or its removal) still wins.
+        extra_headers = {"accept": operation.accept, **(extra_headers or {})}
     if (
         extra_headers is None
         and extra_query is None

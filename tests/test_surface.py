@@ -332,3 +332,16 @@ async def test_embeddings_ask_for_base64_and_decode_it() -> None:
         server.enqueue(FakeResponse.json({**body, "data": [{"object": "embedding", "index": 0, "embedding": "!!"}]}))
         with pytest.raises(openai_trio.APIResponseValidationError):
             await client.embeddings.create(model="e", input="hi")
+
+
+async def test_binary_operations_accept_their_media_types() -> None:
+    async with FakeServer() as server, _client(server) as client:
+        server.enqueue(FakeResponse(body=[b"ID3"], content_type="application/octet-stream"))
+        speech = await client.audio.speech.create(model="tts-1", input="hi", voice="alloy")
+        assert speech.read() == b"ID3"
+        assert server.last_request.headers["accept"] == "application/octet-stream"
+        server.enqueue(FakeResponse(body=[b"ID3"], content_type="audio/mpeg"))
+        await client.audio.speech.create(
+            model="tts-1", input="hi", voice="alloy", extra_headers={"Accept": "audio/mpeg"}
+        )
+        assert server.last_request.headers["accept"] == "audio/mpeg"

@@ -598,7 +598,21 @@ def render_operation_facts(s: Surface) -> list[str]:
         out.append(f"stream_decoder={json.dumps(s.decoder)}")
     if s.item_model is not None:
         out.append(f"item_model={json.dumps(s.item_model)}")
+    accept = accept_of(s)
+    if accept is not None:
+        out.append(f"accept={json.dumps(accept)}")
     return out
+
+
+def accept_of(s: Surface) -> str | None:
+    """The ``Accept`` header of a binary operation that declares its media
+    types (a server may refuse ``application/json`` with a 406 there)."""
+    if s.response_kind != "binary":
+        return None
+    types = [t for t in s.op.response_types if t != "text/event-stream"]
+    if not any(t != "application/json" for t in types):
+        return None
+    return ", ".join(types)
 
 
 _TYPING_NAMES = ("TYPE_CHECKING", "Any", "Awaitable", "Literal", "Mapping", "Sequence", "overload")
