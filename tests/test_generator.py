@@ -474,3 +474,36 @@ def test_import_members_sort_like_ruff() -> None:
     assert gen.import_lines("m", names) == [
         "from .m import ITEMS, Item2, Item10, ProgrammaticX, ProgramOutput, item"
     ]
+
+
+def test_namespace_mixins_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    surface = sys.modules["generate_surface"]
+    monkeypatch.setitem(surface.NAMESPACE_MIXINS, "things", (".._things_extras", "ThingsExtras", ("retrieve",)))
+    text = gen.generate(MINI)["openai_trio/_generated/things.py"]
+    assert "from .._things_extras import ThingsExtras\n" in text
+    assert "class Things(ThingsExtras, Namespace):" in text
+    runtime = text.split("class Things(ThingsExtras, Namespace):", 1)[1]
+    # The hand-written method replaces the generated one; the typed views keep it.
+    assert "def retrieve(" not in runtime
+    assert text.count("def retrieve(") == 2
+    compile(text, "things.py", "exec")
+    plain = gen.generate(MINI)
+    monkeypatch.undo()
+    assert gen.generate(MINI)["openai_trio/_generated/things.py"] != plain["openai_trio/_generated/things.py"]
+
+
+def test_surface_of_mini(mini: dict[str, str]) -> None:
+    ops = _exec(mini["openai_sansio/_operations.py"], "operations", "openai_sansio")
+    retrieve = ops.OPERATIONS["getThing"]
+    assert (retrieve.sdk_path, retrieve.body_kind, retrieve.response_kind, retrieve.page_kind) == (
+        "things.retrieve", "none", "json", "none"
+    )
+    create = ops.OPERATIONS["beta_createThing"]
+    assert create.sdk_path == "beta.things.create"
+    assert create.body_kind == "json"
+    assert create.body_params == ("name", "size", "ratio", "parts", "from")
+    builders = mini["openai_sansio/api.py"]
+    # ``from`` is a keyword in Python: the parameter is ``from_``, sent as ``from``.
+    assert 'from_: str | NotGiven = NOT_GIVEN,' in builders
+    assert '"from": from_' in builders
+    assert "def beta_things_create(" in builders and "def things_retrieve(" in builders

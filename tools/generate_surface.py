@@ -105,10 +105,12 @@ STREAM_DECODERS: dict[str, str] = {
     "beta_getResponse": "ResponseStreamDecoder",
 }
 
-# Methods written by hand in openai_trio (the generated one is left out of
-# the namespace class, which gets the hand-written mixin as a base instead):
-# SDK path of the namespace -> mixin "module:Class".  None today.
-NAMESPACE_MIXINS: dict[str, str] = {}
+# Conveniences written by hand in openai_trio, opted in here: SDK path of a
+# namespace -> (module, mixin class, generated methods it replaces).  The
+# mixin becomes the namespace class's first base; a replaced method is left
+# out of the generated class so the hand-written one is found.  The mixin
+# reaches the client through ``self._transport`` like generated methods do.
+NAMESPACE_MIXINS: dict[str, tuple[str, str, tuple[str, ...]]] = {}
 
 # Keyword names every method takes after the operation's own.
 OPTION_NAMES = ("extra_headers", "extra_query", "extra_body", "timeout", "max_retries")
@@ -873,7 +875,7 @@ def render_namespace_module(gen: Generator, spec: dict[str, Any], top: Node) -> 
         "",
         "from openai_sansio import NOT_GIVEN, NotGiven, api",
         "",
-        "from .._namespace import Namespace",
+        *_mixin_imports(nodes),
         "",
         "if TYPE_CHECKING:",
     ]
@@ -884,6 +886,19 @@ def render_namespace_module(gen: Generator, spec: dict[str, Any], top: Node) -> 
         head += from_lines(module, local.names[module], "    ")
     head += ["", f"__all__ = [{json.dumps(top.class_name)}]"]
     return "\n".join(head) + "\n" + body_text + "\n"
+
+
+def _mixin_imports(nodes: list[Node]) -> list[str]:
+    found = Imports()
+    found.use("Namespace", ".._namespace")
+    for node in nodes:
+        mixin = NAMESPACE_MIXINS.get(".".join(node.path))
+        if mixin is not None:
+            found.use(mixin[1], mixin[0])
+    lines: list[str] = []
+    for module in sorted(found.names, key=_relative_key):
+        lines += from_lines(module, found.names[module])
+    return lines
 
 
 def _absolute_key(module: str) -> list[str]:
@@ -898,7 +913,8 @@ def _render_node(node: Node) -> list[str]:
     out: list[str] = []
     cls = node.class_name
     mixin = NAMESPACE_MIXINS.get(".".join(node.path))
-    bases = "Namespace" if mixin is None else f"{mixin.rpartition(':')[2]}, Namespace"
+    bases = "Namespace" if mixin is None else f"{mixin[1]}, Namespace"
+    replaced = set() if mixin is None else set(mixin[2])
     for mode, suffix in (("raw", "WithRawResponse"), ("streaming", "WithStreamingResponse")):
         out += ["", "", "if TYPE_CHECKING:", "", f"    class {cls}{suffix}(Namespace):"]
         out.append(f'        """``{".".join(node.path)}``, every method {_MODE_TEXT[mode]}."""')
@@ -928,8 +944,9 @@ def _render_node(node: Node) -> list[str]:
         "        manager around the unread response.\"\"\"",
         '        return self._view("streaming")  # type: ignore[return-value]',
     ]
-    for s in node.methods.values():
-        out += method_lines(s, "parsed", stub=False)
+    for name, s in node.methods.items():
+        if name not in replaced:
+            out += method_lines(s, "parsed", stub=False)
     return out
 
 
