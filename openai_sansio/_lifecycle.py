@@ -483,40 +483,18 @@ def lifecycle_for(
     form boundary) for a multipart body.  A page of a list operation comes
     back as one page: following cursors is the runtime's business.
     """
-    from ._multipart import encode_multipart
-    from .types import parse_model
-
     op = prepared.operation
-    body = prepared.body
-    kwargs: dict[str, Any] = {}
-    if op.body_kind == "multipart":
-        if multipart_random is None:
-            raise LocalProtocolError(f"{op.operation_id} sends a form: pass multipart_random=os.urandom(16)")
-        kwargs["multipart"] = encode_multipart(body or {}, random_bytes=multipart_random)
-        body = None
-    elif op.body_kind == "raw":
-        kwargs["content"] = (body or {}).get("content", b"")
-        kwargs["content_type"] = op.content_types[0] if op.content_types else None
-        body = None
     call = Call(
         config,
         op.method,
         prepared.path,
-        body=body,
         query=prepared.query,
         stream=prepared.stream,
         options=prepared.options,
         idempotency_key=idempotency_key,
-        **kwargs,
+        **prepared.body_arguments(multipart_random),
     )
     if prepared.stream:
         return CallLifecycle(call, response_kind="stream", stream_decoder=op.make_stream_decoder)
-    parse: Callable[[Any], Any] | None = None
-    if op.response_kind == "json":
-        model = op.response_parser()
-        if model is not None:
-
-            def parse(data: Any) -> Any:
-                return parse_model(model, data)
-
+    parse = prepared.result_parser() if op.response_kind == "json" else None
     return CallLifecycle(call, response_kind=op.response_kind, parse=parse, stream_body=stream_body)

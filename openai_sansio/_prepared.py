@@ -16,7 +16,7 @@ from ._config import Timeout
 from ._errors import LocalProtocolError
 from ._operation_base import Operation
 
-__all__ = ["Body", "Headers", "PreparedOperation", "Query", "prepare"]
+__all__ = ["Body", "Headers", "PreparedOperation", "Query", "item_parser", "prepare", "result_parser"]
 
 R = TypeVar("R")
 
@@ -90,6 +90,42 @@ class PreparedOperation(Generic[R]):
         # ``_ADJUSTMENTS``); None for nearly every call.
         self.transform: Callable[[Any], Any] | None = None
 
+    def body_arguments(self, multipart_random: bytes | None = None) -> dict[str, Any]:
+        """The body as ``Call`` takes it: ``{"body": json}``, ``{"multipart":
+        form}`` (its boundary from the 16 ``multipart_random`` bytes) or
+        ``{"content": bytes, "content_type": type}``."""
+        op = self.operation
+        body = self.body
+        if op.body_kind == "multipart":
+            if multipart_random is None:
+                raise LocalProtocolError(
+                    f"{op.operation_id} sends a form: pass multipart_random (16 random bytes) for its boundary"
+                )
+            from ._multipart import encode_multipart
+
+            return {"multipart": encode_multipart(body or {}, random_bytes=multipart_random)}
+        if op.body_kind == "raw":
+            return {
+                "content": (body or {}).get("content", b""),
+                "content_type": op.content_types[0] if op.content_types else None,
+            }
+        return {"body": body}
+
+    def result_parser(self) -> Callable[[Any], Any] | None:
+        """What turns the decoded JSON of a 2xx into the result: the
+        operation's model (shape errors become ``APIResponseValidationError``),
+        the JSON itself when the spec names no model, None for an empty
+        response.  Binary responses do not use it."""
+        parse = result_parser(self.operation)
+        transform = self.transform
+        if transform is None or parse is None:
+            return parse
+
+        def parse_transformed(data: Any, parse: Callable[[Any], Any] = parse) -> Any:
+            return parse(transform(data))
+
+        return parse_transformed
+
     def __repr__(self) -> str:
         # The body may be large and the query may hold anything: name the
         # call only.
@@ -98,6 +134,46 @@ class PreparedOperation(Generic[R]):
 
 
 _NO_OPTIONS = RequestOptions()
+
+
+def _identity(data: Any) -> Any:
+    return data
+
+
+# operationId -> (result parser, page item parser); resolved on first use so
+# a model module is imported only when its operation is called.
+_PARSERS: dict[str, tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]] = {}
+
+
+def _parsers(op: Operation) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]:
+    found = _PARSERS.get(op.operation_id)
+    if found is not None:
+        return found
+    from .types import parse_model
+
+    def checked(model: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+        if model is None:
+            return _identity
+
+        def parse(data: Any) -> Any:
+            return parse_model(model, data)
+
+        return parse
+
+    result = None if op.response_kind == "empty" else checked(op.response_parser())
+    found = _PARSERS[op.operation_id] = (result, checked(op.item_parser()))
+    return found
+
+
+def result_parser(operation: Operation) -> Callable[[Any], Any] | None:
+    """The parser of ``operation``'s 2xx JSON (None: an empty response)."""
+    return _parsers(operation)[0]
+
+
+def item_parser(operation: Operation) -> Callable[[Any], Any]:
+    """The parser of one page item of a list ``operation`` (the JSON itself
+    when the spec names no model)."""
+    return _parsers(operation)[1]
 
 
 def prepare(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
-from openai_sansio import Operation, PreparedOperation, Request, encode_multipart
+from openai_sansio import PreparedOperation, Request
+from openai_sansio._prepared import item_parser
 
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, page_fields
 from ._streamed import StreamedResponseManager
@@ -28,52 +29,6 @@ _PAGES: dict[str, type[AsyncPage[Any]]] = {
 }
 
 
-def _identity(data: Any) -> Any:
-    return data
-
-
-# operationId -> (result parser, page item parser); resolved on first use so
-# a model module is imported only when its operation is called.
-_PARSERS: dict[str, tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]] = {}
-
-
-def _parsers(op: Operation) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]:
-    found = _PARSERS.get(op.operation_id)
-    if found is not None:
-        return found
-    from openai_sansio.types import parse_model
-
-    result: Callable[[Any], Any] | None
-    if op.response_kind == "empty":
-        result = None
-    else:
-        model = op.response_parser()
-        if model is None:
-            result = _identity
-        else:
-
-            def result(data: Any, model: Any = model) -> Any:
-                return parse_model(model, data)
-
-    item = op.item_parser()
-    if item is None:
-        item_parser: Callable[[Any], Any] = _identity
-    else:
-
-        def item_parser(data: Any, model: Any = item) -> Any:
-            return parse_model(model, data)
-
-    found = _PARSERS[op.operation_id] = (result, item_parser)
-    return found
-
-
-def _compose(parse: Callable[[Any], Any], transform: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def parse_transformed(data: Any) -> Any:
-        return parse(transform(data))
-
-    return parse_transformed
-
-
 class _ListFetcher:
     """Fetches pages of one list call; pages hold it to fetch the next."""
 
@@ -85,7 +40,7 @@ class _ListFetcher:
         self._client = client
         self._prepared = prepared
         self._page = page
-        self._parse_item = _parsers(prepared.operation)[1]
+        self._parse_item = item_parser(prepared.operation)
         self._raw = raw
 
     def first(self) -> Awaitable[Any]:
@@ -130,29 +85,17 @@ class Executor:
         if op.page_kind != "none" and mode != "streaming":
             fetcher = _ListFetcher(self, prepared, _PAGES[op.page_kind], mode == "raw")
             return AsyncPaginator(fetcher.first)
-        kwargs: dict[str, Any] = {}
-        body = prepared.body
-        kind = op.body_kind
-        if kind == "multipart":
-            kwargs["multipart"] = encode_multipart(body or {}, random_bytes=self._urandom(16))
-            body = None
-        elif kind == "raw":
-            kwargs["content"] = (body or {}).get("content", b"")
-            kwargs["content_type"] = op.content_types[0]
-            body = None
+        kwargs = prepared.body_arguments(self._urandom(16) if op.body_kind == "multipart" else None)
         if op.response_kind != "json":
             kwargs["response_kind"] = op.response_kind
         stream_decoder: Callable[[Request], Any] | None = None
         if prepared.stream:
             stream_decoder = op.make_stream_decoder
-        parse = _parsers(op)[0]
-        transform = prepared.transform
-        if transform is not None and parse is not None:
-            parse = _compose(parse, transform)
+        parse = prepared.result_parser()
         if mode == "streaming":
             return StreamedResponseManager(
                 lambda: self._call(
-                    op.method, prepared.path, body=body, query=prepared.query,
+                    op.method, prepared.path, query=prepared.query,
                     options=prepared.options, parse=parse, stream_decoder=stream_decoder,
                     streaming=True, **kwargs,
                 )
@@ -160,7 +103,6 @@ class Executor:
         return self._call(
             op.method,
             prepared.path,
-            body=body,
             query=prepared.query,
             options=prepared.options,
             parse=parse,
