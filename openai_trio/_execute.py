@@ -49,7 +49,8 @@ class _ListFetcher:
     def fetch(self, params: Mapping[str, object]) -> Awaitable[Any]:
         return self._get({**(self._prepared.query or {}), **params}, raw=False)
 
-    def _get(self, query: Mapping[str, object] | None, *, raw: bool) -> Awaitable[Any]:
+    def page_parser(self) -> Callable[[Any], AsyncPage[Any]]:
+        """Turns a list response into a page that can fetch the next one."""
         page_cls = self._page
         parse_item = self._parse_item
 
@@ -59,6 +60,10 @@ class _ListFetcher:
             page._next = self
             return page
 
+        return parse
+
+    def _get(self, query: Mapping[str, object] | None, *, raw: bool) -> Awaitable[Any]:
+        parse = self.page_parser()
         prepared = self._prepared
         return self._client._call(
             prepared.operation.method,
@@ -82,16 +87,24 @@ class Executor:
     def execute(self, prepared: PreparedOperation[Any], mode: Mode) -> Any:
         """Run ``prepared`` as its operation's kinds say (see ``Transport``)."""
         op = prepared.operation
-        if op.page_kind != "none" and mode != "streaming":
+        parse: Callable[[Any], Any] | None
+        if op.page_kind != "none":
             fetcher = _ListFetcher(self, prepared, _PAGES[op.page_kind], mode == "raw")
-            return AsyncPaginator(fetcher.first)
-        kwargs = prepared.body_arguments(self._urandom(16) if op.body_kind == "multipart" else None)
+            if mode != "streaming":
+                return AsyncPaginator(fetcher.first)
+            # Streamed, a list still parses into its page.
+            parse = fetcher.page_parser()
+        else:
+            parse = prepared.result_parser()
+        if op.body_kind == "json" or op.body_kind == "none":
+            kwargs: dict[str, Any] = {"body": prepared.body}
+        else:
+            kwargs = prepared.body_arguments(self._urandom(16) if op.body_kind == "multipart" else None)
         if op.response_kind != "json":
             kwargs["response_kind"] = op.response_kind
         stream_decoder: Callable[[Request], Any] | None = None
         if prepared.stream:
             stream_decoder = op.make_stream_decoder
-        parse = prepared.result_parser()
         if mode == "streaming":
             return StreamedResponseManager(
                 lambda: self._call(

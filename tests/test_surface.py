@@ -291,6 +291,10 @@ async def test_raw_and_streaming_views() -> None:
             assert response.status_code == 200
             parsed = await response.parse()
         assert parsed.id == "file-1"
+        server.enqueue(FakeResponse.json({"object": "list", "data": [FILE], "has_more": False}))
+        async with client.files.with_streaming_response.list() as listed:
+            page = await listed.parse()
+        assert isinstance(page, openai_trio.AsyncCursorPage) and page[0].id == "file-1"
         assert repr(client.files.with_raw_response) == "<Files (raw)>"
         assert client.files.with_raw_response.with_raw_response is client.files.with_raw_response
 

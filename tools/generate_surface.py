@@ -677,17 +677,8 @@ def render_builders(gen: Generator, spec: dict[str, Any], surfaces: list[Surface
         body += signature_lines(s, indent="    ", self_arg=False)
         body.append(f") -> PreparedOperation[{ret}]:")
         body.append(f'    """Prepare `{s.op.operation_id}` ({s.op.method} {s.op.path})."""')
-        path = [p for p in s.params if p.where == "path"]
-        query = [p for p in s.params if p.where == "query"]
-        bodyp = [p for p in s.params if p.where == "body"]
-        path_arg = "(" + "".join(f"{p.py}, " for p in path).rstrip(" ") + ")" if path else "()"
-        body.append("    return prepare(")
-        body.append(f"        OPERATIONS[{json.dumps(s.op.operation_id)}],")
-        body.append(f"        {path_arg},")
-        body.append(f"        {_dict_literal(query)},")
-        body.append(f"        {_dict_literal(bodyp)},")
-        body.append("        extra_headers, extra_query, extra_body, timeout, max_retries,")
-        body.append("    )")
+        call = prepare_call(s, "    ")
+        body += ["    return " + call[0].lstrip(), *call[1:-1], "    )"]
     body_text = "\n".join(body)
     tc = Imports()
     tc.use("Timeout", "._config")
@@ -799,12 +790,33 @@ def method_lines(s: Surface, mode: str, *, stub: bool) -> list[str]:
             return out
         out += [f"    ) -> {result}:"]
     out.append(f'        """`{s.op.method} {s.op.path}` (`{s.op.operation_id}`)."""')
-    args = [p.py for p in s.params if p.where == "path"][-1:]
-    kwargs = [f"{p.py}={p.py}" for p in s.params if p.py not in args]
-    kwargs += [f"{n}={n}" for n in OPTION_NAMES]
-    call = f"api.{builder_name(s.sdk_path)}(" + ", ".join(args + kwargs) + ")"
-    out.append(f"        return self._transport.execute({call}, self._mode)  # type: ignore[no-any-return]")
+    # The same ``prepare`` call as the builder in ``openai_sansio.api``,
+    # made here directly: forwarding dozens of keywords through the
+    # builder would cost every call a few microseconds.
+    out += [
+        "        return self._transport.execute(  # type: ignore[no-any-return]",
+        *prepare_call(s, "            "),
+        "            self._mode,",
+        "        )",
+    ]
     return out
+
+
+def prepare_call(s: Surface, indent: str) -> list[str]:
+    """``prepare(...)`` for ``s``, as the builders and methods both write it."""
+    path = [p for p in s.params if p.where == "path"]
+    query = [p for p in s.params if p.where == "query"]
+    body = [p for p in s.params if p.where == "body"]
+    path_arg = "(" + "".join(f"{p.py}, " for p in path).rstrip(" ") + ")" if path else "()"
+    return [
+        f"{indent}prepare(",
+        f"{indent}    OPERATIONS[{json.dumps(s.op.operation_id)}],",
+        f"{indent}    {path_arg},",
+        f"{indent}    {_dict_literal(query)},",
+        f"{indent}    {_dict_literal(body)},",
+        f"{indent}    extra_headers, extra_query, extra_body, timeout, max_retries,",
+        f"{indent}),",
+    ]
 
 
 def _parsed_ann(s: Surface, stream: bool | None) -> str:
@@ -873,7 +885,7 @@ def render_namespace_module(gen: Generator, spec: dict[str, Any], top: Node) -> 
         "",
         typing_line(body_text),
         "",
-        "from openai_sansio import NOT_GIVEN, NotGiven, api",
+        "from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare",
         "",
         *_mixin_imports(nodes),
         "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -194,7 +194,16 @@ class AdminOrganizationSpendLimit(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationSpendLimitResource]:
         """`GET /organization/spend_limit` (`Getorganizationspendlimit`)."""
-        return self._transport.execute(api.admin_organization_spend_limit_retrieve(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Getorganizationspendlimit"],
+                (),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -209,7 +218,16 @@ class AdminOrganizationSpendLimit(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationSpendLimitResource]:
         """`POST /organization/spend_limit` (`Updateorganizationspendlimit`)."""
-        return self._transport.execute(api.admin_organization_spend_limit_update(threshold_amount=threshold_amount, currency=currency, interval=interval, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Updateorganizationspendlimit"],
+                (),
+                None,
+                {"threshold_amount": threshold_amount, "currency": currency, "interval": interval},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -221,7 +239,16 @@ class AdminOrganizationSpendLimit(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationSpendLimitDeletedResource]:
         """`DELETE /organization/spend_limit` (`Deleteorganizationspendlimit`)."""
-        return self._transport.execute(api.admin_organization_spend_limit_delete(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Deleteorganizationspendlimit"],
+                (),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -366,7 +393,16 @@ class AdminOrganizationUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[AssignedRoleDetails, AsyncCursorPage[AssignedRoleDetails]]:
         """`GET /organization/users/{user_id}/roles` (`list-user-role-assignments`)."""
-        return self._transport.execute(api.admin_organization_users_roles_list(user_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-user-role-assignments"],
+                (user_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -380,7 +416,16 @@ class AdminOrganizationUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[UserRoleAssignment]:
         """`POST /organization/users/{user_id}/roles` (`assign-user-role`)."""
-        return self._transport.execute(api.admin_organization_users_roles_create(user_id, role_id=role_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["assign-user-role"],
+                (user_id,),
+                None,
+                {"role_id": role_id},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -394,7 +439,16 @@ class AdminOrganizationUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AssignedRoleDetails]:
         """`GET /organization/users/{user_id}/roles/{role_id}` (`retrieve-user-role`)."""
-        return self._transport.execute(api.admin_organization_users_roles_retrieve(role_id, user_id=user_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-user-role"],
+                (user_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -408,7 +462,16 @@ class AdminOrganizationUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedRoleAssignmentResource]:
         """`DELETE /organization/users/{user_id}/roles/{role_id}` (`unassign-user-role`)."""
-        return self._transport.execute(api.admin_organization_users_roles_delete(role_id, user_id=user_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["unassign-user-role"],
+                (user_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -562,7 +625,16 @@ class AdminOrganizationUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[User, AsyncCursorPage[User]]:
         """`GET /organization/users` (`list-users`)."""
-        return self._transport.execute(api.admin_organization_users_list(limit=limit, after=after, emails=emails, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-users"],
+                (),
+                {"limit": limit, "after": after, "emails": emails},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -575,7 +647,16 @@ class AdminOrganizationUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[User]:
         """`GET /organization/users/{user_id}` (`retrieve-user`)."""
-        return self._transport.execute(api.admin_organization_users_retrieve(user_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-user"],
+                (user_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -592,7 +673,16 @@ class AdminOrganizationUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[User]:
         """`POST /organization/users/{user_id}` (`modify-user`)."""
-        return self._transport.execute(api.admin_organization_users_update(user_id, role=role, role_id=role_id, technical_level=technical_level, developer_persona=developer_persona, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modify-user"],
+                (user_id,),
+                None,
+                {"role": role, "role_id": role_id, "technical_level": technical_level, "developer_persona": developer_persona},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -605,7 +695,16 @@ class AdminOrganizationUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[UserDeleteResponse]:
         """`DELETE /organization/users/{user_id}` (`delete-user`)."""
-        return self._transport.execute(api.admin_organization_users_delete(user_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-user"],
+                (user_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -780,7 +879,16 @@ class AdminOrganizationSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[OrganizationSpendAlert, AsyncCursorPage[OrganizationSpendAlert]]:
         """`GET /organization/spend_alerts` (`list-organization-spend-alerts`)."""
-        return self._transport.execute(api.admin_organization_spend_alerts_list(limit=limit, order=order, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-organization-spend-alerts"],
+                (),
+                {"limit": limit, "order": order, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -796,7 +904,16 @@ class AdminOrganizationSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationSpendAlert]:
         """`POST /organization/spend_alerts` (`create-organization-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_spend_alerts_create(threshold_amount=threshold_amount, currency=currency, interval=interval, notification_channel=notification_channel, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-organization-spend-alert"],
+                (),
+                None,
+                {"threshold_amount": threshold_amount, "currency": currency, "interval": interval, "notification_channel": notification_channel},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -809,7 +926,16 @@ class AdminOrganizationSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationSpendAlert]:
         """`GET /organization/spend_alerts/{alert_id}` (`retrieve-organization-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_spend_alerts_retrieve(alert_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-organization-spend-alert"],
+                (alert_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -826,7 +952,16 @@ class AdminOrganizationSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationSpendAlert]:
         """`POST /organization/spend_alerts/{alert_id}` (`update-organization-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_spend_alerts_update(alert_id, threshold_amount=threshold_amount, currency=currency, interval=interval, notification_channel=notification_channel, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-organization-spend-alert"],
+                (alert_id,),
+                None,
+                {"threshold_amount": threshold_amount, "currency": currency, "interval": interval, "notification_channel": notification_channel},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -839,7 +974,16 @@ class AdminOrganizationSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationSpendAlertDeletedResource]:
         """`DELETE /organization/spend_alerts/{alert_id}` (`delete-organization-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_spend_alerts_delete(alert_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-organization-spend-alert"],
+                (alert_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1007,7 +1151,16 @@ class AdminOrganizationRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[Role, AsyncCursorPage[Role]]:
         """`GET /organization/roles` (`list-roles`)."""
-        return self._transport.execute(api.admin_organization_roles_list(limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-roles"],
+                (),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -1022,7 +1175,16 @@ class AdminOrganizationRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Role]:
         """`POST /organization/roles` (`create-role`)."""
-        return self._transport.execute(api.admin_organization_roles_create(role_name=role_name, permissions=permissions, description=description, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-role"],
+                (),
+                None,
+                {"role_name": role_name, "permissions": permissions, "description": description},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -1035,7 +1197,16 @@ class AdminOrganizationRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Role]:
         """`GET /organization/roles/{role_id}` (`retrieve-role`)."""
-        return self._transport.execute(api.admin_organization_roles_retrieve(role_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-role"],
+                (role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -1051,7 +1222,16 @@ class AdminOrganizationRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Role]:
         """`POST /organization/roles/{role_id}` (`update-role`)."""
-        return self._transport.execute(api.admin_organization_roles_update(role_id, permissions=permissions, description=description, role_name=role_name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-role"],
+                (role_id,),
+                None,
+                {"permissions": permissions, "description": description, "role_name": role_name},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -1064,7 +1244,16 @@ class AdminOrganizationRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RoleDeletedResource]:
         """`DELETE /organization/roles/{role_id}` (`delete-role`)."""
-        return self._transport.execute(api.admin_organization_roles_delete(role_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-role"],
+                (role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1178,7 +1367,16 @@ class AdminOrganizationProjectsSpendLimit(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectSpendLimitResource]:
         """`GET /organization/projects/{project_id}/spend_limit` (`Getprojectspendlimit`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_limit_retrieve(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Getprojectspendlimit"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -1194,7 +1392,16 @@ class AdminOrganizationProjectsSpendLimit(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectSpendLimitResource]:
         """`POST /organization/projects/{project_id}/spend_limit` (`Updateprojectspendlimit`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_limit_update(project_id, threshold_amount=threshold_amount, currency=currency, interval=interval, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Updateprojectspendlimit"],
+                (project_id,),
+                None,
+                {"threshold_amount": threshold_amount, "currency": currency, "interval": interval},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -1207,7 +1414,16 @@ class AdminOrganizationProjectsSpendLimit(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectSpendLimitDeletedResource]:
         """`DELETE /organization/projects/{project_id}/spend_limit` (`Deleteprojectspendlimit`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_limit_delete(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Deleteprojectspendlimit"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1386,7 +1602,16 @@ class AdminOrganizationProjectsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[Role, AsyncCursorPage[Role]]:
         """`GET /projects/{project_id}/roles` (`list-project-roles`)."""
-        return self._transport.execute(api.admin_organization_projects_roles_list(project_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-roles"],
+                (project_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -1402,7 +1627,16 @@ class AdminOrganizationProjectsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Role]:
         """`POST /projects/{project_id}/roles` (`create-project-role`)."""
-        return self._transport.execute(api.admin_organization_projects_roles_create(project_id, role_name=role_name, permissions=permissions, description=description, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-project-role"],
+                (project_id,),
+                None,
+                {"role_name": role_name, "permissions": permissions, "description": description},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -1416,7 +1650,16 @@ class AdminOrganizationProjectsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Role]:
         """`GET /projects/{project_id}/roles/{role_id}` (`retrieve-project-role`)."""
-        return self._transport.execute(api.admin_organization_projects_roles_retrieve(role_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-role"],
+                (project_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -1433,7 +1676,16 @@ class AdminOrganizationProjectsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Role]:
         """`POST /projects/{project_id}/roles/{role_id}` (`update-project-role`)."""
-        return self._transport.execute(api.admin_organization_projects_roles_update(role_id, project_id=project_id, permissions=permissions, description=description, role_name=role_name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-project-role"],
+                (project_id, role_id,),
+                None,
+                {"permissions": permissions, "description": description, "role_name": role_name},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -1447,7 +1699,16 @@ class AdminOrganizationProjectsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RoleDeletedResource]:
         """`DELETE /projects/{project_id}/roles/{role_id}` (`delete-project-role`)."""
-        return self._transport.execute(api.admin_organization_projects_roles_delete(role_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-project-role"],
+                (project_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1601,7 +1862,16 @@ class AdminOrganizationProjectsUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[AssignedRoleDetails, AsyncCursorPage[AssignedRoleDetails]]:
         """`GET /projects/{project_id}/users/{user_id}/roles` (`list-project-user-role-assignments`)."""
-        return self._transport.execute(api.admin_organization_projects_users_roles_list(user_id, project_id=project_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-user-role-assignments"],
+                (project_id, user_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -1616,7 +1886,16 @@ class AdminOrganizationProjectsUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[UserRoleAssignment]:
         """`POST /projects/{project_id}/users/{user_id}/roles` (`assign-project-user-role`)."""
-        return self._transport.execute(api.admin_organization_projects_users_roles_create(user_id, project_id=project_id, role_id=role_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["assign-project-user-role"],
+                (project_id, user_id,),
+                None,
+                {"role_id": role_id},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -1631,7 +1910,16 @@ class AdminOrganizationProjectsUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AssignedRoleDetails]:
         """`GET /projects/{project_id}/users/{user_id}/roles/{role_id}` (`retrieve-project-user-role`)."""
-        return self._transport.execute(api.admin_organization_projects_users_roles_retrieve(role_id, project_id=project_id, user_id=user_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-user-role"],
+                (project_id, user_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -1646,7 +1934,16 @@ class AdminOrganizationProjectsUsersRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedRoleAssignmentResource]:
         """`DELETE /projects/{project_id}/users/{user_id}/roles/{role_id}` (`unassign-project-user-role`)."""
-        return self._transport.execute(api.admin_organization_projects_users_roles_delete(role_id, project_id=project_id, user_id=user_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["unassign-project-user-role"],
+                (project_id, user_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1828,7 +2125,16 @@ class AdminOrganizationProjectsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ProjectUser, AsyncCursorPage[ProjectUser]]:
         """`GET /organization/projects/{project_id}/users` (`list-project-users`)."""
-        return self._transport.execute(api.admin_organization_projects_users_list(project_id, limit=limit, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-users"],
+                (project_id,),
+                {"limit": limit, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -1844,7 +2150,16 @@ class AdminOrganizationProjectsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectUser]:
         """`POST /organization/projects/{project_id}/users` (`create-project-user`)."""
-        return self._transport.execute(api.admin_organization_projects_users_create(project_id, user_id=user_id, email=email, role=role, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-project-user"],
+                (project_id,),
+                None,
+                {"user_id": user_id, "email": email, "role": role},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -1858,7 +2173,16 @@ class AdminOrganizationProjectsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectUser]:
         """`GET /organization/projects/{project_id}/users/{user_id}` (`retrieve-project-user`)."""
-        return self._transport.execute(api.admin_organization_projects_users_retrieve(user_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-user"],
+                (project_id, user_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -1873,7 +2197,16 @@ class AdminOrganizationProjectsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectUser]:
         """`POST /organization/projects/{project_id}/users/{user_id}` (`modify-project-user`)."""
-        return self._transport.execute(api.admin_organization_projects_users_update(user_id, project_id=project_id, role=role, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modify-project-user"],
+                (project_id, user_id,),
+                None,
+                {"role": role},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -1887,7 +2220,16 @@ class AdminOrganizationProjectsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectUserDeleteResponse]:
         """`DELETE /organization/projects/{project_id}/users/{user_id}` (`delete-project-user`)."""
-        return self._transport.execute(api.admin_organization_projects_users_delete(user_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-project-user"],
+                (project_id, user_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2073,7 +2415,16 @@ class AdminOrganizationProjectsSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ProjectSpendAlert, AsyncCursorPage[ProjectSpendAlert]]:
         """`GET /organization/projects/{project_id}/spend_alerts` (`list-project-spend-alerts`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_alerts_list(project_id, limit=limit, order=order, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-spend-alerts"],
+                (project_id,),
+                {"limit": limit, "order": order, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -2090,7 +2441,16 @@ class AdminOrganizationProjectsSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectSpendAlert]:
         """`POST /organization/projects/{project_id}/spend_alerts` (`create-project-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_alerts_create(project_id, threshold_amount=threshold_amount, currency=currency, interval=interval, notification_channel=notification_channel, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-project-spend-alert"],
+                (project_id,),
+                None,
+                {"threshold_amount": threshold_amount, "currency": currency, "interval": interval, "notification_channel": notification_channel},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -2104,7 +2464,16 @@ class AdminOrganizationProjectsSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectSpendAlert]:
         """`GET /organization/projects/{project_id}/spend_alerts/{alert_id}` (`retrieve-project-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_alerts_retrieve(alert_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-spend-alert"],
+                (project_id, alert_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -2122,7 +2491,16 @@ class AdminOrganizationProjectsSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectSpendAlert]:
         """`POST /organization/projects/{project_id}/spend_alerts/{alert_id}` (`update-project-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_alerts_update(alert_id, project_id=project_id, threshold_amount=threshold_amount, currency=currency, interval=interval, notification_channel=notification_channel, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-project-spend-alert"],
+                (project_id, alert_id,),
+                None,
+                {"threshold_amount": threshold_amount, "currency": currency, "interval": interval, "notification_channel": notification_channel},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -2136,7 +2514,16 @@ class AdminOrganizationProjectsSpendAlerts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectSpendAlertDeletedResource]:
         """`DELETE /organization/projects/{project_id}/spend_alerts/{alert_id}` (`delete-project-spend-alert`)."""
-        return self._transport.execute(api.admin_organization_projects_spend_alerts_delete(alert_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-project-spend-alert"],
+                (project_id, alert_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2209,7 +2596,16 @@ class AdminOrganizationProjectsServiceAccountsApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ServiceAccountApiKeyBody]:
         """`POST /organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys` (`CreateanAPIkeyforaserviceaccount`)."""
-        return self._transport.execute(api.admin_organization_projects_service_accounts_api_keys_create(service_account_id, project_id=project_id, name=name, scopes=scopes, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateanAPIkeyforaserviceaccount"],
+                (project_id, service_account_id,),
+                None,
+                {"name": name, "scopes": scopes},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2391,7 +2787,16 @@ class AdminOrganizationProjectsServiceAccounts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ProjectServiceAccount, AsyncCursorPage[ProjectServiceAccount]]:
         """`GET /organization/projects/{project_id}/service_accounts` (`list-project-service-accounts`)."""
-        return self._transport.execute(api.admin_organization_projects_service_accounts_list(project_id, limit=limit, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-service-accounts"],
+                (project_id,),
+                {"limit": limit, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -2406,7 +2811,16 @@ class AdminOrganizationProjectsServiceAccounts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectServiceAccountCreateResponse]:
         """`POST /organization/projects/{project_id}/service_accounts` (`create-project-service-account`)."""
-        return self._transport.execute(api.admin_organization_projects_service_accounts_create(project_id, name=name, create_service_account_only=create_service_account_only, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-project-service-account"],
+                (project_id,),
+                None,
+                {"name": name, "create_service_account_only": create_service_account_only},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -2420,7 +2834,16 @@ class AdminOrganizationProjectsServiceAccounts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectServiceAccount]:
         """`GET /organization/projects/{project_id}/service_accounts/{service_account_id}` (`retrieve-project-service-account`)."""
-        return self._transport.execute(api.admin_organization_projects_service_accounts_retrieve(service_account_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-service-account"],
+                (project_id, service_account_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -2436,7 +2859,16 @@ class AdminOrganizationProjectsServiceAccounts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectServiceAccount]:
         """`POST /organization/projects/{project_id}/service_accounts/{service_account_id}` (`update-project-service-account`)."""
-        return self._transport.execute(api.admin_organization_projects_service_accounts_update(service_account_id, project_id=project_id, name=name, role=role, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-project-service-account"],
+                (project_id, service_account_id,),
+                None,
+                {"name": name, "role": role},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -2450,7 +2882,16 @@ class AdminOrganizationProjectsServiceAccounts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectServiceAccountDeleteResponse]:
         """`DELETE /organization/projects/{project_id}/service_accounts/{service_account_id}` (`delete-project-service-account`)."""
-        return self._transport.execute(api.admin_organization_projects_service_accounts_delete(service_account_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-project-service-account"],
+                (project_id, service_account_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2559,7 +3000,16 @@ class AdminOrganizationProjectsRateLimits(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ProjectRateLimit, AsyncCursorPage[ProjectRateLimit]]:
         """`GET /organization/projects/{project_id}/rate_limits` (`list-project-rate-limits`)."""
-        return self._transport.execute(api.admin_organization_projects_rate_limits_list_rate_limits(project_id, limit=limit, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-rate-limits"],
+                (project_id,),
+                {"limit": limit, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update_rate_limit(
         self,
@@ -2579,7 +3029,16 @@ class AdminOrganizationProjectsRateLimits(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectRateLimit]:
         """`POST /organization/projects/{project_id}/rate_limits/{rate_limit_id}` (`update-project-rate-limits`)."""
-        return self._transport.execute(api.admin_organization_projects_rate_limits_update_rate_limit(rate_limit_id, project_id=project_id, max_requests_per_1_minute=max_requests_per_1_minute, max_tokens_per_1_minute=max_tokens_per_1_minute, max_images_per_1_minute=max_images_per_1_minute, max_audio_megabytes_per_1_minute=max_audio_megabytes_per_1_minute, max_requests_per_1_day=max_requests_per_1_day, batch_1_day_max_input_tokens=batch_1_day_max_input_tokens, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-project-rate-limits"],
+                (project_id, rate_limit_id,),
+                None,
+                {"max_requests_per_1_minute": max_requests_per_1_minute, "max_tokens_per_1_minute": max_tokens_per_1_minute, "max_images_per_1_minute": max_images_per_1_minute, "max_audio_megabytes_per_1_minute": max_audio_megabytes_per_1_minute, "max_requests_per_1_day": max_requests_per_1_day, "batch_1_day_max_input_tokens": batch_1_day_max_input_tokens},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2691,7 +3150,16 @@ class AdminOrganizationProjectsModelPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectModelPermissions]:
         """`GET /organization/projects/{project_id}/model_permissions` (`retrieve-project-model-permissions`)."""
-        return self._transport.execute(api.admin_organization_projects_model_permissions_retrieve(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-model-permissions"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -2706,7 +3174,16 @@ class AdminOrganizationProjectsModelPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectModelPermissions]:
         """`POST /organization/projects/{project_id}/model_permissions` (`update-project-model-permissions`)."""
-        return self._transport.execute(api.admin_organization_projects_model_permissions_update(project_id, mode=mode, model_ids=model_ids, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-project-model-permissions"],
+                (project_id,),
+                None,
+                {"mode": mode, "model_ids": model_ids},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -2719,7 +3196,16 @@ class AdminOrganizationProjectsModelPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectModelPermissionsDeleteResponse]:
         """`DELETE /organization/projects/{project_id}/model_permissions` (`delete-project-model-permissions`)."""
-        return self._transport.execute(api.admin_organization_projects_model_permissions_delete(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-project-model-permissions"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2815,7 +3301,16 @@ class AdminOrganizationProjectsHostedToolPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectHostedToolPermissions]:
         """`GET /organization/projects/{project_id}/hosted_tool_permissions` (`retrieve-project-hosted-tool-permissions`)."""
-        return self._transport.execute(api.admin_organization_projects_hosted_tool_permissions_retrieve(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-hosted-tool-permissions"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -2833,7 +3328,16 @@ class AdminOrganizationProjectsHostedToolPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectHostedToolPermissions]:
         """`POST /organization/projects/{project_id}/hosted_tool_permissions` (`update-project-hosted-tool-permissions`)."""
-        return self._transport.execute(api.admin_organization_projects_hosted_tool_permissions_update(project_id, file_search=file_search, web_search=web_search, image_generation=image_generation, mcp=mcp, code_interpreter=code_interpreter, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-project-hosted-tool-permissions"],
+                (project_id,),
+                None,
+                {"file_search": file_search, "web_search": web_search, "image_generation": image_generation, "mcp": mcp, "code_interpreter": code_interpreter},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2987,7 +3491,16 @@ class AdminOrganizationProjectsGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[AssignedRoleDetails, AsyncCursorPage[AssignedRoleDetails]]:
         """`GET /projects/{project_id}/groups/{group_id}/roles` (`list-project-group-role-assignments`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_roles_list(group_id, project_id=project_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-group-role-assignments"],
+                (project_id, group_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -3002,7 +3515,16 @@ class AdminOrganizationProjectsGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupRoleAssignment]:
         """`POST /projects/{project_id}/groups/{group_id}/roles` (`assign-project-group-role`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_roles_create(group_id, project_id=project_id, role_id=role_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["assign-project-group-role"],
+                (project_id, group_id,),
+                None,
+                {"role_id": role_id},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -3017,7 +3539,16 @@ class AdminOrganizationProjectsGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AssignedRoleDetails]:
         """`GET /projects/{project_id}/groups/{group_id}/roles/{role_id}` (`retrieve-project-group-role`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_roles_retrieve(role_id, project_id=project_id, group_id=group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-group-role"],
+                (project_id, group_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -3032,7 +3563,16 @@ class AdminOrganizationProjectsGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedRoleAssignmentResource]:
         """`DELETE /projects/{project_id}/groups/{group_id}/roles/{role_id}` (`unassign-project-group-role`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_roles_delete(role_id, project_id=project_id, group_id=group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["unassign-project-group-role"],
+                (project_id, group_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -3191,7 +3731,16 @@ class AdminOrganizationProjectsGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ProjectGroup, AsyncCursorPage[ProjectGroup]]:
         """`GET /organization/projects/{project_id}/groups` (`list-project-groups`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_list(project_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-groups"],
+                (project_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -3206,7 +3755,16 @@ class AdminOrganizationProjectsGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectGroup]:
         """`POST /organization/projects/{project_id}/groups` (`add-project-group`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_create(project_id, group_id=group_id, role=role, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["add-project-group"],
+                (project_id,),
+                None,
+                {"group_id": group_id, "role": role},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -3221,7 +3779,16 @@ class AdminOrganizationProjectsGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectGroup]:
         """`GET /organization/projects/{project_id}/groups/{group_id}` (`retrieve-project-group`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_retrieve(group_id, project_id=project_id, group_type=group_type, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-group"],
+                (project_id, group_id,),
+                {"group_type": group_type},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -3235,7 +3802,16 @@ class AdminOrganizationProjectsGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectGroupDeletedResource]:
         """`DELETE /organization/projects/{project_id}/groups/{group_id}` (`remove-project-group`)."""
-        return self._transport.execute(api.admin_organization_projects_groups_delete(group_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["remove-project-group"],
+                (project_id, group_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -3323,7 +3899,16 @@ class AdminOrganizationProjectsDataRetention(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectDataRetention]:
         """`GET /organization/projects/{project_id}/data_retention` (`retrieve-project-data-retention`)."""
-        return self._transport.execute(api.admin_organization_projects_data_retention_retrieve(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-data-retention"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -3337,7 +3922,16 @@ class AdminOrganizationProjectsDataRetention(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectDataRetention]:
         """`POST /organization/projects/{project_id}/data_retention` (`update-project-data-retention`)."""
-        return self._transport.execute(api.admin_organization_projects_data_retention_update(project_id, retention_type=retention_type, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-project-data-retention"],
+                (project_id,),
+                None,
+                {"retention_type": retention_type},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -3458,7 +4052,16 @@ class AdminOrganizationProjectsCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[OrganizationProjectCertificate, AsyncCursorPage[OrganizationProjectCertificate]]:
         """`GET /organization/projects/{project_id}/certificates` (`listProjectCertificates`)."""
-        return self._transport.execute(api.admin_organization_projects_certificates_list(project_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listProjectCertificates"],
+                (project_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def activate(
         self,
@@ -3472,7 +4075,16 @@ class AdminOrganizationProjectsCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationProjectCertificateActivationResponse]:
         """`POST /organization/projects/{project_id}/certificates/activate` (`activateProjectCertificates`)."""
-        return self._transport.execute(api.admin_organization_projects_certificates_activate(project_id, certificate_ids=certificate_ids, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["activateProjectCertificates"],
+                (project_id,),
+                None,
+                {"certificate_ids": certificate_ids},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def deactivate(
         self,
@@ -3486,7 +4098,16 @@ class AdminOrganizationProjectsCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationProjectCertificateDeactivationResponse]:
         """`POST /organization/projects/{project_id}/certificates/deactivate` (`deactivateProjectCertificates`)."""
-        return self._transport.execute(api.admin_organization_projects_certificates_deactivate(project_id, certificate_ids=certificate_ids, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deactivateProjectCertificates"],
+                (project_id,),
+                None,
+                {"certificate_ids": certificate_ids},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -3607,7 +4228,16 @@ class AdminOrganizationProjectsApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ProjectApiKey, AsyncCursorPage[ProjectApiKey]]:
         """`GET /organization/projects/{project_id}/api_keys` (`list-project-api-keys`)."""
-        return self._transport.execute(api.admin_organization_projects_api_keys_list(project_id, limit=limit, after=after, owner_project_access=owner_project_access, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-project-api-keys"],
+                (project_id,),
+                {"limit": limit, "after": after, "owner_project_access": owner_project_access},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -3621,7 +4251,16 @@ class AdminOrganizationProjectsApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectApiKey]:
         """`GET /organization/projects/{project_id}/api_keys/{api_key_id}` (`retrieve-project-api-key`)."""
-        return self._transport.execute(api.admin_organization_projects_api_keys_retrieve(api_key_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project-api-key"],
+                (project_id, api_key_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -3635,7 +4274,16 @@ class AdminOrganizationProjectsApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProjectApiKeyDeleteResponse]:
         """`DELETE /organization/projects/{project_id}/api_keys/{api_key_id}` (`delete-project-api-key`)."""
-        return self._transport.execute(api.admin_organization_projects_api_keys_delete(api_key_id, project_id=project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-project-api-key"],
+                (project_id, api_key_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -3921,7 +4569,16 @@ class AdminOrganizationProjects(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[Project, AsyncCursorPage[Project]]:
         """`GET /organization/projects` (`list-projects`)."""
-        return self._transport.execute(api.admin_organization_projects_list(limit=limit, after=after, include_archived=include_archived, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-projects"],
+                (),
+                {"limit": limit, "after": after, "include_archived": include_archived},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -3936,7 +4593,16 @@ class AdminOrganizationProjects(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Project]:
         """`POST /organization/projects` (`create-project`)."""
-        return self._transport.execute(api.admin_organization_projects_create(name=name, residency=residency, external_key_id=external_key_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-project"],
+                (),
+                None,
+                {"name": name, "residency": residency, "external_key_id": external_key_id},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -3949,7 +4615,16 @@ class AdminOrganizationProjects(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Project]:
         """`GET /organization/projects/{project_id}` (`retrieve-project`)."""
-        return self._transport.execute(api.admin_organization_projects_retrieve(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-project"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -3964,7 +4639,16 @@ class AdminOrganizationProjects(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Project]:
         """`POST /organization/projects/{project_id}` (`modify-project`)."""
-        return self._transport.execute(api.admin_organization_projects_update(project_id, name=name, external_key_id=external_key_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modify-project"],
+                (project_id,),
+                None,
+                {"name": name, "external_key_id": external_key_id},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def archive(
         self,
@@ -3977,7 +4661,16 @@ class AdminOrganizationProjects(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Project]:
         """`POST /organization/projects/{project_id}/archive` (`archive-project`)."""
-        return self._transport.execute(api.admin_organization_projects_archive(project_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["archive-project"],
+                (project_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -4114,7 +4807,16 @@ class AdminOrganizationInvites(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[Invite, AsyncCursorPage[Invite]]:
         """`GET /organization/invites` (`list-invites`)."""
-        return self._transport.execute(api.admin_organization_invites_list(limit=limit, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-invites"],
+                (),
+                {"limit": limit, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -4129,7 +4831,16 @@ class AdminOrganizationInvites(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Invite]:
         """`POST /organization/invites` (`inviteUser`)."""
-        return self._transport.execute(api.admin_organization_invites_create(email=email, role=role, projects=projects, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["inviteUser"],
+                (),
+                None,
+                {"email": email, "role": role, "projects": projects},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -4142,7 +4853,16 @@ class AdminOrganizationInvites(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Invite]:
         """`GET /organization/invites/{invite_id}` (`retrieve-invite`)."""
-        return self._transport.execute(api.admin_organization_invites_retrieve(invite_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-invite"],
+                (invite_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -4155,7 +4875,16 @@ class AdminOrganizationInvites(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[InviteDeleteResponse]:
         """`DELETE /organization/invites/{invite_id}` (`delete-invite`)."""
-        return self._transport.execute(api.admin_organization_invites_delete(invite_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-invite"],
+                (invite_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -4300,7 +5029,16 @@ class AdminOrganizationGroupsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[GroupUser, AsyncCursorPage[GroupUser]]:
         """`GET /organization/groups/{group_id}/users` (`list-group-users`)."""
-        return self._transport.execute(api.admin_organization_groups_users_list(group_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-group-users"],
+                (group_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -4314,7 +5052,16 @@ class AdminOrganizationGroupsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupUserAssignment]:
         """`POST /organization/groups/{group_id}/users` (`add-group-user`)."""
-        return self._transport.execute(api.admin_organization_groups_users_create(group_id, user_id=user_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["add-group-user"],
+                (group_id,),
+                None,
+                {"user_id": user_id},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -4328,7 +5075,16 @@ class AdminOrganizationGroupsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupMemberUser]:
         """`GET /organization/groups/{group_id}/users/{user_id}` (`retrieve-group-user`)."""
-        return self._transport.execute(api.admin_organization_groups_users_retrieve(user_id, group_id=group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-group-user"],
+                (group_id, user_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -4342,7 +5098,16 @@ class AdminOrganizationGroupsUsers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupUserDeletedResource]:
         """`DELETE /organization/groups/{group_id}/users/{user_id}` (`remove-group-user`)."""
-        return self._transport.execute(api.admin_organization_groups_users_delete(user_id, group_id=group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["remove-group-user"],
+                (group_id, user_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -4487,7 +5252,16 @@ class AdminOrganizationGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[AssignedRoleDetails, AsyncCursorPage[AssignedRoleDetails]]:
         """`GET /organization/groups/{group_id}/roles` (`list-group-role-assignments`)."""
-        return self._transport.execute(api.admin_organization_groups_roles_list(group_id, limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-group-role-assignments"],
+                (group_id,),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -4501,7 +5275,16 @@ class AdminOrganizationGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupRoleAssignment]:
         """`POST /organization/groups/{group_id}/roles` (`assign-group-role`)."""
-        return self._transport.execute(api.admin_organization_groups_roles_create(group_id, role_id=role_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["assign-group-role"],
+                (group_id,),
+                None,
+                {"role_id": role_id},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -4515,7 +5298,16 @@ class AdminOrganizationGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AssignedRoleDetails]:
         """`GET /organization/groups/{group_id}/roles/{role_id}` (`retrieve-group-role`)."""
-        return self._transport.execute(api.admin_organization_groups_roles_retrieve(role_id, group_id=group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-group-role"],
+                (group_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -4529,7 +5321,16 @@ class AdminOrganizationGroupsRoles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedRoleAssignmentResource]:
         """`DELETE /organization/groups/{group_id}/roles/{role_id}` (`unassign-group-role`)."""
-        return self._transport.execute(api.admin_organization_groups_roles_delete(role_id, group_id=group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["unassign-group-role"],
+                (group_id, role_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -4709,7 +5510,16 @@ class AdminOrganizationGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[GroupResponse, AsyncCursorPage[GroupResponse]]:
         """`GET /organization/groups` (`list-groups`)."""
-        return self._transport.execute(api.admin_organization_groups_list(limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-groups"],
+                (),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -4722,7 +5532,16 @@ class AdminOrganizationGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupResponse]:
         """`POST /organization/groups` (`create-group`)."""
-        return self._transport.execute(api.admin_organization_groups_create(name=name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-group"],
+                (),
+                None,
+                {"name": name},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -4735,7 +5554,16 @@ class AdminOrganizationGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupResponse]:
         """`GET /organization/groups/{group_id}` (`retrieve-group`)."""
-        return self._transport.execute(api.admin_organization_groups_retrieve(group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-group"],
+                (group_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -4749,7 +5577,16 @@ class AdminOrganizationGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupResourceWithSuccess]:
         """`POST /organization/groups/{group_id}` (`update-group`)."""
-        return self._transport.execute(api.admin_organization_groups_update(group_id, name=name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-group"],
+                (group_id,),
+                None,
+                {"name": name},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -4762,7 +5599,16 @@ class AdminOrganizationGroups(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[GroupDeletedResource]:
         """`DELETE /organization/groups/{group_id}` (`delete-group`)."""
-        return self._transport.execute(api.admin_organization_groups_delete(group_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["delete-group"],
+                (group_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -4845,7 +5691,16 @@ class AdminOrganizationDataRetention(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationDataRetention]:
         """`GET /organization/data_retention` (`retrieve-organization-data-retention`)."""
-        return self._transport.execute(api.admin_organization_data_retention_retrieve(extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieve-organization-data-retention"],
+                (),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -4858,7 +5713,16 @@ class AdminOrganizationDataRetention(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationDataRetention]:
         """`POST /organization/data_retention` (`update-organization-data-retention`)."""
-        return self._transport.execute(api.admin_organization_data_retention_update(retention_type=retention_type, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["update-organization-data-retention"],
+                (),
+                None,
+                {"retention_type": retention_type},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -5339,7 +6203,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/costs` (`usage-costs`)."""
-        return self._transport.execute(api.admin_organization_usage_costs(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, api_key_ids=api_key_ids, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-costs"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "api_key_ids": api_key_ids, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def audio_speeches(
         self,
@@ -5361,7 +6234,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/audio_speeches` (`usage-audio-speeches`)."""
-        return self._transport.execute(api.admin_organization_usage_audio_speeches(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, models=models, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-audio-speeches"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "models": models, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def audio_transcriptions(
         self,
@@ -5383,7 +6265,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/audio_transcriptions` (`usage-audio-transcriptions`)."""
-        return self._transport.execute(api.admin_organization_usage_audio_transcriptions(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, models=models, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-audio-transcriptions"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "models": models, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def code_interpreter_sessions(
         self,
@@ -5402,7 +6293,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/code_interpreter_sessions` (`usage-code-interpreter-sessions`)."""
-        return self._transport.execute(api.admin_organization_usage_code_interpreter_sessions(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-code-interpreter-sessions"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def completions(
         self,
@@ -5425,7 +6325,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/completions` (`usage-completions`)."""
-        return self._transport.execute(api.admin_organization_usage_completions(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, models=models, batch=batch, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-completions"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "models": models, "batch": batch, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def embeddings(
         self,
@@ -5447,7 +6356,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/embeddings` (`usage-embeddings`)."""
-        return self._transport.execute(api.admin_organization_usage_embeddings(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, models=models, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-embeddings"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "models": models, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def file_search_calls(
         self,
@@ -5469,7 +6387,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/file_search_calls` (`usage-file-search-calls`)."""
-        return self._transport.execute(api.admin_organization_usage_file_search_calls(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, vector_store_ids=vector_store_ids, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-file-search-calls"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "vector_store_ids": vector_store_ids, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def images(
         self,
@@ -5493,7 +6420,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/images` (`usage-images`)."""
-        return self._transport.execute(api.admin_organization_usage_images(start_time=start_time, end_time=end_time, bucket_width=bucket_width, sources=sources, sizes=sizes, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, models=models, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-images"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "sources": sources, "sizes": sizes, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "models": models, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def moderations(
         self,
@@ -5515,7 +6451,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/moderations` (`usage-moderations`)."""
-        return self._transport.execute(api.admin_organization_usage_moderations(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, models=models, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-moderations"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "models": models, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def vector_stores(
         self,
@@ -5534,7 +6479,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/vector_stores` (`usage-vector-stores`)."""
-        return self._transport.execute(api.admin_organization_usage_vector_stores(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-vector-stores"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def web_search_calls(
         self,
@@ -5557,7 +6511,16 @@ class AdminOrganizationUsage(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[UsageTimeBucket, AsyncPageTokenPage[UsageTimeBucket]]:
         """`GET /organization/usage/web_search_calls` (`usage-web-search-calls`)."""
-        return self._transport.execute(api.admin_organization_usage_web_search_calls(start_time=start_time, end_time=end_time, bucket_width=bucket_width, project_ids=project_ids, user_ids=user_ids, api_key_ids=api_key_ids, models=models, context_levels=context_levels, group_by=group_by, limit=limit, page=page, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["usage-web-search-calls"],
+                (),
+                {"start_time": start_time, "end_time": end_time, "bucket_width": bucket_width, "project_ids": project_ids, "user_ids": user_ids, "api_key_ids": api_key_ids, "models": models, "context_levels": context_levels, "group_by": group_by, "limit": limit, "page": page},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -5765,7 +6728,16 @@ class AdminOrganizationCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[OrganizationCertificate, AsyncCursorPage[OrganizationCertificate]]:
         """`GET /organization/certificates` (`listOrganizationCertificates`)."""
-        return self._transport.execute(api.admin_organization_certificates_list(limit=limit, after=after, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listOrganizationCertificates"],
+                (),
+                {"limit": limit, "after": after, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -5779,7 +6751,16 @@ class AdminOrganizationCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Certificate]:
         """`POST /organization/certificates` (`uploadCertificate`)."""
-        return self._transport.execute(api.admin_organization_certificates_create(name=name, certificate=certificate, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["uploadCertificate"],
+                (),
+                None,
+                {"name": name, "certificate": certificate},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def activate(
         self,
@@ -5792,7 +6773,16 @@ class AdminOrganizationCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationCertificateActivationResponse]:
         """`POST /organization/certificates/activate` (`activateOrganizationCertificates`)."""
-        return self._transport.execute(api.admin_organization_certificates_activate(certificate_ids=certificate_ids, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["activateOrganizationCertificates"],
+                (),
+                None,
+                {"certificate_ids": certificate_ids},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def deactivate(
         self,
@@ -5805,7 +6795,16 @@ class AdminOrganizationCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OrganizationCertificateDeactivationResponse]:
         """`POST /organization/certificates/deactivate` (`deactivateOrganizationCertificates`)."""
-        return self._transport.execute(api.admin_organization_certificates_deactivate(certificate_ids=certificate_ids, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deactivateOrganizationCertificates"],
+                (),
+                None,
+                {"certificate_ids": certificate_ids},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -5819,7 +6818,16 @@ class AdminOrganizationCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Certificate]:
         """`GET /organization/certificates/{certificate_id}` (`getCertificate`)."""
-        return self._transport.execute(api.admin_organization_certificates_retrieve(certificate_id, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getCertificate"],
+                (certificate_id,),
+                {"include": include},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -5833,7 +6841,16 @@ class AdminOrganizationCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Certificate]:
         """`POST /organization/certificates/{certificate_id}` (`modifyCertificate`)."""
-        return self._transport.execute(api.admin_organization_certificates_update(certificate_id, name=name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modifyCertificate"],
+                (certificate_id,),
+                None,
+                {"name": name},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -5846,7 +6863,16 @@ class AdminOrganizationCertificates(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteCertificateResponse]:
         """`DELETE /organization/certificates/{certificate_id}` (`deleteCertificate`)."""
-        return self._transport.execute(api.admin_organization_certificates_delete(certificate_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteCertificate"],
+                (certificate_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -5937,7 +6963,16 @@ class AdminOrganizationAuditLogs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[AuditLog, AsyncCursorPage[AuditLog]]:
         """`GET /organization/audit_logs` (`list-audit-logs`)."""
-        return self._transport.execute(api.admin_organization_audit_logs_list(effective_at=effective_at, project_ids=project_ids, event_types=event_types, actor_ids=actor_ids, actor_emails=actor_emails, resource_ids=resource_ids, tenant_only=tenant_only, limit=limit, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["list-audit-logs"],
+                (),
+                {"effective_at": effective_at, "project_ids[]": project_ids, "event_types[]": event_types, "actor_ids[]": actor_ids, "actor_emails[]": actor_emails, "resource_ids[]": resource_ids, "tenant_only": tenant_only, "limit": limit, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -6075,7 +7110,16 @@ class AdminOrganizationAdminApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[AdminApiKey, AsyncCursorPage[AdminApiKey]]:
         """`GET /organization/admin_api_keys` (`admin-api-keys-list`)."""
-        return self._transport.execute(api.admin_organization_admin_api_keys_list(after=after, order=order, limit=limit, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["admin-api-keys-list"],
+                (),
+                {"after": after, "order": order, "limit": limit},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -6089,7 +7133,16 @@ class AdminOrganizationAdminApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AdminApiKeyCreateResponse]:
         """`POST /organization/admin_api_keys` (`admin-api-keys-create`)."""
-        return self._transport.execute(api.admin_organization_admin_api_keys_create(name=name, expires_in_seconds=expires_in_seconds, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["admin-api-keys-create"],
+                (),
+                None,
+                {"name": name, "expires_in_seconds": expires_in_seconds},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -6102,7 +7155,16 @@ class AdminOrganizationAdminApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AdminApiKey]:
         """`GET /organization/admin_api_keys/{key_id}` (`admin-api-keys-get`)."""
-        return self._transport.execute(api.admin_organization_admin_api_keys_retrieve(key_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["admin-api-keys-get"],
+                (key_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -6115,7 +7177,16 @@ class AdminOrganizationAdminApiKeys(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AdminApiKeyDeleteResponse]:
         """`DELETE /organization/admin_api_keys/{key_id}` (`admin-api-keys-delete`)."""
-        return self._transport.execute(api.admin_organization_admin_api_keys_delete(key_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["admin-api-keys-delete"],
+                (key_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:

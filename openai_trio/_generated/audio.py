@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence, overload
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -98,7 +98,16 @@ class AudioVoices(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VoiceResource]:
         """`POST /audio/voices` (`createVoice`)."""
-        return self._transport.execute(api.audio_voices_create(name=name, audio_sample=audio_sample, consent=consent, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createVoice"],
+                (),
+                None,
+                {"name": name, "audio_sample": audio_sample, "consent": consent},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -259,7 +268,16 @@ class AudioVoiceConsents(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[VoiceConsentResource, AsyncCursorPage[VoiceConsentResource]]:
         """`GET /audio/voice_consents` (`listVoiceConsents`)."""
-        return self._transport.execute(api.audio_voice_consents_list(after=after, limit=limit, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listVoiceConsents"],
+                (),
+                {"after": after, "limit": limit},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -274,7 +292,16 @@ class AudioVoiceConsents(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VoiceConsentResource]:
         """`POST /audio/voice_consents` (`createVoiceConsent`)."""
-        return self._transport.execute(api.audio_voice_consents_create(name=name, recording=recording, language=language, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createVoiceConsent"],
+                (),
+                None,
+                {"name": name, "recording": recording, "language": language},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -287,7 +314,16 @@ class AudioVoiceConsents(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VoiceConsentResource]:
         """`GET /audio/voice_consents/{consent_id}` (`getVoiceConsent`)."""
-        return self._transport.execute(api.audio_voice_consents_retrieve(consent_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getVoiceConsent"],
+                (consent_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -301,7 +337,16 @@ class AudioVoiceConsents(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VoiceConsentResource]:
         """`POST /audio/voice_consents/{consent_id}` (`updateVoiceConsent`)."""
-        return self._transport.execute(api.audio_voice_consents_update(consent_id, name=name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["updateVoiceConsent"],
+                (consent_id,),
+                None,
+                {"name": name},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -314,7 +359,16 @@ class AudioVoiceConsents(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VoiceConsentDeletedResource]:
         """`DELETE /audio/voice_consents/{consent_id}` (`deleteVoiceConsent`)."""
-        return self._transport.execute(api.audio_voice_consents_delete(consent_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteVoiceConsent"],
+                (consent_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -390,7 +444,16 @@ class AudioTranslations(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[TranslationCreateResponse]:
         """`POST /audio/translations` (`createTranslation`)."""
-        return self._transport.execute(api.audio_translations_create(file=file, model=model, prompt=prompt, response_format=response_format, temperature=temperature, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createTranslation"],
+                (),
+                None,
+                {"file": file, "model": model, "prompt": prompt, "response_format": response_format, "temperature": temperature},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -674,7 +737,16 @@ class AudioTranscriptions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[TranscriptionCreateResponse | AsyncStream[CreateTranscriptionResponseStreamEvent]]:
         """`POST /audio/transcriptions` (`createTranscription`)."""
-        return self._transport.execute(api.audio_transcriptions_create(file=file, model=model, language=language, languages=languages, keywords=keywords, prompt=prompt, response_format=response_format, temperature=temperature, include=include, timestamp_granularities=timestamp_granularities, stream=stream, chunking_strategy=chunking_strategy, known_speaker_names=known_speaker_names, known_speaker_references=known_speaker_references, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createTranscription"],
+                (),
+                None,
+                {"file": file, "model": model, "language": language, "languages": languages, "keywords": keywords, "prompt": prompt, "response_format": response_format, "temperature": temperature, "include": include, "timestamp_granularities": timestamp_granularities, "stream": stream, "chunking_strategy": chunking_strategy, "known_speaker_names": known_speaker_names, "known_speaker_references": known_speaker_references},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -756,7 +828,16 @@ class AudioSpeech(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BinaryResponse]:
         """`POST /audio/speech` (`createSpeech`)."""
-        return self._transport.execute(api.audio_speech_create(model=model, input=input, instructions=instructions, voice=voice, response_format=response_format, speed=speed, stream_format=stream_format, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createSpeech"],
+                (),
+                None,
+                {"model": model, "input": input, "instructions": instructions, "voice": voice, "response_format": response_format, "speed": speed, "stream_format": stream_format},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:

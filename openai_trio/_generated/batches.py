@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Literal, Mapping
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -160,7 +160,16 @@ class Batches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[Batch, AsyncCursorPage[Batch]]:
         """`GET /batches` (`listBatches`)."""
-        return self._transport.execute(api.batches_list(after=after, limit=limit, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listBatches"],
+                (),
+                {"after": after, "limit": limit},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -177,7 +186,16 @@ class Batches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Batch]:
         """`POST /batches` (`createBatch`)."""
-        return self._transport.execute(api.batches_create(input_file_id=input_file_id, endpoint=endpoint, completion_window=completion_window, metadata=metadata, output_expires_after=output_expires_after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createBatch"],
+                (),
+                None,
+                {"input_file_id": input_file_id, "endpoint": endpoint, "completion_window": completion_window, "metadata": metadata, "output_expires_after": output_expires_after},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -190,7 +208,16 @@ class Batches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Batch]:
         """`GET /batches/{batch_id}` (`retrieveBatch`)."""
-        return self._transport.execute(api.batches_retrieve(batch_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieveBatch"],
+                (batch_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -203,4 +230,13 @@ class Batches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Batch]:
         """`POST /batches/{batch_id}/cancel` (`cancelBatch`)."""
-        return self._transport.execute(api.batches_cancel(batch_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["cancelBatch"],
+                (batch_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence, overload
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -198,7 +198,16 @@ class BetaResponsesInputTokens(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[TokenCountsResource]:
         """`POST /responses/input_tokens` (`beta_Getinputtokencounts`)."""
-        return self._transport.execute(api.beta_responses_input_tokens_count(model=model, input=input, previous_response_id=previous_response_id, tools=tools, text=text, reasoning=reasoning, truncation=truncation, instructions=instructions, personality=personality, conversation=conversation, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["beta_Getinputtokencounts"],
+                (),
+                None,
+                {"model": model, "input": input, "previous_response_id": previous_response_id, "tools": tools, "text": text, "reasoning": reasoning, "truncation": truncation, "instructions": instructions, "personality": personality, "conversation": conversation, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -274,7 +283,16 @@ class BetaResponsesInputItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[BetaItemResource, AsyncCursorPage[BetaItemResource]]:
         """`GET /responses/{response_id}/input_items` (`beta_listInputItems`)."""
-        return self._transport.execute(api.beta_responses_input_items_list(response_id, limit=limit, order=order, after=after, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["beta_listInputItems"],
+                (response_id,),
+                {"limit": limit, "order": order, "after": after, "include": include},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -938,7 +956,16 @@ class BetaResponses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BetaResponse | AsyncStream[BetaResponseStreamEvent]]:
         """`POST /responses` (`beta_createResponse`)."""
-        return self._transport.execute(api.beta_responses_create(metadata=metadata, top_logprobs=top_logprobs, temperature=temperature, top_p=top_p, user=user, safety_identifier=safety_identifier, prompt_cache_key=prompt_cache_key, prompt_cache_retention=prompt_cache_retention, prompt_cache_options=prompt_cache_options, previous_response_id=previous_response_id, model=model, background=background, max_tool_calls=max_tool_calls, text=text, tools=tools, tool_choice=tool_choice, prompt=prompt, service_tier=service_tier, truncation=truncation, reasoning=reasoning, input=input, include=include, parallel_tool_calls=parallel_tool_calls, store=store, instructions=instructions, moderation=moderation, stream=stream, stream_options=stream_options, conversation=conversation, context_management=context_management, max_output_tokens=max_output_tokens, multi_agent=multi_agent, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["beta_createResponse"],
+                (),
+                None,
+                {"metadata": metadata, "top_logprobs": top_logprobs, "temperature": temperature, "top_p": top_p, "user": user, "safety_identifier": safety_identifier, "prompt_cache_key": prompt_cache_key, "prompt_cache_retention": prompt_cache_retention, "prompt_cache_options": prompt_cache_options, "previous_response_id": previous_response_id, "model": model, "background": background, "max_tool_calls": max_tool_calls, "text": text, "tools": tools, "tool_choice": tool_choice, "prompt": prompt, "service_tier": service_tier, "truncation": truncation, "reasoning": reasoning, "input": input, "include": include, "parallel_tool_calls": parallel_tool_calls, "store": store, "instructions": instructions, "moderation": moderation, "stream": stream, "stream_options": stream_options, "conversation": conversation, "context_management": context_management, "max_output_tokens": max_output_tokens, "multi_agent": multi_agent},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     @overload
     def retrieve(
@@ -1003,7 +1030,16 @@ class BetaResponses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BetaResponse | AsyncStream[BetaResponseStreamEvent]]:
         """`GET /responses/{response_id}` (`beta_getResponse`)."""
-        return self._transport.execute(api.beta_responses_retrieve(response_id, include=include, stream=stream, starting_after=starting_after, include_obfuscation=include_obfuscation, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["beta_getResponse"],
+                (response_id,),
+                {"include": include, "stream": stream, "starting_after": starting_after, "include_obfuscation": include_obfuscation},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -1016,7 +1052,16 @@ class BetaResponses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`DELETE /responses/{response_id}` (`beta_deleteResponse`)."""
-        return self._transport.execute(api.beta_responses_delete(response_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["beta_deleteResponse"],
+                (response_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -1029,7 +1074,16 @@ class BetaResponses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BetaResponse]:
         """`POST /responses/{response_id}/cancel` (`beta_cancelResponse`)."""
-        return self._transport.execute(api.beta_responses_cancel(response_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["beta_cancelResponse"],
+                (response_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def compact(
         self,
@@ -1049,7 +1103,16 @@ class BetaResponses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BetaCompactResource]:
         """`POST /responses/compact` (`beta_Compactconversation`)."""
-        return self._transport.execute(api.beta_responses_compact(model=model, input=input, previous_response_id=previous_response_id, instructions=instructions, prompt_cache_key=prompt_cache_key, prompt_cache_retention=prompt_cache_retention, prompt_cache_options=prompt_cache_options, service_tier=service_tier, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["beta_Compactconversation"],
+                (),
+                None,
+                {"model": model, "input": input, "previous_response_id": previous_response_id, "instructions": instructions, "prompt_cache_key": prompt_cache_key, "prompt_cache_retention": prompt_cache_retention, "prompt_cache_options": prompt_cache_options, "service_tier": service_tier},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1199,7 +1262,16 @@ class BetaChatkitThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ThreadItem, AsyncCursorPage[ThreadItem]]:
         """`GET /chatkit/threads/{thread_id}/items` (`ListThreadItemsMethod`)."""
-        return self._transport.execute(api.beta_chatkit_threads_list_items(thread_id, limit=limit, order=order, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["ListThreadItemsMethod"],
+                (thread_id,),
+                {"limit": limit, "order": order, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -1212,7 +1284,16 @@ class BetaChatkitThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ThreadResource]:
         """`GET /chatkit/threads/{thread_id}` (`GetThreadMethod`)."""
-        return self._transport.execute(api.beta_chatkit_threads_retrieve(thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["GetThreadMethod"],
+                (thread_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -1225,7 +1306,16 @@ class BetaChatkitThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedThreadResource]:
         """`DELETE /chatkit/threads/{thread_id}` (`DeleteThreadMethod`)."""
-        return self._transport.execute(api.beta_chatkit_threads_delete(thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["DeleteThreadMethod"],
+                (thread_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def list(
         self,
@@ -1242,7 +1332,16 @@ class BetaChatkitThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ThreadResource, AsyncCursorPage[ThreadResource]]:
         """`GET /chatkit/threads` (`ListThreadsMethod`)."""
-        return self._transport.execute(api.beta_chatkit_threads_list(limit=limit, order=order, after=after, before=before, user=user, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["ListThreadsMethod"],
+                (),
+                {"limit": limit, "order": order, "after": after, "before": before, "user": user},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1336,7 +1435,16 @@ class BetaChatkitSessions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ChatSessionResource]:
         """`POST /chatkit/sessions/{session_id}/cancel` (`CancelChatSessionMethod`)."""
-        return self._transport.execute(api.beta_chatkit_sessions_cancel(session_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CancelChatSessionMethod"],
+                (session_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -1353,7 +1461,16 @@ class BetaChatkitSessions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ChatSessionResource]:
         """`POST /chatkit/sessions` (`CreateChatSessionMethod`)."""
-        return self._transport.execute(api.beta_chatkit_sessions_create(workflow=workflow, user=user, expires_after=expires_after, rate_limits=rate_limits, chatkit_configuration=chatkit_configuration, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateChatSessionMethod"],
+                (),
+                None,
+                {"workflow": workflow, "user": user, "expires_after": expires_after, "rate_limits": rate_limits, "chatkit_configuration": chatkit_configuration},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1512,7 +1629,16 @@ class BetaThreadsRunsSteps(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[RunStepObject, AsyncCursorPage[RunStepObject]]:
         """`GET /threads/{thread_id}/runs/{run_id}/steps` (`listRunSteps`)."""
-        return self._transport.execute(api.beta_threads_runs_steps_list(run_id, thread_id=thread_id, limit=limit, order=order, after=after, before=before, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listRunSteps"],
+                (thread_id, run_id,),
+                {"limit": limit, "order": order, "after": after, "before": before, "include[]": include},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -1528,7 +1654,16 @@ class BetaThreadsRunsSteps(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunStepObject]:
         """`GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}` (`getRunStep`)."""
-        return self._transport.execute(api.beta_threads_runs_steps_retrieve(step_id, thread_id=thread_id, run_id=run_id, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getRunStep"],
+                (thread_id, run_id, step_id,),
+                {"include[]": include},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -1966,7 +2101,16 @@ class BetaThreadsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[RunObject, AsyncCursorPage[RunObject]]:
         """`GET /threads/{thread_id}/runs` (`listRuns`)."""
-        return self._transport.execute(api.beta_threads_runs_list(thread_id, limit=limit, order=order, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listRuns"],
+                (thread_id,),
+                {"limit": limit, "order": order, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     @overload
     def create(
@@ -2087,7 +2231,16 @@ class BetaThreadsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunObject | AsyncStream[Any]]:
         """`POST /threads/{thread_id}/runs` (`createRun`)."""
-        return self._transport.execute(api.beta_threads_runs_create(thread_id, include=include, assistant_id=assistant_id, model=model, reasoning_effort=reasoning_effort, instructions=instructions, additional_instructions=additional_instructions, additional_messages=additional_messages, tools=tools, metadata=metadata, temperature=temperature, top_p=top_p, stream=stream, max_prompt_tokens=max_prompt_tokens, max_completion_tokens=max_completion_tokens, truncation_strategy=truncation_strategy, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, response_format=response_format, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createRun"],
+                (thread_id,),
+                {"include[]": include},
+                {"assistant_id": assistant_id, "model": model, "reasoning_effort": reasoning_effort, "instructions": instructions, "additional_instructions": additional_instructions, "additional_messages": additional_messages, "tools": tools, "metadata": metadata, "temperature": temperature, "top_p": top_p, "stream": stream, "max_prompt_tokens": max_prompt_tokens, "max_completion_tokens": max_completion_tokens, "truncation_strategy": truncation_strategy, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls, "response_format": response_format},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -2101,7 +2254,16 @@ class BetaThreadsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunObject]:
         """`GET /threads/{thread_id}/runs/{run_id}` (`getRun`)."""
-        return self._transport.execute(api.beta_threads_runs_retrieve(run_id, thread_id=thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getRun"],
+                (thread_id, run_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -2116,7 +2278,16 @@ class BetaThreadsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunObject]:
         """`POST /threads/{thread_id}/runs/{run_id}` (`modifyRun`)."""
-        return self._transport.execute(api.beta_threads_runs_update(run_id, thread_id=thread_id, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modifyRun"],
+                (thread_id, run_id,),
+                None,
+                {"metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -2130,7 +2301,16 @@ class BetaThreadsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunObject]:
         """`POST /threads/{thread_id}/runs/{run_id}/cancel` (`cancelRun`)."""
-        return self._transport.execute(api.beta_threads_runs_cancel(run_id, thread_id=thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["cancelRun"],
+                (thread_id, run_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     @overload
     def submit_tool_outputs(
@@ -2191,7 +2371,16 @@ class BetaThreadsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunObject | AsyncStream[Any]]:
         """`POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs` (`submitToolOuputsToRun`)."""
-        return self._transport.execute(api.beta_threads_runs_submit_tool_outputs(run_id, thread_id=thread_id, tool_outputs=tool_outputs, stream=stream, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["submitToolOuputsToRun"],
+                (thread_id, run_id,),
+                None,
+                {"tool_outputs": tool_outputs, "stream": stream},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2374,7 +2563,16 @@ class BetaThreadsMessages(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[MessageObject, AsyncCursorPage[MessageObject]]:
         """`GET /threads/{thread_id}/messages` (`listMessages`)."""
-        return self._transport.execute(api.beta_threads_messages_list(thread_id, limit=limit, order=order, after=after, before=before, run_id=run_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listMessages"],
+                (thread_id,),
+                {"limit": limit, "order": order, "after": after, "before": before, "run_id": run_id},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -2391,7 +2589,16 @@ class BetaThreadsMessages(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[MessageObject]:
         """`POST /threads/{thread_id}/messages` (`createMessage`)."""
-        return self._transport.execute(api.beta_threads_messages_create(thread_id, role=role, content=content, attachments=attachments, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createMessage"],
+                (thread_id,),
+                None,
+                {"role": role, "content": content, "attachments": attachments, "metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -2405,7 +2612,16 @@ class BetaThreadsMessages(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[MessageObject]:
         """`GET /threads/{thread_id}/messages/{message_id}` (`getMessage`)."""
-        return self._transport.execute(api.beta_threads_messages_retrieve(message_id, thread_id=thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getMessage"],
+                (thread_id, message_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -2420,7 +2636,16 @@ class BetaThreadsMessages(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[MessageObject]:
         """`POST /threads/{thread_id}/messages/{message_id}` (`modifyMessage`)."""
-        return self._transport.execute(api.beta_threads_messages_update(message_id, thread_id=thread_id, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modifyMessage"],
+                (thread_id, message_id,),
+                None,
+                {"metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -2434,7 +2659,16 @@ class BetaThreadsMessages(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteMessageResponse]:
         """`DELETE /threads/{thread_id}/messages/{message_id}` (`deleteMessage`)."""
-        return self._transport.execute(api.beta_threads_messages_delete(message_id, thread_id=thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteMessage"],
+                (thread_id, message_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2760,7 +2994,16 @@ class BetaThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ThreadObject]:
         """`POST /threads` (`createThread`)."""
-        return self._transport.execute(api.beta_threads_create(messages=messages, tool_resources=tool_resources, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createThread"],
+                (),
+                None,
+                {"messages": messages, "tool_resources": tool_resources, "metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     @overload
     def create_and_run(
@@ -2869,7 +3112,16 @@ class BetaThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunObject | AsyncStream[Any]]:
         """`POST /threads/runs` (`createThreadAndRun`)."""
-        return self._transport.execute(api.beta_threads_create_and_run(assistant_id=assistant_id, thread=thread, model=model, instructions=instructions, tools=tools, tool_resources=tool_resources, metadata=metadata, temperature=temperature, top_p=top_p, stream=stream, max_prompt_tokens=max_prompt_tokens, max_completion_tokens=max_completion_tokens, truncation_strategy=truncation_strategy, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, response_format=response_format, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createThreadAndRun"],
+                (),
+                None,
+                {"assistant_id": assistant_id, "thread": thread, "model": model, "instructions": instructions, "tools": tools, "tool_resources": tool_resources, "metadata": metadata, "temperature": temperature, "top_p": top_p, "stream": stream, "max_prompt_tokens": max_prompt_tokens, "max_completion_tokens": max_completion_tokens, "truncation_strategy": truncation_strategy, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls, "response_format": response_format},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -2882,7 +3134,16 @@ class BetaThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ThreadObject]:
         """`GET /threads/{thread_id}` (`getThread`)."""
-        return self._transport.execute(api.beta_threads_retrieve(thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getThread"],
+                (thread_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -2897,7 +3158,16 @@ class BetaThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ThreadObject]:
         """`POST /threads/{thread_id}` (`modifyThread`)."""
-        return self._transport.execute(api.beta_threads_update(thread_id, tool_resources=tool_resources, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modifyThread"],
+                (thread_id,),
+                None,
+                {"tool_resources": tool_resources, "metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -2910,7 +3180,16 @@ class BetaThreads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteThreadResponse]:
         """`DELETE /threads/{thread_id}` (`deleteThread`)."""
-        return self._transport.execute(api.beta_threads_delete(thread_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteThread"],
+                (thread_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -2986,7 +3265,16 @@ class BetaRealtimeTranscriptionSessions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RealtimeTranscriptionSessionCreateResponse]:
         """`POST /realtime/transcription_sessions` (`create-realtime-transcription-session`)."""
-        return self._transport.execute(api.beta_realtime_transcription_sessions_create(turn_detection=turn_detection, input_audio_noise_reduction=input_audio_noise_reduction, input_audio_format=input_audio_format, input_audio_transcription=input_audio_transcription, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-realtime-transcription-session"],
+                (),
+                None,
+                {"turn_detection": turn_detection, "input_audio_noise_reduction": input_audio_noise_reduction, "input_audio_format": input_audio_format, "input_audio_transcription": input_audio_transcription, "include": include},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -3095,7 +3383,16 @@ class BetaRealtimeSessions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RealtimeSessionCreateResponse]:
         """`POST /realtime/sessions` (`create-realtime-session`)."""
-        return self._transport.execute(api.beta_realtime_sessions_create(client_secret=client_secret, modalities=modalities, instructions=instructions, voice=voice, input_audio_format=input_audio_format, output_audio_format=output_audio_format, input_audio_transcription=input_audio_transcription, speed=speed, tracing=tracing, turn_detection=turn_detection, tools=tools, tool_choice=tool_choice, temperature=temperature, max_response_output_tokens=max_response_output_tokens, truncation=truncation, prompt=prompt, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-realtime-session"],
+                (),
+                None,
+                {"client_secret": client_secret, "modalities": modalities, "instructions": instructions, "voice": voice, "input_audio_format": input_audio_format, "output_audio_format": output_audio_format, "input_audio_transcription": input_audio_transcription, "speed": speed, "tracing": tracing, "turn_detection": turn_detection, "tools": tools, "tool_choice": tool_choice, "temperature": temperature, "max_response_output_tokens": max_response_output_tokens, "truncation": truncation, "prompt": prompt},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -3347,7 +3644,16 @@ class BetaAssistants(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[AssistantObject, AsyncCursorPage[AssistantObject]]:
         """`GET /assistants` (`listAssistants`)."""
-        return self._transport.execute(api.beta_assistants_list(limit=limit, order=order, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listAssistants"],
+                (),
+                {"limit": limit, "order": order, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -3370,7 +3676,16 @@ class BetaAssistants(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AssistantObject]:
         """`POST /assistants` (`createAssistant`)."""
-        return self._transport.execute(api.beta_assistants_create(model=model, name=name, description=description, instructions=instructions, reasoning_effort=reasoning_effort, tools=tools, tool_resources=tool_resources, metadata=metadata, temperature=temperature, top_p=top_p, response_format=response_format, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createAssistant"],
+                (),
+                None,
+                {"model": model, "name": name, "description": description, "instructions": instructions, "reasoning_effort": reasoning_effort, "tools": tools, "tool_resources": tool_resources, "metadata": metadata, "temperature": temperature, "top_p": top_p, "response_format": response_format},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -3383,7 +3698,16 @@ class BetaAssistants(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AssistantObject]:
         """`GET /assistants/{assistant_id}` (`getAssistant`)."""
-        return self._transport.execute(api.beta_assistants_retrieve(assistant_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getAssistant"],
+                (assistant_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -3407,7 +3731,16 @@ class BetaAssistants(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[AssistantObject]:
         """`POST /assistants/{assistant_id}` (`modifyAssistant`)."""
-        return self._transport.execute(api.beta_assistants_update(assistant_id, model=model, reasoning_effort=reasoning_effort, name=name, description=description, instructions=instructions, tools=tools, tool_resources=tool_resources, metadata=metadata, temperature=temperature, top_p=top_p, response_format=response_format, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modifyAssistant"],
+                (assistant_id,),
+                None,
+                {"model": model, "reasoning_effort": reasoning_effort, "name": name, "description": description, "instructions": instructions, "tools": tools, "tool_resources": tool_resources, "metadata": metadata, "temperature": temperature, "top_p": top_p, "response_format": response_format},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -3420,7 +3753,16 @@ class BetaAssistants(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteAssistantResponse]:
         """`DELETE /assistants/{assistant_id}` (`deleteAssistant`)."""
-        return self._transport.execute(api.beta_assistants_delete(assistant_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteAssistant"],
+                (assistant_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:

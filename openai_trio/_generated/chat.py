@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence, overload
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -117,7 +117,16 @@ class ChatCompletionsMessages(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ChatCompletionStoreMessage, AsyncCursorPage[ChatCompletionStoreMessage]]:
         """`GET /chat/completions/{completion_id}/messages` (`getChatCompletionMessages`)."""
-        return self._transport.execute(api.chat_completions_messages_list(completion_id, after=after, limit=limit, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getChatCompletionMessages"],
+                (completion_id,),
+                {"after": after, "limit": limit, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -563,7 +572,16 @@ class ChatCompletions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ChatCompletion, AsyncCursorPage[ChatCompletion]]:
         """`GET /chat/completions` (`listChatCompletions`)."""
-        return self._transport.execute(api.chat_completions_list(model=model, metadata=metadata, after=after, limit=limit, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listChatCompletions"],
+                (),
+                {"model": model, "metadata": metadata, "after": after, "limit": limit, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     @overload
     def create(
@@ -756,7 +774,16 @@ class ChatCompletions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ChatCompletion | AsyncStream[ChatCompletionChunk]]:
         """`POST /chat/completions` (`createChatCompletion`)."""
-        return self._transport.execute(api.chat_completions_create(metadata=metadata, top_logprobs=top_logprobs, temperature=temperature, top_p=top_p, user=user, safety_identifier=safety_identifier, prompt_cache_key=prompt_cache_key, prompt_cache_retention=prompt_cache_retention, prompt_cache_options=prompt_cache_options, messages=messages, model=model, service_tier=service_tier, modalities=modalities, verbosity=verbosity, reasoning_effort=reasoning_effort, max_completion_tokens=max_completion_tokens, frequency_penalty=frequency_penalty, presence_penalty=presence_penalty, web_search_options=web_search_options, response_format=response_format, audio=audio, store=store, moderation=moderation, stream=stream, stop=stop, logit_bias=logit_bias, logprobs=logprobs, max_tokens=max_tokens, n=n, prediction=prediction, seed=seed, stream_options=stream_options, tools=tools, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, function_call=function_call, functions=functions, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createChatCompletion"],
+                (),
+                None,
+                {"metadata": metadata, "top_logprobs": top_logprobs, "temperature": temperature, "top_p": top_p, "user": user, "safety_identifier": safety_identifier, "prompt_cache_key": prompt_cache_key, "prompt_cache_retention": prompt_cache_retention, "prompt_cache_options": prompt_cache_options, "messages": messages, "model": model, "service_tier": service_tier, "modalities": modalities, "verbosity": verbosity, "reasoning_effort": reasoning_effort, "max_completion_tokens": max_completion_tokens, "frequency_penalty": frequency_penalty, "presence_penalty": presence_penalty, "web_search_options": web_search_options, "response_format": response_format, "audio": audio, "store": store, "moderation": moderation, "stream": stream, "stop": stop, "logit_bias": logit_bias, "logprobs": logprobs, "max_tokens": max_tokens, "n": n, "prediction": prediction, "seed": seed, "stream_options": stream_options, "tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls, "function_call": function_call, "functions": functions},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -769,7 +796,16 @@ class ChatCompletions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ChatCompletion]:
         """`GET /chat/completions/{completion_id}` (`getChatCompletion`)."""
-        return self._transport.execute(api.chat_completions_retrieve(completion_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getChatCompletion"],
+                (completion_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -783,7 +819,16 @@ class ChatCompletions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ChatCompletion]:
         """`POST /chat/completions/{completion_id}` (`updateChatCompletion`)."""
-        return self._transport.execute(api.chat_completions_update(completion_id, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["updateChatCompletion"],
+                (completion_id,),
+                None,
+                {"metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -796,7 +841,16 @@ class ChatCompletions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ChatCompletionDeleted]:
         """`DELETE /chat/completions/{completion_id}` (`deleteChatCompletion`)."""
-        return self._transport.execute(api.chat_completions_delete(completion_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteChatCompletion"],
+                (completion_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:

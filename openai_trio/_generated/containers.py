@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -93,7 +93,16 @@ class ContainersFilesContent(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BinaryResponse]:
         """`GET /containers/{container_id}/files/{file_id}/content` (`RetrieveContainerFileContent`)."""
-        return self._transport.execute(api.containers_files_content_retrieve(file_id, container_id=container_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["RetrieveContainerFileContent"],
+                (container_id, file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -250,7 +259,16 @@ class ContainersFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ContainerFileResource, AsyncCursorPage[ContainerFileResource]]:
         """`GET /containers/{container_id}/files` (`ListContainerFiles`)."""
-        return self._transport.execute(api.containers_files_list(container_id, limit=limit, order=order, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["ListContainerFiles"],
+                (container_id,),
+                {"limit": limit, "order": order, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -265,7 +283,16 @@ class ContainersFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ContainerFileResource]:
         """`POST /containers/{container_id}/files` (`CreateContainerFile`)."""
-        return self._transport.execute(api.containers_files_create(container_id, file_id=file_id, file=file, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateContainerFile"],
+                (container_id,),
+                None,
+                {"file_id": file_id, "file": file},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -279,7 +306,16 @@ class ContainersFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ContainerFileResource]:
         """`GET /containers/{container_id}/files/{file_id}` (`RetrieveContainerFile`)."""
-        return self._transport.execute(api.containers_files_retrieve(file_id, container_id=container_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["RetrieveContainerFile"],
+                (container_id, file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -293,7 +329,16 @@ class ContainersFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`DELETE /containers/{container_id}/files/{file_id}` (`DeleteContainerFile`)."""
-        return self._transport.execute(api.containers_files_delete(file_id, container_id=container_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["DeleteContainerFile"],
+                (container_id, file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -452,7 +497,16 @@ class Containers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ContainerResource, AsyncCursorPage[ContainerResource]]:
         """`GET /containers` (`ListContainers`)."""
-        return self._transport.execute(api.containers_list(limit=limit, order=order, after=after, name=name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["ListContainers"],
+                (),
+                {"limit": limit, "order": order, "after": after, "name": name},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -470,7 +524,16 @@ class Containers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ContainerResource]:
         """`POST /containers` (`CreateContainer`)."""
-        return self._transport.execute(api.containers_create(name=name, file_ids=file_ids, expires_after=expires_after, skills=skills, memory_limit=memory_limit, network_policy=network_policy, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateContainer"],
+                (),
+                None,
+                {"name": name, "file_ids": file_ids, "expires_after": expires_after, "skills": skills, "memory_limit": memory_limit, "network_policy": network_policy},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -483,7 +546,16 @@ class Containers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ContainerResource]:
         """`GET /containers/{container_id}` (`RetrieveContainer`)."""
-        return self._transport.execute(api.containers_retrieve(container_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["RetrieveContainer"],
+                (container_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -496,4 +568,13 @@ class Containers(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`DELETE /containers/{container_id}` (`DeleteContainer`)."""
-        return self._transport.execute(api.containers_delete(container_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["DeleteContainer"],
+                (container_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

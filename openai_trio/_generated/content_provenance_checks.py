@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -81,4 +81,13 @@ class ContentProvenanceChecks(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ProvenanceResource]:
         """`POST /content_provenance_checks` (`Createcontentprovenancecheck`)."""
-        return self._transport.execute(api.content_provenance_checks_create(file=file, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Createcontentprovenancecheck"],
+                (),
+                None,
+                {"file": file},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

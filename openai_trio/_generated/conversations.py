@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -176,7 +176,16 @@ class ConversationsItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ConversationItem, AsyncCursorPage[ConversationItem]]:
         """`GET /conversations/{conversation_id}/items` (`listConversationItems`)."""
-        return self._transport.execute(api.conversations_items_list(conversation_id, limit=limit, order=order, after=after, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listConversationItems"],
+                (conversation_id,),
+                {"limit": limit, "order": order, "after": after, "include": include},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -191,7 +200,16 @@ class ConversationsItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ConversationItemList]:
         """`POST /conversations/{conversation_id}/items` (`createConversationItems`)."""
-        return self._transport.execute(api.conversations_items_create(conversation_id, include=include, items=items, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createConversationItems"],
+                (conversation_id,),
+                {"include": include},
+                {"items": items},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -206,7 +224,16 @@ class ConversationsItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ConversationItem]:
         """`GET /conversations/{conversation_id}/items/{item_id}` (`getConversationItem`)."""
-        return self._transport.execute(api.conversations_items_retrieve(item_id, conversation_id=conversation_id, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getConversationItem"],
+                (conversation_id, item_id,),
+                {"include": include},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -220,7 +247,16 @@ class ConversationsItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ConversationResource]:
         """`DELETE /conversations/{conversation_id}/items/{item_id}` (`deleteConversationItem`)."""
-        return self._transport.execute(api.conversations_items_delete(item_id, conversation_id=conversation_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteConversationItem"],
+                (conversation_id, item_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -365,7 +401,16 @@ class Conversations(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ConversationResource]:
         """`POST /conversations` (`createConversation`)."""
-        return self._transport.execute(api.conversations_create(metadata=metadata, items=items, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createConversation"],
+                (),
+                None,
+                {"metadata": metadata, "items": items},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -378,7 +423,16 @@ class Conversations(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ConversationResource]:
         """`GET /conversations/{conversation_id}` (`getConversation`)."""
-        return self._transport.execute(api.conversations_retrieve(conversation_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getConversation"],
+                (conversation_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -392,7 +446,16 @@ class Conversations(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ConversationResource]:
         """`POST /conversations/{conversation_id}` (`updateConversation`)."""
-        return self._transport.execute(api.conversations_update(conversation_id, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["updateConversation"],
+                (conversation_id,),
+                None,
+                {"metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -405,4 +468,13 @@ class Conversations(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedConversationResource]:
         """`DELETE /conversations/{conversation_id}` (`deleteConversation`)."""
-        return self._transport.execute(api.conversations_delete(conversation_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteConversation"],
+                (conversation_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -93,4 +93,13 @@ class Embeddings(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[CreateEmbeddingResponse]:
         """`POST /embeddings` (`createEmbedding`)."""
-        return self._transport.execute(api.embeddings_create(input=input, model=model, encoding_format=encoding_format, dimensions=dimensions, user=user, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createEmbedding"],
+                (),
+                None,
+                {"input": input, "model": model, "encoding_format": encoding_format, "dimensions": dimensions, "user": user},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -142,7 +142,16 @@ class EvalsRunsOutputItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[EvalRunOutputItem, AsyncCursorPage[EvalRunOutputItem]]:
         """`GET /evals/{eval_id}/runs/{run_id}/output_items` (`getEvalRunOutputItems`)."""
-        return self._transport.execute(api.evals_runs_output_items_list(run_id, eval_id=eval_id, after=after, limit=limit, status=status, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getEvalRunOutputItems"],
+                (eval_id, run_id,),
+                {"after": after, "limit": limit, "status": status, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -157,7 +166,16 @@ class EvalsRunsOutputItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[EvalRunOutputItem]:
         """`GET /evals/{eval_id}/runs/{run_id}/output_items/{output_item_id}` (`getEvalRunOutputItem`)."""
-        return self._transport.execute(api.evals_runs_output_items_retrieve(output_item_id, eval_id=eval_id, run_id=run_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getEvalRunOutputItem"],
+                (eval_id, run_id, output_item_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -343,7 +361,16 @@ class EvalsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[EvalRun, AsyncCursorPage[EvalRun]]:
         """`GET /evals/{eval_id}/runs` (`getEvalRuns`)."""
-        return self._transport.execute(api.evals_runs_list(eval_id, after=after, limit=limit, order=order, status=status, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getEvalRuns"],
+                (eval_id,),
+                {"after": after, "limit": limit, "order": order, "status": status},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -359,7 +386,16 @@ class EvalsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[EvalRun]:
         """`POST /evals/{eval_id}/runs` (`createEvalRun`)."""
-        return self._transport.execute(api.evals_runs_create(eval_id, name=name, metadata=metadata, data_source=data_source, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createEvalRun"],
+                (eval_id,),
+                None,
+                {"name": name, "metadata": metadata, "data_source": data_source},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -373,7 +409,16 @@ class EvalsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[EvalRun]:
         """`GET /evals/{eval_id}/runs/{run_id}` (`getEvalRun`)."""
-        return self._transport.execute(api.evals_runs_retrieve(run_id, eval_id=eval_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getEvalRun"],
+                (eval_id, run_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -387,7 +432,16 @@ class EvalsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[EvalRun]:
         """`POST /evals/{eval_id}/runs/{run_id}` (`cancelEvalRun`)."""
-        return self._transport.execute(api.evals_runs_cancel(run_id, eval_id=eval_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["cancelEvalRun"],
+                (eval_id, run_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -401,7 +455,16 @@ class EvalsRuns(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunDeleteResponse]:
         """`DELETE /evals/{eval_id}/runs/{run_id}` (`deleteEvalRun`)."""
-        return self._transport.execute(api.evals_runs_delete(run_id, eval_id=eval_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteEvalRun"],
+                (eval_id, run_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -582,7 +645,16 @@ class Evals(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[Eval, AsyncCursorPage[Eval]]:
         """`GET /evals` (`listEvals`)."""
-        return self._transport.execute(api.evals_list(after=after, limit=limit, order=order, order_by=order_by, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listEvals"],
+                (),
+                {"after": after, "limit": limit, "order": order, "order_by": order_by},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -598,7 +670,16 @@ class Evals(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Eval]:
         """`POST /evals` (`createEval`)."""
-        return self._transport.execute(api.evals_create(name=name, metadata=metadata, data_source_config=data_source_config, testing_criteria=testing_criteria, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createEval"],
+                (),
+                None,
+                {"name": name, "metadata": metadata, "data_source_config": data_source_config, "testing_criteria": testing_criteria},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -611,7 +692,16 @@ class Evals(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Eval]:
         """`GET /evals/{eval_id}` (`getEval`)."""
-        return self._transport.execute(api.evals_retrieve(eval_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getEval"],
+                (eval_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -626,7 +716,16 @@ class Evals(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Eval]:
         """`POST /evals/{eval_id}` (`updateEval`)."""
-        return self._transport.execute(api.evals_update(eval_id, name=name, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["updateEval"],
+                (eval_id,),
+                None,
+                {"name": name, "metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -639,4 +738,13 @@ class Evals(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[EvalDeleteResponse]:
         """`DELETE /evals/{eval_id}` (`deleteEval`)."""
-        return self._transport.execute(api.evals_delete(eval_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteEval"],
+                (eval_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

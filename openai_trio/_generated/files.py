@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -184,7 +184,16 @@ class Files(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[OpenAIFile, AsyncCursorPage[OpenAIFile]]:
         """`GET /files` (`listFiles`)."""
-        return self._transport.execute(api.files_list(purpose=purpose, limit=limit, order=order, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listFiles"],
+                (),
+                {"purpose": purpose, "limit": limit, "order": order, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -199,7 +208,16 @@ class Files(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OpenAIFile]:
         """`POST /files` (`createFile`)."""
-        return self._transport.execute(api.files_create(file=file, purpose=purpose, expires_after=expires_after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createFile"],
+                (),
+                None,
+                {"file": file, "purpose": purpose, "expires_after": expires_after},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -212,7 +230,16 @@ class Files(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[OpenAIFile]:
         """`GET /files/{file_id}` (`retrieveFile`)."""
-        return self._transport.execute(api.files_retrieve(file_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieveFile"],
+                (file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -225,7 +252,16 @@ class Files(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteFileResponse]:
         """`DELETE /files/{file_id}` (`deleteFile`)."""
-        return self._transport.execute(api.files_delete(file_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteFile"],
+                (file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def content(
         self,
@@ -238,4 +274,13 @@ class Files(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BinaryResponse]:
         """`GET /files/{file_id}/content` (`downloadFile`)."""
-        return self._transport.execute(api.files_content(file_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["downloadFile"],
+                (file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

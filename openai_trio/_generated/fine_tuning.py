@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -107,7 +107,16 @@ class FineTuningJobsCheckpoints(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[FineTuningJobCheckpoint, AsyncCursorPage[FineTuningJobCheckpoint]]:
         """`GET /fine_tuning/jobs/{fine_tuning_job_id}/checkpoints` (`listFineTuningJobCheckpoints`)."""
-        return self._transport.execute(api.fine_tuning_jobs_checkpoints_list(fine_tuning_job_id, after=after, limit=limit, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listFineTuningJobCheckpoints"],
+                (fine_tuning_job_id,),
+                {"after": after, "limit": limit},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -339,7 +348,16 @@ class FineTuningJobs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[FineTuningJob, AsyncCursorPage[FineTuningJob]]:
         """`GET /fine_tuning/jobs` (`listPaginatedFineTuningJobs`)."""
-        return self._transport.execute(api.fine_tuning_jobs_list(after=after, limit=limit, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listPaginatedFineTuningJobs"],
+                (),
+                {"after": after, "limit": limit, "metadata": metadata},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -360,7 +378,16 @@ class FineTuningJobs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[FineTuningJob]:
         """`POST /fine_tuning/jobs` (`createFineTuningJob`)."""
-        return self._transport.execute(api.fine_tuning_jobs_create(model=model, training_file=training_file, hyperparameters=hyperparameters, suffix=suffix, validation_file=validation_file, integrations=integrations, seed=seed, method=method, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createFineTuningJob"],
+                (),
+                None,
+                {"model": model, "training_file": training_file, "hyperparameters": hyperparameters, "suffix": suffix, "validation_file": validation_file, "integrations": integrations, "seed": seed, "method": method, "metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -373,7 +400,16 @@ class FineTuningJobs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[FineTuningJob]:
         """`GET /fine_tuning/jobs/{fine_tuning_job_id}` (`retrieveFineTuningJob`)."""
-        return self._transport.execute(api.fine_tuning_jobs_retrieve(fine_tuning_job_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieveFineTuningJob"],
+                (fine_tuning_job_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -386,7 +422,16 @@ class FineTuningJobs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[FineTuningJob]:
         """`POST /fine_tuning/jobs/{fine_tuning_job_id}/cancel` (`cancelFineTuningJob`)."""
-        return self._transport.execute(api.fine_tuning_jobs_cancel(fine_tuning_job_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["cancelFineTuningJob"],
+                (fine_tuning_job_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def list_events(
         self,
@@ -401,7 +446,16 @@ class FineTuningJobs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[FineTuningJobEvent, AsyncCursorPage[FineTuningJobEvent]]:
         """`GET /fine_tuning/jobs/{fine_tuning_job_id}/events` (`listFineTuningEvents`)."""
-        return self._transport.execute(api.fine_tuning_jobs_list_events(fine_tuning_job_id, after=after, limit=limit, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listFineTuningEvents"],
+                (fine_tuning_job_id,),
+                {"after": after, "limit": limit},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def pause(
         self,
@@ -414,7 +468,16 @@ class FineTuningJobs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[FineTuningJob]:
         """`POST /fine_tuning/jobs/{fine_tuning_job_id}/pause` (`pauseFineTuningJob`)."""
-        return self._transport.execute(api.fine_tuning_jobs_pause(fine_tuning_job_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["pauseFineTuningJob"],
+                (fine_tuning_job_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def resume(
         self,
@@ -427,7 +490,16 @@ class FineTuningJobs(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[FineTuningJob]:
         """`POST /fine_tuning/jobs/{fine_tuning_job_id}/resume` (`resumeFineTuningJob`)."""
-        return self._transport.execute(api.fine_tuning_jobs_resume(fine_tuning_job_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["resumeFineTuningJob"],
+                (fine_tuning_job_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -551,7 +623,16 @@ class FineTuningCheckpointsPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[FineTuningCheckpointPermission, AsyncCursorPage[FineTuningCheckpointPermission]]:
         """`GET /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions` (`listFineTuningCheckpointPermissions`)."""
-        return self._transport.execute(api.fine_tuning_checkpoints_permissions_list(fine_tuned_model_checkpoint, project_id=project_id, after=after, limit=limit, order=order, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listFineTuningCheckpointPermissions"],
+                (fine_tuned_model_checkpoint,),
+                {"project_id": project_id, "after": after, "limit": limit, "order": order},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -565,7 +646,16 @@ class FineTuningCheckpointsPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ListFineTuningCheckpointPermissionResponse]:
         """`POST /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions` (`createFineTuningCheckpointPermission`)."""
-        return self._transport.execute(api.fine_tuning_checkpoints_permissions_create(fine_tuned_model_checkpoint, project_ids=project_ids, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createFineTuningCheckpointPermission"],
+                (fine_tuned_model_checkpoint,),
+                None,
+                {"project_ids": project_ids},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -579,7 +669,16 @@ class FineTuningCheckpointsPermissions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteFineTuningCheckpointPermissionResponse]:
         """`DELETE /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}` (`deleteFineTuningCheckpointPermission`)."""
-        return self._transport.execute(api.fine_tuning_checkpoints_permissions_delete(permission_id, fine_tuned_model_checkpoint=fine_tuned_model_checkpoint, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteFineTuningCheckpointPermission"],
+                (fine_tuned_model_checkpoint, permission_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -710,7 +809,16 @@ class FineTuningAlphaGraders(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RunGraderResponse]:
         """`POST /fine_tuning/alpha/graders/run` (`runGrader`)."""
-        return self._transport.execute(api.fine_tuning_alpha_graders_run(grader=grader, item=item, model_sample=model_sample, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["runGrader"],
+                (),
+                None,
+                {"grader": grader, "item": item, "model_sample": model_sample},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def validate(
         self,
@@ -723,7 +831,16 @@ class FineTuningAlphaGraders(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ValidateGraderResponse]:
         """`POST /fine_tuning/alpha/graders/validate` (`validateGrader`)."""
-        return self._transport.execute(api.fine_tuning_alpha_graders_validate(grader=grader, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["validateGrader"],
+                (),
+                None,
+                {"grader": grader},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Sequence, overload
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -498,7 +498,16 @@ class Images(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ImagesResponse | AsyncStream[ImageEditStreamEvent]]:
         """`POST /images/edits` (`createImageEdit`)."""
-        return self._transport.execute(api.images_edit(image=image, prompt=prompt, mask=mask, background=background, model=model, n=n, size=size, response_format=response_format, output_format=output_format, output_compression=output_compression, user=user, input_fidelity=input_fidelity, stream=stream, partial_images=partial_images, quality=quality, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createImageEdit"],
+                (),
+                None,
+                {"image": image, "prompt": prompt, "mask": mask, "background": background, "model": model, "n": n, "size": size, "response_format": response_format, "output_format": output_format, "output_compression": output_compression, "user": user, "input_fidelity": input_fidelity, "stream": stream, "partial_images": partial_images, "quality": quality},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     @overload
     def generate(
@@ -599,7 +608,16 @@ class Images(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ImagesResponse | AsyncStream[ImageGenStreamEvent]]:
         """`POST /images/generations` (`createImage`)."""
-        return self._transport.execute(api.images_generate(prompt=prompt, model=model, n=n, quality=quality, response_format=response_format, output_format=output_format, output_compression=output_compression, stream=stream, partial_images=partial_images, size=size, moderation=moderation, background=background, style=style, user=user, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createImage"],
+                (),
+                None,
+                {"prompt": prompt, "model": model, "n": n, "quality": quality, "response_format": response_format, "output_format": output_format, "output_compression": output_compression, "stream": stream, "partial_images": partial_images, "size": size, "moderation": moderation, "background": background, "style": style, "user": user},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create_variation(
         self,
@@ -617,4 +635,13 @@ class Images(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[ImagesResponse]:
         """`POST /images/variations` (`createImageVariation`)."""
-        return self._transport.execute(api.images_create_variation(image=image, model=model, n=n, response_format=response_format, size=size, user=user, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createImageVariation"],
+                (),
+                None,
+                {"image": image, "model": model, "n": n, "response_format": response_format, "size": size, "user": user},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

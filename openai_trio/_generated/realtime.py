@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -106,7 +106,16 @@ class RealtimeTranslationsClientSecrets(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RealtimeTranslationClientSecretCreateResponse]:
         """`POST /realtime/translations/client_secrets` (`create-realtime-translation-client-secret`)."""
-        return self._transport.execute(api.realtime_translations_client_secrets_create(expires_after=expires_after, session=session, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-realtime-translation-client-secret"],
+                (),
+                None,
+                {"expires_after": expires_after, "session": session},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -212,7 +221,16 @@ class RealtimeClientSecrets(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[RealtimeCreateClientSecretResponse]:
         """`POST /realtime/client_secrets` (`create-realtime-client-secret`)."""
-        return self._transport.execute(api.realtime_client_secrets_create(expires_after=expires_after, session=session, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-realtime-client-secret"],
+                (),
+                None,
+                {"expires_after": expires_after, "session": session},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -399,7 +417,16 @@ class RealtimeCalls(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BinaryResponse]:
         """`POST /realtime/calls` (`create-realtime-call`)."""
-        return self._transport.execute(api.realtime_calls_create(sdp=sdp, session=session, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["create-realtime-call"],
+                (),
+                None,
+                {"sdp": sdp, "session": session},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def accept(
         self,
@@ -426,7 +453,16 @@ class RealtimeCalls(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`POST /realtime/calls/{call_id}/accept` (`accept-realtime-call`)."""
-        return self._transport.execute(api.realtime_calls_accept(call_id, type=type, output_modalities=output_modalities, model=model, instructions=instructions, audio=audio, include=include, tracing=tracing, tools=tools, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, reasoning=reasoning, max_output_tokens=max_output_tokens, truncation=truncation, prompt=prompt, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["accept-realtime-call"],
+                (call_id,),
+                None,
+                {"type": type, "output_modalities": output_modalities, "model": model, "instructions": instructions, "audio": audio, "include": include, "tracing": tracing, "tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls, "reasoning": reasoning, "max_output_tokens": max_output_tokens, "truncation": truncation, "prompt": prompt},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def hangup(
         self,
@@ -439,7 +475,16 @@ class RealtimeCalls(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`POST /realtime/calls/{call_id}/hangup` (`hangup-realtime-call`)."""
-        return self._transport.execute(api.realtime_calls_hangup(call_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["hangup-realtime-call"],
+                (call_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def refer(
         self,
@@ -453,7 +498,16 @@ class RealtimeCalls(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`POST /realtime/calls/{call_id}/refer` (`refer-realtime-call`)."""
-        return self._transport.execute(api.realtime_calls_refer(call_id, target_uri=target_uri, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["refer-realtime-call"],
+                (call_id,),
+                None,
+                {"target_uri": target_uri},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def reject(
         self,
@@ -467,7 +521,16 @@ class RealtimeCalls(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`POST /realtime/calls/{call_id}/reject` (`reject-realtime-call`)."""
-        return self._transport.execute(api.realtime_calls_reject(call_id, status_code=status_code, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["reject-realtime-call"],
+                (call_id,),
+                None,
+                {"status_code": status_code},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:

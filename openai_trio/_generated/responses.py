@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence, overload
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -137,7 +137,16 @@ class ResponsesInputTokens(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[TokenCountsResource]:
         """`POST /responses/input_tokens` (`Getinputtokencounts`)."""
-        return self._transport.execute(api.responses_input_tokens_count(model=model, input=input, previous_response_id=previous_response_id, tools=tools, text=text, reasoning=reasoning, truncation=truncation, instructions=instructions, personality=personality, conversation=conversation, tool_choice=tool_choice, parallel_tool_calls=parallel_tool_calls, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Getinputtokencounts"],
+                (),
+                None,
+                {"model": model, "input": input, "previous_response_id": previous_response_id, "tools": tools, "text": text, "reasoning": reasoning, "truncation": truncation, "instructions": instructions, "personality": personality, "conversation": conversation, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -213,7 +222,16 @@ class ResponsesInputItems(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[ItemResource, AsyncCursorPage[ItemResource]]:
         """`GET /responses/{response_id}/input_items` (`listInputItems`)."""
-        return self._transport.execute(api.responses_input_items_list(response_id, limit=limit, order=order, after=after, include=include, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listInputItems"],
+                (response_id,),
+                {"limit": limit, "order": order, "after": after, "include": include},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -867,7 +885,16 @@ class Responses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Response | AsyncStream[ResponseStreamEvent]]:
         """`POST /responses` (`createResponse`)."""
-        return self._transport.execute(api.responses_create(metadata=metadata, top_logprobs=top_logprobs, temperature=temperature, top_p=top_p, user=user, safety_identifier=safety_identifier, prompt_cache_key=prompt_cache_key, prompt_cache_retention=prompt_cache_retention, prompt_cache_options=prompt_cache_options, previous_response_id=previous_response_id, model=model, background=background, max_tool_calls=max_tool_calls, text=text, tools=tools, tool_choice=tool_choice, prompt=prompt, service_tier=service_tier, truncation=truncation, reasoning=reasoning, input=input, include=include, parallel_tool_calls=parallel_tool_calls, store=store, instructions=instructions, moderation=moderation, stream=stream, stream_options=stream_options, conversation=conversation, context_management=context_management, max_output_tokens=max_output_tokens, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createResponse"],
+                (),
+                None,
+                {"metadata": metadata, "top_logprobs": top_logprobs, "temperature": temperature, "top_p": top_p, "user": user, "safety_identifier": safety_identifier, "prompt_cache_key": prompt_cache_key, "prompt_cache_retention": prompt_cache_retention, "prompt_cache_options": prompt_cache_options, "previous_response_id": previous_response_id, "model": model, "background": background, "max_tool_calls": max_tool_calls, "text": text, "tools": tools, "tool_choice": tool_choice, "prompt": prompt, "service_tier": service_tier, "truncation": truncation, "reasoning": reasoning, "input": input, "include": include, "parallel_tool_calls": parallel_tool_calls, "store": store, "instructions": instructions, "moderation": moderation, "stream": stream, "stream_options": stream_options, "conversation": conversation, "context_management": context_management, "max_output_tokens": max_output_tokens},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     @overload
     def retrieve(
@@ -932,7 +959,16 @@ class Responses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Response | AsyncStream[ResponseStreamEvent]]:
         """`GET /responses/{response_id}` (`getResponse`)."""
-        return self._transport.execute(api.responses_retrieve(response_id, include=include, stream=stream, starting_after=starting_after, include_obfuscation=include_obfuscation, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getResponse"],
+                (response_id,),
+                {"include": include, "stream": stream, "starting_after": starting_after, "include_obfuscation": include_obfuscation},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -945,7 +981,16 @@ class Responses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[None]:
         """`DELETE /responses/{response_id}` (`deleteResponse`)."""
-        return self._transport.execute(api.responses_delete(response_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteResponse"],
+                (response_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -958,7 +1003,16 @@ class Responses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Response]:
         """`POST /responses/{response_id}/cancel` (`cancelResponse`)."""
-        return self._transport.execute(api.responses_cancel(response_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["cancelResponse"],
+                (response_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def compact(
         self,
@@ -978,4 +1032,13 @@ class Responses(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[CompactResource]:
         """`POST /responses/compact` (`Compactconversation`)."""
-        return self._transport.execute(api.responses_compact(model=model, input=input, previous_response_id=previous_response_id, instructions=instructions, prompt_cache_key=prompt_cache_key, prompt_cache_retention=prompt_cache_retention, prompt_cache_options=prompt_cache_options, service_tier=service_tier, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["Compactconversation"],
+                (),
+                None,
+                {"model": model, "input": input, "previous_response_id": previous_response_id, "instructions": instructions, "prompt_cache_key": prompt_cache_key, "prompt_cache_retention": prompt_cache_retention, "prompt_cache_options": prompt_cache_options, "service_tier": service_tier},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -91,7 +91,16 @@ class SkillsVersionsContent(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BinaryResponse]:
         """`GET /skills/{skill_id}/versions/{version}/content` (`GetSkillVersionContent`)."""
-        return self._transport.execute(api.skills_versions_content_retrieve(version, skill_id=skill_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["GetSkillVersionContent"],
+                (skill_id, version,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -248,7 +257,16 @@ class SkillsVersions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[SkillVersionResource, AsyncCursorPage[SkillVersionResource]]:
         """`GET /skills/{skill_id}/versions` (`ListSkillVersions`)."""
-        return self._transport.execute(api.skills_versions_list(skill_id, limit=limit, order=order, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["ListSkillVersions"],
+                (skill_id,),
+                {"limit": limit, "order": order, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -263,7 +281,16 @@ class SkillsVersions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[SkillVersionResource]:
         """`POST /skills/{skill_id}/versions` (`CreateSkillVersion`)."""
-        return self._transport.execute(api.skills_versions_create(skill_id, files=files, default=default, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateSkillVersion"],
+                (skill_id,),
+                None,
+                {"files": files, "default": default},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -277,7 +304,16 @@ class SkillsVersions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[SkillVersionResource]:
         """`GET /skills/{skill_id}/versions/{version}` (`GetSkillVersion`)."""
-        return self._transport.execute(api.skills_versions_retrieve(version, skill_id=skill_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["GetSkillVersion"],
+                (skill_id, version,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -291,7 +327,16 @@ class SkillsVersions(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedSkillVersionResource]:
         """`DELETE /skills/{skill_id}/versions/{version}` (`DeleteSkillVersion`)."""
-        return self._transport.execute(api.skills_versions_delete(version, skill_id=skill_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["DeleteSkillVersion"],
+                (skill_id, version,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -355,7 +400,16 @@ class SkillsContent(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BinaryResponse]:
         """`GET /skills/{skill_id}/content` (`GetSkillContent`)."""
-        return self._transport.execute(api.skills_content_retrieve(skill_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["GetSkillContent"],
+                (skill_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -535,7 +589,16 @@ class Skills(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[SkillResource, AsyncCursorPage[SkillResource]]:
         """`GET /skills` (`ListSkills`)."""
-        return self._transport.execute(api.skills_list(limit=limit, order=order, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["ListSkills"],
+                (),
+                {"limit": limit, "order": order, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -548,7 +611,16 @@ class Skills(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[SkillResource]:
         """`POST /skills` (`CreateSkill`)."""
-        return self._transport.execute(api.skills_create(files=files, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateSkill"],
+                (),
+                None,
+                {"files": files},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -561,7 +633,16 @@ class Skills(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[SkillResource]:
         """`GET /skills/{skill_id}` (`GetSkill`)."""
-        return self._transport.execute(api.skills_retrieve(skill_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["GetSkill"],
+                (skill_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -575,7 +656,16 @@ class Skills(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[SkillResource]:
         """`POST /skills/{skill_id}` (`UpdateSkillDefaultVersion`)."""
-        return self._transport.execute(api.skills_update(skill_id, default_version=default_version, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["UpdateSkillDefaultVersion"],
+                (skill_id,),
+                None,
+                {"default_version": default_version},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -588,4 +678,13 @@ class Skills(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedSkillResource]:
         """`DELETE /skills/{skill_id}` (`DeleteSkill`)."""
-        return self._transport.execute(api.skills_delete(skill_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["DeleteSkill"],
+                (skill_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -85,7 +85,16 @@ class UploadsParts(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[UploadPart]:
         """`POST /uploads/{upload_id}/parts` (`addUploadPart`)."""
-        return self._transport.execute(api.uploads_parts_create(upload_id, data=data, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["addUploadPart"],
+                (upload_id,),
+                None,
+                {"data": data},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -219,7 +228,16 @@ class Uploads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Upload]:
         """`POST /uploads` (`createUpload`)."""
-        return self._transport.execute(api.uploads_create(filename=filename, purpose=purpose, bytes=bytes, mime_type=mime_type, expires_after=expires_after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createUpload"],
+                (),
+                None,
+                {"filename": filename, "purpose": purpose, "bytes": bytes, "mime_type": mime_type, "expires_after": expires_after},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -232,7 +250,16 @@ class Uploads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Upload]:
         """`POST /uploads/{upload_id}/cancel` (`cancelUpload`)."""
-        return self._transport.execute(api.uploads_cancel(upload_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["cancelUpload"],
+                (upload_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def complete(
         self,
@@ -247,4 +274,13 @@ class Uploads(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[Upload]:
         """`POST /uploads/{upload_id}/complete` (`completeUpload`)."""
-        return self._transport.execute(api.uploads_complete(upload_id, part_ids=part_ids, md5=md5, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["completeUpload"],
+                (upload_id,),
+                None,
+                {"part_ids": part_ids, "md5": md5},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

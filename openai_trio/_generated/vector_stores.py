@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Awaitable, Literal, Mapping, Sequence
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -241,7 +241,16 @@ class VectorStoresFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[VectorStoreFileObject, AsyncCursorPage[VectorStoreFileObject]]:
         """`GET /vector_stores/{vector_store_id}/files` (`listVectorStoreFiles`)."""
-        return self._transport.execute(api.vector_stores_files_list(vector_store_id, limit=limit, order=order, after=after, before=before, filter=filter, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listVectorStoreFiles"],
+                (vector_store_id,),
+                {"limit": limit, "order": order, "after": after, "before": before, "filter": filter},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -257,7 +266,16 @@ class VectorStoresFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreFileObject]:
         """`POST /vector_stores/{vector_store_id}/files` (`createVectorStoreFile`)."""
-        return self._transport.execute(api.vector_stores_files_create(vector_store_id, file_id=file_id, chunking_strategy=chunking_strategy, attributes=attributes, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createVectorStoreFile"],
+                (vector_store_id,),
+                None,
+                {"file_id": file_id, "chunking_strategy": chunking_strategy, "attributes": attributes},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -271,7 +289,16 @@ class VectorStoresFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreFileObject]:
         """`GET /vector_stores/{vector_store_id}/files/{file_id}` (`getVectorStoreFile`)."""
-        return self._transport.execute(api.vector_stores_files_retrieve(file_id, vector_store_id=vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getVectorStoreFile"],
+                (vector_store_id, file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -286,7 +313,16 @@ class VectorStoresFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreFileObject]:
         """`POST /vector_stores/{vector_store_id}/files/{file_id}` (`updateVectorStoreFileAttributes`)."""
-        return self._transport.execute(api.vector_stores_files_update(file_id, vector_store_id=vector_store_id, attributes=attributes, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["updateVectorStoreFileAttributes"],
+                (vector_store_id, file_id,),
+                None,
+                {"attributes": attributes},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -300,7 +336,16 @@ class VectorStoresFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteVectorStoreFileResponse]:
         """`DELETE /vector_stores/{vector_store_id}/files/{file_id}` (`deleteVectorStoreFile`)."""
-        return self._transport.execute(api.vector_stores_files_delete(file_id, vector_store_id=vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteVectorStoreFile"],
+                (vector_store_id, file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def content(
         self,
@@ -314,7 +359,16 @@ class VectorStoresFiles(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[VectorStoreFileContentResponseData, AsyncPage[VectorStoreFileContentResponseData]]:
         """`GET /vector_stores/{vector_store_id}/files/{file_id}/content` (`retrieveVectorStoreFileContent`)."""
-        return self._transport.execute(api.vector_stores_files_content(file_id, vector_store_id=vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["retrieveVectorStoreFileContent"],
+                (vector_store_id, file_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -472,7 +526,16 @@ class VectorStoresFileBatches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreFileBatchObject]:
         """`POST /vector_stores/{vector_store_id}/file_batches` (`createVectorStoreFileBatch`)."""
-        return self._transport.execute(api.vector_stores_file_batches_create(vector_store_id, file_ids=file_ids, files=files, chunking_strategy=chunking_strategy, attributes=attributes, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createVectorStoreFileBatch"],
+                (vector_store_id,),
+                None,
+                {"file_ids": file_ids, "files": files, "chunking_strategy": chunking_strategy, "attributes": attributes},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -486,7 +549,16 @@ class VectorStoresFileBatches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreFileBatchObject]:
         """`GET /vector_stores/{vector_store_id}/file_batches/{batch_id}` (`getVectorStoreFileBatch`)."""
-        return self._transport.execute(api.vector_stores_file_batches_retrieve(batch_id, vector_store_id=vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getVectorStoreFileBatch"],
+                (vector_store_id, batch_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def cancel(
         self,
@@ -500,7 +572,16 @@ class VectorStoresFileBatches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreFileBatchObject]:
         """`POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel` (`cancelVectorStoreFileBatch`)."""
-        return self._transport.execute(api.vector_stores_file_batches_cancel(batch_id, vector_store_id=vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["cancelVectorStoreFileBatch"],
+                (vector_store_id, batch_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def list_files(
         self,
@@ -519,7 +600,16 @@ class VectorStoresFileBatches(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[VectorStoreFileObject, AsyncCursorPage[VectorStoreFileObject]]:
         """`GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files` (`listFilesInVectorStoreBatch`)."""
-        return self._transport.execute(api.vector_stores_file_batches_list_files(batch_id, vector_store_id=vector_store_id, limit=limit, order=order, after=after, before=before, filter=filter, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listFilesInVectorStoreBatch"],
+                (vector_store_id, batch_id,),
+                {"limit": limit, "order": order, "after": after, "before": before, "filter": filter},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
 
 if TYPE_CHECKING:
@@ -748,7 +838,16 @@ class VectorStores(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[VectorStoreObject, AsyncCursorPage[VectorStoreObject]]:
         """`GET /vector_stores` (`listVectorStores`)."""
-        return self._transport.execute(api.vector_stores_list(limit=limit, order=order, after=after, before=before, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["listVectorStores"],
+                (),
+                {"limit": limit, "order": order, "after": after, "before": before},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -766,7 +865,16 @@ class VectorStores(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreObject]:
         """`POST /vector_stores` (`createVectorStore`)."""
-        return self._transport.execute(api.vector_stores_create(file_ids=file_ids, name=name, description=description, expires_after=expires_after, chunking_strategy=chunking_strategy, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createVectorStore"],
+                (),
+                None,
+                {"file_ids": file_ids, "name": name, "description": description, "expires_after": expires_after, "chunking_strategy": chunking_strategy, "metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -779,7 +887,16 @@ class VectorStores(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreObject]:
         """`GET /vector_stores/{vector_store_id}` (`getVectorStore`)."""
-        return self._transport.execute(api.vector_stores_retrieve(vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["getVectorStore"],
+                (vector_store_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def update(
         self,
@@ -795,7 +912,16 @@ class VectorStores(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreObject]:
         """`POST /vector_stores/{vector_store_id}` (`modifyVectorStore`)."""
-        return self._transport.execute(api.vector_stores_update(vector_store_id, name=name, expires_after=expires_after, metadata=metadata, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["modifyVectorStore"],
+                (vector_store_id,),
+                None,
+                {"name": name, "expires_after": expires_after, "metadata": metadata},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -808,7 +934,16 @@ class VectorStores(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeleteVectorStoreResponse]:
         """`DELETE /vector_stores/{vector_store_id}` (`deleteVectorStore`)."""
-        return self._transport.execute(api.vector_stores_delete(vector_store_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["deleteVectorStore"],
+                (vector_store_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def search(
         self,
@@ -826,4 +961,13 @@ class VectorStores(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VectorStoreSearchResultsPage]:
         """`POST /vector_stores/{vector_store_id}/search` (`searchVectorStore`)."""
-        return self._transport.execute(api.vector_stores_search(vector_store_id, query=query, rewrite_query=rewrite_query, max_num_results=max_num_results, filters=filters, ranking_options=ranking_options, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["searchVectorStore"],
+                (vector_store_id,),
+                None,
+                {"query": query, "rewrite_query": rewrite_query, "max_num_results": max_num_results, "filters": filters, "ranking_options": ranking_options},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping
 
-from openai_sansio import NOT_GIVEN, NotGiven, api
+from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 
@@ -311,7 +311,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[VideoResource, AsyncCursorPage[VideoResource]]:
         """`GET /videos` (`ListVideos`)."""
-        return self._transport.execute(api.videos_list(limit=limit, order=order, after=after, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["ListVideos"],
+                (),
+                {"limit": limit, "order": order, "after": after},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create(
         self,
@@ -328,7 +337,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VideoResource]:
         """`POST /videos` (`createVideo`)."""
-        return self._transport.execute(api.videos_create(model=model, prompt=prompt, input_reference=input_reference, seconds=seconds, size=size, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["createVideo"],
+                (),
+                None,
+                {"model": model, "prompt": prompt, "input_reference": input_reference, "seconds": seconds, "size": size},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def create_character(
         self,
@@ -342,7 +360,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VideoCharacterResource]:
         """`POST /videos/characters` (`CreateVideoCharacter`)."""
-        return self._transport.execute(api.videos_create_character(video=video, name=name, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateVideoCharacter"],
+                (),
+                None,
+                {"video": video, "name": name},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def get_character(
         self,
@@ -355,7 +382,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VideoCharacterResource]:
         """`GET /videos/characters/{character_id}` (`GetVideoCharacter`)."""
-        return self._transport.execute(api.videos_get_character(character_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["GetVideoCharacter"],
+                (character_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def edit(
         self,
@@ -369,7 +405,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VideoResource]:
         """`POST /videos/edits` (`CreateVideoEdit`)."""
-        return self._transport.execute(api.videos_edit(video=video, prompt=prompt, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateVideoEdit"],
+                (),
+                None,
+                {"video": video, "prompt": prompt},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def extend(
         self,
@@ -384,7 +429,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VideoResource]:
         """`POST /videos/extensions` (`CreateVideoExtend`)."""
-        return self._transport.execute(api.videos_extend(video=video, prompt=prompt, seconds=seconds, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateVideoExtend"],
+                (),
+                None,
+                {"video": video, "prompt": prompt, "seconds": seconds},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def retrieve(
         self,
@@ -397,7 +451,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VideoResource]:
         """`GET /videos/{video_id}` (`GetVideo`)."""
-        return self._transport.execute(api.videos_retrieve(video_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["GetVideo"],
+                (video_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def delete(
         self,
@@ -410,7 +473,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[DeletedVideoResource]:
         """`DELETE /videos/{video_id}` (`DeleteVideo`)."""
-        return self._transport.execute(api.videos_delete(video_id, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["DeleteVideo"],
+                (video_id,),
+                None,
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def download_content(
         self,
@@ -424,7 +496,16 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[BinaryResponse]:
         """`GET /videos/{video_id}/content` (`RetrieveVideoContent`)."""
-        return self._transport.execute(api.videos_download_content(video_id, variant=variant, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["RetrieveVideoContent"],
+                (video_id,),
+                {"variant": variant},
+                None,
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
 
     def remix(
         self,
@@ -438,4 +519,13 @@ class Videos(Namespace):
         max_retries: int | NotGiven = NOT_GIVEN,
     ) -> Awaitable[VideoResource]:
         """`POST /videos/{video_id}/remix` (`CreateVideoRemix`)."""
-        return self._transport.execute(api.videos_remix(video_id, prompt=prompt, extra_headers=extra_headers, extra_query=extra_query, extra_body=extra_body, timeout=timeout, max_retries=max_retries), self._mode)  # type: ignore[no-any-return]
+        return self._transport.execute(  # type: ignore[no-any-return]
+            prepare(
+                OPERATIONS["CreateVideoRemix"],
+                (video_id,),
+                None,
+                {"prompt": prompt},
+                extra_headers, extra_query, extra_body, timeout, max_retries,
+            ),
+            self._mode,
+        )
