@@ -339,15 +339,23 @@ class CallLifecycle:
         return self._read_small_body
 
     def response_body(
-        self, body: bytes, truncated: bool = False, *, now: float, jitter: float, elapsed: float
+        self,
+        body: bytes,
+        truncated: bool = False,
+        *,
+        now: float | None = None,
+        jitter: float | None = None,
+        elapsed: float | None = None,
     ) -> Done | Retry | Raise:
         """The body asked for by ``ReadBody``; ``truncated`` if it was cut
         at the cap.
 
-        ``now`` is the unix time (for a ``retry-after`` date), ``jitter`` a
-        uniform random number in [0, 1), ``elapsed`` the seconds since the
-        call started on a monotonic clock (checked against the total
-        timeout before any sleep).
+        For a status that is not 2xx (``response_head`` said which) the
+        retry decision needs ``now``, the unix time (for a ``retry-after``
+        date), ``jitter``, a uniform random number in [0, 1), and
+        ``elapsed``, the seconds since the call started on a monotonic clock
+        (checked against the total timeout before any sleep).  A 2xx needs
+        none of them, so a runtime need not read its clocks on success.
         """
         if self._state != _READING:
             self._expect(_READING)
@@ -380,6 +388,10 @@ class CallLifecycle:
                 return Done(None, keep_connection=not truncated)
             # Not what the API sends either: as for a body that is not JSON.
             return Raise(self._wrong_content_type(body))
+        if now is None or jitter is None or elapsed is None:
+            raise LocalProtocolError(
+                f"a {status} response needs now=, jitter= and elapsed= for the retry decision"
+            )
         # Built before retry_delay() moves the call on to its next attempt,
         # so the error carries the request that failed.
         error = call.decode_error(status, self._headers, body)

@@ -116,7 +116,9 @@ class PreparedOperation(Generic[R]):
         operation's model (shape errors become ``APIResponseValidationError``),
         the JSON itself when the spec names no model, None for an empty
         response.  Binary responses do not use it."""
-        parse = result_parser(self.operation)
+        op = self.operation
+        found = _PARSERS.get(op.operation_id)
+        parse = (found if found is not None else _parsers(op))[0]
         transform = self.transform
         if transform is None or parse is None:
             return parse

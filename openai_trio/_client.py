@@ -747,13 +747,17 @@ class Client(Namespaces, Executor):
                     )
                 if type(action) is ReadBody:
                     try:
-                        action = lc.response_body(
-                            body,
-                            truncated,
-                            now=self._wall_clock(),
-                            jitter=self._jitter(),
-                            elapsed=trio.current_time() - started,
-                        )
+                        if 200 <= status < 300:
+                            # Success never retries: no clock or jitter needed.
+                            action = lc.response_body(body, truncated)
+                        else:
+                            action = lc.response_body(
+                                body,
+                                truncated,
+                                now=self._wall_clock(),
+                                jitter=self._jitter(),
+                                elapsed=trio.current_time() - started,
+                            )
                     except BaseException:
                         await exchange.release(discard=True)
                         raise

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
-from openai_sansio import PreparedOperation, Request
+from openai_sansio import OPERATIONS, PreparedOperation, Request
 from openai_sansio._prepared import item_parser
 
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, page_fields
@@ -27,6 +27,15 @@ _PAGES: dict[str, type[AsyncPage[Any]]] = {
     "page": AsyncPageTokenPage,
     "single": AsyncPage,
 }
+
+
+# Operations whose call needs nothing but a JSON body (or none) and parses
+# a JSON model: the fast path of ``execute``.
+_PLAIN = frozenset(
+    op.operation_id
+    for op in OPERATIONS.values()
+    if op.body_kind in ("json", "none") and op.response_kind == "json" and op.page_kind == "none"
+)
 
 
 class _ListFetcher:
@@ -88,6 +97,17 @@ class Executor:
         """Run ``prepared`` as its operation's kinds say (see ``Transport``)."""
         op = prepared.operation
         parse: Callable[[Any], Any] | None
+        if mode == "parsed" and op.operation_id in _PLAIN and not prepared.stream and prepared.transform is None:
+            # The common call (a JSON body or none, a JSON model back),
+            # without building keyword dicts: it is on every request's path.
+            return self._call(
+                op.method,
+                prepared.path,
+                body=prepared.body,
+                query=prepared.query,
+                options=prepared.options,
+                parse=prepared.result_parser(),
+            )
         if op.page_kind != "none":
             fetcher = _ListFetcher(self, prepared, _PAGES[op.page_kind], mode == "raw")
             if mode != "streaming":

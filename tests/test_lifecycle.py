@@ -562,3 +562,17 @@ def test_only_the_event_stream_media_type_streams(media: str, upper: bool, param
     lc.start()
     action = lc.response_head(200, Headers([("content-type", content_type)]))
     assert isinstance(action, StartStream) is (media == "text/event-stream")
+
+
+def test_success_needs_no_clock_but_an_error_status_does() -> None:
+    lc = lifecycle()
+    lc.start()
+    lc.response_head(200, JSON_HEADERS)
+    done = lc.response_body(b'{"ok": true}')
+    assert isinstance(done, Done) and done.result == {"ok": True}
+
+    lc = lifecycle()
+    lc.start()
+    lc.response_head(500, JSON_HEADERS)
+    with pytest.raises(LocalProtocolError, match="needs now=, jitter= and elapsed="):
+        lc.response_body(b"{}")
