@@ -118,7 +118,7 @@ class Operation:
         proxy would resolve as a dot segment, reaching another resource) is
         refused with ``LocalProtocolError``.
         """
-        if not values:
+        if not values and not self.path_params:
             return self.path
         if len(values) != len(self.path_params):
             raise LocalProtocolError(

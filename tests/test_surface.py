@@ -349,3 +349,43 @@ async def test_binary_operations_accept_their_media_types() -> None:
             model="tts-1", input="hi", voice="alloy", extra_headers={"Accept": "audio/mpeg"}
         )
         assert server.last_request.headers["accept"] == "audio/mpeg"
+
+
+async def test_streaming_manager_enters_once_and_walks_raw_pages() -> None:
+    async with FakeServer() as server, _client(server) as client:
+        server.enqueue(FakeResponse.json(FILE))
+        manager = client.files.with_streaming_response.retrieve("file-1")
+        assert repr(manager) == "<StreamedResponseManager>"
+        async with manager as response:
+            assert (await response.parse()).id == "file-1"
+        with pytest.raises(RuntimeError, match="entered only once"):
+            await manager.__aenter__()
+
+        # ``async for`` over a raw paginator walks the page it wraps.
+        server.enqueue(FakeResponse.json({"object": "list", "data": [FILE, {**FILE, "id": "file-2"}],
+                                          "has_more": False}))
+        assert [f.id async for f in client.files.with_raw_response.list()] == ["file-1", "file-2"]
+        page = openai_trio.AsyncCursorPage([{"id": "x"}], {"has_more": True})
+        assert page.next_page_info() == openai_trio.PageInfo({"after": "x"})
+        assert not page.has_next_page()  # no fetcher behind a hand-made page
+        with pytest.raises(RuntimeError, match="no next page"):
+            await page.get_next_page()
+
+
+def test_prepare_copies_containers_and_refuses_cycles() -> None:
+    import types as pytypes
+
+    messages: list[Any] = [{"role": "user", "content": ("a", "b")}]
+    prepared = api.chat_completions_create(
+        model="m", messages=messages, metadata=pytypes.MappingProxyType({"k": "v"}),
+        stop=(s for s in ["x"]),
+    )
+    assert prepared.body is not None
+    assert prepared.body["messages"] == [{"role": "user", "content": ["a", "b"]}]
+    assert prepared.body["metadata"] == {"k": "v"} and prepared.body["stop"] == ["x"]
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(LocalProtocolError, match="nested deeper"):
+        api.chat_completions_create(model="m", messages=looped)
+    with pytest.raises(LocalProtocolError, match="path values"):
+        OPERATIONS["retrieveFile"].path_for(())
