@@ -5,6 +5,8 @@ the blocking and asyncio drivers under ``examples/``) moves the bytes and
 passes in the time and the random bytes this core needs.
 """
 
+from typing import TYPE_CHECKING
+
 from ._config import DEFAULT_BASE_URL, ClientConfig, Timeout
 from ._errors import (
     APIConnectionError,
@@ -95,12 +97,23 @@ from ._prepared import PreparedOperation, prepare
 
 # isort: split
 # --- section: SDK parity (Azure, embeddings) ---
-from ._azure import AZURE_DEPLOYMENT_PATHS, AzureConfig
-from ._embeddings import (
-    decode_base64_embedding,
-    decode_embeddings_response,
-    embeddings_encoding_format,
-)
+if TYPE_CHECKING:
+    from ._azure import AZURE_DEPLOYMENT_PATHS, AzureConfig
+    from ._embeddings import (
+        decode_base64_embedding,
+        decode_embeddings_response,
+        embeddings_encoding_format,
+    )
+
+# Imported on first use (see ``__getattr__`` at the end): most programs never
+# touch them, and every module loaded here is paid for by every import.
+_LAZY = {
+    "AzureConfig": "._azure",
+    "AZURE_DEPLOYMENT_PATHS": "._azure",
+    "decode_base64_embedding": "._embeddings",
+    "decode_embeddings_response": "._embeddings",
+    "embeddings_encoding_format": "._embeddings",
+}
 
 __all__ = [
     "__version__",
@@ -192,3 +205,14 @@ __all__ = [
     "decode_base64_embedding",  # embeddings
     "decode_embeddings_response",  # embeddings
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openai_sansio' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

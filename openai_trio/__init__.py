@@ -6,6 +6,8 @@ scopes and supplies randomness.  The errors, ``Timeout`` and
 ``ClientConfig`` are the core's own, re-exported here.
 """
 
+from typing import TYPE_CHECKING
+
 from openai_sansio import (
     NOT_GIVEN,
     APIConnectionError,
@@ -41,12 +43,14 @@ from openai_sansio import (
 from ._client import Client, RawResponse
 
 # isort: split
-from ._azure import AzureADTokenProvider, AzureClient
 from ._binary import BinaryResponse, StreamedBinaryResponse
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, PageInfo
 from ._pool import PoolStats
 from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
+
+if TYPE_CHECKING:
+    from ._azure import AzureADTokenProvider, AzureClient
 
 __all__ = [
     "__version__",
@@ -95,3 +99,14 @@ __all__ = [
     "UnexpectedContentTypeError",
     "APIStreamError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Azure support is imported on first use: most programs never need it.
+    if name in ("AzureClient", "AzureADTokenProvider"):
+        from . import _azure
+
+        value = getattr(_azure, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'openai_trio' has no attribute {name!r}")
