@@ -42,6 +42,11 @@ async def main(client: openai_trio.Client) -> None:
     assert_type(pages, AsyncPaginator[VectorStoreFileObject, AsyncCursorPage[VectorStoreFileObject]])
     completion = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     assert_type(completion, ChatCompletion)
+    # Arrays are Iterable, as in the official SDK: a generator type-checks.
+    generated = await client.chat.completions.create(
+        model="m", messages=({"role": "user", "content": c} for c in ["a", "b"])
+    )
+    assert_type(generated, ChatCompletion)
     stream = await client.chat.completions.create(
         model="m", messages=[{"role": "user", "content": "hi"}], stream=True
     )

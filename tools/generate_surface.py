@@ -496,13 +496,20 @@ def json_body_params(
     out: list[tuple[str, str, bool]] = []
     if isinstance(model, Model):
         for f in model.fields:
-            out.append((f.wire, gen.pann(f.type, writer), f.required))
+            out.append((f.wire, iterable_arrays(models, gen.pann(f.type, writer)), f.required))
         return out
     parts = gen.ir.object_parts(body)
     if parts is None:
         return [("body", "Mapping[str, Any]", True)]
     props, required = parts
     return [(wire, simple_ann(spec, sub, imports), wire in required) for wire, sub in props.items()]
+
+
+def iterable_arrays(models: Any, ann: str) -> str:
+    """A JSON body array as ``Iterable[...]`` (as the official SDK types it):
+    the builder copies any iterable into a list, so a generator will do."""
+    pieces = models.split_union(ann)
+    return " | ".join("Iterable[" + p[len("Sequence["):] if p.startswith("Sequence[") else p for p in pieces)
 
 
 def multipart_params(spec: dict[str, Any], schema: Any, imports: Imports) -> list[tuple[str, str, bool]]:
@@ -542,12 +549,30 @@ def builder_name(sdk_path: str) -> str:
     return sdk_path.replace(".", "_")
 
 
+def _top_level_union(ann: str) -> list[str]:
+    """``"A | list[B | C] | None"`` -> ``["A", "list[B | C]", "None"]``."""
+    pieces: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(ann):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            pieces.append(ann[start:i].strip())
+            start = i + 1
+    pieces.append(ann[start:].strip())
+    return pieces
+
+
 def _ann_with_default(p: Param) -> str:
     if p.required or p.ann == "Any":
         return p.ann
-    if p.ann.endswith(" | None"):
-        return p.ann[: -len(" | None")] + " | NotGiven | None"
-    return f"{p.ann} | NotGiven"
+    pieces = _top_level_union(p.ann)
+    kept = [piece for piece in pieces if piece != "None"]
+    # ``None`` once, last (it is sent as JSON null); NotGiven before it.
+    return " | ".join([*kept, "NotGiven", *(["None"] if len(kept) < len(pieces) else [])])
 
 
 def signature_lines(s: Surface, *, indent: str, stream_ann: str | None = None, self_arg: bool) -> list[str]:
@@ -617,7 +642,9 @@ def accept_of(s: Surface) -> str | None:
     return ", ".join(types)
 
 
-_TYPING_NAMES = ("TYPE_CHECKING", "Any", "Awaitable", "Literal", "Mapping", "Sequence", "overload")
+_TYPING_NAMES = (
+    "TYPE_CHECKING", "Any", "Awaitable", "Iterable", "Literal", "Mapping", "Sequence", "overload"
+)
 
 
 def typing_line(body: str) -> str:

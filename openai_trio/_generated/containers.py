@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
+from typing import TYPE_CHECKING, Awaitable, Iterable, Literal
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -367,9 +367,9 @@ if TYPE_CHECKING:
             self,
             *,
             name: str,
-            file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+            file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
             expires_after: CreateContainerBodyExpiresAfterParam | NotGiven = NOT_GIVEN,
-            skills: Sequence[SkillReferenceParamParam | InlineSkillParamParam] | NotGiven = NOT_GIVEN,
+            skills: Iterable[SkillReferenceParamParam | InlineSkillParamParam] | NotGiven = NOT_GIVEN,
             memory_limit: Literal["1g", "4g", "16g", "64g"] | str | NotGiven = NOT_GIVEN,
             network_policy: ContainerNetworkPolicyDisabledParamParam | ContainerNetworkPolicyAllowlistParamParam | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
@@ -428,9 +428,9 @@ if TYPE_CHECKING:
             self,
             *,
             name: str,
-            file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+            file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
             expires_after: CreateContainerBodyExpiresAfterParam | NotGiven = NOT_GIVEN,
-            skills: Sequence[SkillReferenceParamParam | InlineSkillParamParam] | NotGiven = NOT_GIVEN,
+            skills: Iterable[SkillReferenceParamParam | InlineSkillParamParam] | NotGiven = NOT_GIVEN,
             memory_limit: Literal["1g", "4g", "16g", "64g"] | str | NotGiven = NOT_GIVEN,
             network_policy: ContainerNetworkPolicyDisabledParamParam | ContainerNetworkPolicyAllowlistParamParam | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
@@ -512,9 +512,9 @@ class Containers(Namespace):
         self,
         *,
         name: str,
-        file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+        file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
         expires_after: CreateContainerBodyExpiresAfterParam | NotGiven = NOT_GIVEN,
-        skills: Sequence[SkillReferenceParamParam | InlineSkillParamParam] | NotGiven = NOT_GIVEN,
+        skills: Iterable[SkillReferenceParamParam | InlineSkillParamParam] | NotGiven = NOT_GIVEN,
         memory_limit: Literal["1g", "4g", "16g", "64g"] | str | NotGiven = NOT_GIVEN,
         network_policy: ContainerNetworkPolicyDisabledParamParam | ContainerNetworkPolicyAllowlistParamParam | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,

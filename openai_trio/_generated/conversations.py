@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, Sequence
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -270,8 +270,8 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            metadata: Mapping[str, str] | None | NotGiven | None = NOT_GIVEN,
-            items: Sequence[InputItemParam] | NotGiven | None = NOT_GIVEN,
+            metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
+            items: Iterable[InputItemParam] | NotGiven | None = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -325,8 +325,8 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            metadata: Mapping[str, str] | None | NotGiven | None = NOT_GIVEN,
-            items: Sequence[InputItemParam] | NotGiven | None = NOT_GIVEN,
+            metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
+            items: Iterable[InputItemParam] | NotGiven | None = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -392,8 +392,8 @@ class Conversations(Namespace):
     def create(
         self,
         *,
-        metadata: Mapping[str, str] | None | NotGiven | None = NOT_GIVEN,
-        items: Sequence[InputItemParam] | NotGiven | None = NOT_GIVEN,
+        metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
+        items: Iterable[InputItemParam] | NotGiven | None = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         extra_body: Body | None = None,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
+from typing import TYPE_CHECKING, Awaitable, Iterable, Literal, Sequence
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+            input: str | Iterable[str] | Iterable[int] | Iterable[Sequence[int]],
             model: str | Literal["text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large"],
             encoding_format: Literal["float", "base64"] | str | NotGiven = NOT_GIVEN,
             dimensions: int | NotGiven = NOT_GIVEN,
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+            input: str | Iterable[str] | Iterable[int] | Iterable[Sequence[int]],
             model: str | Literal["text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large"],
             encoding_format: Literal["float", "base64"] | str | NotGiven = NOT_GIVEN,
             dimensions: int | NotGiven = NOT_GIVEN,
@@ -81,7 +81,7 @@ class Embeddings(Namespace):
     def create(
         self,
         *,
-        input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        input: str | Iterable[str] | Iterable[int] | Iterable[Sequence[int]],
         model: str | Literal["text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large"],
         encoding_format: Literal["float", "base64"] | str | NotGiven = NOT_GIVEN,
         dimensions: int | NotGiven = NOT_GIVEN,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -493,7 +493,7 @@ if TYPE_CHECKING:
             self,
             *,
             data_source_config: CreateEvalCustomDataSourceConfigParam | CreateEvalLogsDataSourceConfigParam | CreateEvalStoredCompletionsDataSourceConfigParam,
-            testing_criteria: Sequence[CreateEvalLabelModelGraderParam | GraderStringCheckParam | EvalGraderTextSimilarityParam | EvalGraderPythonParam | EvalGraderScoreModelParam],
+            testing_criteria: Iterable[CreateEvalLabelModelGraderParam | GraderStringCheckParam | EvalGraderTextSimilarityParam | EvalGraderPythonParam | EvalGraderScoreModelParam],
             name: str | NotGiven = NOT_GIVEN,
             metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
             extra_headers: Headers | None = None,
@@ -565,7 +565,7 @@ if TYPE_CHECKING:
             self,
             *,
             data_source_config: CreateEvalCustomDataSourceConfigParam | CreateEvalLogsDataSourceConfigParam | CreateEvalStoredCompletionsDataSourceConfigParam,
-            testing_criteria: Sequence[CreateEvalLabelModelGraderParam | GraderStringCheckParam | EvalGraderTextSimilarityParam | EvalGraderPythonParam | EvalGraderScoreModelParam],
+            testing_criteria: Iterable[CreateEvalLabelModelGraderParam | GraderStringCheckParam | EvalGraderTextSimilarityParam | EvalGraderPythonParam | EvalGraderScoreModelParam],
             name: str | NotGiven = NOT_GIVEN,
             metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
             extra_headers: Headers | None = None,
@@ -660,7 +660,7 @@ class Evals(Namespace):
         self,
         *,
         data_source_config: CreateEvalCustomDataSourceConfigParam | CreateEvalLogsDataSourceConfigParam | CreateEvalStoredCompletionsDataSourceConfigParam,
-        testing_criteria: Sequence[CreateEvalLabelModelGraderParam | GraderStringCheckParam | EvalGraderTextSimilarityParam | EvalGraderPythonParam | EvalGraderScoreModelParam],
+        testing_criteria: Iterable[CreateEvalLabelModelGraderParam | GraderStringCheckParam | EvalGraderTextSimilarityParam | EvalGraderPythonParam | EvalGraderScoreModelParam],
         name: str | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
         extra_headers: Headers | None = None,

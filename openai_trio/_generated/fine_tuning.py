@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -148,7 +148,7 @@ if TYPE_CHECKING:
             hyperparameters: CreateFineTuningJobRequestHyperparametersParam | NotGiven = NOT_GIVEN,
             suffix: str | NotGiven | None = NOT_GIVEN,
             validation_file: str | NotGiven | None = NOT_GIVEN,
-            integrations: Sequence[CreateFineTuningJobRequestIntegrationParam] | NotGiven | None = NOT_GIVEN,
+            integrations: Iterable[CreateFineTuningJobRequestIntegrationParam] | NotGiven | None = NOT_GIVEN,
             seed: int | NotGiven | None = NOT_GIVEN,
             method: FineTuneMethodParam | NotGiven = NOT_GIVEN,
             metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
@@ -246,7 +246,7 @@ if TYPE_CHECKING:
             hyperparameters: CreateFineTuningJobRequestHyperparametersParam | NotGiven = NOT_GIVEN,
             suffix: str | NotGiven | None = NOT_GIVEN,
             validation_file: str | NotGiven | None = NOT_GIVEN,
-            integrations: Sequence[CreateFineTuningJobRequestIntegrationParam] | NotGiven | None = NOT_GIVEN,
+            integrations: Iterable[CreateFineTuningJobRequestIntegrationParam] | NotGiven | None = NOT_GIVEN,
             seed: int | NotGiven | None = NOT_GIVEN,
             method: FineTuneMethodParam | NotGiven = NOT_GIVEN,
             metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
@@ -367,7 +367,7 @@ class FineTuningJobs(Namespace):
         hyperparameters: CreateFineTuningJobRequestHyperparametersParam | NotGiven = NOT_GIVEN,
         suffix: str | NotGiven | None = NOT_GIVEN,
         validation_file: str | NotGiven | None = NOT_GIVEN,
-        integrations: Sequence[CreateFineTuningJobRequestIntegrationParam] | NotGiven | None = NOT_GIVEN,
+        integrations: Iterable[CreateFineTuningJobRequestIntegrationParam] | NotGiven | None = NOT_GIVEN,
         seed: int | NotGiven | None = NOT_GIVEN,
         method: FineTuneMethodParam | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
@@ -526,7 +526,7 @@ if TYPE_CHECKING:
             self,
             fine_tuned_model_checkpoint: str,
             *,
-            project_ids: Sequence[str],
+            project_ids: Iterable[str],
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -571,7 +571,7 @@ if TYPE_CHECKING:
             self,
             fine_tuned_model_checkpoint: str,
             *,
-            project_ids: Sequence[str],
+            project_ids: Iterable[str],
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
             extra_body: Body | None = None,
@@ -638,7 +638,7 @@ class FineTuningCheckpointsPermissions(Namespace):
         self,
         fine_tuned_model_checkpoint: str,
         *,
-        project_ids: Sequence[str],
+        project_ids: Iterable[str],
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         extra_body: Body | None = None,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
+from typing import TYPE_CHECKING, Awaitable, Iterable, Literal
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            input: str | Sequence[str] | Sequence[CreateModerationRequestInputVariant3Variant1Param | CreateModerationRequestInputVariant3Variant2Param],
+            input: str | Iterable[str] | Iterable[CreateModerationRequestInputVariant3Variant1Param | CreateModerationRequestInputVariant3Variant2Param],
             model: str | Literal["omni-moderation-latest", "omni-moderation-2024-09-26", "text-moderation-latest", "text-moderation-stable"] | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            input: str | Sequence[str] | Sequence[CreateModerationRequestInputVariant3Variant1Param | CreateModerationRequestInputVariant3Variant2Param],
+            input: str | Iterable[str] | Iterable[CreateModerationRequestInputVariant3Variant1Param | CreateModerationRequestInputVariant3Variant2Param],
             model: str | Literal["omni-moderation-latest", "omni-moderation-2024-09-26", "text-moderation-latest", "text-moderation-stable"] | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
@@ -79,7 +79,7 @@ class Moderations(Namespace):
     def create(
         self,
         *,
-        input: str | Sequence[str] | Sequence[CreateModerationRequestInputVariant3Variant1Param | CreateModerationRequestInputVariant3Variant2Param],
+        input: str | Iterable[str] | Iterable[CreateModerationRequestInputVariant3Variant1Param | CreateModerationRequestInputVariant3Variant2Param],
         model: str | Literal["omni-moderation-latest", "omni-moderation-2024-09-26", "text-moderation-latest", "text-moderation-stable"] | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -255,13 +255,13 @@ if TYPE_CHECKING:
             call_id: str,
             *,
             type: Literal["realtime"] | str,
-            output_modalities: Sequence[Literal["text", "audio"] | str] | NotGiven = NOT_GIVEN,
+            output_modalities: Iterable[Literal["text", "audio"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-realtime", "gpt-realtime-1.5", "gpt-realtime-2", "gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-realtime-2025-08-28", "gpt-4o-realtime-preview", "gpt-4o-realtime-preview-2024-10-01", "gpt-4o-realtime-preview-2024-12-17", "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview", "gpt-4o-mini-realtime-preview-2024-12-17", "gpt-realtime-mini", "gpt-realtime-mini-2025-10-06", "gpt-realtime-mini-2025-12-15", "gpt-audio-1.5", "gpt-audio-mini", "gpt-audio-mini-2025-10-06", "gpt-audio-mini-2025-12-15"] | NotGiven = NOT_GIVEN,
             instructions: str | NotGiven = NOT_GIVEN,
             audio: RealtimeSessionCreateRequestGAAudioParam | NotGiven = NOT_GIVEN,
-            include: Sequence[Literal["item.input_audio_transcription.logprobs"] | str] | NotGiven = NOT_GIVEN,
+            include: Iterable[Literal["item.input_audio_transcription.logprobs"] | str] | NotGiven = NOT_GIVEN,
             tracing: Literal["auto"] | str | RealtimeSessionCreateRequestGATracingTracingConfigurationParam | NotGiven | None = NOT_GIVEN,
-            tools: Sequence[RealtimeFunctionToolParam | MCPToolParam] | NotGiven = NOT_GIVEN,
+            tools: Iterable[RealtimeFunctionToolParam | MCPToolParam] | NotGiven = NOT_GIVEN,
             tool_choice: Literal["none", "auto", "required"] | str | ToolChoiceFunctionParam | ToolChoiceMCPParam | NotGiven = NOT_GIVEN,
             parallel_tool_calls: bool | NotGiven = NOT_GIVEN,
             reasoning: RealtimeReasoningParam | NotGiven = NOT_GIVEN,
@@ -333,13 +333,13 @@ if TYPE_CHECKING:
             call_id: str,
             *,
             type: Literal["realtime"] | str,
-            output_modalities: Sequence[Literal["text", "audio"] | str] | NotGiven = NOT_GIVEN,
+            output_modalities: Iterable[Literal["text", "audio"] | str] | NotGiven = NOT_GIVEN,
             model: str | Literal["gpt-realtime", "gpt-realtime-1.5", "gpt-realtime-2", "gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-realtime-2025-08-28", "gpt-4o-realtime-preview", "gpt-4o-realtime-preview-2024-10-01", "gpt-4o-realtime-preview-2024-12-17", "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview", "gpt-4o-mini-realtime-preview-2024-12-17", "gpt-realtime-mini", "gpt-realtime-mini-2025-10-06", "gpt-realtime-mini-2025-12-15", "gpt-audio-1.5", "gpt-audio-mini", "gpt-audio-mini-2025-10-06", "gpt-audio-mini-2025-12-15"] | NotGiven = NOT_GIVEN,
             instructions: str | NotGiven = NOT_GIVEN,
             audio: RealtimeSessionCreateRequestGAAudioParam | NotGiven = NOT_GIVEN,
-            include: Sequence[Literal["item.input_audio_transcription.logprobs"] | str] | NotGiven = NOT_GIVEN,
+            include: Iterable[Literal["item.input_audio_transcription.logprobs"] | str] | NotGiven = NOT_GIVEN,
             tracing: Literal["auto"] | str | RealtimeSessionCreateRequestGATracingTracingConfigurationParam | NotGiven | None = NOT_GIVEN,
-            tools: Sequence[RealtimeFunctionToolParam | MCPToolParam] | NotGiven = NOT_GIVEN,
+            tools: Iterable[RealtimeFunctionToolParam | MCPToolParam] | NotGiven = NOT_GIVEN,
             tool_choice: Literal["none", "auto", "required"] | str | ToolChoiceFunctionParam | ToolChoiceMCPParam | NotGiven = NOT_GIVEN,
             parallel_tool_calls: bool | NotGiven = NOT_GIVEN,
             reasoning: RealtimeReasoningParam | NotGiven = NOT_GIVEN,
@@ -433,13 +433,13 @@ class RealtimeCalls(Namespace):
         call_id: str,
         *,
         type: Literal["realtime"] | str,
-        output_modalities: Sequence[Literal["text", "audio"] | str] | NotGiven = NOT_GIVEN,
+        output_modalities: Iterable[Literal["text", "audio"] | str] | NotGiven = NOT_GIVEN,
         model: str | Literal["gpt-realtime", "gpt-realtime-1.5", "gpt-realtime-2", "gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-realtime-2025-08-28", "gpt-4o-realtime-preview", "gpt-4o-realtime-preview-2024-10-01", "gpt-4o-realtime-preview-2024-12-17", "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview", "gpt-4o-mini-realtime-preview-2024-12-17", "gpt-realtime-mini", "gpt-realtime-mini-2025-10-06", "gpt-realtime-mini-2025-12-15", "gpt-audio-1.5", "gpt-audio-mini", "gpt-audio-mini-2025-10-06", "gpt-audio-mini-2025-12-15"] | NotGiven = NOT_GIVEN,
         instructions: str | NotGiven = NOT_GIVEN,
         audio: RealtimeSessionCreateRequestGAAudioParam | NotGiven = NOT_GIVEN,
-        include: Sequence[Literal["item.input_audio_transcription.logprobs"] | str] | NotGiven = NOT_GIVEN,
+        include: Iterable[Literal["item.input_audio_transcription.logprobs"] | str] | NotGiven = NOT_GIVEN,
         tracing: Literal["auto"] | str | RealtimeSessionCreateRequestGATracingTracingConfigurationParam | NotGiven | None = NOT_GIVEN,
-        tools: Sequence[RealtimeFunctionToolParam | MCPToolParam] | NotGiven = NOT_GIVEN,
+        tools: Iterable[RealtimeFunctionToolParam | MCPToolParam] | NotGiven = NOT_GIVEN,
         tool_choice: Literal["none", "auto", "required"] | str | ToolChoiceFunctionParam | ToolChoiceMCPParam | NotGiven = NOT_GIVEN,
         parallel_tool_calls: bool | NotGiven = NOT_GIVEN,
         reasoning: RealtimeReasoningParam | NotGiven = NOT_GIVEN,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Literal, Sequence
+from typing import TYPE_CHECKING, Awaitable, Iterable, Literal
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -135,7 +135,7 @@ if TYPE_CHECKING:
             self,
             upload_id: str,
             *,
-            part_ids: Sequence[str],
+            part_ids: Iterable[str],
             md5: str | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
@@ -183,7 +183,7 @@ if TYPE_CHECKING:
             self,
             upload_id: str,
             *,
-            part_ids: Sequence[str],
+            part_ids: Iterable[str],
             md5: str | NotGiven = NOT_GIVEN,
             extra_headers: Headers | None = None,
             extra_query: Query | None = None,
@@ -265,7 +265,7 @@ class Uploads(Namespace):
         self,
         upload_id: str,
         *,
-        part_ids: Sequence[str],
+        part_ids: Iterable[str],
         md5: str | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,

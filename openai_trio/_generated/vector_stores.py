@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Awaitable, Iterable, Literal, Mapping
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
@@ -380,8 +380,8 @@ if TYPE_CHECKING:
             self,
             vector_store_id: str,
             *,
-            file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
-            files: Sequence[CreateVectorStoreFileRequestParam] | NotGiven = NOT_GIVEN,
+            file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
+            files: Iterable[CreateVectorStoreFileRequestParam] | NotGiven = NOT_GIVEN,
             chunking_strategy: ChunkingStrategyRequestParam | NotGiven = NOT_GIVEN,
             attributes: Mapping[str, str | float | bool] | NotGiven | None = NOT_GIVEN,
             extra_headers: Headers | None = None,
@@ -442,8 +442,8 @@ if TYPE_CHECKING:
             self,
             vector_store_id: str,
             *,
-            file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
-            files: Sequence[CreateVectorStoreFileRequestParam] | NotGiven = NOT_GIVEN,
+            file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
+            files: Iterable[CreateVectorStoreFileRequestParam] | NotGiven = NOT_GIVEN,
             chunking_strategy: ChunkingStrategyRequestParam | NotGiven = NOT_GIVEN,
             attributes: Mapping[str, str | float | bool] | NotGiven | None = NOT_GIVEN,
             extra_headers: Headers | None = None,
@@ -515,8 +515,8 @@ class VectorStoresFileBatches(Namespace):
         self,
         vector_store_id: str,
         *,
-        file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
-        files: Sequence[CreateVectorStoreFileRequestParam] | NotGiven = NOT_GIVEN,
+        file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
+        files: Iterable[CreateVectorStoreFileRequestParam] | NotGiven = NOT_GIVEN,
         chunking_strategy: ChunkingStrategyRequestParam | NotGiven = NOT_GIVEN,
         attributes: Mapping[str, str | float | bool] | NotGiven | None = NOT_GIVEN,
         extra_headers: Headers | None = None,
@@ -640,7 +640,7 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+            file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
             name: str | NotGiven = NOT_GIVEN,
             description: str | NotGiven = NOT_GIVEN,
             expires_after: VectorStoreExpirationAfterParam | NotGiven = NOT_GIVEN,
@@ -693,7 +693,7 @@ if TYPE_CHECKING:
             self,
             vector_store_id: str,
             *,
-            query: str | Sequence[str],
+            query: str | Iterable[str],
             rewrite_query: bool | NotGiven = NOT_GIVEN,
             max_num_results: int | NotGiven = NOT_GIVEN,
             filters: ComparisonFilterParam | CompoundFilterParam | NotGiven = NOT_GIVEN,
@@ -734,7 +734,7 @@ if TYPE_CHECKING:
         def create(
             self,
             *,
-            file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+            file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
             name: str | NotGiven = NOT_GIVEN,
             description: str | NotGiven = NOT_GIVEN,
             expires_after: VectorStoreExpirationAfterParam | NotGiven = NOT_GIVEN,
@@ -787,7 +787,7 @@ if TYPE_CHECKING:
             self,
             vector_store_id: str,
             *,
-            query: str | Sequence[str],
+            query: str | Iterable[str],
             rewrite_query: bool | NotGiven = NOT_GIVEN,
             max_num_results: int | NotGiven = NOT_GIVEN,
             filters: ComparisonFilterParam | CompoundFilterParam | NotGiven = NOT_GIVEN,
@@ -852,7 +852,7 @@ class VectorStores(Namespace):
     def create(
         self,
         *,
-        file_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+        file_ids: Iterable[str] | NotGiven = NOT_GIVEN,
         name: str | NotGiven = NOT_GIVEN,
         description: str | NotGiven = NOT_GIVEN,
         expires_after: VectorStoreExpirationAfterParam | NotGiven = NOT_GIVEN,
@@ -949,7 +949,7 @@ class VectorStores(Namespace):
         self,
         vector_store_id: str,
         *,
-        query: str | Sequence[str],
+        query: str | Iterable[str],
         rewrite_query: bool | NotGiven = NOT_GIVEN,
         max_num_results: int | NotGiven = NOT_GIVEN,
         filters: ComparisonFilterParam | CompoundFilterParam | NotGiven = NOT_GIVEN,
