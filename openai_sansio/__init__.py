@@ -92,6 +92,9 @@ from ._lifecycle import (
 from ._operations import OPERATIONS, Operation, get_operation, validate_request
 
 # isort: split
+from ._proxy import Proxy, select_proxy
+
+# isort: split
 # --- section: generated surface (``openai_sansio.api`` is imported on first use) ---
 from ._prepared import PreparedOperation, prepare
 
@@ -197,6 +200,8 @@ __all__ = [
     "Operation",  # operations
     "get_operation",  # operations
     "validate_request",  # operations
+    "Proxy",  # proxies
+    "select_proxy",  # proxies
     "PreparedOperation",  # surface
     "prepare",  # surface
     "AzureConfig",  # azure
