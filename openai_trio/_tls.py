@@ -14,7 +14,7 @@ import trio
 
 from openai_sansio import Origin
 
-__all__ = ["ALPN_PROTOCOLS", "TCPConnector", "default_ssl_context"]
+__all__ = ["ALPN_PROTOCOLS", "KEEPALIVE_IDLE", "TCPConnector", "default_ssl_context", "tune_socket"]
 
 # HTTP/2 ("h2") goes first in this list once the pool can speak it.
 ALPN_PROTOCOLS = ["http/1.1"]
@@ -43,6 +43,38 @@ def _sole_cancelled(exc: BaseException) -> trio.Cancelled | None:
         if first is None:
             first = found
     return first
+
+
+# An idle connection is probed after this many seconds, then every
+# _KEEPALIVE_INTERVAL, and given up after _KEEPALIVE_COUNT silent probes: a
+# peer (or a NAT on the way) that vanished is noticed in about two minutes
+# rather than the kernel's default of over two hours.
+KEEPALIVE_IDLE = 60
+_KEEPALIVE_INTERVAL = 10
+_KEEPALIVE_COUNT = 6
+
+
+def tune_socket(stream: trio.SocketStream) -> None:
+    """TCP keepalive on (idle probe after ``KEEPALIVE_IDLE`` seconds) and
+    Nagle off, where the platform has the options; never fails."""
+    sock = stream.socket
+    tcp = trio.socket.IPPROTO_TCP
+    options = [
+        (trio.socket.SOL_SOCKET, trio.socket.SO_KEEPALIVE, 1),
+        (tcp, trio.socket.TCP_NODELAY, 1),
+    ]
+    # Linux names the idle time TCP_KEEPIDLE, macOS TCP_KEEPALIVE.
+    idle = getattr(trio.socket, "TCP_KEEPIDLE", None) or getattr(trio.socket, "TCP_KEEPALIVE", None)
+    for name, value in ((idle, KEEPALIVE_IDLE),
+                        (getattr(trio.socket, "TCP_KEEPINTVL", None), _KEEPALIVE_INTERVAL),
+                        (getattr(trio.socket, "TCP_KEEPCNT", None), _KEEPALIVE_COUNT)):
+        if name is not None:
+            options.append((tcp, name, value))
+    for level, option, value in options:
+        try:
+            sock.setsockopt(level, option, value)
+        except OSError:  # pragma: no cover - a platform without the option
+            pass
 
 
 class TCPConnector:
@@ -75,6 +107,7 @@ class TCPConnector:
             if cancelled is None:
                 raise
             raise cancelled from None
+        tune_socket(tcp)
         if origin.scheme != "https":
             return tcp
         # From here on the socket is ours to close if anything goes wrong,

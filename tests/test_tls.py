@@ -254,3 +254,25 @@ async def test_connect_timeout_on_a_silent_port(unanswered_port: int) -> None:
             await client.models.list(timeout=openai_trio.Timeout(connect=0.15))
         assert info.value.limit == "connect"
         assert client.pool_stats() == openai_trio.PoolStats()
+
+
+async def test_tcp_connections_keep_alive_without_nagle() -> None:
+    import socket as stdlib_socket
+
+    from openai_trio._tls import KEEPALIVE_IDLE
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    try:
+        stream = await TCPConnector()(Origin("http", "127.0.0.1", port))
+        assert isinstance(stream, trio.SocketStream)
+        sock = stream.socket
+        assert sock.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY) == 1
+        if hasattr(stdlib_socket, "TCP_KEEPIDLE"):
+            assert sock.getsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
+            assert KEEPALIVE_IDLE <= 60
+        await stream.aclose()
+    finally:
+        for listener in listeners:
+            await listener.aclose()
