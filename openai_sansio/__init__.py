@@ -93,6 +93,7 @@ from ._operations import OPERATIONS, Operation, get_operation, validate_request
 
 # isort: split
 from ._proxy import Proxy, select_proxy
+from ._tunnel import ProxyError, TunnelConnection, TunnelEstablished
 
 # isort: split
 # --- section: generated surface (``openai_sansio.api`` is imported on first use) ---
@@ -202,6 +203,9 @@ __all__ = [
     "validate_request",  # operations
     "Proxy",  # proxies
     "select_proxy",  # proxies
+    "ProxyError",  # proxies
+    "TunnelConnection",  # proxies
+    "TunnelEstablished",  # proxies
     "PreparedOperation",  # surface
     "prepare",  # surface
     "AzureConfig",  # azure
