@@ -28,6 +28,7 @@ from ._errors import (
     LocalProtocolError,
     make_status_error,
 )
+from ._header_rules import BAD_VALUE_CHAR, TOKEN
 from ._headers import SECRET_HEADERS, Headers
 from ._multipart import MultipartBody
 from ._request import Origin, Request, StreamedBody
@@ -112,11 +113,8 @@ def new_idempotency_key(random_bytes: bytes) -> str:
 
 _USER_AGENT = "openai-trio/{} python/{}.{}.{}".format(__version__, *sys.version_info[:3])
 
-_TOKEN_RE = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 # Visible ASCII except the characters that would end the path early.
 _PATH_RE = re.compile(r"/[\x21-\x22\x24-\x3e\x40-\x7e]*")
-# Anything h11 would refuse in a field value, plus what latin-1 cannot carry.
-_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 
 # The connection frames the body itself; letting a caller set these would let
 # it desynchronise the byte stream.  (``host`` may be set: the connection
@@ -128,7 +126,7 @@ _SHOWN_BODY_CHARS = 2000
 
 
 def _header_name(name: object) -> str:
-    if not isinstance(name, str) or not _TOKEN_RE.fullmatch(name):
+    if not isinstance(name, str) or not TOKEN.fullmatch(name):
         raise LocalProtocolError(f"invalid header name {name!r}")
     lowered = name.lower()
     if lowered in _CONNECTION_HEADERS:
@@ -144,7 +142,7 @@ def _header_value(name: str, value: object) -> str:
             f"header {name!r} must have a str value, not {type(value).__name__}"
         )
     value = value.strip(" \t")
-    if _BAD_VALUE_RE.search(value):
+    if BAD_VALUE_CHAR.search(value):
         raise LocalProtocolError(
             f"header {name!r} has a value that cannot be sent: it contains CR, LF, "
             "NUL, another control character or a character outside latin-1"
@@ -408,7 +406,7 @@ class Call:
                 f"options must be RequestOptions or None, not {type(options).__name__}"
             )
         if not isinstance(method, str) or (
-            method not in _KNOWN_METHODS and not _TOKEN_RE.fullmatch(method)
+            method not in _KNOWN_METHODS and not TOKEN.fullmatch(method)
         ):
             raise LocalProtocolError(f"invalid HTTP method {method!r}")
         method = method.upper()

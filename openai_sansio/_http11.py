@@ -23,29 +23,13 @@ from ._events import (
     ResponseReceived,
     Sentinel,
 )
+from ._header_rules import HTTP11_REFUSED, TARGET, TOKEN, authority, check_name, encode_value
 from ._headers import SECRET_HEADERS, Headers
 from ._request import Origin, Request, StreamedBody
 
 __all__ = ["HTTP11Connection"]
 
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-# A target is sent as is: printable ASCII only, so percent-encoding is the
-# caller's job and nothing can split the request line.
-_TARGET = re.compile(r"/[\x21-\x7e]*")
-# Field values: HTAB, visible ASCII, SP and obs-text.  Everything else is a
-# control character (the CR/LF/NUL of header injection among them) or text
-# latin-1 cannot carry.
-_BAD_VALUE_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
-# reg-name, IPv4 and IPv6 characters; "@", "/", "?", "#" and brackets would
-# change what the Host header means.
-_HOST = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:]+")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# The connection frames the body and owns the protocol; these would fight it.
-_REFUSED_HEADERS = {
-    "transfer-encoding": "the connection frames the body itself",
-    "upgrade": "protocol upgrades are not supported",
-}
 # h11 quotes raw received bytes in some messages (header lines, chunk
 # headers); a response header may carry a cookie, so cut the quote off.
 _QUOTED_BYTES = re.compile(r":? (?:b['\"]|bytearray\().*", re.DOTALL)
@@ -175,13 +159,13 @@ class HTTP11Connection:
         """
         self._check_can_send()
         method = request.method
-        if not _TOKEN.fullmatch(method):
+        if not TOKEN.fullmatch(method):
             raise LocalProtocolError(f"invalid HTTP method {method[:40]!r}")
         if method.upper() == "CONNECT":
             raise LocalProtocolError("CONNECT requests are not supported")
         # The target may hold a credential in its query string, so the
         # message never quotes it.
-        if not _TARGET.fullmatch(request.target):
+        if not TARGET.fullmatch(request.target):
             raise LocalProtocolError(
                 "invalid request target: it must start with '/' and contain "
                 "only printable ASCII (no spaces or control characters)"
@@ -204,7 +188,7 @@ class HTTP11Connection:
         for name, value in request.headers:
             checked = names.get(name)
             if checked is None:
-                checked = _check_name(name)
+                checked = check_name(name)
                 if len(names) >= _CACHE_LIMIT:
                     names.clear()
                 names[name] = checked
@@ -212,7 +196,7 @@ class HTTP11Connection:
             # A credential is never stored, so looking it up costs nothing.
             raw_value = values.get(value)
             if raw_value is None:
-                raw_value = _encode_value(lname, value)
+                raw_value = encode_value(lname, value)
                 if lname not in _UNCACHED_VALUES:
                     if len(values) >= _CACHE_LIMIT:
                         values.clear()
@@ -230,9 +214,9 @@ class HTTP11Connection:
                         "'content-length' header does not match the body length"
                     )
                 have_length = True
-            elif lname in _REFUSED_HEADERS:
+            elif lname in HTTP11_REFUSED:
                 raise LocalProtocolError(
-                    f"header {lname!r} is not allowed: {_REFUSED_HEADERS[lname]}"
+                    f"header {lname!r} is not allowed: {HTTP11_REFUSED[lname]}"
                 )
             fields.append((raw_name, raw_value))
         if host is None:
@@ -240,7 +224,7 @@ class HTTP11Connection:
             if cached is not None and cached[0] is request.origin:
                 host = cached[1]
             else:
-                host = _host_header(request)
+                host = authority(request.origin)
                 self._host = (request.origin, host)
         fields.insert(0, (b"host", host))
         if not have_length and (body or method in _BODY_METHODS):
@@ -515,31 +499,3 @@ def _response_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
     headers = Headers.__new__(Headers)
     headers._set(tuple(fields))
     return headers
-
-
-def _check_name(name: str) -> tuple[str, bytes]:
-    if not _TOKEN.fullmatch(name):
-        raise LocalProtocolError(f"invalid header name {name[:40]!r}")
-    lname = name.lower()
-    return lname, lname.encode("ascii")
-
-
-def _encode_value(name: str, value: str) -> bytes:
-    # Surrounding whitespace is not part of a field value, and h11 rejects it.
-    value = value.strip(" \t")
-    bad = _BAD_VALUE_CHAR.search(value)
-    if bad is not None:
-        # Header values may be credentials: name the header, never the value.
-        what = "a character outside latin-1" if ord(bad.group()) > 0xFF else "a control character"
-        raise LocalProtocolError(f"header {name!r} has a value containing {what}")
-    return value.encode("latin-1")
-
-
-def _host_header(request: Request) -> bytes:
-    origin = request.origin
-    if not _HOST.fullmatch(origin.host):
-        raise LocalProtocolError(f"invalid host {origin.host[:80]!r}")
-    host = f"[{origin.host}]" if ":" in origin.host else origin.host
-    if _DEFAULT_PORTS.get(origin.scheme) != origin.port:
-        host = f"{host}:{origin.port}"
-    return host.encode("ascii")

@@ -26,6 +26,7 @@ from typing import IO, AsyncIterable, Iterator, Mapping, Tuple, Union
 import attrs
 
 from ._errors import LocalProtocolError
+from ._header_rules import BAD_VALUE_CHAR, TOKEN
 from ._request import BodyPiece, FilePart, StreamedBody
 
 __all__ = ["FileContent", "FileTypes", "MultipartBody", "encode_multipart"]
@@ -47,10 +48,8 @@ _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _PARAM_ESCAPES = {'"': "%22", "\\": "\\\\"}
 _PARAM_ESCAPES.update({chr(c): f"%{c:02X}" for c in (*range(0x20), 0x7F)})
 _PARAM_SPECIAL = re.compile(r'["\\\x00-\x1f\x7f]')
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 # A part header value (a content type, say) is sent as is: it must stay on
 # its line.
-_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 # In-memory file content up to this size is joined with the framing around
 # it; larger content stays its own piece, so it is never copied.
@@ -215,7 +214,7 @@ class _Encoder:
         if content_type is not None:
             out += b"Content-Type: " + _header_value(name, "content type", content_type) + b"\r\n"
         for key, val in (headers or {}).items():
-            if not isinstance(key, str) or not _TOKEN.fullmatch(key):
+            if not isinstance(key, str) or not TOKEN.fullmatch(key):
                 raise LocalProtocolError(f"multipart field {name[:80]!r} has an invalid header name")
             if key.lower() in ("content-disposition", "content-type"):
                 raise LocalProtocolError(
@@ -301,7 +300,7 @@ class _Encoder:
 def _header_value(name: str, what: str, value: object) -> bytes:
     if not isinstance(value, str):
         raise LocalProtocolError(f"multipart field {name[:80]!r}: the {what} must be str")
-    if _BAD_HEADER_VALUE.search(value):
+    if BAD_VALUE_CHAR.search(value):
         raise LocalProtocolError(
             f"multipart field {name[:80]!r}: the {what} contains a control character "
             "or a character outside latin-1"
