@@ -24,7 +24,9 @@ from ._connection import CLOSE_GRACE, TRANSPORT_ERRORS, Connection, Limits, Prot
 __all__ = ["ConnectionPool", "Connector", "PoolStats"]
 
 Connector = Callable[[Origin], Awaitable[trio.abc.Stream]]
-ProtocolFactory = Callable[[], ProtocolConnection]
+# Picks the sans-IO connection for a newly opened transport stream (by the
+# protocol TLS negotiated, or a forwarding proxy the connector went through).
+ProtocolFactory = Callable[[Origin, trio.abc.Stream], ProtocolConnection]
 
 DEFAULT_MAX_CONNECTIONS = 100
 
@@ -58,7 +60,7 @@ class _OriginPool:
     shares: bool = False
 
 
-def _default_protocol() -> ProtocolConnection:
+def _default_protocol(origin: Origin, stream: trio.abc.Stream) -> ProtocolConnection:
     return HTTP11Connection()
 
 
@@ -196,7 +198,7 @@ class ConnectionPool:
             op.connecting -= 1
             # Waiters may now open a connection themselves if this failed.
             op.lot.unpark_all()
-        protocol = self._protocol_factory()
+        protocol = self._protocol_factory(origin, stream)
         if type(protocol) is not HTTP11Connection:
             op.shares = True
         conn = Connection(stream, origin, protocol)
