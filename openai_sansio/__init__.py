@@ -28,6 +28,7 @@ from ._errors import (
     RateLimitError,
     RemoteProtocolError,
     StreamDecodeError,
+    StreamResetError,
     UnexpectedContentTypeError,
     UnprocessableEntityError,
     make_status_error,
@@ -35,11 +36,13 @@ from ._errors import (
 from ._events import (
     NEED_DATA,
     ConnectionClosed,
+    ConnectionTerminated,
     DataReceived,
     Event,
     ResponseComplete,
     ResponseReceived,
     Sentinel,
+    StreamReset,
 )
 from ._headers import Headers
 from ._request import FilePart, Origin, Request, StreamedBody
@@ -108,10 +111,13 @@ if TYPE_CHECKING:
         decode_embeddings_response,
         embeddings_encoding_format,
     )
+    from ._http2 import HTTP2Connection
 
 # Imported on first use (see ``__getattr__`` at the end): most programs never
 # touch them, and every module loaded here is paid for by every import.
 _LAZY = {
+    # h2 and its hpack/hyperframe cost an import most HTTP/1.1 users never need.
+    "HTTP2Connection": "._http2",
     "AzureConfig": "._azure",
     "AZURE_DEPLOYMENT_PATHS": "._azure",
     "decode_base64_embedding": "._embeddings",
@@ -143,6 +149,7 @@ __all__ = [
     "InternalServerError",
     "APIConnectionError",
     "APITimeoutError",
+    "StreamResetError",
     "APIResponseValidationError",
     "APIStreamError",
     "UnexpectedContentTypeError",
@@ -156,6 +163,8 @@ __all__ = [
     "DataReceived",
     "ResponseComplete",
     "ConnectionClosed",
+    "StreamReset",
+    "ConnectionTerminated",
     "Headers",
     "Origin",
     "Request",
@@ -177,6 +186,7 @@ __all__ = [
     "ResponseStreamDecoder",  # streams
     "UnknownStreamEvent",  # streams
     "HTTP11Connection",  # http11
+    "HTTP2Connection",  # http2 (imported on first use)
     "StreamedBody",  # request bodies
     "FilePart",  # request bodies
     "MultipartBody",  # request bodies

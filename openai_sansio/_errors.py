@@ -41,6 +41,7 @@ __all__ = [
     "InternalServerError",
     "APIConnectionError",
     "APITimeoutError",
+    "StreamResetError",
     "APIResponseValidationError",
     "UnexpectedContentTypeError",
     "APIStreamError",
@@ -269,6 +270,38 @@ class APITimeoutError(APIConnectionError):
         )
         self.limit = limit
         self.seconds = seconds
+
+
+# RFC 9113 section 7, for messages.
+_H2_ERROR_NAMES = (
+    "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR",
+    "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+)
+
+
+def h2_error_name(code: int) -> str:
+    """The RFC 9113 name of an HTTP/2 error code, or its number."""
+    return _H2_ERROR_NAMES[code] if 0 <= code < len(_H2_ERROR_NAMES) else f"0x{code:x}"
+
+
+class StreamResetError(APIConnectionError):
+    """The server reset the HTTP/2 stream of the request (RST_STREAM), or
+    ended the connection with an error (GOAWAY) before the response was
+    complete.  ``error_code`` is the HTTP/2 error code; the connection's
+    other streams are not affected by a reset."""
+
+    def __init__(
+        self, stream_id: int, error_code: int, *, goaway: bool = False, request: Request | None = None
+    ) -> None:
+        what = "the connection (GOAWAY)" if goaway else "the stream"
+        super().__init__(
+            f"The server reset {what} before the response was complete: "
+            f"HTTP/2 error {h2_error_name(error_code)} on stream {stream_id}.",
+            request=request,
+        )
+        self.stream_id = stream_id
+        self.error_code = error_code
 
 
 class APIResponseValidationError(APIError):

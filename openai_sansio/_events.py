@@ -21,6 +21,8 @@ __all__ = [
     "DataReceived",
     "ResponseComplete",
     "ConnectionClosed",
+    "StreamReset",
+    "ConnectionTerminated",
 ]
 
 
@@ -73,4 +75,39 @@ class ConnectionClosed:
     """
 
 
-Event = ResponseReceived | DataReceived | ResponseComplete | ConnectionClosed
+@attrs.frozen
+class StreamReset:
+    """The stream ended without a complete response (HTTP/2 RST_STREAM, or a
+    GOAWAY that left it out).
+
+    ``not_processed`` means the server says it did not act on the request
+    (``REFUSED_STREAM``, or a stream above a GOAWAY's last stream id): it
+    can be sent again on another connection as if it never went out.
+    ``error_code`` is the HTTP/2 error code (RFC 9113 section 7).
+    """
+
+    stream_id: int
+    error_code: int
+    not_processed: bool = False
+
+
+@attrs.frozen
+class ConnectionTerminated:
+    """The server sent GOAWAY: no new stream may start on this connection.
+
+    Streams up to ``last_stream_id`` go on until they end; the ones above
+    it were reported as not processed just before this event.
+    """
+
+    last_stream_id: int
+    error_code: int
+
+
+Event = (
+    ResponseReceived
+    | DataReceived
+    | ResponseComplete
+    | ConnectionClosed
+    | StreamReset
+    | ConnectionTerminated
+)
