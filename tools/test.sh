@@ -4,6 +4,7 @@
 # (in all and for each package).
 EXTRAS=test,bench
 . "$(dirname "$0")/_venv.sh"
+bash tools/peers.sh
 ruff check openai_sansio openai_trio tests examples benchmarks tools
 mypy
 # The conformance tests call a Prism mock server of the spec: prism.sh
