@@ -42,3 +42,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("conformance against Prism")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+# The protocol peers (nginx, hypercorn, proxy.py): see tests/peers/.
+from peers.fixtures import (  # noqa: E402, F401
+    auth_proxy_peer,
+    hypercorn_peer,
+    nginx_peer,
+    peer_certs,
+    peer_upstream,
+    proxy_peer,
+    start_hypercorn,
+    start_nginx,
+    start_proxy,
+)

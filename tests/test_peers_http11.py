@@ -1,0 +1,160 @@
+"""The trio client over HTTP/1.1 against peers it was not written with:
+nginx (TLS with ALPN, and plain) in front of the fake server, and hypercorn
+over TLS.  The peers are started by the fixtures in tests/peers/."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import pathlib
+import ssl
+import sys
+from types import ModuleType
+from typing import Any
+
+import pytest
+import trio
+from peers.asgi_app import REPLY_WORDS
+from peers.fixtures import Upstream
+from peers.hypercorn_peer import HypercornPeer
+from peers.nginx_peer import NginxPeer
+
+import openai_trio
+from openai_trio.testing import FAKE_REPLY, FakeResponse
+
+MESSAGES: list[Any] = [{"role": "user", "content": "Hi"}]
+Route = tuple[str, "ssl.SSLContext | None"]
+
+
+def _client(route: Route, **kwargs: Any) -> openai_trio.Client:
+    base_url, context = route
+    return openai_trio.Client(
+        base_url=base_url, api_key="sk-test", ssl_context=context, max_retries=0, timeout=20, **kwargs
+    )
+
+
+@pytest.fixture(params=["tls", "plain"])
+def via_nginx(request: pytest.FixtureRequest, nginx_peer: NginxPeer) -> Route:
+    """A base URL through nginx and the TLS context to reach it with.
+
+    Over TLS the client offers only http/1.1 by ALPN (all it speaks today),
+    though nginx would pick h2 if offered."""
+    if request.param == "tls":
+        return nginx_peer.tls_base_url, nginx_peer.certs.client_context()
+    return nginx_peer.plain_base_url, None
+
+
+async def test_chat_completion_through_nginx(via_nginx: Route) -> None:
+    async with _client(via_nginx) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=MESSAGES
+        )
+        completion = raw.parse()
+    assert raw.status_code == 200
+    # nginx names itself: the answer did come through the proxy.
+    assert raw.headers.get("server", "").startswith("nginx")
+    assert completion.choices[0].message.content == FAKE_REPLY
+
+
+async def test_streamed_chat_through_nginx(via_nginx: Route) -> None:
+    async with _client(via_nginx) as client:
+        stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+        async with stream:
+            pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+    assert "".join(pieces) == FAKE_REPLY
+
+
+async def test_stream_is_not_buffered_by_nginx(via_nginx: Route, peer_upstream: Upstream) -> None:
+    # The upstream waits between events: with proxy_buffering on, nginx
+    # would hold them back and they would all arrive together at the end.
+    gap = 0.4
+    events = [
+        {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+         "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+        for word in ("one", "two", "three")
+    ]  # fmt: skip
+    peer_upstream.server.enqueue(FakeResponse.sse(events, delay=gap))
+    arrivals: list[float] = []
+    async with _client(via_nginx) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        async with stream:
+            words = []
+            async for chunk in stream:
+                arrivals.append(trio.current_time())
+                words.append(chunk.choices[0].delta.content)
+    assert words == ["one", "two", "three"]
+    assert arrivals[-1] - arrivals[0] >= gap
+
+
+async def test_100_concurrent_requests_through_nginx(via_nginx: Route) -> None:
+    results: list[str | None] = []
+    async with _client(via_nginx) as client:
+
+        async def one() -> None:
+            completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            results.append(completion.choices[0].message.content)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(100):
+                nursery.start_soon(one)
+        opened = client.connections_opened
+    assert results == [FAKE_REPLY] * 100
+    assert 1 <= opened <= 100
+
+
+async def test_upload_through_nginx(via_nginx: Route, peer_upstream: Upstream) -> None:
+    # A few MiB, not all alike, so a dropped or repeated piece shows.
+    data = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(3 * 1024 * 1024 // 32))
+    async with _client(via_nginx) as client:
+        uploaded = await client.files.create(file=("big.bin", data), purpose="assistants")
+    assert uploaded.bytes == len(data)
+    stored_object, stored = peer_upstream.server.openai.files[uploaded.id]
+    assert stored_object["filename"] == "big.bin"
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
+
+
+def _load_blocking_example() -> ModuleType:
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "blocking_chat.py"
+    spec = importlib.util.spec_from_file_location("_peers_blocking_chat", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blocking_example_through_nginx(nginx_peer: NginxPeer) -> None:
+    blocking = _load_blocking_example()
+    tokens = blocking.stream_chat(nginx_peer.plain_base_url, "sk-test", "gpt-4o-mini", "Hi", timeout=20)
+    assert "".join(tokens) == FAKE_REPLY
+
+
+def _hypercorn(peer: HypercornPeer) -> Route:
+    return peer.tls_base_url, peer.certs.client_context()
+
+
+async def test_chat_completion_from_hypercorn(hypercorn_peer: HypercornPeer) -> None:
+    async with _client(_hypercorn(hypercorn_peer)) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=MESSAGES
+        )
+    assert raw.headers["x-http-version"] == "1.1"
+    assert raw.parse().choices[0].message.content == "".join(REPLY_WORDS)
+
+
+async def test_streamed_chat_from_hypercorn(hypercorn_peer: HypercornPeer) -> None:
+    async with _client(_hypercorn(hypercorn_peer)) as client:
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_query={"chunks": 12}
+        )
+        async with stream:
+            pieces = [chunk.choices[0].delta.content async for chunk in stream]
+    assert pieces == (REPLY_WORDS * 3)[:12]
+
+
+async def test_upload_to_hypercorn(hypercorn_peer: HypercornPeer) -> None:
+    data = bytes(range(256)) * 4096 + b"tail"
+    async with _client(_hypercorn(hypercorn_peer)) as client:
+        uploaded = await client.files.create(file=("one.bin", data), purpose="assistants")
+    assert uploaded.bytes == len(data)
+    assert uploaded.id == "file-" + hashlib.sha256(data).hexdigest()
