@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import trio
 from peers.asgi_app import REPLY_WORDS
-from peers.fixtures import Upstream
+from peers.fixtures import StartHypercorn, StartNginx, Upstream
+from peers.h2probe import probe
 from peers.hypercorn_peer import HypercornPeer
 from peers.nginx_peer import NginxPeer
 
@@ -158,3 +159,48 @@ async def test_upload_to_hypercorn(hypercorn_peer: HypercornPeer) -> None:
         uploaded = await client.files.create(file=("one.bin", data), purpose="assistants")
     assert uploaded.bytes == len(data)
     assert uploaded.id == "file-" + hashlib.sha256(data).hexdigest()
+
+
+# -- the peers themselves -------------------------------------------------------
+#
+# Checked with a bare h2 client (tests/peers/h2probe.py), not the project's
+# own HTTP/2 code: the HTTP/2 tests rely on the peers behaving like this.
+
+_MAX_CONCURRENT_STREAMS = 0x3
+_INTERNAL_ERROR = 0x2
+
+
+def test_nginx_offers_h2_by_alpn_and_h2c_by_prior_knowledge(nginx_peer: NginxPeer) -> None:
+    tls = probe(nginx_peer.tls_port, ["/v1/models"], context=nginx_peer.certs.client_context(["h2", "http/1.1"]))
+    assert tls.alpn == "h2"
+    h2c = probe(nginx_peer.h2c_port, ["/v1/models"])
+    for seen in (tls, h2c):
+        assert seen.settings[_MAX_CONCURRENT_STREAMS] == nginx_peer.options.max_concurrent_streams
+        [answer] = seen.answers
+        assert answer.status == 200 and answer.complete
+        assert b"gpt-4o-mini" in answer.body
+
+
+def test_nginx_limits_streams_and_sends_goaway_after_keepalive_requests(start_nginx: StartNginx) -> None:
+    with start_nginx(max_concurrent_streams=3, keepalive_requests=2) as peer:
+        seen = probe(peer.h2c_port, ["/v1/models"] * 3)
+    assert seen.settings[_MAX_CONCURRENT_STREAMS] == 3
+    # The GOAWAY comes with the second request, naming it (stream 3) as
+    # the last one taken: both are answered, the third never goes out.
+    assert (seen.goaway_last_stream, seen.goaway_error) == (3, 0)
+    assert [(a.status, a.complete) for a in seen.answers] == [(200, True), (200, True)]
+
+
+def test_hypercorn_speaks_h2_and_resets_a_failing_stream(start_hypercorn: StartHypercorn) -> None:
+    with start_hypercorn(max_concurrent_streams=4) as peer:
+        seen = probe(peer.h2c_port, ["/v1/slow?size=300000&chunk=50000", "/v1/boom?after=1000", "/healthz"])
+        tls = probe(peer.tls_port, ["/healthz"], context=peer.certs.client_context(["h2", "http/1.1"]))
+    assert seen.settings[_MAX_CONCURRENT_STREAMS] == 4
+    slow, boom, after = seen.answers
+    assert (slow.status, len(slow.body), slow.complete) == (200, 300000, True)
+    assert slow.headers["x-http-version"] == "2"
+    # Part of the body, then RST_STREAM; the connection carries on.
+    assert (boom.status, boom.body, boom.reset) == (200, b"x" * 1000, _INTERNAL_ERROR)
+    assert (after.status, after.body) == (200, b"ok")
+    assert tls.alpn == "h2"
+    assert tls.answers[0].body == b"ok"

@@ -17,11 +17,44 @@ import json
 import os
 import signal
 import socket
+from typing import Any
 
+import h2.errors
+import h2.exceptions
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from hypercorn.events import Closed
+from hypercorn.protocol import h2 as hypercorn_h2
+from hypercorn.protocol.events import StreamClosed
 
 from peers.asgi_app import app
+
+
+def _reset_unfinished_streams() -> None:
+    """Make an app that fails mid-response reset its HTTP/2 stream.
+
+    hypercorn (0.18) logs the app's exception and forgets the stream
+    without ending it on the wire: the client would wait for the rest of a
+    body that never comes.  A server should say INTERNAL_ERROR (RFC 9113,
+    8.1), as nginx does for a failed upstream, so the launcher makes it do
+    so: a stream closed by the app before its body was complete is
+    flushed, then reset.
+    """
+    original = hypercorn_h2.H2Protocol.stream_send
+
+    async def stream_send(self: Any, event: Any) -> None:
+        buffer = self.stream_buffers.get(event.stream_id) if isinstance(event, StreamClosed) else None
+        if buffer is not None and not buffer.complete and not self.closed:
+            await buffer.drain()
+            try:
+                self.connection.reset_stream(event.stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+            except h2.exceptions.ProtocolError:
+                await self.send(Closed())
+                return
+            await self._flush()
+        await original(self, event)
+
+    hypercorn_h2.H2Protocol.stream_send = stream_send  # type: ignore[method-assign]
 
 
 def _listening() -> socket.socket:
@@ -42,6 +75,7 @@ def _write_ports(path: str, ports: dict[str, int]) -> None:
 
 
 async def _main(args: argparse.Namespace) -> None:
+    _reset_unfinished_streams()
     tls, plain = _listening(), _listening()
     config = Config()
     config.bind = [f"fd://{tls.fileno()}"]

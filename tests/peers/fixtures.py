@@ -30,6 +30,9 @@ from .proxy_peer import ProxyPeer, run_proxy
 
 __all__ = [
     "PROXY_USERNAME",
+    "StartHypercorn",
+    "StartNginx",
+    "StartProxy",
     "Upstream",
     "auth_proxy_peer",
     "hypercorn_peer",
@@ -43,6 +46,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: The factory fixtures' types, for annotating a test's arguments.
+StartNginx = Callable[..., ContextManager[NginxPeer]]
+StartHypercorn = Callable[..., ContextManager[HypercornPeer]]
+StartProxy = Callable[..., ContextManager[ProxyPeer]]
 
 PROXY_USERNAME = "peer-user"
 
@@ -86,7 +94,7 @@ def peer_upstream() -> Iterator[Upstream]:
 
 
 @pytest.fixture(scope="session")
-def start_nginx(peer_upstream: Upstream, peer_certs: PeerCerts) -> Callable[..., ContextManager[NginxPeer]]:
+def start_nginx(peer_upstream: Upstream, peer_certs: PeerCerts) -> StartNginx:
     """``with start_nginx(max_concurrent_streams=2, keepalive_requests=5) as
     peer:`` — any ``NginxOptions`` field; ``upstream=(host, port)`` fronts
     another server than ``peer_upstream``."""
@@ -99,13 +107,13 @@ def start_nginx(peer_upstream: Upstream, peer_certs: PeerCerts) -> Callable[...,
 
 
 @pytest.fixture(scope="session")
-def nginx_peer(start_nginx: Callable[..., ContextManager[NginxPeer]]) -> Iterator[NginxPeer]:
+def nginx_peer(start_nginx: StartNginx) -> Iterator[NginxPeer]:
     with start_nginx() as peer:
         yield peer
 
 
 @pytest.fixture(scope="session")
-def start_hypercorn(peer_certs: PeerCerts) -> Callable[..., ContextManager[HypercornPeer]]:
+def start_hypercorn(peer_certs: PeerCerts) -> StartHypercorn:
     """``with start_hypercorn(max_concurrent_streams=2) as peer:`` — any
     ``HypercornOptions`` field."""
 
@@ -116,13 +124,13 @@ def start_hypercorn(peer_certs: PeerCerts) -> Callable[..., ContextManager[Hyper
 
 
 @pytest.fixture(scope="session")
-def hypercorn_peer(start_hypercorn: Callable[..., ContextManager[HypercornPeer]]) -> Iterator[HypercornPeer]:
+def hypercorn_peer(start_hypercorn: StartHypercorn) -> Iterator[HypercornPeer]:
     with start_hypercorn() as peer:
         yield peer
 
 
 @pytest.fixture(scope="session")
-def start_proxy() -> Callable[..., ContextManager[ProxyPeer]]:
+def start_proxy() -> StartProxy:
     """``with start_proxy(username="u", password="p") as proxy:``."""
 
     def start(*, username: str | None = None, password: str | None = None) -> ContextManager[ProxyPeer]:
@@ -132,13 +140,13 @@ def start_proxy() -> Callable[..., ContextManager[ProxyPeer]]:
 
 
 @pytest.fixture(scope="session")
-def proxy_peer(start_proxy: Callable[..., ContextManager[ProxyPeer]]) -> Iterator[ProxyPeer]:
+def proxy_peer(start_proxy: StartProxy) -> Iterator[ProxyPeer]:
     with start_proxy() as proxy:
         yield proxy
 
 
 @pytest.fixture(scope="session")
-def auth_proxy_peer(start_proxy: Callable[..., ContextManager[ProxyPeer]]) -> Iterator[ProxyPeer]:
+def auth_proxy_peer(start_proxy: StartProxy) -> Iterator[ProxyPeer]:
     """A proxy that wants Basic credentials: ``PROXY_USERNAME`` and a
     password made up for the session (``auth_proxy_peer.password``)."""
     with start_proxy(username=PROXY_USERNAME, password=secrets.token_urlsafe(12)) as proxy:

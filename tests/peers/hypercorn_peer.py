@@ -28,8 +28,10 @@ _TESTS = pathlib.Path(__file__).resolve().parent.parent
 
 @attrs.frozen
 class HypercornOptions:
-    """``keep_alive_max_requests``: requests per connection before
-    hypercorn closes it (GOAWAY on HTTP/2)."""
+    """``max_concurrent_streams`` is what hypercorn advertises in SETTINGS.
+    ``keep_alive_max_requests`` closes an HTTP/1.1 connection after that
+    many requests; hypercorn 0.18 never counts HTTP/2 requests, so for a
+    GOAWAY after N requests use nginx's ``keepalive_requests``."""
 
     max_concurrent_streams: int = 100
     keep_alive_max_requests: int = 1000
