@@ -12,8 +12,10 @@ import sys
 from types import ModuleType
 from typing import Any
 
+import peers.nginx_peer as nginx_peer_module
 import pytest
 import trio
+from peers._process import PeerStartError
 from peers.asgi_app import REPLY_WORDS
 from peers.fixtures import StartHypercorn, StartNginx, Upstream
 from peers.h2probe import probe
@@ -204,3 +206,19 @@ def test_hypercorn_speaks_h2_and_resets_a_failing_stream(start_hypercorn: StartH
     assert (after.status, after.body) == (200, b"ok")
     assert tls.alpn == "h2"
     assert tls.answers[0].body == b"ok"
+
+
+def test_a_missing_peer_fails_with_how_to_install(
+    start_nginx: StartNginx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nginx_peer_module, "find_nginx", lambda: None)
+    with pytest.raises(pytest.fail.Exception, match=r"bash tools/peers\.sh"), start_nginx():
+        raise AssertionError("nginx started without a binary")
+
+
+def test_a_peer_that_does_not_start_shows_its_log(start_nginx: StartNginx) -> None:
+    with pytest.raises(PeerStartError, match="client_max_body_size") as caught, start_nginx(
+        client_max_body_size="lots"
+    ):
+        raise AssertionError("nginx took a bad setting")
+    assert "exited with status" in str(caught.value)
