@@ -25,6 +25,7 @@ from ._events import (
 )
 from ._header_rules import HTTP11_REFUSED, TARGET, TOKEN, authority, check_name, encode_value
 from ._headers import SECRET_HEADERS, Headers
+from ._proxy import Proxy
 from ._request import Origin, Request, StreamedBody
 
 __all__ = ["HTTP11Connection"]
@@ -63,11 +64,33 @@ class HTTP11Connection:
     incomplete; a head still unfinished past it is a ``RemoteProtocolError``.
     Call ``next_event`` until ``NEED_DATA`` after each ``receive_data`` so the
     bound holds.
+
+    ``forward_proxy`` makes this a connection to that (http) proxy, which
+    forwards plain-HTTP requests: each request line carries the absolute
+    form of the target (``GET http://host:port/path HTTP/1.1``) and, when
+    the proxy has credentials, a ``Proxy-Authorization`` header (unless the
+    request brings its own).  The Host header still names the origin.  An
+    https origin is refused there: it goes through a CONNECT tunnel.
     """
 
-    def __init__(self, *, max_response_head_size: int = 64 * 1024) -> None:
+    def __init__(
+        self, *, max_response_head_size: int = 64 * 1024, forward_proxy: Proxy | None = None
+    ) -> None:
         if max_response_head_size < 1:
             raise ValueError("max_response_head_size must be positive")
+        # The proxy's credential field, ready for the wire (None without
+        # one); only looked at when forwarding.
+        self._forward: Proxy | None = None
+        self._proxy_auth: tuple[bytes, bytes] | None = None
+        if forward_proxy is not None:
+            if not isinstance(forward_proxy, Proxy):
+                raise TypeError(f"forward_proxy must be a Proxy, not {type(forward_proxy).__name__}")
+            if forward_proxy.is_socks:
+                raise LocalProtocolError(f"{forward_proxy.scheme} proxies do not forward HTTP requests")
+            auth = forward_proxy.authorization()
+            if auth is not None:
+                self._proxy_auth = (b"proxy-authorization", auth.encode("ascii"))
+            self._forward = forward_proxy
         self._h11 = h11.Connection(
             h11.CLIENT, max_incomplete_event_size=max_response_head_size
         )
@@ -227,6 +250,9 @@ class HTTP11Connection:
                 host = authority(request.origin)
                 self._host = (request.origin, host)
         fields.insert(0, (b"host", host))
+        target = request.target.encode("ascii")
+        if self._forward is not None:
+            target = self._forwarded(request, target, fields)
         if not have_length and (body or method in _BODY_METHODS):
             if length is None:
                 fields.append((b"transfer-encoding", b"chunked"))
@@ -237,7 +263,7 @@ class HTTP11Connection:
             head = self._h11.send(
                 h11.Request(
                     method=method.encode("ascii"),
-                    target=request.target.encode("ascii"),
+                    target=target,
                     headers=fields,
                     # Every name and value was checked above, as h11 would;
                     # h11 still checks the method, target and framing.
@@ -266,6 +292,20 @@ class HTTP11Connection:
         self._h11_idle = False
         self._prefix = b""
         return stream_id
+
+    def _forwarded(self, request: Request, target: bytes, fields: list[tuple[bytes, bytes]]) -> bytes:
+        """The absolute-form target for a forwarding proxy; adds the proxy's
+        credential to ``fields`` unless the request carries one."""
+        origin = request.origin
+        if origin.scheme != "http":
+            raise LocalProtocolError(
+                f"a forwarding proxy carries plain-HTTP requests only, not {origin.scheme}: "
+                "use a CONNECT tunnel"
+            )
+        auth = self._proxy_auth
+        if auth is not None and not any(name == b"proxy-authorization" for name, _ in fields):
+            fields.insert(1, auth)
+        return b"http://" + authority(origin) + target
 
     @property
     def body_open(self) -> bool:
