@@ -54,9 +54,11 @@ from ._request import Origin, Request, StreamedBody
 __all__ = ["HTTP2Connection", "DEFAULT_WINDOW", "DEFAULT_MAX_STREAMS"]
 
 DEFAULT_WINDOW = 16 * 1024 * 1024
-# Until the server's SETTINGS arrive its limit is "unlimited"; this caps
-# what one connection carries either way.
+# What one connection carries at most, whatever the server allows.
 DEFAULT_MAX_STREAMS = 1000
+# Until the server's SETTINGS arrive its limit reads as "unlimited"; RFC 9113
+# recommends servers allow at least 100, so that many are safe to start.
+_EARLY_MAX_STREAMS = 100
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _CANCEL = h2.errors.ErrorCodes.CANCEL
 _REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
@@ -151,6 +153,7 @@ class HTTP2Connection:
         # Connection-level bytes received and not yet handed back.
         self._connection_credit = 0
         self._goaway = False
+        self._settings_received = False
         self._eof = False
         self._closed = False
         self._error: str | None = None
@@ -168,7 +171,8 @@ class HTTP2Connection:
         capped by ours); 0 once no new stream can start."""
         if self._goaway or self._closed or self._eof or self._error is not None:
             return 0
-        return max(0, min(self._h2.remote_settings.max_concurrent_streams, self._local_max_streams))
+        remote = self._h2.remote_settings.max_concurrent_streams if self._settings_received else _EARLY_MAX_STREAMS
+        return max(0, min(remote, self._local_max_streams))
 
     @property
     def open_streams(self) -> int:
@@ -513,7 +517,10 @@ class HTTP2Connection:
             elif kind is h2.events.ConnectionTerminated:
                 assert isinstance(event, h2.events.ConnectionTerminated)
                 self._terminated(event)
-            elif kind is h2.events.WindowUpdated or kind is h2.events.RemoteSettingsChanged:
+            elif kind is h2.events.WindowUpdated:
+                window_changed = True
+            elif kind is h2.events.RemoteSettingsChanged:
+                self._settings_received = True
                 window_changed = True
             elif kind is h2.events.InformationalResponseReceived:
                 continue

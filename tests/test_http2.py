@@ -310,7 +310,7 @@ def test_goaway_replays_streams_above_last_id_and_finishes_the_rest() -> None:
 
 def test_max_concurrent_streams_from_the_server() -> None:
     client = HTTP2Connection()
-    assert client.max_streams == 1000
+    assert client.max_streams == 100  # until the server says
     server = handshake(client, MAX_CONCURRENT_STREAMS=2)
     assert client.max_streams == 2
     a = client.send(get())
@@ -323,6 +323,9 @@ def test_max_concurrent_streams_from_the_server() -> None:
     server.push()
     assert client.can_send
     assert HTTP2Connection(max_streams=1).max_streams == 1
+    roomy = HTTP2Connection()
+    handshake(roomy, MAX_CONCURRENT_STREAMS=5000)
+    assert roomy.max_streams == 1000
 
 
 def _window_updates(events: list[h2.events.Event], stream_id: int) -> list[int]:
