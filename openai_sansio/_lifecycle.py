@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_UNPROCESSED_RESENDS",
     "MAX_ERROR_BODY_BYTES",
     "RESPONSE_KINDS",
     "ResponseKind",
@@ -55,6 +56,13 @@ __all__ = [
     "Raise",
     "Done",
 ]
+
+# A request the server did not process (HTTP/2 REFUSED_STREAM, or left out
+# of a GOAWAY) is sent again without spending a retry: it never ran.  A
+# server that sends GOAWAY every few dozen streams can refuse one request
+# several times while a burst drains, so the bound is generous; it only
+# stops a server that refuses everything from looping forever.
+MAX_UNPROCESSED_RESENDS: Final = 32
 
 # A successful body larger than this is refused rather than buffered.
 MAX_BODY_BYTES: Final = 256 * 1024 * 1024
@@ -228,6 +236,7 @@ class CallLifecycle:
         "_status",
         "_stream_body",
         "_total",
+        "_unprocessed",
     )
 
     def __init__(
@@ -279,6 +288,8 @@ class CallLifecycle:
         self._request: Request | None = None
         # A request is sent again on a fresh connection at most once per attempt.
         self._resent = False
+        # Times the server said it did not process the request (HTTP/2).
+        self._unprocessed = 0
 
     @property
     def call(self) -> Call:
@@ -414,6 +425,7 @@ class CallLifecycle:
         reused: bool = False,
         connection_closed: bool = False,
         response_started: bool = False,
+        not_processed: bool = False,
     ) -> SendRequest | Retry | Raise:
         """Sending or receiving failed below HTTP: ``error`` says how.
 
@@ -422,7 +434,14 @@ class CallLifecycle:
         earlier request.  ``connection_closed``: the peer closed or reset it
         (as opposed to a time limit running out, or bytes that break HTTP).
         ``response_started``: some byte of the response had arrived (implied
-        once a head was reported).
+        once a head was reported).  ``not_processed``: the server said it did
+        not act on the request (an HTTP/2 REFUSED_STREAM, or a GOAWAY that
+        left its stream out).
+
+        A request not processed is sent again at once, on any connection
+        that takes it, without spending a retry (up to
+        ``MAX_UNPROCESSED_RESENDS`` times per call), unless its body came
+        from a source that can be read only once.
 
         A reused connection closed before any byte of the response is one
         the peer shut while it sat idle: the request goes out again on a
@@ -444,6 +463,16 @@ class CallLifecycle:
             self._state = _FINISHED
             return Raise(error)
         started = response_started or state == _READING
+        if (
+            not_processed
+            and not started
+            and self._unprocessed < MAX_UNPROCESSED_RESENDS
+            and self._call.replayable
+        ):
+            self._unprocessed += 1
+            self._state = _SENT
+            assert self._request is not None
+            return SendRequest(self._request)
         if (
             reused
             and connection_closed

@@ -37,6 +37,7 @@ from openai_sansio import (
     MultipartBody,
     NotGiven,
     OpenAIError,
+    Origin,
     Raise,
     ReadBody,
     Request,
@@ -55,8 +56,9 @@ from ._connection import Limits, StaleConnectionError
 from ._execute import Executor
 from ._generated import Namespaces
 from ._logging import logger, setup_logging
+from ._multiplexed import UnprocessedStreamError
 from ._namespace import Mode, Transport
-from ._pool import DEFAULT_MAX_CONNECTIONS, ConnectionPool, Connector, PoolStats
+from ._pool import DEFAULT_MAX_CONNECTIONS, ConnectionPool, Connector, PoolStats, choose_protocol
 from ._streams import AsyncStream, Exchange, scrub_secret
 from ._tls import TCPConnector
 
@@ -86,6 +88,13 @@ def _limits(timeout: Timeout, deadline: float) -> Limits:
         total=timeout.total,
         deadline=deadline,
     )
+
+
+def _may_multiplex(http2: bool, h2c: bool) -> Callable[[Origin], bool]:
+    def may(origin: Origin) -> bool:
+        return http2 if origin.scheme == "https" else h2c
+
+    return may
 
 
 def _url_for_log(request: Request) -> str:
@@ -230,6 +239,15 @@ class Client(Namespaces, Executor):
     streams are opened (TCP and TLS): it is called with an ``Origin`` and
     returns a ready ``trio.abc.Stream``.  ``max_connections`` limits the
     connections per origin.
+
+    HTTP/2: over TLS the client offers h2 and http/1.1 (ALPN) and speaks
+    what the server picks; one HTTP/2 connection then carries many
+    requests at once (up to the server's MAX_CONCURRENT_STREAMS), and
+    ``max_connections`` counts connections, not requests.  ``http2=False``
+    offers http/1.1 only.  ``h2c=True`` speaks cleartext HTTP/2 with prior
+    knowledge to ``http://`` origins (local servers such as vLLM behind
+    hypercorn or nginx); it is off by default, as a plain HTTP/1.1 server
+    would not understand it.
     """
 
     # Subclasses that authenticate another way (AzureClient with a token
@@ -254,6 +272,8 @@ class Client(Namespaces, Executor):
         random_bytes: Callable[[int], bytes] | None = None,
         jitter: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
+        http2: bool = True,
+        h2c: bool = False,
     ) -> None:
         setup_logging()
         config = _merge_config(
@@ -279,7 +299,14 @@ class Client(Namespaces, Executor):
             connector = TCPConnector(ssl_context)
         elif ssl_context is not None:
             raise TypeError("pass ssl_context or connector, not both: a connector does its own TLS")
-        self._pool = ConnectionPool(connector, max_connections=max_connections)
+        if isinstance(connector, TCPConnector):
+            connector.http2 = http2
+        self._pool = ConnectionPool(
+            connector,
+            max_connections=max_connections,
+            protocol_factory=choose_protocol(http2=http2, h2c=h2c),
+            may_multiplex=_may_multiplex(http2, h2c),
+        )
         # Every source of entropy and wall-clock time the client uses, so
         # that a recorded exchange can be replayed byte for byte.
         self._urandom: Callable[[int], bytes] = os.urandom if random_bytes is None else random_bytes
@@ -719,6 +746,7 @@ class Client(Namespaces, Executor):
                     APIConnectionError(str(exc), request=request),
                     reused=True,
                     connection_closed=True,
+                    not_processed=isinstance(exc, UnprocessedStreamError),
                     jitter=self._jitter(),
                     elapsed=trio.current_time() - started,
                 )

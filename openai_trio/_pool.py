@@ -12,7 +12,7 @@ a cancellation at any await leaves the numbers right.
 from __future__ import annotations
 
 import math
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, Union
 
 import attrs
 import trio
@@ -20,6 +20,9 @@ import trio
 from openai_sansio import APIConnectionError, APITimeoutError, HTTP11Connection, Origin
 
 from ._connection import CLOSE_GRACE, TRANSPORT_ERRORS, Connection, Limits, ProtocolConnection
+
+if TYPE_CHECKING:
+    from ._multiplexed import MultiplexedConnection, StreamLease
 
 __all__ = ["ConnectionPool", "Connector", "PoolStats"]
 
@@ -29,6 +32,10 @@ Connector = Callable[[Origin], Awaitable[trio.abc.Stream]]
 ProtocolFactory = Callable[[Origin, trio.abc.Stream], ProtocolConnection]
 
 DEFAULT_MAX_CONNECTIONS = 100
+
+# What acquire() hands out: a whole HTTP/1.1 connection, or one stream of an
+# HTTP/2 one.
+Lease = Union[Connection, "StreamLease"]
 
 
 @attrs.frozen
@@ -50,7 +57,7 @@ class PoolStats:
 
 @attrs.define
 class _OriginPool:
-    connections: list[Connection] = attrs.field(factory=list)
+    connections: list[Connection | MultiplexedConnection] = attrs.field(factory=list)
     connecting: int = 0
     waiting: int = 0
     lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
@@ -58,10 +65,41 @@ class _OriginPool:
     # one request at a time: a busy one then never has a free slot, and the
     # scan in _take_slot can pass it by without asking.
     shares: bool = False
+    # Whether a connection was opened yet, so its protocol is known.  Until
+    # then, when HTTP/2 is possible, one connection is opened at a time:
+    # if the server speaks it, the other callers share that connection
+    # rather than each opening their own.
+    protocol_known: bool = False
 
 
 def _default_protocol(origin: Origin, stream: trio.abc.Stream) -> ProtocolConnection:
     return HTTP11Connection()
+
+
+def choose_protocol(*, http2: bool, h2c: bool) -> ProtocolFactory:
+    """The client's protocol factory: HTTP/2 when TLS negotiated "h2" (or,
+    with ``h2c``, on every plain-HTTP connection: prior knowledge, for
+    local servers that speak cleartext HTTP/2), else HTTP/1.1."""
+
+    def factory(origin: Origin, stream: trio.abc.Stream) -> ProtocolConnection:
+        if isinstance(stream, trio.SSLStream):
+            if stream.selected_alpn_protocol() == "h2":
+                if not http2:
+                    # Only a server ignoring our ALPN offer does this.
+                    raise APIConnectionError(f"{origin} chose HTTP/2 although only http/1.1 was offered")
+                return _http2()
+        elif h2c and origin.scheme == "http" and getattr(stream, "forward_proxy", None) is None:
+            return _http2()
+        return _default_protocol(origin, stream)
+
+    return factory
+
+
+def _http2() -> ProtocolConnection:
+    # Imported when first negotiated: h2 costs an import HTTP/1.1 never needs.
+    from openai_sansio import HTTP2Connection
+
+    return HTTP2Connection()  # type: ignore[return-value]
 
 
 class ConnectionPool:
@@ -73,12 +111,14 @@ class ConnectionPool:
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         protocol_factory: ProtocolFactory = _default_protocol,
+        may_multiplex: Callable[[Origin], bool] | None = None,
     ) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections must be a positive int, got {max_connections!r}")
         self._connector = connector
         self._max_connections = max_connections
         self._protocol_factory = protocol_factory
+        self._may_multiplex = may_multiplex
         self._origins: dict[Origin, _OriginPool] = {}
         # The last origin looked up, by identity: a client sends every call
         # to the same Origin object, and hashing it is not free.  Entries
@@ -107,11 +147,13 @@ class ConnectionPool:
                     idle += 1
         return PoolStats(connections, in_use, idle, connecting, waiting)
 
-    def _take_slot(self, op: _OriginPool, *, fresh_only: bool) -> tuple[Connection | None, list[Connection]]:
+    def _take_slot(
+        self, op: _OriginPool, *, fresh_only: bool
+    ) -> tuple[Connection | MultiplexedConnection | None, list[Connection | MultiplexedConnection]]:
         """A connection with a free slot (its slot already taken), plus the
         dead ones found on the way, which the caller closes."""
-        dead: list[Connection] = []
-        found: Connection | None = None
+        dead: list[Connection | MultiplexedConnection] = []
+        found: Connection | MultiplexedConnection | None = None
         single = not op.shares
         # Newest first: the most recently used connection is the least
         # likely to have been closed by the peer for idling.
@@ -138,14 +180,14 @@ class ConnectionPool:
             found.streams_in_use += 1
         return found, dead
 
-    def _evict_idle(self, op: _OriginPool) -> Connection | None:
+    def _evict_idle(self, op: _OriginPool) -> Connection | MultiplexedConnection | None:
         for conn in op.connections:
             if conn.streams_in_use == 0:
                 op.connections.remove(conn)
                 return conn
         return None
 
-    async def acquire(self, origin: Origin, limits: Limits, *, fresh: bool = False) -> Connection:
+    async def acquire(self, origin: Origin, limits: Limits, *, fresh: bool = False) -> Lease:
         """A connection to ``origin`` with one stream slot reserved for the
         caller, who must hand it back with ``release``.
 
@@ -176,8 +218,11 @@ class ConnectionPool:
                 op.lot.unpark_all()
                 await _close_all(dead)
             if conn is not None:
-                return conn
-            if len(op.connections) + op.connecting < self._max_connections:
+                return conn if type(conn) is Connection else conn.lease()  # type: ignore[union-attr]
+            if len(op.connections) + op.connecting < self._max_connections and not (
+                op.connecting and not op.protocol_known and self._may_multiplex is not None
+                and self._may_multiplex(origin)
+            ):
                 return await self._open(origin, op, limits)
             op.waiting += 1
             try:
@@ -190,7 +235,7 @@ class ConnectionPool:
                     raise APITimeoutError("total", math.inf if limits.total is None else limits.total)
                 raise APITimeoutError("pool", math.inf if limits.pool is None else limits.pool)
 
-    async def _open(self, origin: Origin, op: _OriginPool, limits: Limits) -> Connection:
+    async def _open(self, origin: Origin, op: _OriginPool, limits: Limits) -> Lease:
         op.connecting += 1
         try:
             stream = await self._connect(origin, limits)
@@ -198,17 +243,27 @@ class ConnectionPool:
             op.connecting -= 1
             # Waiters may now open a connection themselves if this failed.
             op.lot.unpark_all()
-        protocol = self._protocol_factory(origin, stream)
-        if type(protocol) is not HTTP11Connection:
+        try:
+            protocol = self._protocol_factory(origin, stream)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+        op.protocol_known = True
+        conn: Connection | MultiplexedConnection
+        if type(protocol) is HTTP11Connection:
+            conn = Connection(stream, origin, protocol)
+        else:
+            from ._multiplexed import MultiplexedConnection
+
             op.shares = True
-        conn = Connection(stream, origin, protocol)
+            conn = MultiplexedConnection(stream, origin, protocol)  # type: ignore[arg-type]
         conn.streams_in_use = 1
         self.connections_opened += 1
         if self._closed:
             await conn.aclose()
             raise APIConnectionError("The client has been closed.")
         op.connections.append(conn)
-        return conn
+        return conn if type(conn) is Connection else conn.lease()  # type: ignore[union-attr]
 
     async def _connect(self, origin: Origin, limits: Limits) -> trio.abc.Stream:
         connect = math.inf if limits.connect is None else limits.connect
@@ -223,7 +278,7 @@ class ConnectionPool:
         assert total_scope.cancelled_caught
         raise APITimeoutError("total", math.inf if limits.total is None else limits.total)
 
-    async def release(self, conn: Connection, *, discard: bool = False) -> None:
+    async def release(self, conn: Lease, *, discard: bool = False) -> None:
         """Give back the slot taken by ``acquire``.
 
         The connection goes back to the pool if it can carry another request;
@@ -233,9 +288,11 @@ class ConnectionPool:
         if self.release_nowait(conn, discard=discard):
             await conn.aclose()
 
-    def release_nowait(self, conn: Connection, *, discard: bool = False) -> bool:
+    def release_nowait(self, conn: Lease, *, discard: bool = False) -> bool:
         """``release`` up to closing the connection; True means the caller
         must still ``await conn.aclose()``."""
+        if type(conn) is not Connection:
+            return self._release_stream(conn, discard)  # type: ignore[arg-type]
         conn.streams_in_use -= 1
         assert conn.streams_in_use >= 0
         last = self._last
@@ -250,10 +307,21 @@ class ConnectionPool:
             op.lot.unpark_all()
         return drop
 
+    def _release_stream(self, lease: StreamLease, discard: bool) -> bool:
+        conn = lease.connection
+        must = conn.release(lease, discard=discard, pool_closed=self._closed)
+        op = self._origins.get(conn.origin)
+        if op is not None:
+            if conn.dropped and conn in op.connections:
+                op.connections.remove(conn)
+            if op.waiting:
+                op.lot.unpark_all()
+        return must
+
     async def aclose(self) -> None:
         """Close every connection and refuse new requests; idempotent."""
         self._closed = True
-        conns: list[Connection] = []
+        conns: list[Connection | MultiplexedConnection] = []
         for op in self._origins.values():
             conns.extend(op.connections)
             op.connections.clear()
@@ -261,7 +329,7 @@ class ConnectionPool:
         await _close_all(conns)
 
 
-async def _close_all(conns: list[Connection]) -> None:
+async def _close_all(conns: list[Connection | MultiplexedConnection]) -> None:
     # One grace period for the lot: closing a hundred connections to a peer
     # that ignores close_notify must not take a hundred grace periods.
     grace_until = trio.current_time() + CLOSE_GRACE

@@ -26,7 +26,7 @@ from openai_sansio import (
     ResponseReceived,
 )
 
-from ._connection import Connection, Limits
+from ._connection import Limits
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from openai_sansio import StreamDecoder
 
-    from ._pool import ConnectionPool
+    from ._pool import ConnectionPool, Lease
 
 __all__ = ["AsyncStream", "Exchange"]
 
@@ -100,7 +100,7 @@ class Exchange:
         "_pool", "complete", "connection", "headers", "limits", "released", "status_code", "stream_id",
     )
 
-    def __init__(self, pool: ConnectionPool, conn: Connection, limits: Limits) -> None:
+    def __init__(self, pool: ConnectionPool, conn: Lease, limits: Limits) -> None:
         self._pool = pool
         self.connection = conn
         self.limits = limits

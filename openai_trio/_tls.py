@@ -14,17 +14,21 @@ import trio
 
 from openai_sansio import Origin
 
-__all__ = ["ALPN_PROTOCOLS", "KEEPALIVE_IDLE", "TCPConnector", "default_ssl_context", "tune_socket"]
+__all__ = [
+    "ALPN_PROTOCOLS", "HTTP11_ALPN", "KEEPALIVE_IDLE", "TCPConnector", "default_ssl_context", "tune_socket",
+]
 
-# HTTP/2 ("h2") goes first in this list once the pool can speak it.
-ALPN_PROTOCOLS = ["http/1.1"]
+# What TLS offers the server, preferred first; the pool speaks whichever
+# the server picks.  With http2=False only HTTP/1.1 is offered.
+ALPN_PROTOCOLS = ["h2", "http/1.1"]
+HTTP11_ALPN = ["http/1.1"]
 
 
-def default_ssl_context() -> ssl.SSLContext:
+def default_ssl_context(http2: bool = True) -> ssl.SSLContext:
     """A verifying client context from the system trust store, offering the
     ALPN protocols this client speaks."""
     context = ssl.create_default_context()
-    context.set_alpn_protocols(ALPN_PROTOCOLS)
+    context.set_alpn_protocols(ALPN_PROTOCOLS if http2 else HTTP11_ALPN)
     return context
 
 
@@ -81,19 +85,28 @@ class TCPConnector:
     """Opens a TCP connection to an origin, wrapped in TLS for ``https``.
 
     The TLS context is made on first use, so a client that only ever talks
-    plain HTTP (or uses another connector) never loads the trust store.
+    plain HTTP (or uses another connector) never loads the trust store.  A
+    context passed in gets its ALPN protocols set to what this client
+    speaks (h2 and http/1.1, or http/1.1 alone with ``http2=False``): the
+    pool must understand whatever the server picks.
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, *, http2: bool = True) -> None:
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise TypeError(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
         self._ssl_context = ssl_context
+        self._alpn_set = False
+        self.http2 = http2
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = default_ssl_context()
-        return self._ssl_context
+        context = self._ssl_context
+        if context is None:
+            context = self._ssl_context = default_ssl_context(self.http2)
+        elif not self._alpn_set:
+            context.set_alpn_protocols(ALPN_PROTOCOLS if self.http2 else HTTP11_ALPN)
+        self._alpn_set = True
+        return context
 
     async def __call__(self, origin: Origin) -> trio.abc.Stream:
         try:

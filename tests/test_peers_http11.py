@@ -31,6 +31,9 @@ Route = tuple[str, "ssl.SSLContext | None"]
 
 def _client(route: Route, **kwargs: Any) -> openai_trio.Client:
     base_url, context = route
+    # These are the HTTP/1.1 paths through the peers; test_peers_http2.py
+    # has the HTTP/2 ones.
+    kwargs.setdefault("http2", False)
     return openai_trio.Client(
         base_url=base_url, api_key="sk-test", ssl_context=context, max_retries=0, timeout=20, **kwargs
     )

@@ -32,7 +32,8 @@ async def tls_server(
 ) -> AsyncIterator[tuple[FakeServer, int, list[str | None]]]:
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(*names).configure_cert(server_ctx)
-    server_ctx.set_alpn_protocols(["h2", "http/1.1"])
+    # The fake server speaks HTTP/1.1 only, so that is all it agrees to.
+    server_ctx.set_alpn_protocols(["http/1.1"])
     sni: list[str | None] = []
 
     def remember(sock: object, name: str | None, ctx: object) -> None:
@@ -81,7 +82,7 @@ async def test_default_context_uses_ssl_cert_file(
         stream = await TCPConnector()(Origin("https", "localhost", port))
         try:
             assert isinstance(stream, trio.SSLStream)
-            # We offer only http/1.1, so that is what the server picks.
+            # We offer h2 and http/1.1; this server takes only the latter.
             assert stream.selected_alpn_protocol() == "http/1.1"
         finally:
             await stream.aclose()
