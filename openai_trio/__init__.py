@@ -46,6 +46,7 @@ from ._client import Client, RawResponse
 from ._binary import BinaryResponse, StreamedBinaryResponse
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, PageInfo
 from ._pool import PoolStats
+from ._proxy import ProxyConnector
 from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
 
@@ -66,6 +67,7 @@ __all__ = [
     "StreamedBinaryResponse",
     "PoolStats",
     "TCPConnector",
+    "ProxyConnector",
     "default_ssl_context",
     "ClientConfig",
     "Timeout",

@@ -52,7 +52,8 @@ class AzureClient(Client):
     with ``api-version`` in the query; completions, chat, embeddings, audio
     and images go through ``/deployments/{azure_deployment or model}``.
     ``base_url`` replaces ``azure_endpoint`` for a proxy or a URL that
-    already names a deployment.
+    already names a deployment.  ``proxy``, ``trust_env`` and
+    ``proxy_ssl_context`` choose an HTTP proxy as for ``Client``.
     """
 
     _requires_api_key = False
@@ -76,6 +77,9 @@ class AzureClient(Client):
         ssl_context: ssl.SSLContext | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         connector: Connector | None = None,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        trust_env: bool = True,
+        proxy_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if azure_ad_token_provider is not None and not callable(azure_ad_token_provider):
             raise OpenAIError("azure_ad_token_provider must be an async function returning a token")
@@ -97,7 +101,13 @@ class AzureClient(Client):
             timeout=timeout,
         )
         super().__init__(
-            config=config, ssl_context=ssl_context, max_connections=max_connections, connector=connector
+            config=config,
+            ssl_context=ssl_context,
+            max_connections=max_connections,
+            connector=connector,
+            proxy=proxy,
+            trust_env=trust_env,
+            proxy_ssl_context=proxy_ssl_context,
         )
         self._azure = azure
         self._token_provider = azure_ad_token_provider

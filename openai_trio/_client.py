@@ -59,6 +59,7 @@ from ._logging import logger, setup_logging
 from ._multiplexed import UnprocessedStreamError
 from ._namespace import Mode, Transport
 from ._pool import DEFAULT_MAX_CONNECTIONS, ConnectionPool, Connector, PoolStats, choose_protocol
+from ._proxy import make_connector
 from ._streams import AsyncStream, Exchange, scrub_secret
 from ._tls import TCPConnector
 
@@ -240,6 +241,17 @@ class Client(Namespaces, Executor):
     returns a ready ``trio.abc.Stream``.  ``max_connections`` limits the
     connections per origin.
 
+    Proxies, as in the official SDK: with ``trust_env`` (the default) the
+    ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY``
+    variables are honoured, read once here.  ``proxy="http://[user:pw@]host:port"``
+    (or ``https://``) sends every request through that proxy whatever the
+    environment says; ``proxy=None`` (or ``""``) connects directly.  https
+    origins go through a CONNECT tunnel, http ones are forwarded.
+    ``proxy_ssl_context`` verifies an ``https://`` proxy (default: the
+    system store).  A SOCKS proxy fails the request with
+    ``APIConnectionError``; a custom ``connector`` takes no proxy settings
+    (``ProxyConnector`` is the one that proxies).
+
     HTTP/2: over TLS the client offers h2 and http/1.1 (ALPN) and speaks
     what the server picks; one HTTP/2 connection then carries many
     requests at once (up to the server's MAX_CONCURRENT_STREAMS), and
@@ -272,6 +284,9 @@ class Client(Namespaces, Executor):
         random_bytes: Callable[[int], bytes] | None = None,
         jitter: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        trust_env: bool = True,
+        proxy_ssl_context: ssl.SSLContext | None = None,
         http2: bool = True,
         h2c: bool = False,
     ) -> None:
@@ -296,9 +311,16 @@ class Client(Namespaces, Executor):
             )
         self._config = config
         if connector is None:
-            connector = TCPConnector(ssl_context)
+            connector = make_connector(
+                ssl_context, proxy=proxy, trust_env=trust_env, proxy_ssl_context=proxy_ssl_context
+            )
         elif ssl_context is not None:
             raise TypeError("pass ssl_context or connector, not both: a connector does its own TLS")
+        elif proxy is not NOT_GIVEN or proxy_ssl_context is not None:
+            raise TypeError(
+                "pass proxy or connector, not both: a connector opens its own streams "
+                "(openai_trio.ProxyConnector takes a proxy)"
+            )
         if isinstance(connector, TCPConnector):
             connector.http2 = http2
         self._pool = ConnectionPool(

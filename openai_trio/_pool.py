@@ -73,6 +73,12 @@ class _OriginPool:
 
 
 def _default_protocol(origin: Origin, stream: trio.abc.Stream) -> ProtocolConnection:
+    # Imported on use (a dict lookup once loaded): the pool does not
+    # otherwise depend on how streams are opened.
+    from ._proxy import ForwardingStream
+
+    if type(stream) is ForwardingStream:
+        return HTTP11Connection(forward_proxy=stream.forward_proxy)
     return HTTP11Connection()
 
 
