@@ -12,7 +12,8 @@ and then:
   that sends absolute-form targets and ``Proxy-Authorization``.
 
 An ``https://`` proxy URL gets TLS to the proxy first (its own context,
-offering only HTTP/1.1).  SOCKS proxies are refused when a connection is
+offering only HTTP/1.1: CONNECT and forwarding are HTTP/1.1 exchanges,
+whatever ``ALPN_PROTOCOLS`` offers origins).  SOCKS proxies are refused when a connection is
 opened, with an ``APIConnectionError`` that says what to do instead.
 
 The pool keys connections by origin alone.  For one client the proxy is a
@@ -41,6 +42,7 @@ from openai_sansio import (
 )
 from openai_sansio._proxy import parse_proxy_url
 
+from ._logging import logger
 from ._tls import TCPConnector
 
 __all__ = ["ForwardingStream", "ProxyConnector", "PROXY_VARIABLES", "proxy_environ"]
@@ -214,6 +216,8 @@ class ProxyConnector(TCPConnector):
                 "Use an http:// or https:// proxy, list the host in NO_PROXY, or pass proxy=None "
                 "(or trust_env=False) to connect directly"
             )
+        # The URL without its credentials.
+        logger.debug("Connecting to %s through the proxy %s", origin, proxy.url)
         stream = await self._open_proxy(proxy)
         try:
             if origin.scheme == "https":

@@ -419,6 +419,7 @@ async def test_connect_refused_407(ca: trustme.CA, caplog: pytest.LogCaptureFixt
     assert error.status_code == 407
     assert "407" in str(error)
     assert [bytes(raw) for raw in proxy.raw] == [connect_head(443)]
+    assert f"through the proxy http://127.0.0.1:{proxy.port}" in caplog.text
     for text in (str(error), repr(error), caplog.text, repr(client)):
         assert PASSWORD not in text
         assert AUTH.decode() not in text
