@@ -58,13 +58,20 @@ class TinyProxy:
     forwarded request is answered here with a model object.  ``status``
     replaces the answers (407, say); ``silent`` answers nothing;
     ``after_200`` is sent right behind a CONNECT's 200, ``later`` once the
-    client speaks in the tunnel.
+    client speaks in the tunnel; ``dribble`` sends the 200 a byte at a time.
     """
 
     def __init__(
-        self, *, status: int = 200, silent: bool = False, after_200: bytes = b"", later: bytes = b""
+        self,
+        *,
+        status: int = 200,
+        silent: bool = False,
+        after_200: bytes = b"",
+        later: bytes = b"",
+        dribble: bool = False,
     ) -> None:
         self.status = status
+        self.dribble = dribble
         self.silent = silent
         self.after_200 = after_200
         self.later = later
@@ -111,7 +118,14 @@ class TinyProxy:
                 if self.status != 200:
                     await self._answer(stream, conn, self.status, b"")
                     continue
-                await stream.send_all(conn.send(h11.Response(status_code=200, headers=[])) + self.after_200)
+                answer = conn.send(h11.Response(status_code=200, headers=[("via", "1.1 tiny")])) + self.after_200
+                if self.dribble:
+                    # One byte per write: the client must put the answer together.
+                    for i in range(len(answer)):
+                        await stream.send_all(answer[i : i + 1])
+                        await trio.sleep(0.001)
+                else:
+                    await stream.send_all(answer)
                 port = int(event.target.rsplit(b":", 1)[1])
                 await self._relay(stream, port, bytes(conn.trailing_data[0]))
                 return
@@ -255,6 +269,16 @@ async def test_https_origin_tunnels_through_explicit_proxy(ca: trustme.CA) -> No
         assert len(server.requests) == 4
         assert server.requests[0].headers["host"] == f"{ORIGIN_NAME}:{port}"
         assert "proxy-authorization" not in server.requests[0].headers
+
+
+async def test_connect_answer_in_pieces(ca: trustme.CA) -> None:
+    async with tls_origin(ca) as (server, port, _sni), tiny_proxy(dribble=True) as proxy:
+        async with Client(
+            api_key=KEY, base_url=f"https://{ORIGIN_NAME}:{port}/v1", ssl_context=client_context(ca),
+            proxy=proxy.url(),
+        ) as client:
+            await client.models.retrieve("gpt-4o")
+        assert len(server.requests) == 1
 
 
 async def test_https_proxy_from_the_environment(ca: trustme.CA, monkeypatch: pytest.MonkeyPatch) -> None:
