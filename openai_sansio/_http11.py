@@ -161,6 +161,14 @@ class HTTP11Connection:
         self._closed = True
         self._outgoing.clear()
 
+    def cancel(self, stream_id: int) -> None:
+        """Abandon the request on ``stream_id``.  HTTP/1.1 cannot reset one
+        request, so the connection closes (the HTTP/2 connection resets
+        only that stream); a stream that is not in flight is ignored."""
+        if self._in_flight and stream_id == self._current:
+            self._in_flight = False
+            self.close()
+
     # -- sending ----------------------------------------------------------
 
     def send(self, request: Request) -> int:

@@ -727,3 +727,15 @@ def test_arbitrary_bytes_without_eof_never_hang(wire: bytes) -> None:
         drain(conn)
     except RemoteProtocolError:
         assert conn.is_closed
+
+
+def test_cancel_closes_the_connection_as_http11_cannot_reset_one_request() -> None:
+    from openai_sansio import HTTP11Connection, Origin, Request
+
+    conn = HTTP11Connection()
+    request = Request("GET", Origin("http", "example.com", 80), "/v1/models", (), b"")
+    stream_id = conn.send(request)
+    conn.cancel(stream_id + 2)  # not in flight: nothing happens
+    assert not conn.is_closed
+    conn.cancel(stream_id)
+    assert conn.is_closed and conn.stream_id is None and conn.data_to_send() == b""
