@@ -34,6 +34,7 @@ from ._errors import (
 )
 from ._request import Request
 from ._streaming import StreamDecoder
+from ._tunnel import ProxyError
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
@@ -457,6 +458,10 @@ class CallLifecycle:
         if error.request is None:
             error.request = self._request
         if isinstance(error, APITimeoutError) and error.limit == "total":
+            self._state = _FINISHED
+            return Raise(error)
+        if isinstance(error, ProxyError):
+            # The proxy refused (or cannot be used): the same answer every time.
             self._state = _FINISHED
             return Raise(error)
         if not (isinstance(error, APIConnectionError) or connection_closed):

@@ -25,8 +25,9 @@ __all__ = ["ProxyError", "TunnelConnection", "TunnelEstablished"]
 
 class ProxyError(APIConnectionError):
     """The proxy refused the tunnel; ``status_code`` is its answer (407:
-    it wants other credentials).  Not retried: another attempt would get the
-    same answer."""
+    it wants other credentials), or 0 when no proxy of that kind can be used
+    (a SOCKS proxy).  Not retried: another attempt would get the same
+    answer."""
 
     def __init__(self, message: str, *, status_code: int) -> None:
         super().__init__(message)

@@ -36,6 +36,7 @@ from openai_sansio import (
     NotGiven,
     Origin,
     Proxy,
+    ProxyError,
     TunnelConnection,
     TunnelEstablished,
     select_proxy,
@@ -211,10 +212,12 @@ class ProxyConnector(TCPConnector):
             return await super().__call__(origin)
         if proxy.is_socks:
             source = "proxy=" if self._environ is None else "the environment (ALL_PROXY, HTTPS_PROXY, HTTP_PROXY)"
-            raise APIConnectionError(
+            # A ProxyError, so it is not retried: every attempt would fail alike.
+            raise ProxyError(
                 f"SOCKS proxies are not supported: {source} names {proxy.url} for {origin}. "
                 "Use an http:// or https:// proxy, list the host in NO_PROXY, or pass proxy=None "
-                "(or trust_env=False) to connect directly"
+                "(or trust_env=False) to connect directly",
+                status_code=0,
             )
         # The URL without its credentials.
         logger.debug("Connecting to %s through the proxy %s", origin, proxy.url)

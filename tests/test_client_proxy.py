@@ -646,3 +646,16 @@ def test_connector_reprs_and_selection() -> None:
     assert repr(ProxyConnector(proxy=None)) == "<ProxyConnector proxy=None>"
     assert ProxyConnector(proxy=" ").proxy_for(origin) is None
     assert "ProxyConnector" in openai_trio.__all__
+
+
+async def test_proxy_refusals_are_not_retried(autojump_clock: object) -> None:
+    # A SOCKS proxy can never be used: the first attempt's error is final,
+    # with no backoff sleeps before it (the clock does not move).
+    async with openai_trio.Client(
+        api_key="sk-test", base_url="https://api.example.com/v1", proxy="socks5://127.0.0.1:1", max_retries=3
+    ) as client:
+        started = trio.current_time()
+        with pytest.raises(ProxyError, match="SOCKS") as info:
+            await client.models.list()
+        assert trio.current_time() == started
+        assert info.value.status_code == 0
