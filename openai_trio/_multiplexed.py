@@ -22,6 +22,7 @@ module moves its bytes and routes its events:
 from __future__ import annotations
 
 import collections
+import select
 from typing import TYPE_CHECKING, Deque
 
 import trio
@@ -63,6 +64,23 @@ __all__ = ["MultiplexedConnection", "StreamLease", "UnprocessedStreamError"]
 # A streamed body goes on only while less than this is held back for lack
 # of window: past it the sender waits for WINDOW_UPDATEs.
 _MAX_HELD_BODY = 256 * 1024
+
+
+def _hung_up(stream: trio.abc.Stream) -> bool:
+    if isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    rdhup = getattr(select, "POLLRDHUP", None)
+    if not isinstance(stream, trio.SocketStream) or rdhup is None or not hasattr(select, "poll"):
+        return False  # pragma: no cover - memory streams in tests, or not Linux
+    try:
+        fd = stream.socket.fileno()
+        if fd < 0:
+            return True
+        poller = select.poll()
+        poller.register(fd, rdhup | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # pragma: no cover - closed under us
+        return True
 
 
 class UnprocessedStreamError(StaleConnectionError):
@@ -165,10 +183,12 @@ class MultiplexedConnection:
         self._broken = True
 
     def peer_closed(self) -> bool:
-        """Whether an idle connection is known dead.  Frames arriving while
-        idle (PING, SETTINGS, a GOAWAY) are not death: they are read with the
-        next request's response, and a GOAWAY then replays that request."""
-        return self.is_closed
+        """Whether an idle connection is known dead, checked without
+        blocking.  Unlike HTTP/1.1, bytes arriving while idle are not death
+        (PING, SETTINGS, a GOAWAY): they are read with the next request's
+        response, and a GOAWAY then replays that request.  Only a shutdown
+        of the peer's side or a socket error counts (POLLRDHUP, Linux)."""
+        return self.is_closed or _hung_up(self._stream)
 
     def lease(self) -> StreamLease:
         return StreamLease(self)
