@@ -24,6 +24,8 @@ class Server:
 
     def __init__(self) -> None:
         self.connections: list[tuple[trio.SocketStream, h2.connection.H2Connection]] = []
+        # The serving task and the test both write: one at a time.
+        self.send_lock = trio.Lock()
         self.opened = 0
 
     async def serve(self, stream: trio.SocketStream) -> None:
@@ -42,7 +44,8 @@ class Server:
                         conn.send_headers(event.stream_id, [(b":status", b"200"),
                                                             (b"content-type", b"application/json")])
                         conn.send_data(event.stream_id, MODEL, end_stream=True)
-                await stream.send_all(conn.data_to_send())
+                async with self.send_lock:
+                    await stream.send_all(conn.data_to_send())
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
 
@@ -62,12 +65,14 @@ async def test_ping_while_idle_keeps_the_connection_and_a_hangup_drops_it(
             # Frames while idle: a PING and new SETTINGS.
             conn.ping(b"12345678")
             conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 50})
-            await stream.send_all(conn.data_to_send())
+            async with server.send_lock:
+                await stream.send_all(conn.data_to_send())
             await trio.sleep(0.05)
             assert (await client.models.retrieve("gpt-4o-mini")).id == "gpt-4o-mini"
             assert server.opened == 1
             # The server shuts its side of the idle connection.
-            await stream.aclose()
+            async with server.send_lock:
+                await stream.aclose()
             await trio.sleep(0.05)
             assert (await client.models.retrieve("gpt-4o-mini")).id == "gpt-4o-mini"
             assert server.opened == 2
