@@ -1,0 +1,641 @@
+"""The trio client over HTTP/2 against a server scripted here with h2.
+
+Each test drives a small h2 server over trio memory streams (the client's
+``connector`` hands them out), so the server's every frame can be chosen:
+interleaved answers, GOAWAY and resets mid-flight, lowered stream limits,
+small windows, malformed bytes.  Everything goes through the public client
+API; the server's side of each connection is inspected to check what went
+over the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from typing import Any, Awaitable, Callable
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+import hyperframe.frame
+import pytest
+import trio
+import trio.testing
+
+from openai_sansio import Origin, StreamResetError
+from openai_sansio._lifecycle import MAX_UNPROCESSED_RESENDS
+from openai_sansio.types.chat_params import ChatCompletionUserMessageParam
+from openai_trio import APIConnectionError, Client, PoolStats
+
+KEY = "sk-test-http2"
+BASE_URL = "http://h2.test/v1"
+
+
+def say(text: str) -> list[ChatCompletionUserMessageParam]:
+    return [{"role": "user", "content": text}]
+
+
+MESSAGES = say("Hello")
+WINDOW = 16 * 1024 * 1024
+TRANSPORT_GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
+
+Handler = Callable[["ServerStream"], Awaitable[None]]
+
+
+def model(name: str) -> bytes:
+    return json.dumps({"id": name, "object": "model", "created": 0, "owned_by": "test"}).encode()
+
+
+def completion(text: str) -> bytes:
+    return json.dumps(
+        {
+            "id": "cc",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+        }
+    ).encode()
+
+
+def chunk_event(text: str) -> bytes:
+    item = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
+    return b"data: " + json.dumps(item).encode() + b"\n\n"
+
+
+def file_object(size: int) -> bytes:
+    return json.dumps(
+        {
+            "id": "file-1",
+            "object": "file",
+            "bytes": size,
+            "created_at": 0,
+            "filename": "data.bin",
+            "purpose": "batch",
+            "status": "processed",
+        }
+    ).encode()
+
+
+class ServerStream:
+    """The server's side of one request stream."""
+
+    def __init__(self, conn: ServerConnection, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.conn = conn
+        self.id = stream_id
+        self.headers = dict(headers)
+        self.path = self.headers[b":path"].decode()
+        self.body = bytearray()
+        self.ended = trio.Event()
+        self.reset_code: int | None = None
+        self.gone = trio.Event()
+        self.sent = 0
+        self.answered = False
+
+    @property
+    def name(self) -> str:
+        """The last path segment: the tests put a request's tag there."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def open(self) -> bool:
+        return self.reset_code is None and not self.conn.dead
+
+    async def head(self, status: int = 200, content_type: bytes = b"application/json", end: bool = False) -> bool:
+        if not self.open:
+            return False
+        fields = [(b":status", str(status).encode()), (b"content-type", content_type)]
+        try:
+            self.conn.h2.send_headers(self.id, fields, end_stream=end)
+        except h2.exceptions.StreamClosedError:
+            return False
+        await self.conn.flush()
+        return True
+
+    async def data(self, data: bytes, end: bool = False) -> bool:
+        """Send ``data`` as the flow-control windows allow."""
+        view = memoryview(data)
+        h2c = self.conn.h2
+        while True:
+            if not self.open:
+                return False
+            try:
+                room = min(h2c.local_flow_control_window(self.id), h2c.max_outbound_frame_size)
+                if not view:
+                    if end:
+                        h2c.end_stream(self.id)
+                        self.answered = True
+                        await self.conn.flush()
+                    return True
+                if room <= 0:
+                    await self.conn.window_opened()
+                    continue
+                piece, view = view[:room], view[room:]
+                h2c.send_data(self.id, piece.tobytes(), end_stream=end and not view)
+            except h2.exceptions.StreamClosedError:
+                return False
+            self.sent += len(piece)
+            if end and not view:
+                self.answered = True
+            await self.conn.flush()
+            if not view:
+                return True
+
+    async def respond(self, body: bytes, status: int = 200, content_type: bytes = b"application/json") -> bool:
+        return await self.head(status, content_type) and await self.data(body, end=True)
+
+    async def reset(self, code: int) -> None:
+        if not self.open:
+            return
+        self.conn.h2.reset_stream(self.id, code)
+        self.reset_code = code
+        self.gone.set()
+        await self.conn.flush()
+
+
+class ServerConnection:
+    """One connection of the scripted server: h2 (server side) on a memory
+    stream, reading in its own task and starting a handler per request."""
+
+    def __init__(self, server: H2Server, transport: trio.abc.Stream, index: int) -> None:
+        self.server = server
+        self.transport = transport
+        self.index = index
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        self.streams: dict[int, ServerStream] = {}
+        self.lock = trio.Lock()
+        self._window = trio.Event()
+        self.dead = False
+        self.eof = trio.Event()
+        self.events: list[h2.events.Event] = []
+        self.settings_acked = 0
+        self.pings_acked = 0
+        self.goaway: h2.events.ConnectionTerminated | None = None
+        # The most streams open on this connection at once.
+        self.peak_open = 0
+
+    async def window_opened(self) -> None:
+        await self._window.wait()
+
+    def _opened_window(self) -> None:
+        self._window.set()
+        self._window = trio.Event()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            data = self.h2.data_to_send()
+            if data and not self.dead:
+                try:
+                    await self.transport.send_all(data)
+                except TRANSPORT_GONE:
+                    self.dead = True
+
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes straight to the wire, after whatever h2 has queued."""
+        async with self.lock:
+            await self.transport.send_all(self.h2.data_to_send() + data)
+
+    async def send_goaway(self, last_stream_id: int, code: int = 0) -> None:
+        # Framed by hand: h2 refuses to send anything after its own GOAWAY,
+        # and the streams up to last_stream_id must still be answered.
+        frame = hyperframe.frame.GoAwayFrame(0)
+        frame.last_stream_id = last_stream_id
+        frame.error_code = code
+        await self.send_raw(frame.serialize())
+
+    async def update_settings(self, values: dict[int, int]) -> None:
+        self.h2.update_settings(values)
+        await self.flush()
+
+    async def ping(self) -> None:
+        self.h2.ping(b"pingpong")
+        await self.flush()
+
+    async def hang_up(self) -> None:
+        self.dead = True
+        self._opened_window()
+        for stream in self.streams.values():
+            stream.gone.set()
+        await self.transport.aclose()
+
+    async def run(self, nursery: trio.Nursery) -> None:
+        server = self.server
+        self.h2.initiate_connection()
+        if server.settings:
+            self.h2.update_settings(server.settings)
+        await self.flush()
+        try:
+            while not self.dead:
+                try:
+                    data = await self.transport.receive_some(65536)
+                except TRANSPORT_GONE:
+                    break
+                if not data:
+                    break
+                try:
+                    events = self.h2.receive_data(data)
+                except h2.exceptions.ProtocolError as exc:
+                    server.errors.append(exc)
+                    break
+                for event in events:
+                    self._handle(event, nursery)
+                await self.flush()
+        finally:
+            self.dead = True
+            self.eof.set()
+            self._opened_window()
+            for stream in self.streams.values():
+                stream.gone.set()
+
+    def _handle(self, event: h2.events.Event, nursery: trio.Nursery) -> None:
+        self.events.append(event)
+        server = self.server
+        if isinstance(event, h2.events.RequestReceived):
+            assert event.stream_id is not None
+            stream = ServerStream(self, event.stream_id, list(event.headers or []))
+            self.streams[stream.id] = stream
+            server.requests.append(stream)
+            server._arrival.set()
+            server._arrival = trio.Event()
+            self.peak_open = max(self.peak_open, sum(1 for s in self.streams.values() if s.open and not s.answered))
+            if event.stream_ended is not None:
+                stream.ended.set()
+            nursery.start_soon(server.handler, stream)
+        elif isinstance(event, h2.events.DataReceived):
+            stream = self.streams[event.stream_id or 0]
+            stream.body += event.data or b""
+            if server.acknowledge:
+                self.h2.acknowledge_received_data(event.flow_controlled_length or 0, event.stream_id or 0)
+            else:
+                server.unacknowledged.append((self, event.flow_controlled_length or 0, event.stream_id or 0))
+        elif isinstance(event, h2.events.StreamEnded):
+            self.streams[event.stream_id or 0].ended.set()
+        elif isinstance(event, h2.events.StreamReset):
+            found = self.streams.get(event.stream_id or 0)
+            server.resets.append((self.index, event.stream_id, int(event.error_code or 0)))
+            if found is not None:
+                found.reset_code = int(event.error_code or 0)
+                found.gone.set()
+            self._opened_window()
+        elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+            self._opened_window()
+        elif isinstance(event, h2.events.SettingsAcknowledged):
+            self.settings_acked += 1
+        elif isinstance(event, h2.events.PingAckReceived):
+            self.pings_acked += 1
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.goaway = event
+
+
+async def answer(stream: ServerStream) -> None:
+    """The ordinary answer to each kind of request the tests make."""
+    await stream.ended.wait()
+    path = stream.path
+    if path.startswith("/v1/models/"):
+        await stream.respond(model(stream.name))
+    elif path == "/v1/chat/completions":
+        request = json.loads(bytes(stream.body))
+        text = request["messages"][0]["content"]
+        if request.get("stream"):
+            await stream.head(200, b"text/event-stream")
+            for word in text.split():
+                await stream.data(chunk_event(word))
+            await stream.data(b"data: [DONE]\n\n", end=True)
+        else:
+            await stream.respond(completion(text))
+    elif path == "/v1/files":
+        await stream.respond(file_object(len(stream.body)))
+    else:  # pragma: no cover - every test asks for one of the above
+        await stream.respond(b"{}", status=404)
+
+
+class H2Server:
+    """The scripted server: ``connect`` is the client's connector."""
+
+    def __init__(self, handler: Handler = answer, settings: dict[int, int] | None = None) -> None:
+        self.handler = handler
+        self.settings = settings
+        self.connections: list[ServerConnection] = []
+        self.requests: list[ServerStream] = []
+        self.resets: list[tuple[int, int | None, int]] = []
+        self.errors: list[Exception] = []
+        # Whether received body bytes are handed back at once; otherwise they
+        # wait in ``unacknowledged`` for the test to release them.
+        self.acknowledge = True
+        self.unacknowledged: list[tuple[ServerConnection, int, int]] = []
+        self._arrival = trio.Event()
+        self._nursery: trio.Nursery | None = None
+
+    async def connect(self, origin: Origin) -> trio.abc.Stream:
+        assert self._nursery is not None
+        client_end, server_end = trio.testing.memory_stream_pair()
+        conn = ServerConnection(self, server_end, len(self.connections))
+        self.connections.append(conn)
+        self._nursery.start_soon(conn.run, self._nursery)
+        return client_end
+
+    async def wait_requests(self, count: int) -> None:
+        while len(self.requests) < count:
+            await self._arrival.wait()
+
+    async def __aenter__(self) -> H2Server:
+        self._manager = trio.open_nursery()
+        self._nursery = await self._manager.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+        await self._manager.__aexit__(None, None, None)
+
+
+def client_for(server: H2Server, **kwargs: Any) -> Client:
+    options: dict[str, Any] = {"max_connections": 1, "max_retries": 0, "timeout": 30}
+    options.update(kwargs)
+    return Client(api_key=KEY, base_url=BASE_URL, connector=server.connect, h2c=True, **options)
+
+
+def settled(stats: PoolStats) -> bool:
+    return stats.in_use == 0 and stats.connecting == 0 and stats.waiting == 0
+
+
+async def gather(*calls: Callable[[], Awaitable[Any]]) -> list[Any]:
+    results: list[Any] = [None] * len(calls)
+
+    async def run(index: int, call: Callable[[], Awaitable[Any]]) -> None:
+        results[index] = await call()
+
+    async with trio.open_nursery() as nursery:
+        for index, call in enumerate(calls):
+            nursery.start_soon(run, index, call)
+    return results
+
+
+# -- many requests on one connection -------------------------------------------
+
+
+async def test_concurrent_requests_share_one_connection_answered_out_of_order() -> None:
+    count = 40
+    rng = random.Random(7)
+    order: list[str] = []
+
+    async def shuffled(stream: ServerStream) -> None:
+        # Heads and bodies of all streams interleave: every request gets its
+        # head once all have arrived, then body halves in a random order.
+        await stream.ended.wait()
+        await server.wait_requests(count)
+        await trio.sleep(rng.random() / 100)
+        body = model(stream.name)
+        await stream.head()
+        await trio.sleep(rng.random() / 100)
+        await stream.data(body[:10])
+        await trio.sleep(rng.random() / 100)
+        order.append(stream.name)
+        await stream.data(body[10:], end=True)
+
+    async with H2Server(shuffled) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            names = [f"m{i}" for i in range(count)]
+            results = await gather(*[lambda n=n: client.models.retrieve(n) for n in names])
+        assert [r.id for r in results] == names
+        assert order != names
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats()) and client.pool_stats().connections == 1
+
+
+async def test_mixed_calls_stream_and_upload_on_one_connection() -> None:
+    async with H2Server() as server, client_for(server) as client:
+        with trio.fail_after(20):
+
+            async def streamed() -> list[str]:
+                async with await client.chat.completions.create(
+                    model="m", messages=say("one two three"), stream=True
+                ) as stream:
+                    return [str(c.choices[0].delta.content) async for c in stream]
+
+            async def plain() -> str | None:
+                made = await client.chat.completions.create(model="m", messages=MESSAGES)
+                return made.choices[0].message.content
+
+            async def upload() -> int:
+                made = await client.files.create(file=("data.bin", b"x" * 200_000, "application/octet-stream"),
+                                                 purpose="batch")
+                return made.bytes
+
+            got = await gather(streamed, plain, upload, lambda: client.models.retrieve("m"))
+        assert got[0] == ["one", "two", "three"]
+        assert got[1] == "Hello"
+        assert got[2] > 200_000  # the file plus its multipart framing
+        assert got[3].id == "m"
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats())
+
+
+# -- streams the server did not process ------------------------------------------
+
+
+async def test_goaway_mid_flight_replays_the_streams_above_last_stream_id() -> None:
+    count = 12
+    processed: Counter[str] = Counter()
+
+    async def goaway_on_first(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        conn = stream.conn
+        if conn.index == 0:
+            await server.wait_requests(count)
+            ids = sorted(conn.streams)
+            last = ids[count // 2 - 1]
+            if stream.id == ids[0]:
+                await conn.send_goaway(last)
+            if stream.id > last:
+                return  # left out of the GOAWAY: never acted on
+            await trio.sleep(0.01)
+        processed[stream.name] += 1
+        await stream.respond(model(stream.name))
+
+    async with H2Server(goaway_on_first) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            names = [f"m{i}" for i in range(count)]
+            raws = await gather(*[lambda n=n: client.with_raw_response.models.retrieve(n) for n in names])
+        assert [raw.parse().id for raw in raws] == names
+        assert all(raw.retries_taken == 0 for raw in raws)
+        assert processed == Counter(names)
+        assert len(server.connections) == 2
+        assert len(server.connections[1].streams) == count // 2
+        assert settled(client.pool_stats())
+        # The connection that went away is gone from the pool; the new one stays.
+        assert client.pool_stats().connections == 1
+        assert (await client.models.retrieve("after")).id == "after"
+        assert len(server.connections) == 2
+
+
+async def test_goaway_while_idle_sends_the_next_request_on_a_new_connection() -> None:
+    async with H2Server() as server, client_for(server) as client:
+        with trio.fail_after(10):
+            assert (await client.models.retrieve("a")).id == "a"
+            await server.connections[0].send_goaway(1)
+            raw = await client.with_raw_response.models.retrieve("b")
+        assert raw.parse().id == "b" and raw.retries_taken == 0
+        # The GOAWAY is read only with the next request's answer: that request
+        # went out on the old connection first, unprocessed there.
+        assert [sorted(c.streams) for c in server.connections] == [[1, 3], [1]]
+        assert settled(client.pool_stats())
+
+
+async def test_refused_streams_are_sent_again_without_a_retry() -> None:
+    refused: set[str] = set()
+
+    async def refuse_some(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name not in refused and int(stream.name[1:]) % 2:
+            refused.add(stream.name)
+            await stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
+            return
+        await stream.respond(model(stream.name))
+
+    async with H2Server(refuse_some) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            names = [f"m{i}" for i in range(10)]
+            raws = await gather(*[lambda n=n: client.with_raw_response.models.retrieve(n) for n in names])
+        assert [raw.parse().id for raw in raws] == names
+        assert all(raw.retries_taken == 0 for raw in raws)
+        assert len(refused) == 5
+        assert Counter(s.name for s in server.requests) == Counter(names + sorted(refused))
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats())
+
+
+async def test_a_server_refusing_everything_ends_in_an_error(autojump_clock: trio.testing.MockClock) -> None:
+    async def refuse(stream: ServerStream) -> None:
+        await stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
+
+    async with H2Server(refuse) as server, client_for(server, max_retries=2) as client:
+        with trio.fail_after(20):
+            with pytest.raises(APIConnectionError) as caught:
+                await client.models.retrieve("m")
+        assert not isinstance(caught.value, StreamResetError)
+        sent = len(server.requests)
+        # The first attempt is resent up to the bound without spending a
+        # retry; each attempt then gets its one resend on a fresh connection.
+        assert sent == (1 + MAX_UNPROCESSED_RESENDS + 1) + 2 * (1 + 1)
+        assert settled(client.pool_stats())
+        # The next call is not stuck behind it.
+        server.handler = answer
+        assert (await client.models.retrieve("ok")).id == "ok"
+
+
+# -- resets ----------------------------------------------------------------------
+
+
+async def test_reset_before_the_head_is_a_stream_reset_error_and_others_go_on() -> None:
+    async def reset_one(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name == "bad":
+            await server.wait_requests(5)
+            await stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
+            return
+        await server.wait_requests(5)
+        await trio.sleep(0.01)
+        await stream.respond(model(stream.name))
+
+    async with H2Server(reset_one) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            outcome: dict[str, object] = {}
+
+            async def call(name: str) -> None:
+                try:
+                    outcome[name] = (await client.models.retrieve(name)).id
+                except StreamResetError as exc:
+                    outcome[name] = exc
+
+            await gather(*[lambda n=n: call(n) for n in ["a", "b", "bad", "c", "d"]])
+        error = outcome.pop("bad")
+        assert isinstance(error, StreamResetError) and isinstance(error, APIConnectionError)
+        assert error.error_code == h2.errors.ErrorCodes.INTERNAL_ERROR
+        assert "INTERNAL_ERROR" in str(error)
+        assert outcome == {"a": "a", "b": "b", "c": "c", "d": "d"}
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats()) and client.pool_stats().connections == 1
+
+
+async def test_reset_mid_body_is_a_stream_reset_error() -> None:
+    async def reset_in_body(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name == "bad":
+            await stream.head()
+            await stream.data(model("bad")[:5])
+            await server.wait_requests(2)
+            await stream.reset(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
+            return
+        await server.wait_requests(2)
+        await stream.respond(model(stream.name))
+
+    async with H2Server(reset_in_body) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            outcome: dict[str, object] = {}
+
+            async def call(name: str) -> None:
+                try:
+                    outcome[name] = (await client.models.retrieve(name)).id
+                except StreamResetError as exc:
+                    outcome[name] = exc.error_code
+
+            await gather(lambda: call("bad"), lambda: call("good"))
+        assert outcome == {"bad": h2.errors.ErrorCodes.ENHANCE_YOUR_CALM, "good": "good"}
+        assert settled(client.pool_stats())
+        assert (await client.models.retrieve("again")).id == "again"
+        assert len(server.connections) == 1
+
+
+async def test_reset_mid_event_stream_raises_after_the_items_so_far() -> None:
+    async def reset_stream(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        await stream.head(200, b"text/event-stream")
+        await stream.data(chunk_event("first"))
+        await stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
+
+    async with H2Server(reset_stream) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            seen: list[str] = []
+            with pytest.raises(StreamResetError):
+                async with await client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as s:
+                    async for item in s:
+                        seen.append(str(item.choices[0].delta.content))
+        assert seen == ["first"]
+        assert settled(client.pool_stats())
+        server.handler = answer
+        assert (await client.models.retrieve("next")).id == "next"
+        assert len(server.connections) == 1
+
+
+@pytest.mark.parametrize("in_body", [False, True])
+async def test_a_reset_is_retried_as_a_connection_error(in_body: bool, autojump_clock: trio.testing.MockClock) -> None:
+    async def reset_first(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if len(server.requests) == 1:
+            if in_body:
+                await stream.head()
+                await stream.data(b"{")
+            await stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
+            return
+        await stream.respond(model(stream.name))
+
+    async with H2Server(reset_first) as server, client_for(server, max_retries=2) as client:
+        with trio.fail_after(60):
+            raw = await client.with_raw_response.models.retrieve("m")
+        assert raw.parse().id == "m"
+        assert raw.retries_taken == 1
+        assert len(server.requests) == 2
+        assert len(server.connections) == 1
