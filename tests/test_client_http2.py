@@ -26,10 +26,11 @@ import pytest
 import trio
 import trio.testing
 
+import openai_trio
 from openai_sansio import Origin, StreamResetError
 from openai_sansio._lifecycle import MAX_UNPROCESSED_RESENDS
 from openai_sansio.types.chat_params import ChatCompletionUserMessageParam
-from openai_trio import APIConnectionError, Client, PoolStats
+from openai_trio import APIConnectionError, APITimeoutError, Client, PoolStats
 
 KEY = "sk-test-http2"
 BASE_URL = "http://h2.test/v1"
@@ -361,10 +362,39 @@ class H2Server:
         await self._manager.__aexit__(None, None, None)
 
 
-def client_for(server: H2Server, **kwargs: Any) -> Client:
+class SlowWrites(trio.abc.Stream):
+    """A transport whose every write takes a while, so that other tasks
+    (the server, the client's reader) run in the middle of it."""
+
+    def __init__(self, inner: trio.abc.Stream, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.sleep(self._delay)
+        await self._inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:  # pragma: no cover - unused by the client
+        await self._inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self._inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def client_for(server: H2Server, write_delay: float | None = None, **kwargs: Any) -> Client:
     options: dict[str, Any] = {"max_connections": 1, "max_retries": 0, "timeout": 30}
     options.update(kwargs)
-    return Client(api_key=KEY, base_url=BASE_URL, connector=server.connect, h2c=True, **options)
+    connect = server.connect
+    if write_delay is not None:
+
+        async def slow_connect(origin: Origin) -> trio.abc.Stream:
+            return SlowWrites(await server.connect(origin), write_delay)
+
+        connect = slow_connect
+    return Client(api_key=KEY, base_url=BASE_URL, connector=connect, h2c=True, **options)
 
 
 def raw_view(client: Client) -> Any:
@@ -645,3 +675,228 @@ async def test_a_reset_is_retried_as_a_connection_error(in_body: bool, autojump_
         assert raw.retries_taken == 1
         assert len(server.requests) == 2
         assert len(server.connections) == 1
+
+
+# -- the server's stream limit ---------------------------------------------------
+
+
+async def test_lowered_max_concurrent_streams_makes_new_requests_wait(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    lowered_to = 2
+    arrivals: list[tuple[int, int]] = []
+
+    async def lower_then_answer(stream: ServerStream) -> None:
+        conn = stream.conn
+        open_now = sum(1 for s in conn.streams.values() if s.open and not s.answered)
+        arrivals.append((conn.settings_acked, open_now))
+        if stream.name == "m0":
+            await conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: lowered_to})
+        await stream.ended.wait()
+        await trio.sleep(0.05)
+        await stream.respond(model(stream.name))
+
+    async with H2Server(lower_then_answer) as server, client_for(server, write_delay=0.001) as client:
+        with trio.fail_after(60):
+            first = [f"m{i}" for i in range(8)]
+            later = [f"n{i}" for i in range(8)]
+
+            async def later_wave() -> list[Any]:
+                await server.wait_requests(len(first))
+                return await gather(*[lambda n=n: client.models.retrieve(n) for n in later])
+
+            got = await gather(lambda: gather(*[lambda n=n: client.models.retrieve(n) for n in first]), later_wave)
+        assert [m.id for m in got[0] + got[1]] == first + later
+        assert server.errors == []
+        assert len(server.connections) == 1
+        # Once the client acknowledged the lowered limit, no stream opened
+        # past it.
+        assert all(open_now <= lowered_to for acked, open_now in arrivals if acked >= 2)
+        assert settled(client.pool_stats())
+
+
+# -- cancellation ----------------------------------------------------------------
+
+
+async def test_cancelling_one_request_resets_only_its_stream() -> None:
+    names = ["a", "b", "x", "c"]
+
+    async def hold_until_reset(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        await server.wait_requests(len(names))
+        victim = next(s for s in server.requests if s.name == "x")
+        await victim.gone.wait()
+        if stream is not victim:
+            await stream.respond(model(stream.name))
+
+    async with H2Server(hold_until_reset) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            results: dict[str, str] = {}
+            cancelled: list[BaseException] = []
+
+            async def call(name: str) -> None:
+                if name != "x":
+                    results[name] = (await client.models.retrieve(name)).id
+                    return
+                with trio.CancelScope() as scope:
+                    async with trio.open_nursery() as nursery:
+
+                        async def cancel_later() -> None:
+                            await server.wait_requests(len(names))
+                            scope.cancel()
+
+                        nursery.start_soon(cancel_later)
+                        try:
+                            await client.models.retrieve(name)
+                        except trio.Cancelled as exc:
+                            cancelled.append(exc)
+                            raise
+                assert scope.cancelled_caught
+
+            await gather(*[lambda n=n: call(n) for n in names])
+        assert results == {"a": "a", "b": "b", "c": "c"}
+        assert [type(e) for e in cancelled] == [trio.Cancelled]
+        victim = next(s for s in server.requests if s.name == "x")
+        assert server.resets == [(0, victim.id, h2.errors.ErrorCodes.CANCEL)]
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats())
+        assert (await client.models.retrieve("after")).id == "after"
+
+
+async def test_leaving_an_event_stream_early_resets_it_and_keeps_the_connection() -> None:
+    async def endless(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.path != "/v1/chat/completions":
+            await stream.respond(model(stream.name))
+            return
+        await stream.head(200, b"text/event-stream")
+        for _ in range(100_000):
+            if not await stream.data(chunk_event("more")):
+                return
+            await trio.sleep(0.001)
+
+    async with H2Server(endless) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            async with await client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
+                count = 0
+                async for _ in stream:
+                    count += 1
+                    if count == 3:
+                        break
+            assert (await client.models.retrieve("next")).id == "next"
+        assert server.resets == [(0, 1, h2.errors.ErrorCodes.CANCEL)]
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats())
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_cancellation_fuzz(seed: int, autojump_clock: trio.testing.MockClock) -> None:
+    rng = random.Random(seed)
+    server_rng = random.Random(seed + 1000)
+
+    async def jittery(stream: ServerStream) -> None:
+        await trio.sleep(server_rng.choice([0, 0.001, 0.01]))
+        await stream.ended.wait()
+        await trio.sleep(server_rng.choice([0, 0.002, 0.02]))
+        if stream.path == "/v1/chat/completions" and json.loads(bytes(stream.body)).get("stream"):
+            if not await stream.head(200, b"text/event-stream"):
+                return
+            for word in range(server_rng.randrange(1, 6)):
+                await trio.sleep(server_rng.choice([0, 0.003]))
+                if not await stream.data(chunk_event(f"w{word}")):
+                    return
+            await stream.data(b"data: [DONE]\n\n", end=True)
+            return
+        if stream.path == "/v1/files":
+            await stream.respond(file_object(len(stream.body)))
+            return
+        body = model(stream.name) if stream.path.startswith("/v1/models/") else completion("hi")
+        if not await stream.head():
+            return
+        await trio.sleep(server_rng.choice([0, 0.002]))
+        await stream.data(body[:7])
+        await trio.sleep(server_rng.choice([0, 0.002]))
+        await stream.data(body[7:], end=True)
+
+    async with H2Server(jittery) as server, client_for(server) as client:
+        failures: list[BaseException] = []
+        kinds: list[type] = []
+        outcomes: Counter[str] = Counter()
+
+        async def one(index: int) -> None:
+            kind = rng.choice(["model", "chat", "stream", "upload"])
+            delay = rng.choice([0, 0.0005, 0.001, 0.003, 0.006, 0.01, 0.02, 0.05, None])
+            with trio.CancelScope() as scope:
+                if delay is not None:
+                    scope.deadline = trio.current_time() + delay
+                try:
+                    if kind == "model":
+                        assert (await client.models.retrieve(f"m{index}")).id == f"m{index}"
+                    elif kind == "chat":
+                        await client.chat.completions.create(model="m", messages=MESSAGES)
+                    elif kind == "upload":
+                        size = rng.choice([10, 100_000, 300_000])
+                        await client.files.create(file=("f.bin", b"u" * size, "application/octet-stream"),
+                                                  purpose="batch")
+                    else:
+                        async with await client.chat.completions.create(
+                            model="m", messages=MESSAGES, stream=True
+                        ) as stream:
+                            async for _ in stream:
+                                await trio.sleep(rng.choice([0, 0.001]))
+                except trio.Cancelled as exc:
+                    # Untouched: not wrapped, not replaced by a subclass.
+                    kinds.append(type(exc))
+                    raise
+                except BaseException as exc:  # pragma: no cover - the failure itself
+                    failures.append(exc)
+            outcomes["cancelled" if scope.cancelled_caught else "done"] += 1
+
+        with trio.fail_after(120):
+            async with trio.open_nursery() as nursery:
+                for index in range(40):
+                    nursery.start_soon(one, index)
+                    if rng.random() < 0.3:
+                        await trio.sleep(rng.choice([0, 0.001, 0.005]))
+        assert failures == []
+        assert set(kinds) == {trio.Cancelled} and len(kinds) >= outcomes["cancelled"]
+        assert outcomes["cancelled"] and outcomes["done"]
+        stats = client.pool_stats()
+        assert settled(stats), stats
+        # Cancellation never leaves half a frame: the one connection lives on.
+        assert len(server.connections) == 1 and stats.connections == 1
+        assert server.errors == []
+        assert all(code == h2.errors.ErrorCodes.CANCEL for _, _, code in server.resets)
+        with trio.fail_after(10):
+            assert (await client.models.retrieve("after")).id == "after"
+        assert len(server.connections) == 1
+
+
+# -- timeouts --------------------------------------------------------------------
+
+
+async def test_a_read_timeout_fails_only_its_own_request(autojump_clock: trio.testing.MockClock) -> None:
+    async def never_for_slow(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name.startswith("slow"):
+            await stream.gone.wait()
+            return
+        await trio.sleep(3)
+        await stream.respond(model(stream.name))
+
+    async with H2Server(never_for_slow) as server, client_for(server, timeout=openai_trio.Timeout(5)) as client:
+        with trio.fail_after(60):
+            outcome: dict[str, object] = {}
+
+            async def call(name: str) -> None:
+                try:
+                    outcome[name] = (await client.models.retrieve(name)).id
+                except APITimeoutError as exc:
+                    outcome[name] = exc.limit
+
+            await gather(*[lambda n=n: call(n) for n in ["a", "slow1", "b", "slow2", "c"]])
+        assert outcome == {"a": "a", "b": "b", "c": "c", "slow1": "read", "slow2": "read"}
+        assert sorted(code for _, _, code in server.resets) == [h2.errors.ErrorCodes.CANCEL] * 2
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats())
+        assert (await client.models.retrieve("after")).id == "after"
