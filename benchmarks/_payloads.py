@@ -16,6 +16,7 @@ __all__ = [
     "completion_body",
     "content_piece",
     "expected_text",
+    "h2_completion_headers",
     "http_chunk",
     "response_head",
     "stream_body",
@@ -207,3 +208,23 @@ def completion_body() -> bytes:
 def completion_response() -> bytes:
     body = completion_body()
     return response_head(stream=False, content_length=len(body)) + body
+
+
+# HTTP/1.1 framing headers that HTTP/2 forbids (RFC 9113, section 8.2.2).
+_H1_ONLY = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
+
+
+def h2_completion_headers() -> list[tuple[bytes, bytes]]:
+    """The small completion's response headers as an HTTP/2 header list.
+
+    The same fields as the HTTP/1.1 head (taken from it, so the two cannot
+    drift apart), lower-cased, without the HTTP/1.1-only framing fields.
+    """
+    head = response_head(stream=False, content_length=len(completion_body()))
+    fields: list[tuple[bytes, bytes]] = [(b":status", b"200")]
+    for line in head.rstrip(b"\r\n").split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name not in _H1_ONLY:
+            fields.append((name, value.strip()))
+    return fields

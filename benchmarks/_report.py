@@ -22,6 +22,9 @@ LABELS = {
     "sdk_sync": "official SDK, OpenAI (sync)",
     "sansio": "openai_sansio alone (no sockets)",
     "floor": "floor: trio + h11 + json",
+    "ours_h2": "openai_trio, HTTP/2 (h2c), one connection",
+    "ours_h1": "openai_trio, HTTP/1.1, 100 connections",
+    "sdk_h2": "official SDK, AsyncOpenAI, httpx HTTP/2 (h2c)",
 }
 _PACKAGES = (
     "openai-trio", "openai", "httpx2", "httpcore2", "pydantic", "pydantic_core", "anyio",
@@ -163,6 +166,14 @@ def _slow_lag(r: dict[str, Any]) -> float | None:
 def _slow_open(r: dict[str, Any]) -> float | None:
     v = r.get("first_chunk_p95_ms")
     return float(v) if v is not None else None
+
+
+def _http2_cpu_ms(r: dict[str, Any]) -> float | None:
+    return 1e3 * r["cpu_s"] / r["requests"] if r.get("ok") else None
+
+
+def _http2_rps(r: dict[str, Any]) -> float | None:
+    return r["requests"] / r["wall_s"] if r.get("ok") and r["wall_s"] > 0 else None
 
 
 LAG_LIMIT_MS = 100.0
@@ -428,10 +439,47 @@ def summarise(data: dict[str, Any]) -> tuple[_Table, _Targets, list[str]]:
             "functions exceed the number of chunks or requests; the per-unit columns divide by "
             "the real number of chunks or requests."
         )
-    if "http2" in data.get("scenarios", []):
-        table.add("HTTP/2", "not yet measured", "not yet measured", "not yet measured",
-                  "scenario 5 waits for HTTP2Connection")
-        notes.append("Scenario 5 (HTTP/2): not yet implemented in openai_sansio; nothing measured.")
+    http2 = results.get("http2")
+    if http2 is not None:
+        conc = data.get("config", {}).get("http2_concurrency")
+        h2 = _stat(http2, "ours_h2", _http2_cpu_ms)
+        sdk = _stat(http2, "sdk_h2", _http2_cpu_ms)
+        h1 = _stat(http2, "ours_h1", _http2_cpu_ms)
+        sdk_over_h2 = sdk.ratio(h2)
+        h2_over_h1 = h2.ratio(h1)
+        table.add(
+            f"HTTP/2, {conc} concurrent: client CPU ms/request (ours: one h2c connection; "
+            "official: httpx HTTP/2; floor column: openai_trio over HTTP/1.1, 100 connections)",
+            _cell(h2, 3), _cell(sdk, 3), _cell(h1, 3),
+            _ratio_text("SDK/ours", sdk_over_h2) + "; " + _ratio_text("h2/h1", h2_over_h1),
+        )
+        h2_r = _stat(http2, "ours_h2", _http2_rps)
+        sdk_r = _stat(http2, "sdk_h2", _http2_rps)
+        h1_r = _stat(http2, "ours_h1", _http2_rps)
+        table.add(
+            f"HTTP/2, {conc} concurrent: requests/s (wall; floor column: openai_trio over HTTP/1.1)",
+            _cell(h2_r, 0), _cell(sdk_r, 0), _cell(h1_r, 0),
+            _ratio_text("ours/SDK", h2_r.ratio(sdk_r)) + "; " + _ratio_text("h2/h1", h2_r.ratio(h1_r)),
+        )
+        a = _median(sdk_over_h2)
+        targets.check(
+            "HTTP/2 CPU/request >= 5x lower than the official SDK over HTTP/2",
+            None if a is None else a >= 5.0,
+            f"SDK/ours = {_x(a)} (target >= 5x)",
+        )
+        b = _median(h2_over_h1)
+        targets.check(
+            "HTTP/2 CPU/request within 1.5x of openai_trio over HTTP/1.1 with 100 connections",
+            None if b is None else b <= 1.5,
+            f"h2/h1 = {_x(b)} (target <= 1.5x)",
+        )
+        notes.append(
+            "Scenario 5 runs over cleartext HTTP/2 with prior knowledge (h2c): openai_trio.Client("
+            "h2c=True, max_connections=1), and the official SDK on "
+            "DefaultAsyncHttpxClient(http1=False, http2=True), the only way httpx speaks HTTP/2 "
+            "to an http:// origin. The server counts connections and requests by protocol in "
+            "every round; a round over the wrong protocol or more connections counts as failed."
+        )
     return table, targets, notes
 
 
@@ -493,6 +541,31 @@ def _details(data: dict[str, Any]) -> list[str]:
                     f"{r['received']}/{r['sent']} | {_fmt(r.get('lag_p95_ms'))} | "
                     f"{_fmt(r.get('lag_max_ms'))} | {_fmt(r.get('first_chunk_p95_ms'))} |"
                 )
+    http2 = results.get("http2")
+    if http2:
+        out += ["", "### Scenario 5: HTTP/2, every round (connections and requests as the server saw them, "
+                "warm-up batch included)", "",
+                "| Client | CPU ms/request | requests/s | server: HTTP/2 connections, streams | "
+                "server: HTTP/1.1 connections, requests | most requests in one server read |",
+                "|---|---|---|---|---|---|"]
+        for client, entry in http2.items():
+            label = LABELS.get(client, client)
+            if entry.get("unavailable"):
+                out.append(f"| {label} | not available: {entry['unavailable']} | | | | |")
+                continue
+            for r in entry.get("rounds", []):
+                seen = r.get("server") or {}
+                counts = (
+                    f"{seen.get('h2_connections', NA)}, {seen.get('h2_streams', NA)} | "
+                    f"{seen.get('h1_connections', NA)}, {seen.get('h1_requests', NA)} | "
+                    f"{seen.get('h2_max_requests_per_read', NA) if seen.get('h2_streams') else '-'}"
+                )
+                if "error" in r:
+                    out.append(f"| {label} | failed: {_short(r['error'])} | | {counts} |")
+                    continue
+                ms = 1e3 * r["cpu_s"] / r["requests"]
+                rps = r["requests"] / r["wall_s"] if r["wall_s"] > 0 else None
+                out.append(f"| {label} | {_fmt(ms, 3)} | {_fmt(rps, 0)} | {counts} |")
     return out
 
 
@@ -538,7 +611,8 @@ def render(data: dict[str, Any]) -> str:
         f"- Packages: {pkgs}",
         f"- Sizes: stream {cfg['stream_chunks']} chunks; non-stream {cfg['nonstream_requests']} requests "
         f"at concurrency {', '.join(map(str, cfg['concurrency']))}; imports x{cfg['import_reps']}; "
-        f"{cfg['slow_streams']} slow streams for ~{cfg['slow_seconds']} s (a chunk every 50-100 ms)",
+        f"{cfg['slow_streams']} slow streams for ~{cfg['slow_seconds']} s (a chunk every 50-100 ms); "
+        f"HTTP/2 {cfg.get('http2_batches', NA)} x {cfg.get('http2_concurrency', NA)} concurrent requests",
         "- Command: `python -m benchmarks` (see benchmarks/README.md)",
         "",
         "Times are the client process only: CPU is `time.process_time()` around the measured work "
@@ -580,7 +654,7 @@ def chart(data: dict[str, Any], path: Path) -> str:
     except ImportError:
         return "skipped: matplotlib is not installed"
     results = data.get("results", {})
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    fig, axes = plt.subplots(3, 2, figsize=(13, 13))
     colours = {"ours": "#2a7ab0", "sansio": "#7fb7de", "floor": "#888888",
                "sdk_async": "#d9822b", "sdk_trio": "#e6a35c", "sdk_sync": "#b35c1e"}
 
@@ -632,6 +706,16 @@ def chart(data: dict[str, Any], path: Path) -> str:
     bars(axes[1][1], [LABELS[k].replace(", ", "\n") for k in keys],
          [_stat(slow, k, _slow_kib).median for k in keys], keys,
          "Scenario 4: peak RSS per slow stream (lower is better)", "KiB/stream")
+
+    http2 = results.get("http2", {})
+    keys = [c for c in ("ours_h2", "ours_h1", "sdk_h2") if c in http2]
+    names = [LABELS[k].replace(", ", "\n") for k in keys]
+    tint = {"ours_h2": "ours", "ours_h1": "sansio", "sdk_h2": "sdk_async"}
+    conc = data.get("config", {}).get("http2_concurrency", NA)
+    bars(axes[2][0], names, [_stat(http2, k, _http2_cpu_ms).median for k in keys], [tint[k] for k in keys],
+         f"Scenario 5: client CPU per request, {conc} concurrent (lower is better)", "ms/request")
+    bars(axes[2][1], names, [_stat(http2, k, _http2_rps).median for k in keys], [tint[k] for k in keys],
+         f"Scenario 5: requests per second, {conc} concurrent (higher is better)", "requests/s")
 
     fig.suptitle(f"openai_trio benchmarks, {data['started']} ({data['config']['name']} run)")
     fig.tight_layout()

@@ -9,6 +9,7 @@ Within a scenario the clients take turns, round after round (A B C, A B C,
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib.util
 import json
 import os
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,12 @@ SCENARIOS = ("stream", "nonstream", "import", "slow", "http2")
 STREAM_CLIENTS = ("ours", "sdk_async", "sdk_trio", "sdk_sync", "sansio", "floor")
 NONSTREAM_CLIENTS = ("ours", "sdk_async", "floor")
 SLOW_CLIENTS = ("ours", "sdk_async", "floor")
-SDK_CLIENTS = frozenset({"sdk_async", "sdk_trio", "sdk_sync"})
+HTTP2_CLIENTS = ("ours_h2", "ours_h1", "sdk_h2")
+SDK_CLIENTS = frozenset({"sdk_async", "sdk_trio", "sdk_sync", "sdk_h2"})
+# Scenario 5's clients are variants of these: --clients ours keeps both of ours.
+CLIENT_FAMILY = {"ours_h2": "ours", "ours_h1": "ours", "sdk_h2": "sdk_async"}
+# Connections each scenario 5 client must have used, and over which protocol.
+HTTP2_EXPECT = {"ours_h2": ("h2", 1), "sdk_h2": ("h2", 1), "ours_h1": ("h1", 100)}
 
 IMPORT_TARGETS: dict[str, str] = {
     "openai_trio": "import openai_trio",
@@ -81,7 +87,10 @@ class Config:
     # None: every client the scenario knows; else only these.
     clients: list[str] | None = None
     # Scenarios the official SDK takes part in (it is the slow one to start).
-    sdk_scenarios: tuple[str, ...] = ("stream", "nonstream", "import", "slow")
+    sdk_scenarios: tuple[str, ...] = ("stream", "nonstream", "import", "slow", "http2")
+    # Scenario 5: requests in flight at once, and how many such batches are timed.
+    http2_concurrency: int = 1000
+    http2_batches: int = 5
 
     @classmethod
     def full(cls) -> Config:
@@ -89,7 +98,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls("quick", 2, 2_000, 100, 200, [1, 10], 3, 50, 1.5)
+        return cls("quick", 2, 2_000, 100, 200, [1, 10], 3, 50, 1.5, http2_batches=2)
 
     @classmethod
     def smoke(cls) -> Config:
@@ -98,7 +107,7 @@ class Config:
         return cls(
             "smoke", 1, 200, 20, 20, [1, 3], 1, 4, 0.2,
             worker_timeout=60.0, clients=["ours", "sdk_async", "sansio", "floor"],
-            sdk_scenarios=("stream",),
+            sdk_scenarios=("stream",), http2_concurrency=50, http2_batches=1,
         )
 
 
@@ -178,22 +187,47 @@ def _log(msg: str) -> None:
     sys.stderr.flush()
 
 
+def server_stats(port: int, *, reset: bool = False) -> dict[str, Any]:
+    """What the fake server has seen (see ``_server.Stats``); ``reset`` starts over."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/bench/stats?reset=1" if reset else "/bench/stats")
+        stats: dict[str, Any] = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    return stats
+
+
 def _alternate(
     scenario: str,
     clients: Sequence[str],
     rounds: int,
     spec: dict[str, Any],
     timeout: float,
+    check: Callable[[str, dict[str, Any], dict[str, Any]], str | None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``clients`` in turn, ``rounds`` times; drop a client once unavailable."""
+    """Run ``clients`` in turn, ``rounds`` times; drop a client once unavailable.
+
+    With ``check``, every round also records what the server saw during it
+    (``"server"``), and a round ``check`` finds fault with counts as failed.
+    """
     out: dict[str, Any] = {c: {"rounds": [], "unavailable": None} for c in clients}
+    port = int(spec.get("port", 0))
     for r in range(rounds):
         for client in clients:
             entry = out[client]
             if entry["unavailable"] is not None:
                 continue
             t0 = time.perf_counter()
+            if check is not None:
+                server_stats(port, reset=True)
             result = run_worker({**spec, "scenario": scenario, "client": client}, timeout)
+            if check is not None and "unavailable" not in result:
+                result["server"] = server_stats(port)
+                if "error" not in result:
+                    fault = check(client, result, result["server"])
+                    if fault is not None:
+                        result["error"] = fault
             if "unavailable" in result:
                 entry["unavailable"] = result["unavailable"]
                 _log(f"  {scenario} {client}: not available ({result['unavailable']})")
@@ -209,7 +243,7 @@ def _sdk_filter(
     clients: Sequence[str], have_sdk: bool, cfg: Config, scenario: str
 ) -> tuple[list[str], dict[str, Any]]:
     if cfg.clients is not None:
-        clients = [c for c in clients if c in cfg.clients]
+        clients = [c for c in clients if c in cfg.clients or CLIENT_FAMILY.get(c) in cfg.clients]
     if scenario not in cfg.sdk_scenarios:
         clients = [c for c in clients if c not in SDK_CLIENTS]
     kept = [c for c in clients if have_sdk or c not in SDK_CLIENTS]
@@ -237,6 +271,40 @@ def run_slow(cfg: Config, port: int, have_sdk: bool) -> dict[str, Any]:
     clients, skipped = _sdk_filter(SLOW_CLIENTS, have_sdk, cfg, "slow")
     spec = {"port": port, "streams": cfg.slow_streams, "seconds": cfg.slow_seconds}
     return {**_alternate("slow", clients, cfg.rounds, spec, cfg.worker_timeout), **skipped}
+
+
+def http2_protocol_fault(client: str, result: dict[str, Any], seen: dict[str, Any]) -> str | None:
+    """Why a scenario 5 round did not measure what it claims, or None.
+
+    A client that quietly fell back to HTTP/1.1 (or opened more connections
+    than it should) would make the comparison meaningless, so the server's
+    own counts decide.
+    """
+    protocol, connections = HTTP2_EXPECT[client]
+    # The warm-up batch runs over the same connections.
+    requests = int(result.get("requests", 0)) + int(result.get("concurrency", 0))
+    if protocol == "h2":
+        if seen["h1_requests"]:
+            return f"the server saw {seen['h1_requests']} HTTP/1.1 requests, expected HTTP/2 only"
+        if seen["h2_connections"] != connections:
+            return f"the server saw {seen['h2_connections']} HTTP/2 connections, expected {connections}"
+        if seen["h2_streams"] < requests:
+            return f"the server saw {seen['h2_streams']} HTTP/2 streams, expected {requests}"
+    else:
+        if seen["h2_streams"] or seen["h2_connections"]:
+            return f"the server saw {seen['h2_streams']} HTTP/2 streams, expected HTTP/1.1 only"
+        if not 0 < seen["h1_connections"] <= connections:
+            return f"the server saw {seen['h1_connections']} HTTP/1.1 connections, expected 1-{connections}"
+        if seen["h1_requests"] < requests:
+            return f"the server saw {seen['h1_requests']} HTTP/1.1 requests, expected {requests}"
+    return None
+
+
+def run_http2(cfg: Config, port: int, have_sdk: bool) -> dict[str, Any]:
+    clients, skipped = _sdk_filter(HTTP2_CLIENTS, have_sdk, cfg, "http2")
+    spec = {"port": port, "concurrency": cfg.http2_concurrency, "batches": cfg.http2_batches}
+    measured = _alternate("http2", clients, cfg.rounds, spec, cfg.worker_timeout, http2_protocol_fault)
+    return {**measured, **skipped}
 
 
 def _import_once(statement: str, cwd: str) -> dict[str, Any]:
@@ -286,6 +354,11 @@ def _profile(cfg: Config, port: int, out_dir: Path, scenario: str) -> dict[str, 
     if scenario == "stream":
         spec.update(chunks=cfg.stream_chunks, warmup=cfg.stream_warmup)
         units, what = cfg.stream_chunks, f"one {cfg.stream_chunks}-chunk stream"
+    elif scenario == "http2":
+        conc, batches = cfg.http2_concurrency, cfg.http2_batches
+        spec.update(client="ours_h2", concurrency=conc, batches=batches)
+        units = conc * batches
+        what = f"{batches} x {conc} concurrent requests over one HTTP/2 connection"
     else:
         conc = min(10, max(cfg.concurrency))
         spec.update(requests=cfg.nonstream_requests, concurrency=[conc])
@@ -347,7 +420,7 @@ def run(
         "results": {},
     }
     t0 = time.perf_counter()
-    needs_server = any(s in scenarios for s in ("stream", "nonstream", "slow")) or profile
+    needs_server = any(s in scenarios for s in ("stream", "nonstream", "slow", "http2")) or profile
     server = FakeServer() if needs_server else None
     try:
         port = server.port if server else 0
@@ -363,9 +436,13 @@ def run(
         if "slow" in scenarios:
             _log("scenario 4: slow concurrent streams")
             data["results"]["slow"] = run_slow(cfg, port, have_sdk)
+        if "http2" in scenarios:
+            _log("scenario 5: concurrent requests over HTTP/2")
+            data["results"]["http2"] = run_http2(cfg, port, have_sdk)
         if profile:
-            _log("profiling openai_trio (stream, then non-stream)")
-            data["profile"] = [_profile(cfg, port, out_dir, sc) for sc in ("stream", "nonstream")]
+            profiled = ["stream", "nonstream"] + (["http2"] if "http2" in scenarios else [])
+            _log(f"profiling openai_trio ({', '.join(profiled)})")
+            data["profile"] = [_profile(cfg, port, out_dir, sc) for sc in profiled]
     finally:
         if server is not None:
             server.close()
@@ -405,12 +482,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument(
         "--clients",
-        help=f"comma-separated subset of {','.join(STREAM_CLIENTS)} (default: all)",
+        help=f"comma-separated subset of {','.join(STREAM_CLIENTS + HTTP2_CLIENTS)} (default: all)",
     )
     parser.add_argument("--output-dir", type=Path, default=RESULTS, help="default benchmarks/results")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument(
-        "--profile", action="store_true", help="also cProfile openai_trio over one stream and over small requests"
+        "--profile", action="store_true",
+        help="also cProfile openai_trio over one stream, over small requests and (with scenario http2) over HTTP/2",
     )
     parser.add_argument(
         "--from-json", type=Path, metavar="PATH",
@@ -427,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg.rounds = max(1, args.rounds)
     if args.clients:
         only = [c.strip() for c in args.clients.split(",") if c.strip()]
-        unknown = sorted(set(only) - set(STREAM_CLIENTS))
+        unknown = sorted(set(only) - set(STREAM_CLIENTS) - set(HTTP2_CLIENTS))
         if unknown:
             parser.error(f"unknown clients: {', '.join(unknown)}")
         cfg.clients = only

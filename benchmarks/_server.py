@@ -13,6 +13,16 @@ The ``model`` field of a ``POST .../chat/completions`` body picks the reply:
   milliseconds, scheduled against the clock so the server itself does not
   drift.
 * anything else: a small non-streaming ``chat.completion``.
+
+A connection that opens with the HTTP/2 preface (h2c with prior knowledge,
+as ``openai_trio.Client(h2c=True)`` and httpx's ``http1=False, http2=True``
+send it) is served over HTTP/2 through ``h2``: every request gets the small
+completion, each on its own stream, with room for thousands of concurrent
+streams and windows far larger than any benchmark fills.
+
+``GET /bench/stats`` (HTTP/1.1) answers what the server has seen since the
+last ``GET /bench/stats?reset=1``: connections and requests by protocol, so
+the runner can tell which protocol a client really spoke.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 from . import _payloads
 from ._proc import raise_fd_limit
@@ -27,6 +38,29 @@ from ._proc import raise_fd_limit
 __all__ = ["main"]
 
 _MAX_HEAD = 64 * 1024
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_STATS_PATH = "/bench/stats"
+# Big enough that no benchmark waits on the server's limits.
+_H2_MAX_STREAMS = 100_000
+_H2_WINDOW = 2**31 - 1
+
+
+class Stats:
+    """What the server has seen since the last reset (see ``GET /bench/stats``)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.h1_connections = 0  # that sent at least one request other than stats
+        self.h1_requests = 0
+        self.h2_connections = 0
+        self.h2_streams = 0
+        # The most requests one socket read completed: concurrency the server saw.
+        self.h2_max_requests_per_read = 0
+
+    def as_json(self) -> bytes:
+        return json.dumps(vars(self), separators=(",", ":")).encode()
 
 
 class _Cache:
@@ -35,6 +69,8 @@ class _Cache:
         self._chunks: list[bytes] = []
         self.completion = _payloads.completion_response()
         self.stream_head = _payloads.response_head(stream=True)
+        self.completion_body = _payloads.completion_body()
+        self.h2_headers = _payloads.h2_completion_headers()
 
     def stream(self, n: int) -> bytes:
         data = self._streams.get(n)
@@ -50,12 +86,17 @@ class _Cache:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, cache: _Cache) -> None:
+    def __init__(self, cache: _Cache, stats: Stats) -> None:
         self._cache = cache
+        self._stats = stats
         self._buf = bytearray()
         self._transport: asyncio.Transport | None = None
         self._busy = False  # a slow stream is being written
         self._closing = False
+        self._counted = False
+        # True until the first bytes tell HTTP/1.1 from the HTTP/2 preface.
+        self._sniffing = True
+        self._h2: _H2Session | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -65,7 +106,22 @@ class _Connection(asyncio.Protocol):
         self._closing = True
 
     def data_received(self, data: bytes) -> None:
+        if self._h2 is not None:
+            self._h2.received(data)
+            return
         self._buf += data
+        if self._sniffing:
+            head = bytes(self._buf[: len(_H2_PREFACE)])
+            if not _H2_PREFACE.startswith(head):
+                self._sniffing = False
+            elif len(head) < len(_H2_PREFACE):
+                return  # too little to tell yet
+            else:
+                assert self._transport is not None
+                self._h2 = _H2Session(self._transport, self._cache, self._stats)
+                data, self._buf = bytes(self._buf), bytearray()
+                self._h2.received(data)
+                return
         if not self._busy:
             self._process()
 
@@ -102,6 +158,19 @@ class _Connection(asyncio.Protocol):
     def _respond(self, method: str, target: str, body: bytes) -> None:
         transport = self._transport
         assert transport is not None
+        if target.startswith(_STATS_PATH):
+            body = self._stats.as_json()
+            if target.endswith("?reset=1"):
+                self._stats.reset()
+            transport.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            return
+        if not self._counted:
+            self._counted = True
+            self._stats.h1_connections += 1
+        self._stats.h1_requests += 1
         model = ""
         stream = False
         if method == "POST" and body:
@@ -138,11 +207,167 @@ class _Connection(asyncio.Protocol):
         self._process()
 
 
+class _SteadyEncoder:
+    """hpack's encoder, skipped once a header list encodes the same way twice.
+
+    Every response carries the same header list.  After the first block has
+    put those fields into the dynamic table, each later block is nothing but
+    references to it and leaves the table as it was, so the bytes repeat and
+    can be reused exactly as encoded, a real server's compression at no cost
+    per response.  A change of the table size starts over.
+    """
+
+    def __init__(self) -> None:
+        import hpack
+
+        self._real = hpack.Encoder()
+        self._last: list[Any] | None = None
+        self._block = b""
+        self._steady = False
+
+    @property
+    def header_table_size(self) -> int:
+        size: int = self._real.header_table_size
+        return size
+
+    @header_table_size.setter
+    def header_table_size(self, value: int) -> None:
+        self._real.header_table_size = value
+        self._last = None
+        self._steady = False
+
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        headers = list(headers)
+        if headers == self._last:
+            if not self._steady:
+                block = self._real.encode(headers, huffman)
+                self._steady = block == self._block
+                self._block = block
+            return self._block
+        self._last = headers
+        self._steady = False
+        self._block = self._real.encode(headers, huffman)
+        return self._block
+
+
+class _H2Session:
+    """One HTTP/2 connection: h2's server side, answering every stream at once."""
+
+    def __init__(self, transport: asyncio.Transport, cache: _Cache, stats: Stats) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+        import h2.exceptions
+        import h2.settings
+
+        self._events = h2.events
+        self._closed = h2.exceptions.StreamClosedError
+        self._transport = transport
+        self._stats = stats
+        self._headers = cache.h2_headers
+        self._body = cache.completion_body
+        # The clients are ours and well-behaved; checking their headers (and
+        # our own fixed ones) would only add server time.
+        config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+        conn = h2.connection.H2Connection(config)
+        codes = h2.settings.SettingCodes
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                codes.MAX_CONCURRENT_STREAMS: _H2_MAX_STREAMS,
+                codes.INITIAL_WINDOW_SIZE: _H2_WINDOW,
+                codes.MAX_HEADER_LIST_SIZE: 65536,
+            },
+        )
+        conn.encoder = _SteadyEncoder()  # type: ignore[assignment]
+        conn.initiate_connection()
+        conn.increment_flow_control_window(_H2_WINDOW - 65535)
+        self._conn = conn
+        # Responses whose body waits for the client's flow-control window.
+        self._pending: dict[int, bytes] = {}
+        stats.h2_connections += 1
+        transport.write(conn.data_to_send())
+
+    def received(self, data: bytes) -> None:
+        ev = self._events
+        conn = self._conn
+        try:
+            events: list[Any] = conn.receive_data(data)
+        except Exception:  # a protocol error: h2 has queued its GOAWAY
+            self._transport.write(conn.data_to_send())
+            self._transport.close()
+            return
+        completed = 0
+        for event in events:
+            kind = type(event)
+            if kind is ev.DataReceived:
+                if event.flow_controlled_length:
+                    # h2 sends WINDOW_UPDATEs only once half a window is used.
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif kind is ev.StreamEnded:
+                completed += 1
+                try:
+                    self._respond(event.stream_id)
+                except self._closed:
+                    pass  # reset by the client while its request was arriving
+            elif kind is ev.WindowUpdated:
+                if self._pending:
+                    self._flush()
+            elif kind is ev.StreamReset:
+                self._pending.pop(event.stream_id, None)
+            elif kind is ev.ConnectionTerminated:
+                self._transport.write(conn.data_to_send())
+                self._transport.close()
+                return
+        if completed:
+            stats = self._stats
+            stats.h2_streams += completed
+            if completed > stats.h2_max_requests_per_read:
+                stats.h2_max_requests_per_read = completed
+        out = conn.data_to_send()
+        if out:
+            self._transport.write(out)
+
+    def _respond(self, stream_id: int) -> None:
+        conn = self._conn
+        conn.send_headers(stream_id, self._headers)
+        body = self._body
+        if self._pending or conn.local_flow_control_window(stream_id) < len(body):
+            # Whatever the window takes now; the rest as the client's updates come.
+            self._pending[stream_id] = body
+            self._flush()
+        else:
+            conn.send_data(stream_id, body, end_stream=True)
+
+    def _flush(self) -> None:
+        conn = self._conn
+        for stream_id, body in list(self._pending.items()):
+            if conn.outbound_flow_control_window <= 0:
+                break  # the connection's window is spent: wait for the next update
+            window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+            if window <= 0:
+                continue  # this stream's window is spent, others may still go
+            if window >= len(body):
+                conn.send_data(stream_id, body, end_stream=True)
+                del self._pending[stream_id]
+            else:
+                conn.send_data(stream_id, body[:window])
+                self._pending[stream_id] = body[window:]
+
+
 async def _serve(port: int) -> None:
     loop = asyncio.get_running_loop()
     cache = _Cache()
+    stats = Stats()
     server = await loop.create_server(
-        lambda: _Connection(cache), "127.0.0.1", port, backlog=1024, reuse_address=True
+        lambda: _Connection(cache, stats), "127.0.0.1", port, backlog=1024, reuse_address=True
     )
     bound = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"PORT {bound}\n")

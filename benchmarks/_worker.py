@@ -14,6 +14,9 @@ Clients:
 * ``sdk_sync``: the official ``openai.OpenAI``
 * ``sansio``: ``openai_sansio`` alone over the server's bytes, no sockets
 * ``floor``: a bare trio + h11 + SSE split + ``json.loads`` loop
+* ``ours_h2``, ``ours_h1``, ``sdk_h2`` (scenario 5): ``openai_trio.Client``
+  over one h2c connection and over HTTP/1.1 with 100 connections;
+  ``AsyncOpenAI`` on httpx with HTTP/2 only (h2c with prior knowledge)
 
 The consumer work is the same everywhere: read ``choices[0].delta.content``
 (streams) or ``choices[0].message.content`` and join or count it.
@@ -797,6 +800,102 @@ _SLOW_RUNNERS: dict[
 }
 
 
+# -- scenario 5: many concurrent requests over HTTP/2 --------------------------
+
+
+def http2_scenario(client: str, port: int, concurrency: int, batches: int) -> dict[str, Any]:
+    """``batches`` rounds of ``concurrency`` requests all in flight at once."""
+    done, cpu, wall = _HTTP2_RUNNERS[client](port, concurrency, batches)
+    total = concurrency * batches
+    return {
+        "requests": total,
+        "completed": done,
+        "ok": done == total,
+        "concurrency": concurrency,
+        "batches": batches,
+        "cpu_s": cpu,
+        "wall_s": wall,
+    }
+
+
+def _http2_ours(extra: dict[str, Any]) -> Callable[[int, int, int], tuple[int, float, float]]:
+    def run(port: int, conc: int, batches: int) -> tuple[int, float, float]:
+        openai_trio = _import_ours()
+        import inspect
+
+        import trio
+
+        missing = sorted(set(extra) - set(inspect.signature(openai_trio.Client).parameters))
+        if missing:
+            raise Unavailable(f"openai_trio.Client takes no {', '.join(missing)} yet")
+        expected = json.loads(_payloads.completion_body())["choices"][0]["message"]["content"]
+
+        async def one(client: Any, done: list[int]) -> None:
+            resp = await client.chat.completions.create(model=SMALL_MODEL, messages=MESSAGES)
+            if resp.choices[0].message.content == expected:
+                done[0] += 1
+
+        async def batch(client: Any, done: list[int]) -> None:
+            async with trio.open_nursery() as nursery:
+                for _ in range(conc):
+                    nursery.start_soon(one, client, done)
+
+        async def main() -> tuple[int, float, float]:
+            async with _ours_client(openai_trio, port, **extra) as client:
+                await batch(client, [0])  # connections open, every stream structure grown
+                done = [0]
+                with Timer() as timer:
+                    for _ in range(batches):
+                        await batch(client, done)
+                return done[0], timer.cpu, timer.wall
+
+        result: tuple[int, float, float] = trio.run(main)
+        return result
+
+    return run
+
+
+def _http2_sdk(port: int, conc: int, batches: int) -> tuple[int, float, float]:
+    openai = _import_sdk()
+    import asyncio
+
+    try:
+        import h2  # noqa: F401  (httpx's HTTP/2 needs it)
+    except ImportError as exc:
+        raise Unavailable(f"httpx's HTTP/2 needs h2 ({exc})") from exc
+    expected = json.loads(_payloads.completion_body())["choices"][0]["message"]["content"]
+
+    async def one(client: Any) -> int:
+        resp = await client.chat.completions.create(model=SMALL_MODEL, messages=MESSAGES)
+        return 1 if resp.choices[0].message.content == expected else 0
+
+    async def batch(client: Any) -> int:
+        return sum(await asyncio.gather(*(one(client) for _ in range(conc))))
+
+    async def main() -> tuple[int, float, float]:
+        # Over http:// httpx speaks HTTP/2 only when HTTP/1.1 is off (prior knowledge).
+        http_client = openai.DefaultAsyncHttpxClient(http1=False, http2=True)
+        async with openai.AsyncOpenAI(
+            api_key=API_KEY, base_url=_base_url(port), max_retries=0, http_client=http_client
+        ) as client:
+            await batch(client)
+            done = 0
+            with Timer() as timer:
+                for _ in range(batches):
+                    done += await batch(client)
+            return done, timer.cpu, timer.wall
+
+    result: tuple[int, float, float] = asyncio.run(main())
+    return result
+
+
+_HTTP2_RUNNERS: dict[str, Callable[[int, int, int], tuple[int, float, float]]] = {
+    "ours_h2": _http2_ours({"h2c": True, "max_connections": 1}),
+    "ours_h1": _http2_ours({"max_connections": 100}),
+    "sdk_h2": _http2_sdk,
+}
+
+
 # -- entry point -------------------------------------------------------------
 
 
@@ -811,6 +910,8 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
             return nonstream_scenario(client, port, spec["requests"], spec["concurrency"])
         if scenario == "slow":
             return slow_scenario(client, port, spec["streams"], spec["seconds"])
+        if scenario == "http2":
+            return http2_scenario(client, port, spec["concurrency"], spec["batches"])
     except Unavailable as exc:
         return {"unavailable": str(exc)}
     raise ValueError(f"unknown scenario {scenario!r}")

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,16 +62,18 @@ def test_report_has_every_scenario_and_the_targets(
         "non-stream, concurrency 3: client CPU ms/request",
         "import: wall ms",
         "slow streams: peak RSS over baseline, KiB/stream",
-        "| HTTP/2 | not yet measured",
+        "HTTP/2, 50 concurrent: client CPU ms/request",
+        "HTTP/2, 50 concurrent: requests/s",
+        "### Scenario 5: HTTP/2, every round",
         "## Targets",
         "Machine: ",
         "Python: ",
     ):
         assert needle in report, needle
     targets = report.split("## Targets", 1)[1]
-    # One verdict line per target: 2 streaming, 2 per concurrency, 1 import, 2 slow.
+    # One verdict line per target: 2 streaming, 2 per concurrency, 1 import, 2 slow, 2 HTTP/2.
     verdicts = [line for line in targets.splitlines() if line[:4] in ("PASS", "FAIL", "N/A ")]
-    assert len(verdicts) == 2 + 2 * 2 + 1 + 2
+    assert len(verdicts) == 2 + 2 * 2 + 1 + 2 + 2
 
 
 def test_floor_measures_every_scenario(smoke_run: tuple[str, dict[str, object], Path]) -> None:
@@ -92,6 +100,8 @@ def test_floor_measures_every_scenario(smoke_run: tuple[str, dict[str, object], 
         ("stream", "sdk_async"),
         ("nonstream", "ours"),
         ("slow", "ours"),
+        ("http2", "ours_h2"),
+        ("http2", "ours_h1"),
         ("import", "openai_trio"),
         ("import", "openai_sansio"),
     ],
@@ -125,4 +135,96 @@ def test_smoke_runs_start_the_official_sdk_once(
     assert set(results["stream"]) == {"ours", "sdk_async", "sansio", "floor"}
     assert set(results["nonstream"]) == {"ours", "floor"}
     assert set(results["slow"]) == {"ours", "floor"}
+    assert set(results["http2"]) == {"ours_h2", "ours_h1"}
     assert "openai" not in results["import"]
+
+
+def test_http2_rounds_record_the_protocol_the_server_saw(
+    smoke_run: tuple[str, dict[str, object], Path],
+) -> None:
+    _, data, _ = smoke_run
+    for client, protocol in (("ours_h2", "h2"), ("ours_h1", "h1")):
+        entry = _rounds(data, "http2", client)
+        if entry["unavailable"] is not None:
+            continue
+        rounds = entry["rounds"]
+        assert isinstance(rounds, list) and len(rounds) == 1
+        seen = rounds[0]["server"]
+        # Warm-up batch plus the measured one, all over the expected protocol.
+        if protocol == "h2":
+            assert seen["h2_connections"] == 1 and seen["h2_streams"] >= 100
+            assert seen["h1_requests"] == 0
+        else:
+            assert seen["h2_streams"] == 0 and seen["h1_requests"] >= 100
+
+
+@pytest.fixture
+def fake_server() -> Iterator[int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._server"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        yield int(line.split()[1])
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.parametrize("window", [65535, 100, 1])
+def test_fake_server_http2_answers_within_the_clients_flow_control_window(
+    fake_server: int, window: int
+) -> None:
+    # A small stream window makes the server hold the body back and send it
+    # as WINDOW_UPDATEs arrive; several streams at once share the connection.
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    conn.local_settings = h2.settings.Settings(
+        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window}
+    )
+    conn.initiate_connection()
+    body = b'{"model":"bench-small","messages":[]}'
+    streams = [conn.get_next_available_stream_id() + 2 * k for k in range(3)]
+    bodies: dict[int, bytes] = {}
+    ended: set[int] = set()
+    status: dict[int, bytes] = {}
+    with socket.create_connection(("127.0.0.1", fake_server), timeout=10) as sock:
+        for sid in streams:
+            headers = [
+                (b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"127.0.0.1"),
+                (b":path", b"/v1/chat/completions"), (b"content-type", b"application/json"),
+            ]
+            conn.send_headers(sid, headers)
+            conn.send_data(sid, body, end_stream=True)
+        sock.sendall(conn.data_to_send())
+        while len(ended) < len(streams):
+            data = sock.recv(65536)
+            assert data, "the server closed the connection"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    assert event.stream_id is not None
+                    status[event.stream_id] = dict(event.headers)[b":status"]
+                elif isinstance(event, h2.events.DataReceived):
+                    assert event.stream_id is not None and event.data is not None
+                    bodies[event.stream_id] = bodies.get(event.stream_id, b"") + event.data
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    assert event.stream_id is not None
+                    ended.add(event.stream_id)
+            sock.sendall(conn.data_to_send())
+    for sid in streams:
+        assert status[sid] == b"200"
+        content = json.loads(bodies[sid])["choices"][0]["message"]["content"]
+        assert content == "Hello! How can I help you today?"
