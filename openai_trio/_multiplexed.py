@@ -29,6 +29,7 @@ import trio
 
 from openai_sansio import (
     APIConnectionError,
+    APITimeoutError,
     ConnectionClosed,
     ConnectionTerminated,
     DataReceived,
@@ -248,6 +249,13 @@ class MultiplexedConnection:
             self._leases[stream_id] = lease
             self.requests_sent += 1
             await self._flush(limits)
+        except APIConnectionError as exc:
+            if self.requests_sent > 1 and not isinstance(exc, APITimeoutError):
+                # As over HTTP/1.1: a reused connection that breaks as the
+                # request goes out was most likely shut by the peer while
+                # idle, so the request is sent again on a fresh one.
+                raise StaleConnectionError(str(exc)) from exc
+            raise
         finally:
             lock.release()
         body = request.body
