@@ -146,8 +146,9 @@ class MultiplexedConnection:
         self._proto = protocol
         self._write_lock = trio.StrictFIFOLock()
         self._leases: dict[int, StreamLease] = {}
-        # Leases parked waiting for an event, in arrival order.
-        self._waiting: dict[StreamLease, None] = {}
+        # Leases parked waiting for an event, in arrival order, and the
+        # event each waits on.
+        self._waiting: dict[StreamLease, trio.Event] = {}
         self._reading = False
         self._broken = False
         self._closed = False
@@ -324,7 +325,7 @@ class MultiplexedConnection:
             raise StreamResetError(event.stream_id, event.error_code)
         if kind is ResponseReceived:
             lease.got_response = True
-        elif kind is ResponseComplete:
+        else:  # ResponseComplete, the only other event routed to a stream
             lease.complete = True
         return event
 
@@ -338,22 +339,19 @@ class MultiplexedConnection:
             return RemoteProtocolError(message)
         return APIConnectionError(message)
 
-    async def _read_once(self, limits: Limits, lease: StreamLease | None) -> None:
+    async def _read_once(self, limits: Limits, lease: StreamLease) -> None:
         """Read once and route the events, or, while another task reads,
         wait until it hands ``lease`` an event or stops reading."""
         deadline, limit = _deadline(limits.read, "read", limits)
         if self._reading:
-            event = trio.Event()
-            if lease is not None:
-                lease.wakeup = event
-                self._waiting[lease] = None
+            event = lease.wakeup = trio.Event()
+            self._waiting[lease] = event
             try:
                 with trio.move_on_at(deadline) as scope:
                     await event.wait()
             finally:
-                if lease is not None:
-                    lease.wakeup = None
-                    self._waiting.pop(lease, None)
+                lease.wakeup = None
+                self._waiting.pop(lease, None)
             if scope.cancelled_caught:
                 raise _timeout_error(limit, limits)
             return
@@ -372,7 +370,7 @@ class MultiplexedConnection:
             self._route(bytes(data))
         finally:
             self._reading = False
-            self._hand_over(lease)
+            self._hand_over()
 
     def _route(self, data: bytes) -> None:
         proto = self._proto
@@ -390,8 +388,8 @@ class MultiplexedConnection:
                 assert isinstance(event, (DataReceived, ResponseReceived, ResponseComplete, StreamReset))
                 stream_id = event.stream_id
                 lease = leases.get(stream_id)
-                if lease is None:
-                    continue  # cancelled meanwhile
+                if lease is None:  # pragma: no cover - a lease and its stream are dropped together
+                    continue
                 lease.queue.append(event)
                 if kind is ResponseComplete or kind is StreamReset:
                     del leases[stream_id]
@@ -411,22 +409,21 @@ class MultiplexedConnection:
 
     def _wake_slot_waiters(self) -> None:
         # Senders waiting for a stream slot park with no stream id yet.
-        for waiting in self._waiting:
-            if waiting.stream_id == 0 and waiting.wakeup is not None:
-                waiting.wakeup.set()
+        for waiting, event in self._waiting.items():
+            if waiting.stream_id == 0:
+                event.set()
 
-    def _hand_over(self, reader: StreamLease | None) -> None:
+    def _hand_over(self) -> None:
         """After a read: one waiter with nothing yet takes over the reading
         (the ones that got events were woken by _route); after a failure,
         everyone wakes to see it."""
         if self._failure is not None:
-            for waiting in self._waiting:
-                if waiting.wakeup is not None:
-                    waiting.wakeup.set()
+            for event in self._waiting.values():
+                event.set()
             return
-        for waiting in self._waiting:
-            if not waiting.queue and waiting.wakeup is not None and waiting is not reader:
-                waiting.wakeup.set()
+        for waiting, event in self._waiting.items():
+            if not waiting.queue:
+                event.set()
                 return
 
     def _fail(self, message: str) -> None:
@@ -461,8 +458,6 @@ class MultiplexedConnection:
     async def after_release(self, grace_until: float | None) -> None:
         if self._dropped and self.streams_in_use == 0:
             await self.aclose(grace_until=grace_until)
-            return
-        if self._failure is not None or self._closed:
             return
         # The reset of a cancelled stream: written now, shielded and short,
         # so the server stops sending it.
@@ -500,7 +495,6 @@ class MultiplexedConnection:
                 await trio.aclose_forcefully(self._stream)
             except TRANSPORT_ERRORS:
                 pass
-        for lease in list(self._waiting):
-            if lease.wakeup is not None:
-                lease.wakeup.set()
+        for event in list(self._waiting.values()):
+            event.set()
 
