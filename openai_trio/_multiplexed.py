@@ -316,6 +316,14 @@ class MultiplexedConnection:
         if kind is DataReceived:
             assert isinstance(event, DataReceived)
             self._proto.acknowledge(lease.stream_id, len(event.data))
+            if self._reading:
+                # The reader may be waiting for data that only the window
+                # just handed back lets the server send: write it now, not
+                # at the next read.  A failure is recorded and shows there.
+                try:
+                    await self._flush_if_free(limits)
+                except APIConnectionError:
+                    pass
             return event
         if kind is StreamReset:
             assert isinstance(event, StreamReset)
