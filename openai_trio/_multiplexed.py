@@ -455,6 +455,11 @@ class MultiplexedConnection:
             pending_reset = self._failure is None
             self._wake_slot_waiters()
         self._waiting.pop(lease, None)
+        if not self._reading:
+            # This lease may have been handed the reading and be leaving
+            # without doing it (cancelled, timed out): another waiter must
+            # take it up, or they all wait for nothing.
+            self._hand_over()
         if pool_closed or self.is_closed or not self._proto.is_reusable:
             self._dropped = True
         return pending_reset or (self._dropped and self.streams_in_use == 0)
