@@ -338,6 +338,7 @@ class H2Server:
         self.handler = handler
         self.settings = settings
         self.connections: list[ServerConnection] = []
+        self.client_ends: list[Faulty] = []
         self.requests: list[ServerStream] = []
         self.resets: list[tuple[int, int | None, int]] = []
         self.errors: list[Exception] = []
@@ -373,38 +374,54 @@ class H2Server:
         await self._manager.__aexit__(None, None, None)
 
 
-class SlowWrites(trio.abc.Stream):
-    """A transport whose every write takes a while, so that other tasks
-    (the server, the client's reader) run in the middle of it."""
+class Faulty(trio.abc.Stream):
+    """The client's end of a connection, with faults to switch on: writes
+    that take a while (so that other tasks run in the middle of one),
+    writes that never finish or fail, reads and closes that fail."""
 
-    def __init__(self, inner: trio.abc.Stream, delay: float) -> None:
+    def __init__(self, inner: trio.abc.Stream, write_delay: float | None) -> None:
         self._inner = inner
-        self._delay = delay
+        self.write_delay = write_delay
+        self.stall_writes = False
+        self.fail_writes = False
+        self.fail_reads = False
+        self.fail_close = False
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await trio.sleep(self._delay)
+        if self.write_delay is not None:
+            await trio.sleep(self.write_delay)
+        if self.stall_writes:
+            await trio.sleep_forever()
+        if self.fail_writes:
+            raise trio.BrokenResourceError("the link broke")
         await self._inner.send_all(data)
 
     async def wait_send_all_might_not_block(self) -> None:  # pragma: no cover - unused by the client
         await self._inner.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self._inner.receive_some(max_bytes)
+        data = await self._inner.receive_some(max_bytes)
+        if self.fail_reads:
+            raise trio.BrokenResourceError("the link broke")
+        return data
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+        if self.fail_close:
+            raise trio.BrokenResourceError("the link broke")
 
 
 def client_for(server: H2Server, write_delay: float | None = None, **kwargs: Any) -> Client:
+    """A client whose every connection goes to ``server``; the client's end
+    of each is in ``server.client_ends``."""
     options: dict[str, Any] = {"max_connections": 1, "max_retries": 0, "timeout": 30}
     options.update(kwargs)
-    connect = server.connect
-    if write_delay is not None:
 
-        async def slow_connect(origin: Origin) -> trio.abc.Stream:
-            return SlowWrites(await server.connect(origin), write_delay)
+    async def connect(origin: Origin) -> trio.abc.Stream:
+        end = Faulty(await server.connect(origin), write_delay)
+        server.client_ends.append(end)
+        return end
 
-        connect = slow_connect
     return Client(api_key=KEY, base_url=BASE_URL, connector=connect, h2c=True, **options)
 
 
@@ -412,6 +429,10 @@ def raw_view(client: Client) -> Any:
     # Typed as the plain namespaces (the generated surface's business): the
     # raw responses' retries_taken is what these tests read.
     return client.with_raw_response
+
+
+def streaming_view(client: Client) -> Any:
+    return client.with_streaming_response
 
 
 def settled(stats: PoolStats) -> bool:
@@ -800,7 +821,7 @@ async def test_leaving_an_event_stream_early_resets_it_and_keeps_the_connection(
         assert settled(client.pool_stats())
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 async def test_cancellation_fuzz(seed: int, autojump_clock: trio.testing.MockClock) -> None:
     rng = random.Random(seed)
     server_rng = random.Random(seed + 1000)
@@ -1224,3 +1245,89 @@ async def test_closing_the_client_with_streams_in_flight_ends_them() -> None:
         assert all("closed" in str(e) for e in errors)
         assert server.connections[0].goaway is not None
         assert client.pool_stats() == PoolStats()
+
+
+async def test_window_handed_back_while_another_request_reads(autojump_clock: trio.testing.MockClock) -> None:
+    # One request reads the connection, waiting for an answer that comes
+    # only after a large stream ends; the large stream's reader consumes
+    # from its queue and must get its window handed back to the server
+    # although it is not the one reading.
+    body = b"b" * (WINDOW + WINDOW // 2)
+    big_done = trio.Event()
+
+    async def big_then_small(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name == "small":
+            await big_done.wait()
+            await stream.respond(model("small"))
+            return
+        await stream.head(200, b"application/octet-stream")
+        await stream.data(body, end=True)
+        big_done.set()
+
+    async with H2Server(big_then_small) as server, client_for(server, timeout=60) as client:
+        with trio.fail_after(100):
+
+            async def small() -> str:
+                return (await client.models.retrieve("small")).id
+
+            async def big() -> int:
+                await server.wait_requests(1)
+                got = 0
+                async with streaming_view(client).files.content("big") as response:
+                    async for piece in response.iter_bytes():
+                        got += len(piece)
+                        # A slow consumer: the reading request reads all
+                        # the server may send before this one catches up.
+                        await trio.sleep(0.001)
+                return got
+
+            results = await gather(small, big)
+        assert results == ["small", len(body)]
+
+
+async def test_a_waiter_cancelled_as_it_is_handed_the_reading_passes_it_on(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A reads; B and C wait.  B is cancelled just as A's whole answer
+    # arrives, so A may hand the reading to B, who leaves with its
+    # cancellation: C must not be left waiting with nobody reading.  Which
+    # of A and B runs first is up to trio's scheduler, so a few rounds.
+    scopes: dict[str, trio.CancelScope] = {}
+
+    async def scripted(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        name = stream.name
+        if name.startswith("a"):
+            await server.wait_requests(len(server.requests) + 2)
+            await trio.sleep(1)  # everyone parked
+            stream.conn.h2.send_headers(stream.id, [(b":status", b"200"), (b"content-type", b"application/json")])
+            stream.conn.h2.send_data(stream.id, model(name), end_stream=True)
+            # No checkpoint between the write waking A and the cancel
+            # waking B: they run in the same batch, in either order.
+            await stream.conn.flush()
+            scopes["b" + name[1:]].cancel()
+        elif name.startswith("c"):
+            await trio.sleep(5)
+            await stream.respond(model(name))
+        else:
+            await stream.gone.wait()
+
+    async with H2Server(scripted) as server, client_for(server, timeout=30) as client:
+        got: dict[str, str] = {}
+
+        async def call(name: str) -> None:
+            with trio.CancelScope() as scopes[name]:
+                got[name] = (await client.models.retrieve(name)).id
+
+        for round_ in range(12):
+            got.clear()
+
+            with trio.fail_after(20):
+                async with trio.open_nursery() as nursery:
+                    for name in ["a", "b", "c"]:
+                        nursery.start_soon(call, f"{name}{round_}")
+                        await server.wait_requests(len(server.requests) + 1)
+            assert got == {f"a{round_}": f"a{round_}", f"c{round_}": f"c{round_}"}
+            assert settled(client.pool_stats())
+        assert len(server.connections) == 1
