@@ -34,6 +34,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from hpack import NeverIndexedHeaderTuple
 
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
@@ -48,7 +49,7 @@ from ._events import (
     StreamReset,
 )
 from ._header_rules import HTTP2_REFUSED, TARGET, TOKEN, authority, check_name, encode_value
-from ._headers import Headers
+from ._headers import SECRET_HEADERS, Headers
 from ._request import Origin, Request, StreamedBody
 
 __all__ = ["HTTP2Connection", "DEFAULT_WINDOW", "DEFAULT_MAX_STREAMS"]
@@ -130,7 +131,17 @@ class HTTP2Connection:
             raise ValueError("window must be between 65535 and 2**31 - 1")
         if max_streams < 1:
             raise ValueError("max_streams must be positive")
-        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        # Outbound header checks are ours (_header_rules, in _head): h2's
+        # second pass over every request's fields costs about a twentieth
+        # of a small request.  What it would also do, keeping credentials
+        # out of the HPACK table, _head does itself.  What the server sends
+        # is still checked by h2.
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
         self._h2 = conn = _Client(config=config)
         conn.local_settings = h2.settings.Settings(
             client=True,
@@ -297,7 +308,12 @@ class HTTP2Connection:
                 raise LocalProtocolError(f"header {lname!r} is not allowed: {HTTP2_REFUSED[lname]}")
             elif lname == "te" and raw_value.lower() != b"trailers":
                 raise LocalProtocolError("header 'te' may only be 'trailers' over HTTP/2")
-            fields.append((raw_name, raw_value))
+            if lname in SECRET_HEADERS:
+                # Never in the compression table, where a length oracle
+                # could guess it (CRIME-style), and never in h2's logs.
+                fields.append(NeverIndexedHeaderTuple(raw_name, raw_value))
+            else:
+                fields.append((raw_name, raw_value))
         if not have_length and length is not None and (length != b"0" or method in _BODY_METHODS):
             fields.append((b"content-length", length))
         return [

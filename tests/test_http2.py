@@ -467,3 +467,19 @@ def test_constructor_checks() -> None:
     with pytest.raises(ValueError):
         HTTP2Connection(max_streams=0)
     assert HTTP2Connection(window=65535).data_to_send().startswith(b"PRI * HTTP/2.0")
+
+
+def test_credentials_stay_out_of_the_compression_table() -> None:
+    import hpack
+
+    client = HTTP2Connection()
+    server = handshake(client)
+    for _ in range(2):
+        client.send(R("GET", "/", [("Authorization", "Bearer sk-secret"), ("api-key", "k"), ("x-plain", "v")], b""))
+    requests = [e for e in server.pull() if isinstance(e, h2.events.RequestReceived)]
+    for request in requests:
+        kinds = {bytes(h[0]): type(h) for h in request.headers}
+        assert kinds[b"authorization"] is hpack.NeverIndexedHeaderTuple
+        assert kinds[b"api-key"] is hpack.NeverIndexedHeaderTuple
+        assert kinds[b"x-plain"] is not hpack.NeverIndexedHeaderTuple
+    assert not any(b"sk-secret" in bytes(entry[1]) for entry in server.h2.decoder.header_table.dynamic_entries)
