@@ -105,6 +105,10 @@ class ServerStream:
         self.gone = trio.Event()
         self.sent = 0
         self.answered = False
+        # What the connection was like as the request arrived: SETTINGS
+        # frames the client had acknowledged, streams open including this.
+        self.acked_at_arrival = 0
+        self.open_at_arrival = 0
 
     @property
     def name(self) -> str:
@@ -185,8 +189,6 @@ class ServerConnection:
         self.settings_acked = 0
         self.pings_acked = 0
         self.goaway: h2.events.ConnectionTerminated | None = None
-        # The most streams open on this connection at once.
-        self.peak_open = 0
 
     async def window_opened(self) -> None:
         await self._window.wait()
@@ -275,11 +277,12 @@ class ServerConnection:
         if isinstance(event, h2.events.RequestReceived):
             assert event.stream_id is not None
             stream = ServerStream(self, event.stream_id, list(event.headers or []))
+            stream.acked_at_arrival = self.settings_acked
             self.streams[stream.id] = stream
+            stream.open_at_arrival = sum(1 for s in self.streams.values() if s.open and not s.answered)
             server.requests.append(stream)
             server._arrival.set()
             server._arrival = trio.Event()
-            self.peak_open = max(self.peak_open, sum(1 for s in self.streams.values() if s.open and not s.answered))
             if event.stream_ended is not None:
                 stream.ended.set()
             nursery.start_soon(server.handler, stream)
@@ -716,13 +719,10 @@ async def test_lowered_max_concurrent_streams_makes_new_requests_wait(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     lowered_to = 2
-    arrivals: list[tuple[int, int]] = []
 
     async def lower_then_answer(stream: ServerStream) -> None:
         conn = stream.conn
-        open_now = sum(1 for s in conn.streams.values() if s.open and not s.answered)
-        arrivals.append((conn.settings_acked, open_now))
-        if stream.name == "m0":
+        if stream.id == 1:
             await conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: lowered_to})
         await stream.ended.wait()
         await trio.sleep(0.05)
@@ -742,8 +742,9 @@ async def test_lowered_max_concurrent_streams_makes_new_requests_wait(
         assert server.errors == []
         assert len(server.connections) == 1
         # Once the client acknowledged the lowered limit, no stream opened
-        # past it.
-        assert all(open_now <= lowered_to for acked, open_now in arrivals if acked >= 2)
+        # past it (h2 on the server would also have refused it).
+        late = [s.open_at_arrival for s in server.requests if s.acked_at_arrival >= 2]
+        assert late and max(late) <= lowered_to
         assert settled(client.pool_stats())
 
 
@@ -1331,3 +1332,153 @@ async def test_a_waiter_cancelled_as_it_is_handed_the_reading_passes_it_on(
             assert got == {f"a{round_}": f"a{round_}", f"c{round_}": f"c{round_}"}
             assert settled(client.pool_stats())
         assert len(server.connections) == 1
+
+
+# -- transport faults ------------------------------------------------------------
+
+
+async def test_a_write_that_times_out_breaks_the_connection(autojump_clock: trio.testing.MockClock) -> None:
+    async with H2Server() as server, client_for(server, timeout=openai_trio.Timeout(30, write=2)) as client:
+        with trio.fail_after(60):
+            assert (await client.models.retrieve("a")).id == "a"
+            server.client_ends[0].stall_writes = True
+            with pytest.raises(APITimeoutError) as caught:
+                await client.models.retrieve("b")
+            assert caught.value.limit == "write"
+            # Half a frame may be on the wire: the connection is done for.
+            assert (await client.models.retrieve("c")).id == "c"
+        assert len(server.connections) == 2
+        assert settled(client.pool_stats())
+
+
+async def test_a_read_that_fails_fails_the_streams_in_flight() -> None:
+    async def hold(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.conn.index == 0 and stream.name != "first":
+            await server.wait_requests(3)
+            server.client_ends[0].fail_reads = True
+            await stream.conn.ping()
+            await stream.conn.eof.wait()
+            return
+        await stream.respond(model(stream.name))
+
+    async with H2Server(hold) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            assert (await client.models.retrieve("first")).id == "first"
+            errors: list[BaseException] = []
+
+            async def call(name: str) -> None:
+                try:
+                    await client.models.retrieve(name)
+                except APIConnectionError as exc:
+                    errors.append(exc)
+
+            await gather(lambda: call("a"), lambda: call("b"))
+            assert len(errors) == 2
+            assert all("while receiving" in str(e) for e in errors)
+            assert settled(client.pool_stats())
+            assert (await client.models.retrieve("next")).id == "next"
+        assert len(server.connections) == 2
+
+
+async def test_closing_over_a_failing_transport_is_quiet() -> None:
+    async with H2Server() as server:
+        client = client_for(server)
+        with trio.fail_after(20):
+            assert (await client.models.retrieve("a")).id == "a"
+            end = server.client_ends[0]
+            end.fail_writes = end.fail_close = True
+            await client.aclose()
+        assert client.pool_stats() == PoolStats()
+
+
+async def test_a_reset_that_cannot_be_written_is_dropped_with_the_connection() -> None:
+    async def hold(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name == "x":
+            await stream.gone.wait()
+            return
+        await stream.respond(model(stream.name))
+
+    async with H2Server(hold) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            assert (await client.models.retrieve("a")).id == "a"
+            with trio.move_on_after(0.05) as scope:
+                async with trio.open_nursery() as nursery:
+
+                    async def break_link() -> None:
+                        await server.wait_requests(2)
+                        server.client_ends[0].fail_writes = True
+
+                    nursery.start_soon(break_link)
+                    await client.models.retrieve("x")
+            assert scope.cancelled_caught
+            assert settled(client.pool_stats())
+            assert (await client.models.retrieve("b")).id == "b"
+        assert server.resets == []
+        assert len(server.connections) == 2
+
+
+async def test_an_early_head_stops_a_body_waiting_for_window() -> None:
+    settings: dict[h2.settings.SettingCodes | int, int] = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000}
+
+    async def head_first(stream: ServerStream) -> None:
+        if stream.path != "/v1/files":
+            await answer(stream)
+            return
+        await stream.head(413)
+        await trio.sleep(0.01)
+        await stream.data(b'{"error": {"message": "too large", "type": "invalid_request_error"}}', end=True)
+
+    async with H2Server(head_first, settings=settings) as server, client_for(server) as client:
+        server.acknowledge = False
+        with trio.fail_after(20):
+            with pytest.raises(openai_trio.APIStatusError) as caught:
+                await client.files.create(file=("big.bin", b"z" * 1_000_000, "application/octet-stream"),
+                                          purpose="batch")
+            assert caught.value.status_code == 413
+            server.acknowledge = True
+            assert (await client.models.retrieve("after")).id == "after"
+        assert len(server.connections) == 1
+        assert settled(client.pool_stats())
+
+
+@pytest.mark.parametrize("then", ["goaway", "timeout"])
+async def test_requests_waiting_for_a_stream_slot(then: str, autojump_clock: trio.testing.MockClock) -> None:
+    # The server lowers its limit to one stream while requests the pool
+    # already let through are about to start theirs; then it either sends
+    # them away (GOAWAY: they go to a new connection) or keeps its one
+    # stream busy past the pool timeout.
+    async def lower(stream: ServerStream) -> None:
+        conn = stream.conn
+        if conn.index == 0 and stream.id == 1:
+            await conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1})
+            await stream.ended.wait()
+            await trio.sleep(1)
+            if then == "goaway":
+                await conn.send_goaway(max(conn.streams))
+                await stream.respond(model(stream.name))
+            else:
+                await trio.sleep(100)
+                await stream.respond(model(stream.name))
+            return
+        await stream.ended.wait()
+        await stream.respond(model(stream.name))
+
+    timeout = openai_trio.Timeout(300, pool=10)
+    async with H2Server(lower) as server, client_for(server, write_delay=0.001, timeout=timeout) as client:
+        outcome: dict[str, object] = {}
+
+        async def call(name: str) -> None:
+            try:
+                outcome[name] = (await client.models.retrieve(name)).id
+            except APITimeoutError as exc:
+                outcome[name] = exc.limit
+
+        with trio.fail_after(200):
+            await gather(*[lambda n=n: call(n) for n in [f"m{i}" for i in range(6)]])
+        if then == "goaway":
+            assert outcome == {f"m{i}": f"m{i}" for i in range(6)}
+        else:
+            assert set(outcome.values()) - {f"m{i}" for i in range(6)} == {"pool"}
+        assert settled(client.pool_stats())
