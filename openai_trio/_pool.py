@@ -132,6 +132,9 @@ class ConnectionPool:
         self._last: tuple[Origin, _OriginPool] | None = None
         self._closed = False
         self.connections_opened = 0
+        # HTTP/2 connections out of the pool that still carry streams (a
+        # GOAWAY, a failure): closed with the pool, or by their last stream.
+        self._draining: set[MultiplexedConnection] = set()
 
     @property
     def closed(self) -> bool:
@@ -317,6 +320,11 @@ class ConnectionPool:
         conn = lease.connection
         must = conn.release(lease, discard=discard, pool_closed=self._closed)
         op = self._origins.get(conn.origin)
+        if conn.dropped:
+            if conn.streams_in_use:
+                self._draining.add(conn)
+            else:
+                self._draining.discard(conn)
         if op is not None:
             if conn.dropped and conn in op.connections:
                 op.connections.remove(conn)
@@ -327,7 +335,8 @@ class ConnectionPool:
     async def aclose(self) -> None:
         """Close every connection and refuse new requests; idempotent."""
         self._closed = True
-        conns: list[Connection | MultiplexedConnection] = []
+        conns: list[Connection | MultiplexedConnection] = list(self._draining)
+        self._draining.clear()
         for op in self._origins.values():
             conns.extend(op.connections)
             op.connections.clear()
