@@ -409,9 +409,9 @@ class Faulty(trio.abc.Stream):
         return data
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
         if self.fail_close:
             raise trio.BrokenResourceError("the link broke")
+        await self._inner.aclose()
 
 
 def client_for(server: H2Server, write_delay: float | None = None, **kwargs: Any) -> Client:
@@ -1482,3 +1482,129 @@ async def test_requests_waiting_for_a_stream_slot(then: str, autojump_clock: tri
         else:
             assert set(outcome.values()) - {f"m{i}" for i in range(6)} == {"pool"}
         assert settled(client.pool_stats())
+
+
+async def test_closing_while_a_write_is_stuck_skips_the_goaway(autojump_clock: trio.testing.MockClock) -> None:
+    async with H2Server() as server:
+        client = client_for(server, timeout=openai_trio.Timeout(30, write=5))
+        with trio.fail_after(60):
+            assert (await client.models.retrieve("a")).id == "a"
+            server.client_ends[0].stall_writes = True
+            errors: list[BaseException] = []
+
+            async def stuck() -> None:
+                try:
+                    await client.models.retrieve("b")
+                except APIConnectionError as exc:
+                    errors.append(exc)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stuck)
+                await trio.testing.wait_all_tasks_blocked()
+                # Half a frame must not be followed by a GOAWAY.
+                await client.aclose()
+            await server.connections[0].eof.wait()
+        assert len(errors) == 1
+        assert server.connections[0].goaway is None
+
+
+async def test_closing_a_failed_connection_wakes_the_streams_waiting_on_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def hold(stream: ServerStream) -> None:
+        await stream.gone.wait()
+
+    async with H2Server(hold) as server:
+        client = client_for(server, timeout=openai_trio.Timeout(300, write=5))
+        with trio.fail_after(100):
+            errors: list[BaseException] = []
+
+            async def call(name: str) -> None:
+                try:
+                    await client.models.retrieve(name)
+                except APIConnectionError as exc:
+                    errors.append(exc)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(call, "a")
+                await server.wait_requests(1)
+                nursery.start_soon(call, "b")
+                await server.wait_requests(2)
+                await trio.testing.wait_all_tasks_blocked()
+                # A third request's write times out: the connection is
+                # failed while a and b wait on it.
+                server.client_ends[0].stall_writes = True
+                nursery.start_soon(call, "c")
+                await trio.sleep(10)
+                await client.aclose()
+        assert len(errors) == 3
+        assert isinstance(errors[0], APITimeoutError) and errors[0].limit == "write"
+        assert client.pool_stats() == PoolStats()
+
+
+async def test_a_window_update_that_cannot_be_written_fails_the_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    body = b"b" * (WINDOW + WINDOW // 2)
+
+    async def big_and_never(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name == "small":
+            await stream.gone.wait()
+            return
+        await stream.head(200, b"application/octet-stream")
+        await stream.data(body, end=True)
+
+    async with H2Server(big_and_never) as server, client_for(server, timeout=20) as client:
+        with trio.fail_after(100):
+            errors: list[BaseException] = []
+
+            async def small() -> None:
+                try:
+                    await client.models.retrieve("small")
+                except APIConnectionError as exc:
+                    errors.append(exc)
+
+            async def big() -> int:
+                await server.wait_requests(1)
+                got = 0
+                try:
+                    async with streaming_view(client).files.content("big") as response:
+                        async for piece in response.iter_bytes():
+                            got += len(piece)
+                            if got > WINDOW // 4:
+                                # Before the window goes back to the server.
+                                server.client_ends[0].fail_writes = True
+                            await trio.sleep(0.001)
+                except APIConnectionError as exc:
+                    errors.append(exc)
+                return got
+
+            _, got = await gather(small, big)
+        assert WINDOW // 2 <= got < len(body)
+        assert len(errors) == 2
+        assert settled(client.pool_stats())
+
+
+async def test_reprs_show_state_and_no_secret() -> None:
+    async def hold(stream: ServerStream) -> None:
+        await stream.gone.wait()
+
+    async with H2Server(hold) as server, client_for(server) as client:
+        with trio.fail_after(20):
+            with trio.move_on_after(0.05):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(client.models.retrieve, "a")
+                    await server.wait_requests(1)
+                    await trio.testing.wait_all_tasks_blocked()
+                    conn = client._pool._origins[next(iter(client._pool._origins))].connections[0]
+                    busy = repr(conn)
+                    lease = repr(next(iter(conn._leases.values())))  # type: ignore[union-attr]
+                    nursery.cancel_scope.cancel()
+            idle = repr(conn)
+            await client.aclose()
+            closed = repr(conn)
+        assert busy == "<MultiplexedConnection http://h2.test:80 busy streams=1>"
+        assert lease == "<StreamLease http://h2.test:80 stream=1>"
+        assert idle.endswith("idle streams=0>") and closed.endswith("closed streams=0>")
+        assert KEY not in busy + lease
