@@ -3,15 +3,22 @@ ALPN, and h2c) in front of the fake server, and hypercorn."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import hashlib
+import random
+from typing import Any, Mapping
 
+import attrs
 import pytest
 import trio
-from peers.fixtures import StartNginx
+from peers.asgi_app import REPLY_WORDS
+from peers.certs import PeerCerts
+from peers.fixtures import StartNginx, Upstream
 from peers.hypercorn_peer import HypercornPeer
 from peers.nginx_peer import NginxPeer
 
 import openai_trio
+from openai_trio.testing import FAKE_REPLY
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Hi"}]
 
@@ -94,11 +101,141 @@ async def test_nginx_lowered_max_concurrent_streams(start_nginx: StartNginx) -> 
 
 
 async def test_hypercorn_h2_tls_and_h2c(hypercorn_peer: HypercornPeer) -> None:
-    for base_url, kwargs in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         (hypercorn_peer.tls_base_url, {"ssl_context": hypercorn_peer.certs.client_context()}),
         (hypercorn_peer.h2c_base_url, {"h2c": True}),
-    ]:
+    ]
+    for base_url, kwargs in cases:
         async with openai_trio.Client(base_url=base_url, api_key="sk-test", max_retries=0, timeout=30,
                                       **kwargs) as client:
             raw = await client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
             assert raw.headers["x-http-version"] == "2"
+
+
+# -- every peer: streaming, uploads ---------------------------------------------
+#
+# The same checks through nginx (TLS and h2c, in front of the fake server)
+# and hypercorn (TLS and h2c, its own ASGI app).  ``connections_opened ==
+# 1`` after many concurrent calls is what shows multiplexing: over HTTP/1.1
+# the pool would have opened a connection per concurrent call.
+
+
+@attrs.frozen
+class H2Peer:
+    """One HTTP/2 server as the tests below see it."""
+
+    name: str
+    base_url: str
+    client_kwargs: Mapping[str, Any]
+    # nginx fronts the session's fake server; hypercorn runs its own app.
+    upstream: Upstream | None = None
+
+    @property
+    def is_nginx(self) -> bool:
+        return self.upstream is not None
+
+    def client(self, **kwargs: Any) -> openai_trio.Client:
+        options: dict[str, Any] = {"api_key": "sk-test", "max_retries": 0, "timeout": 30, **self.client_kwargs}
+        options.update(kwargs)
+        return openai_trio.Client(base_url=self.base_url, **options)
+
+
+def _tls_kwargs(certs: PeerCerts) -> dict[str, Any]:
+    return {"ssl_context": certs.client_context()}
+
+
+@pytest.fixture(params=["nginx-tls", "nginx-h2c", "hypercorn-tls", "hypercorn-h2c"])
+def h2_peer(request: pytest.FixtureRequest) -> H2Peer:
+    name: str = request.param
+    if name.startswith("nginx"):
+        nginx: NginxPeer = request.getfixturevalue("nginx_peer")
+        upstream: Upstream = request.getfixturevalue("peer_upstream")
+        if name.endswith("tls"):
+            return H2Peer(name, nginx.tls_base_url, _tls_kwargs(nginx.certs), upstream)
+        return H2Peer(name, nginx.h2c_base_url, {"h2c": True}, upstream)
+    hyper: HypercornPeer = request.getfixturevalue("hypercorn_peer")
+    if name.endswith("tls"):
+        return H2Peer(name, hyper.tls_base_url, _tls_kwargs(hyper.certs))
+    return H2Peer(name, hyper.h2c_base_url, {"h2c": True})
+
+
+async def _read_stream(client: openai_trio.Client, **query: object) -> tuple[str, str | None]:
+    """One streamed chat completion read to its end: the text and the last
+    finish_reason.  ``query`` tunes hypercorn's stream (``chunks``,
+    ``delay``); the fake server ignores it."""
+    text: list[str] = []
+    finish: str | None = None
+    stream = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_query=dict(query) or None
+    )
+    async with stream:
+        async for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    text.append(choice.delta.content)
+                if choice.finish_reason is not None:
+                    finish = choice.finish_reason
+    return "".join(text), finish
+
+
+def _expected_stream_text(peer: H2Peer, chunks: int) -> str:
+    if peer.is_nginx:
+        return FAKE_REPLY
+    return "".join(REPLY_WORDS[i % len(REPLY_WORDS)] for i in range(chunks))
+
+
+async def test_streams_read_to_the_end_many_at_once_on_one_connection(h2_peer: H2Peer) -> None:
+    chunks = 12
+    expected = _expected_stream_text(h2_peer, chunks)
+    async with h2_peer.client() as client:
+        text, finish = await _read_stream(client, chunks=chunks)
+        assert (text, finish) == (expected, "stop")
+        results: list[tuple[str, str | None]] = []
+
+        async def one() -> None:
+            # A small delay between events keeps every stream open while
+            # the others are read, so their frames interleave.
+            results.append(await _read_stream(client, chunks=chunks, delay=0.005))
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for _ in range(64):
+                    nursery.start_soon(one)
+        assert results == [(expected, "stop")] * 64
+        assert client.connections_opened == 1
+        assert client.pool_stats().in_use == 0
+
+
+def _payload(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+async def test_uploads_of_several_mib_with_request_body_flow_control(h2_peer: H2Peer) -> None:
+    # Bigger than any initial HTTP/2 window (64 KiB by default, nginx's and
+    # hypercorn's included): the body only gets through as the server
+    # hands window back.  Three at once share the connection window.
+    sizes = [6 * 1024 * 1024, 3 * 1024 * 1024 + 17, 2 * 1024 * 1024 + 1]
+    payloads = [_payload(size, seed) for seed, size in enumerate(sizes)]
+    uploaded: dict[int, Any] = {}
+    async with h2_peer.client() as client:
+
+        async def upload(i: int) -> None:
+            uploaded[i] = await client.files.create(file=(f"part{i}.bin", payloads[i]), purpose="assistants")
+
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                for i in range(len(payloads)):
+                    nursery.start_soon(upload, i)
+                # Small calls in between must not wait for the uploads.
+                for _ in range(5):
+                    nursery.start_soon(functools.partial(_read_stream, client, chunks=2))
+        assert client.connections_opened == 1
+    for i, data in enumerate(payloads):
+        file = uploaded[i]
+        assert file.bytes == len(data)
+        if h2_peer.upstream is not None:
+            # What the fake server behind nginx stored, byte for byte.
+            _, stored = h2_peer.upstream.server.openai.files[file.id]
+            assert stored == data
+        else:
+            assert file.id == "file-" + hashlib.sha256(data).hexdigest()
