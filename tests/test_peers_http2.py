@@ -6,18 +6,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
-from typing import Any, Mapping
+import tracemalloc
+from typing import Any, AsyncContextManager, Iterator, Mapping
 
 import attrs
 import pytest
 import trio
 from peers.asgi_app import REPLY_WORDS
 from peers.certs import PeerCerts
-from peers.fixtures import StartNginx, Upstream
+from peers.fixtures import StartHypercorn, StartNginx, Upstream
 from peers.hypercorn_peer import HypercornPeer
 from peers.nginx_peer import NginxPeer
 
 import openai_trio
+from openai_sansio import OPERATIONS, PreparedOperation, RequestOptions, StreamResetError
 from openai_trio.testing import FAKE_REPLY
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Hi"}]
@@ -239,3 +241,136 @@ async def test_uploads_of_several_mib_with_request_body_flow_control(h2_peer: H2
             assert stored == data
         else:
             assert file.id == "file-" + hashlib.sha256(data).hexdigest()
+
+
+# -- hypercorn's app, directly and behind nginx: resets, a slow reader ------------
+#
+# nginx in front of hypercorn (HTTP/1.1 upstream) turns the app's failure
+# mid-body into a reset of its own, and its flow control into nginx's.
+
+MiB = 1024 * 1024
+# Room for one slow stream plus a hundred others on one connection.
+_APP_STREAMS = 128
+
+
+@pytest.fixture(scope="module")
+def app_hypercorn(start_hypercorn: StartHypercorn) -> Iterator[HypercornPeer]:
+    with start_hypercorn(max_concurrent_streams=_APP_STREAMS) as peer:
+        yield peer
+
+
+@pytest.fixture(scope="module")
+def app_nginx(start_nginx: StartNginx, app_hypercorn: HypercornPeer) -> Iterator[NginxPeer]:
+    with start_nginx(upstream=(app_hypercorn.host, app_hypercorn.h2c_port),
+                     max_concurrent_streams=_APP_STREAMS) as peer:
+        yield peer
+
+
+@pytest.fixture(params=["hypercorn-tls", "hypercorn-h2c", "nginx-tls", "nginx-h2c"])
+def app_peer(request: pytest.FixtureRequest) -> H2Peer:
+    name: str = request.param
+    server: HypercornPeer | NginxPeer = request.getfixturevalue(
+        "app_hypercorn" if name.startswith("hypercorn") else "app_nginx"
+    )
+    if name.endswith("tls"):
+        return H2Peer(name, server.tls_base_url, _tls_kwargs(server.certs))
+    return H2Peer(name, server.h2c_base_url, {"h2c": True})
+
+
+def _slow_body(size: int, chunk: int) -> bytes:
+    # What /v1/slow sends: bytes 0..255 over and over, restarting each chunk.
+    block = bytes(range(256)) * (chunk // 256 + 1)
+    return b"".join(block[: min(chunk, size - sent)] for sent in range(0, size, chunk))
+
+
+def _streamed_get(
+    client: openai_trio.Client, path: str, query: dict[str, object]
+) -> AsyncContextManager[openai_trio.StreamedBinaryResponse]:
+    """``GET path`` with the body handed over unread.  The escape hatch
+    (``client.get``) reads bodies whole, so this goes through the client's
+    ``Transport.execute`` with an operation whose response is binary: the
+    path replaced, the response streamed as ``files.content`` would be."""
+    prepared: PreparedOperation[Any] = PreparedOperation(
+        OPERATIONS["downloadFile"], path, query, None, RequestOptions(), False
+    )
+    manager: AsyncContextManager[openai_trio.StreamedBinaryResponse] = client.execute(prepared, "streaming")
+    return manager
+
+
+async def test_a_reset_stream_is_typed_and_spares_the_other_streams(app_peer: H2Peer) -> None:
+    size, chunk = 512 * 1024, 16 * 1024
+    expected = _slow_body(size, chunk)
+    async with app_peer.client() as client:
+        bodies: list[bytes] = []
+        resets: list[StreamResetError] = []
+
+        async def slow() -> None:
+            # Paced, so these are mid-body when the resets arrive.
+            bodies.append(await client.get("/slow", query={"size": size, "chunk": chunk, "delay": 0.005},
+                                           cast_to=bytes))
+
+        async def boom() -> None:
+            with pytest.raises(StreamResetError) as caught:
+                await client.get("/boom", query={"after": 1000}, cast_to=bytes)
+            resets.append(caught.value)
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for _ in range(10):
+                    nursery.start_soon(slow)
+                for _ in range(3):
+                    nursery.start_soon(boom)
+        assert bodies == [expected] * 10
+        assert len(resets) == 3
+        for reset in resets:
+            assert isinstance(reset, openai_trio.APIConnectionError)
+            assert reset.error_code == 2  # INTERNAL_ERROR
+            assert "HTTP/2" in str(reset) and "reset" in str(reset)
+            assert reset.request is not None and reset.request.url.endswith("/v1/boom?after=1000")
+        # The resets ended three streams, not the connection.
+        assert client.pool_stats().in_use == 0
+        assert await client.get("/slow", query={"size": 1000}, cast_to=bytes) == _slow_body(1000, 64 * 1024)
+        assert client.connections_opened == 1
+
+
+@pytest.mark.slow
+async def test_a_slow_reader_holds_one_window_and_blocks_no_other_stream(app_peer: H2Peer) -> None:
+    # 64 MiB on one stream, left unread for a while: the client must stop
+    # the server at the stream's window (memory stays bounded) while the
+    # connection's window keeps the other streams going (no deadlock).
+    size, chunk = 64 * MiB, 256 * 1024
+    tracemalloc.start()
+    try:
+        async with app_peer.client() as client:
+            async with _streamed_get(client, "/slow", {"size": size, "chunk": chunk}) as response:
+                pieces = response.iter_bytes()
+                received = len(await pieces.__anext__())
+                done: list[str] = []
+
+                async def other() -> None:
+                    completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+                    done.append(completion.choices[0].message.content or "")
+
+                with trio.fail_after(5):
+                    async with trio.open_nursery() as nursery:
+                        for _ in range(100):
+                            nursery.start_soon(other)
+                assert done == ["".join(REPLY_WORDS)] * 100
+                # Still not reading: long enough for a server that ignored
+                # the window to have sent far more than one.
+                await trio.sleep(0.5)
+                stalled, _ = tracemalloc.get_traced_memory()
+                with trio.fail_after(20):
+                    async for piece in pieces:
+                        received += len(piece)
+                        if received % (8 * MiB) < len(piece):
+                            await trio.sleep(0.01)  # and read slowly
+            assert received == size
+            assert client.connections_opened == 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A 16 MiB stream window plus bookkeeping; without flow control the
+    # whole 64 MiB would pile up.
+    assert stalled < 24 * MiB, stalled
+    assert peak < 28 * MiB, peak
