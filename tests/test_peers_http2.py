@@ -3,6 +3,7 @@ ALPN, and h2c) in front of the fake server, and hypercorn."""
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import random
@@ -20,7 +21,13 @@ from peers.nginx_peer import NginxPeer
 
 import openai_trio
 from openai_sansio import OPERATIONS, PreparedOperation, RequestOptions, StreamResetError
-from openai_trio.testing import FAKE_REPLY
+from openai_trio.testing import (
+    FAKE_REPLY,
+    FakeResponse,
+    FakeServer,
+    ReceivedRequest,
+    run_fake_server_in_thread,
+)
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Hi"}]
 
@@ -374,3 +381,78 @@ async def test_a_slow_reader_holds_one_window_and_blocks_no_other_stream(app_pee
     # whole 64 MiB would pile up.
     assert stalled < 24 * MiB, stalled
     assert peak < 28 * MiB, peak
+
+
+# -- nginx in front of a fake server of the test's own ---------------------------
+#
+# A fresh FakeServer per test, so what it recorded is this test's alone.
+
+
+@attrs.frozen
+class OwnUpstream:
+    server: FakeServer
+    address: tuple[str, int]
+
+
+@pytest.fixture
+def own_upstream() -> Iterator[OwnUpstream]:
+    """A fake server on a thread (started and stopped outside trio: its
+    thread is stopped with a blocking call), its streamed chat answers
+    paced so streams stay open long enough to be in flight when something
+    happens."""
+    server = FakeServer(max_body_size=16 * MiB)
+    openai = server.openai
+
+    def chat(request: ReceivedRequest) -> FakeResponse:
+        answer = openai.chat_completions(request, request.json())
+        return attrs.evolve(answer, delay=0.002) if answer.chunked else answer
+
+    server.route("POST", "/v1/chat/completions", chat)
+    with run_fake_server_in_thread(server):
+        assert server.host is not None and server.port is not None
+        yield OwnUpstream(server, (server.host, server.port))
+
+
+def _nginx_base(peer: NginxPeer, tls: bool) -> tuple[str, dict[str, Any]]:
+    if tls:
+        return peer.tls_base_url, _tls_kwargs(peer.certs)
+    return peer.h2c_base_url, {"h2c": True}
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "h2c"])
+async def test_goaway_with_streams_in_flight_every_request_answered_once(
+    start_nginx: StartNginx, own_upstream: OwnUpstream, tls: bool
+) -> None:
+    count = 200
+    server = own_upstream.server
+    # GOAWAY after every 20 streams, with up to 20 of them still
+    # streaming when it comes.
+    with start_nginx(upstream=own_upstream.address, keepalive_requests=20, max_concurrent_streams=128) as peer:
+        base_url, kwargs = _nginx_base(peer, tls)
+        async with openai_trio.Client(base_url=base_url, api_key="sk-test", max_retries=0, timeout=30,
+                                      max_connections=4, **kwargs) as client:
+            texts: dict[int, str] = {}
+
+            async def one(i: int) -> None:
+                stream = await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_headers={"x-peer-seq": str(i)}
+                )
+                parts: list[str] = []
+                async with stream:
+                    async for chunk in stream:
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            parts.append(chunk.choices[0].delta.content)
+                texts[i] = "".join(parts)
+
+            with trio.fail_after(20):
+                async with trio.open_nursery() as nursery:
+                    for i in range(count):
+                        nursery.start_soon(one, i)
+            assert texts == {i: FAKE_REPLY for i in range(count)}
+            assert client.connections_opened >= count // 20
+            assert client.pool_stats().in_use == 0
+        # Sent again only when nginx had not taken them: each one
+        # reached nginx, and the server behind it, exactly once.
+        assert _h2_requests(peer) == count
+    seen = collections.Counter(request.headers.get("x-peer-seq") for request in server.requests)
+    assert seen == {str(i): 1 for i in range(count)}
