@@ -456,3 +456,77 @@ async def test_goaway_with_streams_in_flight_every_request_answered_once(
         assert _h2_requests(peer) == count
     seen = collections.Counter(request.headers.get("x-peer-seq") for request in server.requests)
     assert seen == {str(i): 1 for i in range(count)}
+
+
+def _nginx_client_errors(peer: NginxPeer) -> list[str]:
+    """What nginx's error log says the client got wrong on the wire (a
+    frame on a closed stream, a bad window, a broken preface...)."""
+    text = peer.error_log.read_text(errors="replace")
+    return [line for line in text.splitlines() if "client sent" in line or "invalid" in line]
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "h2c"])
+async def test_cancellation_fuzz_leaves_the_pool_clean(
+    start_nginx: StartNginx, own_upstream: OwnUpstream, tls: bool, seed: int
+) -> None:
+    # Many calls of every shape on one connection, each cancelled at a
+    # random moment: before it is sent, mid-upload, waiting for the head,
+    # mid-stream, or not at all.  HTTP/2 cancels a stream with RST_STREAM,
+    # so the connection must survive all of it.
+    rng = random.Random(seed)
+    count = 300
+    upload = _payload(300 * 1024, seed)
+    server = own_upstream.server
+    with start_nginx(upstream=own_upstream.address, max_concurrent_streams=128) as peer:
+        base_url, kwargs = _nginx_base(peer, tls)
+        # One connection: past nginx's 128 streams, calls wait in the pool
+        # (and are cancelled there too).
+        async with openai_trio.Client(base_url=base_url, api_key="sk-test", max_retries=0, timeout=30,
+                                      max_connections=1, **kwargs) as client:
+            started = 0
+            finished = 0
+
+            async def one(i: int, kind: int, delay: float) -> None:
+                nonlocal started, finished
+                headers = {"x-peer-seq": str(i)}
+                with trio.move_on_after(delay):
+                    started += 1
+                    if kind == 0:
+                        await client.models.retrieve("gpt-4o-mini", extra_headers=headers)
+                    elif kind == 1:
+                        await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES,
+                                                             extra_headers=headers)
+                    elif kind == 2:
+                        stream = await client.chat.completions.create(
+                            model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_headers=headers
+                        )
+                        async with stream:
+                            async for _ in stream:
+                                pass
+                    else:
+                        await client.files.create(file=("up.bin", upload), purpose="assistants",
+                                                  extra_headers=headers)
+                    finished += 1
+
+            with trio.fail_after(20):
+                async with trio.open_nursery() as nursery:
+                    for i in range(count):
+                        nursery.start_soon(one, i, rng.randrange(4), rng.uniform(0, 0.08))
+                        if rng.random() < 0.1:
+                            await trio.sleep(rng.uniform(0, 0.01))
+            assert started == count
+            # Some of each: a fuzz that cancels everything, or nothing,
+            # tests little.
+            assert 0 < finished < count
+            stats = client.pool_stats()
+            assert (stats.in_use, stats.waiting, stats.connecting) == (0, 0, 0), stats
+            completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            assert completion.choices[0].message.content == FAKE_REPLY
+            # Cancelled streams were reset, not the connection.
+            assert client.connections_opened == 1
+        assert client.pool_stats().connections == 0
+        seen = collections.Counter(request.headers.get("x-peer-seq") for request in server.requests)
+        assert max(seen.values()) == 1 and len(server.requests) <= count + 1
+        assert _h2_requests(peer) <= count + 1
+        assert _nginx_client_errors(peer) == []
