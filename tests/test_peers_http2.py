@@ -7,6 +7,7 @@ import collections
 import functools
 import hashlib
 import random
+import re
 import tracemalloc
 from typing import Any, AsyncContextManager, Iterator, Mapping
 
@@ -18,6 +19,7 @@ from peers.certs import PeerCerts
 from peers.fixtures import StartHypercorn, StartNginx, Upstream
 from peers.hypercorn_peer import HypercornPeer
 from peers.nginx_peer import NginxPeer
+from peers.proxy_peer import ProxyPeer
 
 import openai_trio
 from openai_sansio import OPERATIONS, PreparedOperation, RequestOptions, StreamResetError
@@ -530,3 +532,56 @@ async def test_cancellation_fuzz_leaves_the_pool_clean(
         assert max(seen.values()) == 1 and len(server.requests) <= count + 1
         assert _h2_requests(peer) <= count + 1
         assert _nginx_client_errors(peer) == []
+
+
+# -- through a proxy ----------------------------------------------------------------
+
+
+def _http_versions(peer: NginxPeer) -> list[str]:
+    """The protocol of each request in nginx's access log, oldest first."""
+    found = (re.search(r'" ?[A-Z]+ [^ ]+ (HTTP/[0-9.]+)"', line) for line in peer.access_log.read_text().splitlines())
+    return [match.group(1) for match in found if match is not None]
+
+
+async def test_https_through_a_connect_tunnel_speaks_http2_inside(
+    start_nginx: StartNginx, proxy_peer: ProxyPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    # An nginx of its own: its port names this test's tunnels in the
+    # proxy's log.
+    with start_nginx() as peer:
+        tunnel = f"CONNECT {peer.host}:{peer.tls_port} "
+        context = peer.certs.client_context()
+
+        # NO_PROXY names the origin: straight there, the proxy unused.
+        monkeypatch.setenv("HTTPS_PROXY", proxy_peer.url)
+        monkeypatch.setenv("NO_PROXY", f"localhost,{peer.host}")
+        async with openai_trio.Client(base_url=peer.tls_base_url, api_key="sk-test", ssl_context=context,
+                                      max_retries=0, timeout=30) as client:
+            await client.models.retrieve("gpt-4o-mini")
+        monkeypatch.delenv("NO_PROXY")
+
+        # proxy=: a CONNECT tunnel, ALPN inside it picks h2, and one
+        # tunnel carries every concurrent call.
+        async with openai_trio.Client(base_url=peer.tls_base_url, api_key="sk-test", ssl_context=context,
+                                      proxy=proxy_peer.url, max_retries=0, timeout=30) as client:
+            with trio.fail_after(10):
+                async with trio.open_nursery() as nursery:
+                    for _ in range(20):
+                        nursery.start_soon(client.models.retrieve, "gpt-4o-mini")
+                    nursery.start_soon(functools.partial(_read_stream, client))
+            assert client.connections_opened == 1
+
+        # HTTPS_PROXY from the environment, without NO_PROXY: tunnelled too.
+        async with openai_trio.Client(base_url=peer.tls_base_url, api_key="sk-test", ssl_context=context,
+                                      max_retries=0, timeout=30) as client:
+            text, _ = await _read_stream(client)
+            assert text == FAKE_REPLY
+            assert client.connections_opened == 1
+
+        assert _http_versions(peer) == ["HTTP/2.0"] * 23
+        # Two tunnels (proxy.py logs one as it closes); the NO_PROXY client,
+        # closed first, would have been logged first.
+        assert len(proxy_peer.wait_for_access(tunnel, count=2)) == 2
