@@ -198,10 +198,23 @@ class MultiplexedConnection:
                     await self._stream.send_all(data)
                 except TRANSPORT_ERRORS as exc:
                     self._fail(f"Connection error while sending: {exc!r}")
+                    await self._abort()
                     raise APIConnectionError(f"Connection error while sending: {exc!r}") from exc
             if scope.cancelled_caught:
                 self._fail("a write timed out")
+                await self._abort()
                 raise _timeout_error(limit, limits)
+
+    async def _abort(self) -> None:
+        """After a failed write: drop the transport, so that a reader
+        blocked on it (for another stream) fails now rather than at its read
+        timeout, and wake the streams parked for events."""
+        with trio.CancelScope(shield=True):
+            try:
+                await trio.aclose_forcefully(self._stream)
+            except TRANSPORT_ERRORS:
+                pass
+        self._hand_over()
 
     async def _flush_if_free(self, limits: Limits) -> None:
         # A busy write lock means its holder flushes until nothing is left.

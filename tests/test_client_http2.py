@@ -1538,7 +1538,10 @@ async def test_closing_a_failed_connection_wakes_the_streams_waiting_on_it(
                 await trio.sleep(10)
                 await client.aclose()
         assert len(errors) == 3
-        assert isinstance(errors[0], APITimeoutError) and errors[0].limit == "write"
+        # c's own write timed out; a and b learned of it from the dropped
+        # transport (not at their read timeout, nor only at the close).
+        timeouts = [e for e in errors if isinstance(e, APITimeoutError)]
+        assert len(timeouts) == 1 and timeouts[0].limit == "write"
         assert client.pool_stats() == PoolStats()
 
 
@@ -1608,3 +1611,36 @@ async def test_reprs_show_state_and_no_secret() -> None:
         assert lease == "<StreamLease http://h2.test:80 stream=1>"
         assert idle.endswith("idle streams=0>") and closed.endswith("closed streams=0>")
         assert KEY not in busy + lease
+
+
+async def test_a_failed_write_fails_the_other_streams_at_once() -> None:
+    # "a" waits for an answer that never comes, its reader blocked on the
+    # transport; "b"'s write fails.  "a" must learn of it now, not at its
+    # 30-second read timeout ("b" itself is sent again on a new connection,
+    # as a reused connection that broke under its write).
+    async def never_answer_a(stream: ServerStream) -> None:
+        await stream.ended.wait()
+        if stream.name != "a":
+            await stream.respond(model(stream.name))
+
+    async with H2Server(never_answer_a) as server, client_for(server) as client:
+        with trio.fail_after(5):
+            assert (await client.models.retrieve("first")).id == "first"
+            errors: list[BaseException] = []
+
+            async def call_a() -> None:
+                try:
+                    await client.models.retrieve("a")
+                except APIConnectionError as exc:
+                    errors.append(exc)
+
+            async def break_then_call_b() -> str:
+                await server.wait_requests(2)
+                server.client_ends[0].fail_writes = True
+                return (await client.models.retrieve("b")).id
+
+            _, b = await gather(call_a, break_then_call_b)
+            assert b == "b"
+            assert len(errors) == 1 and "while sending" in str(errors[0])
+            assert settled(client.pool_stats())
+        assert len(server.connections) == 2
