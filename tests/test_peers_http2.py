@@ -365,10 +365,14 @@ async def test_a_slow_reader_holds_one_window_and_blocks_no_other_stream(app_pee
                         for _ in range(100):
                             nursery.start_soon(other)
                 assert done == ["".join(REPLY_WORDS)] * 100
-                # Still not reading: long enough for a server that ignored
-                # the window to have sent far more than one.
-                await trio.sleep(0.5)
-                stalled, _ = tracemalloc.get_traced_memory()
+                # Still not reading that stream, while other calls keep the
+                # connection read: long enough for a client that handed the
+                # window back on receipt to pile up far more than one.
+                stalled = 0
+                with trio.move_on_after(1.5):
+                    while True:
+                        await other()
+                        stalled = max(stalled, tracemalloc.get_traced_memory()[0])
                 with trio.fail_after(20):
                     async for piece in pieces:
                         received += len(piece)
