@@ -589,3 +589,23 @@ async def test_https_through_a_connect_tunnel_speaks_http2_inside(
         # Two tunnels (proxy.py logs one as it closes); the NO_PROXY client,
         # closed first, would have been logged first.
         assert len(proxy_peer.wait_for_access(tunnel, count=2)) == 2
+
+
+async def test_leaving_a_big_body_early_resets_its_stream_only(app_peer: H2Peer) -> None:
+    # Over HTTP/1.1 an unread body costs the connection; over HTTP/2 a
+    # RST_STREAM ends it and the connection goes on.
+    async with app_peer.client() as client:
+        with trio.fail_after(10):
+            for _ in range(3):
+                async with _streamed_get(client, "/slow", {"size": 64 * MiB}) as response:
+                    async for piece in response.iter_bytes():
+                        assert piece
+                        break
+                stream = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+                async with stream:
+                    async for _ in stream:
+                        break  # an event stream left early, too
+            text, _ = await _read_stream(client, chunks=4)
+        assert text == "".join(REPLY_WORDS)
+        assert client.connections_opened == 1
+        assert client.pool_stats().in_use == 0
