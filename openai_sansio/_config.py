@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._errors import LocalProtocolError
+from ._header_rules import TOKEN, check_value
 from ._headers import SECRET_HEADERS
 from ._request import Origin
 
@@ -141,6 +142,34 @@ def _freeze_mapping(
     return tuple((str(k), str(v)) for k, v in items)
 
 
+def _freeze_headers(
+    value: Mapping[str, str] | tuple[tuple[str, str], ...] | None,
+) -> tuple[tuple[str, str], ...]:
+    # Checked here, when the client is built: a value that is not text, or
+    # one no header can carry, is the caller's mistake, and no request should
+    # be attempted with it.  Messages name the header, never the value (an
+    # Azure "api-key" often travels in default_headers).
+    if value is None:
+        return ()
+    items = value.items() if isinstance(value, Mapping) else value
+    frozen = []
+    for name, item in items:
+        if not isinstance(name, str) or not TOKEN.fullmatch(name):
+            shown = name[:40] if isinstance(name, str) else type(name).__name__
+            raise LocalProtocolError(f"default_headers: invalid header name {shown!r}")
+        if not isinstance(item, str):
+            raise LocalProtocolError(
+                f"default_headers: header {name!r} must have a str value, not {type(item).__name__}"
+            )
+        if not item.isascii():
+            raise LocalProtocolError(
+                f"default_headers: header {name!r} has a non-ASCII value; encode it first "
+                "(servers read header bytes as latin-1 at best)"
+            )
+        frozen.append((name, check_value(name, item)))
+    return tuple(frozen)
+
+
 @attrs.frozen(repr=False)
 class ClientConfig:
     """Everything a client needs to know before making a call.
@@ -152,7 +181,7 @@ class ClientConfig:
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_base_url)
     organization: str | None = None
     project: str | None = None
-    default_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_mapping)
+    default_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_headers)
     default_query: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_mapping)
     max_retries: int = 2
     timeout: Timeout = attrs.field(factory=Timeout, converter=_coerce_timeout)

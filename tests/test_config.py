@@ -137,7 +137,8 @@ def test_api_key_must_be_a_string() -> None:
 
 
 def test_default_headers_and_query_are_frozen_to_pairs() -> None:
-    cfg = ClientConfig(default_headers={"x-a": "1", "x-n": 2}, default_query=(("v", "1"),))  # type: ignore[dict-item]
+    # (A non-str header value is refused, not str()-ed: see below.)
+    cfg = ClientConfig(default_headers={"x-a": "1", "x-n": "2"}, default_query=(("v", "1"),))
     assert cfg.default_headers == (("x-a", "1"), ("x-n", "2"))
     assert cfg.default_query == (("v", "1"),)
     assert ClientConfig(default_headers=None).default_headers == ()
@@ -241,3 +242,26 @@ def test_each_limit_must_be_positive_or_none(field: str) -> None:
         Timeout(**{field: 0.0})
     assert getattr(Timeout(**{field: None}), field) is None
     assert getattr(Timeout(**{field: 0.001}), field) == 0.001
+
+
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({"x-count": 5}, "must have a str value, not int"),
+        ({"x-name": "caf\u00e9"}, "non-ASCII value"),
+        ({"x-\u00e9": "v"}, "invalid header name"),
+        ({3: "v"}, "invalid header name 'int'"),
+        ({"api-key": "sk-secret\r\nx-injected: 1"}, "control character"),
+    ],
+)
+def test_default_headers_are_checked_when_the_client_is_built(headers: dict[object, object], message: str) -> None:
+    import openai_trio
+
+    with pytest.raises(LocalProtocolError, match=message) as caught:
+        ClientConfig(api_key="sk-test", default_headers=headers)  # type: ignore[arg-type]
+    assert "sk-secret" not in str(caught.value)
+    # The trio client refuses them at construction too, before any byte.
+    with pytest.raises(LocalProtocolError, match=message):
+        openai_trio.Client(api_key="sk-test", default_headers=headers)  # type: ignore[arg-type]
+    # Surrounding spaces are not part of a value.
+    assert ClientConfig(api_key="k", default_headers={"api-key": " v "}).default_headers == (("api-key", "v"),)
