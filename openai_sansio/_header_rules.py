@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_PORTS",
     "HTTP11_REFUSED",
     "HTTP2_REFUSED",
+    "check_request_line",
     "check_name",
     "check_value",
     "encode_value",
@@ -57,6 +58,22 @@ HTTP2_REFUSED = {
     "keep-alive": "HTTP/2 has no connection-specific header fields",
     "proxy-connection": "HTTP/2 has no connection-specific header fields",
 }
+
+
+def check_request_line(method: str, target: str) -> None:
+    """``LocalProtocolError`` unless ``method`` is a token other than
+    CONNECT and ``target`` an origin-form path of printable ASCII."""
+    if not TOKEN.fullmatch(method):
+        raise LocalProtocolError(f"invalid HTTP method {method[:40]!r}")
+    if method.upper() == "CONNECT":
+        raise LocalProtocolError("CONNECT requests are not supported")
+    # The target may hold a credential in its query string, so the message
+    # never quotes it.
+    if not TARGET.fullmatch(target):
+        raise LocalProtocolError(
+            "invalid request target: it must start with '/' and contain "
+            "only printable ASCII (no spaces or control characters)"
+        )
 
 
 def check_name(name: str) -> tuple[str, bytes]:

@@ -23,7 +23,7 @@ from ._events import (
     ResponseReceived,
     Sentinel,
 )
-from ._header_rules import HTTP11_REFUSED, TARGET, TOKEN, authority, check_name, encode_value
+from ._header_rules import HTTP11_REFUSED, authority, check_name, check_request_line, encode_value
 from ._headers import SECRET_HEADERS, Headers
 from ._proxy import Proxy
 from ._request import Origin, Request, StreamedBody
@@ -190,17 +190,7 @@ class HTTP11Connection:
         """
         self._check_can_send()
         method = request.method
-        if not TOKEN.fullmatch(method):
-            raise LocalProtocolError(f"invalid HTTP method {method[:40]!r}")
-        if method.upper() == "CONNECT":
-            raise LocalProtocolError("CONNECT requests are not supported")
-        # The target may hold a credential in its query string, so the
-        # message never quotes it.
-        if not TARGET.fullmatch(request.target):
-            raise LocalProtocolError(
-                "invalid request target: it must start with '/' and contain "
-                "only printable ASCII (no spaces or control characters)"
-            )
+        check_request_line(method, request.target)
         body = request.body
         fields: list[tuple[bytes, bytes]] = []
         host: bytes | None = None

@@ -48,7 +48,7 @@ from ._events import (
     Sentinel,
     StreamReset,
 )
-from ._header_rules import HTTP2_REFUSED, TARGET, TOKEN, authority, check_name, encode_value
+from ._header_rules import HTTP2_REFUSED, authority, check_name, check_request_line, encode_value
 from ._headers import SECRET_HEADERS, Headers
 from ._request import Origin, Request, StreamedBody
 
@@ -273,15 +273,7 @@ class HTTP2Connection:
 
     def _head(self, request: Request) -> list[tuple[bytes, bytes]]:
         method = request.method
-        if not TOKEN.fullmatch(method):
-            raise LocalProtocolError(f"invalid HTTP method {method[:40]!r}")
-        if method.upper() == "CONNECT":
-            raise LocalProtocolError("CONNECT requests are not supported")
-        if not TARGET.fullmatch(request.target):
-            raise LocalProtocolError(
-                "invalid request target: it must start with '/' and contain "
-                "only printable ASCII (no spaces or control characters)"
-            )
+        check_request_line(method, request.target)
         body = request.body
         if isinstance(body, StreamedBody):
             length = None if body.length is None else str(body.length).encode("ascii")
