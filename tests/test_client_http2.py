@@ -125,7 +125,9 @@ class ServerStream:
         fields = [(b":status", str(status).encode()), (b"content-type", content_type)]
         try:
             self.conn.h2.send_headers(self.id, fields, end_stream=end)
-        except h2.exceptions.StreamClosedError:
+        except h2.exceptions.ProtocolError:
+            # The stream was reset, or the client already said goodbye
+            # (GOAWAY) while this answer was pending: nobody wants it.
             return False
         await self.conn.flush()
         return True
@@ -150,7 +152,8 @@ class ServerStream:
                     continue
                 piece, view = view[:room], view[room:]
                 h2c.send_data(self.id, piece.tobytes(), end_stream=end and not view)
-            except h2.exceptions.StreamClosedError:
+            except h2.exceptions.ProtocolError:
+                # As in head(): a reset stream, or a client that left.
                 return False
             self.sent += len(piece)
             if end and not view:
