@@ -115,6 +115,9 @@ _USER_AGENT = "openai-trio/{} python/{}.{}.{}".format(__version__, *sys.version_
 
 # Visible ASCII except the characters that would end the path early.
 _PATH_RE = re.compile(r"/[\x21-\x22\x24-\x3e\x40-\x7e]*")
+# A "." or ".." segment, also percent-encoded (servers decode %2E before
+# resolving): a server or proxy would resolve it and reach another resource.
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2e){1,2}(?=/|$)", re.IGNORECASE)
 
 # The connection frames the body itself; letting a caller set these would let
 # it desynchronise the byte stream.  (``host`` may be set: the connection
@@ -146,6 +149,14 @@ def _header_value(name: str, value: object) -> str:
         raise LocalProtocolError(
             f"header {name!r} has a value that cannot be sent: it contains CR, LF, "
             "NUL, another control character or a character outside latin-1"
+        )
+    # Latin-1 letters would go out as raw high bytes, which servers and
+    # proxies read differently (or refuse); the official SDK's HTTP library
+    # refuses them too.  isascii is a flag lookup on most strings.
+    if not value.isascii():
+        raise LocalProtocolError(
+            f"header {name!r} has a non-ASCII value; only ASCII may be sent in a header "
+            "(percent-encode or base64 the text first)"
         )
     return value
 
@@ -206,12 +217,22 @@ def _encode_body(body: Mapping[str, object]) -> bytes:
         raise LocalProtocolError(f"body is not JSON-encodable: {exc}") from None
     except UnicodeEncodeError:
         raise LocalProtocolError("body contains text that is not valid Unicode") from None
-    except ValueError:
-        raise LocalProtocolError(
-            "body is not JSON-encodable: it contains NaN or infinity, or a circular reference"
-        ) from None
     except RecursionError:
-        raise LocalProtocolError("body is not JSON-encodable: it is nested too deeply") from None
+        # The C encoder counts its depth against the interpreter's recursion
+        # limit and stops cleanly, whatever the depth.
+        raise LocalProtocolError(
+            "body is not JSON-encodable: it is nested too deeply (about a thousand levels or more)"
+        ) from None
+    except ValueError as exc:
+        # json says "Circular reference detected" for a container that holds
+        # itself, and names the float otherwise: tell the two apart.
+        if "ircular" in str(exc):
+            raise LocalProtocolError(
+                "body is not JSON-encodable: it contains itself (a circular reference)"
+            ) from None
+        raise LocalProtocolError(
+            "body is not JSON-encodable: it contains NaN or infinity, which JSON cannot carry"
+        ) from None
 
 
 def _other_body(
@@ -415,6 +436,11 @@ class Call:
                 f"invalid path {path!r}: it must start with '/' and contain only visible "
                 "ASCII without '?' or '#' (percent-encode path parameters; pass query "
                 "parameters as query=)"
+            )
+        if ("/." in path or "%" in path) and _DOT_SEGMENT.search(path):
+            raise LocalProtocolError(
+                f"invalid path {path!r}: a '.' or '..' segment would be resolved by the "
+                "server or a proxy and reach another resource"
             )
         if not isinstance(stream, bool):
             raise LocalProtocolError(f"stream must be a bool, not {type(stream).__name__}")

@@ -9,7 +9,7 @@ options.  It performs no I/O and holds no client: a runtime turns it into a
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from ._call import NOT_GIVEN, NotGiven, RequestOptions
 from ._config import Timeout
@@ -30,11 +30,16 @@ _SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
 _MAX_DEPTH = 200
 
 
+class _TooDeep(LocalProtocolError):
+    """Raised deep inside ``_jsonable``; ``prepare`` replaces it with a
+    message naming the body field and whether it holds itself."""
+
+
 def _jsonable(value: object, depth: int = 0) -> object:
     # Callers pass tuples, generators and read-only mappings where the API
     # wants arrays and objects; json only knows lists and dicts.
     if depth > _MAX_DEPTH:
-        raise LocalProtocolError(
+        raise _TooDeep(
             f"request body nested deeper than {_MAX_DEPTH} levels (or it contains itself)"
         )
     kind = type(value)
@@ -58,6 +63,59 @@ def _jsonable(value: object, depth: int = 0) -> object:
     if isinstance(value, Iterable):
         return [_jsonable(v, depth + 1) for v in value]
     return value
+
+
+def _contains_itself(root: object) -> bool:
+    """Whether a dict, list or tuple inside ``root`` holds one of its own
+    ancestors.  Only run once a body has proved too deep, so a cycle and a
+    merely deep body get different messages; iterative, so it cannot
+    recurse, and it enters each container once (a body sharing one list
+    many times over is not walked once per path) and no deeper than
+    ``_MAX_DEPTH``."""
+    containers = (Mapping, list, tuple)
+
+    def children(value: object) -> Iterator[object]:
+        if isinstance(value, Mapping):
+            return iter(value.values())
+        assert isinstance(value, (list, tuple))
+        return iter(value)
+
+    if not isinstance(root, containers):
+        return False
+    on_path = [id(root)]
+    ancestors = {id(root)}
+    entered = {id(root)}
+    stack = [children(root)]
+    end = object()
+    while stack:
+        child = next(stack[-1], end)
+        if child is end:
+            stack.pop()
+            ancestors.discard(on_path.pop())
+            continue
+        if type(child) in _SCALARS or not isinstance(child, containers):
+            continue
+        key = id(child)
+        if key in ancestors:
+            return True
+        if key not in entered and len(stack) <= _MAX_DEPTH:
+            entered.add(key)
+            on_path.append(key)
+            ancestors.add(key)
+            stack.append(children(child))
+    return False
+
+
+def _too_deep(field: object, value: object) -> LocalProtocolError:
+    shown = field if isinstance(field, str) else type(field).__name__
+    if _contains_itself(value):
+        return LocalProtocolError(
+            f"body field {shown!r} contains itself (a circular reference), which JSON cannot encode"
+        )
+    return LocalProtocolError(
+        f"body field {shown!r} is nested more than {_MAX_DEPTH} levels deep; "
+        "no API request needs that many"
+    )
 
 
 class PreparedOperation(Generic[R]):
@@ -214,7 +272,20 @@ def prepare(
             for k, v in body.items():
                 if v is not_given:
                     continue
-                body_out[k] = v if type(v) in scalars else _jsonable(v)
+                if type(v) in scalars:
+                    body_out[k] = v
+                    continue
+                try:
+                    body_out[k] = _jsonable(v)
+                except _TooDeep:
+                    raise _too_deep(k, v) from None
+                except RecursionError:
+                    # The caller's own stack was already deep when it made
+                    # the call, so even a body within the limit ran out.
+                    raise LocalProtocolError(
+                        f"body field {k!r} is nested too deeply to copy with the "
+                        "Python stack that is left (raise sys.setrecursionlimit)"
+                    ) from None
         else:
             for k, v in body.items():
                 if v is not_given:

@@ -385,7 +385,7 @@ def test_prepare_copies_containers_and_refuses_cycles() -> None:
     assert prepared.body["metadata"] == {"k": "v"} and prepared.body["stop"] == ["x"]
     looped: list[Any] = []
     looped.append(looped)
-    with pytest.raises(LocalProtocolError, match="nested deeper"):
+    with pytest.raises(LocalProtocolError, match="contains itself"):
         api.chat_completions_create(model="m", messages=looped)
     with pytest.raises(LocalProtocolError, match="path values"):
         OPERATIONS["retrieveFile"].path_for(())
