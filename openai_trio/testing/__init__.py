@@ -17,6 +17,28 @@ back).  For code that is not trio, use
 
 from __future__ import annotations
 
+from ._faults import (
+    DEFAULT_FAULTS,
+    INTERNAL_ERROR,
+    REFUSED_STREAM,
+    AppliedFault,
+    DelayHead,
+    EarlyClose,
+    Fault,
+    FaultPlan,
+    GoAway,
+    LateTerminator,
+    MalformedChunkSize,
+    MalformedHeaders,
+    MalformedStatusLine,
+    OversizedHeaders,
+    PartialChunks,
+    RateLimited,
+    ResetMidBody,
+    ResetStream,
+    ServerErrors,
+    SlowTrickle,
+)
 from ._multipart import FormPart, parse_multipart
 from ._openai import DEFAULT_MODELS, FAKE_REPLY, FakeOpenAI, embedding_vector
 from ._responses import FakeResponse, ReceivedRequest, format_sse
@@ -36,4 +58,24 @@ __all__ = [
     "run_fake_server_in_thread",
     "FormPart",
     "parse_multipart",
+    "FaultPlan",
+    "AppliedFault",
+    "Fault",
+    "DEFAULT_FAULTS",
+    "DelayHead",
+    "PartialChunks",
+    "ResetMidBody",
+    "LateTerminator",
+    "MalformedStatusLine",
+    "MalformedHeaders",
+    "MalformedChunkSize",
+    "EarlyClose",
+    "SlowTrickle",
+    "OversizedHeaders",
+    "RateLimited",
+    "ServerErrors",
+    "GoAway",
+    "ResetStream",
+    "REFUSED_STREAM",
+    "INTERNAL_ERROR",
 ]

@@ -90,6 +90,8 @@ class FakeResponse:
     * ``delay``: seconds to wait before each body piece after the first;
     * ``close_after``: close the connection after this many body pieces
       (a truncated body: the framing promised more);
+    * ``end_delay``: seconds to wait after the last body piece before
+      ending the message (the final empty chunk, or HTTP/2's END_STREAM);
     * ``keep_alive=False``: send ``connection: close`` and close after the
       response;
     * ``verbatim`` (see :meth:`raw`): the pieces are written as-is, with no HTTP framing at all
@@ -113,6 +115,7 @@ class FakeResponse:
     delay: float = attrs.field(default=0.0, validator=_check_delay)
     close_after: int | None = attrs.field(default=None, validator=_check_close_after)
     keep_alive: bool = True
+    end_delay: float = attrs.field(default=0.0, validator=_check_delay, kw_only=True)
     verbatim: bool = False
     hang: bool = False
 

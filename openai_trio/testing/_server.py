@@ -7,6 +7,9 @@ import hashlib
 import http
 import inspect
 import math
+import socket
+import ssl
+import struct
 from collections import deque
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -18,8 +21,10 @@ import trio.testing
 
 from openai_sansio import Headers
 
+from ._faults import Fault, FaultPlan, ResetMidBody
 from ._openai import FAKE_REPLY, FakeOpenAI
 from ._responses import FakeResponse, ReceivedRequest
+from ._server_h2 import PREFACE, H2Session
 
 __all__ = ["FakeServer", "Handler"]
 
@@ -64,7 +69,7 @@ class _Route:
 
 
 class FakeServer:
-    """An OpenAI-compatible HTTP/1.1 server for tests, running on trio.
+    """An OpenAI-compatible HTTP/1.1 and HTTP/2 server for tests, running on trio.
 
     Answers, in order of precedence: scripted responses from :meth:`enqueue`
     (first in, first out, across all connections), then routes added with
@@ -79,6 +84,13 @@ class FakeServer:
     ``await server.serve_tcp()`` (loopback TCP, see :attr:`base_url`) or
     ``await server.connect(origin)`` for an in-memory connection.  Leaving
     the block cancels every connection.
+
+    A connection that opens with the HTTP/2 preface is served as HTTP/2
+    (h2c with prior knowledge, or h2 over TLS: ``serve_tcp(ssl_context=)``
+    offers h2 and http/1.1 by ALPN), with the same answers.
+
+    ``fault_plan`` (a :class:`FaultPlan`, also settable as
+    ``server.fault_plan``) picks a fault for each request received.
     """
 
     def __init__(
@@ -90,6 +102,7 @@ class FakeServer:
         max_body_size: int = _DEFAULT_MAX_BODY,
         max_header_size: int = _DEFAULT_MAX_HEADER,
         record_limit: int = _DEFAULT_RECORD_LIMIT,
+        fault_plan: FaultPlan | None = None,
     ) -> None:
         self.openai = FakeOpenAI(reply=reply)
         self._handler: Handler = self.openai if handler is None else handler
@@ -110,6 +123,9 @@ class FakeServer:
         self.active_connections = 0
         self.host: str | None = None
         self.port: int | None = None
+        #: Picks a fault for each request received (None: no faults).
+        self.fault_plan = fault_plan
+        self._tls = False
 
     def __repr__(self) -> str:
         where = self.base_url if self.port is not None else "not listening"
@@ -188,16 +204,38 @@ class FakeServer:
         if self.port is None or self.host is None:
             raise RuntimeError("call serve_tcp() first")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/v1"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{host}:{self.port}/v1"
 
-    async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Listen on ``host:port`` (0 picks a free port) and return the port."""
+    async def serve_tcp(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> int:
+        """Listen on ``host:port`` (0 picks a free port) and return the port.
+
+        With ``ssl_context`` (a server context holding a certificate) the
+        server speaks TLS and offers h2 and http/1.1 by ALPN.
+        """
         nursery = self._require_nursery()
-        listeners = await nursery.start(functools.partial(trio.serve_tcp, self.serve_stream, port, host=host))
+        handler = self.serve_stream
+        if ssl_context is not None:
+            ssl_context.set_alpn_protocols(["h2", "http/1.1"])
+            handler = functools.partial(self._serve_tls, ssl_context)
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, handler, port, host=host))
         sockname = listeners[0].socket.getsockname()
         self.host = host
         self.port = int(sockname[1])
+        self._tls = ssl_context is not None
         return self.port
+
+    async def _serve_tls(self, context: ssl.SSLContext, stream: trio.abc.Stream) -> None:
+        tls = trio.SSLStream(stream, context, server_side=True)
+        try:
+            await tls.do_handshake()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # A client that gave up on (or failed) the handshake.
+            await trio.aclose_forcefully(stream)
+            return
+        await self.serve_stream(tls)
 
     async def connect(self, origin: object = None) -> trio.abc.Stream:
         """An in-memory connection to this server (any origin).
@@ -217,12 +255,16 @@ class FakeServer:
         return self.connections_opened
 
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
-        """Serve HTTP/1.1 on one connection until either side closes it."""
+        """Serve HTTP/1.1 or HTTP/2 on one connection until either side closes it."""
         await self._serve_numbered(stream, self._open())
 
     async def _serve_numbered(self, stream: trio.abc.Stream, number: int) -> None:
         try:
-            await self._serve(stream, number)
+            initial = await _read_preface(stream)
+            if initial.startswith(PREFACE):
+                await H2Session(self, stream, number).run(initial)
+            else:
+                await self._serve(stream, number, initial)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The client went away mid-exchange: nothing left to do.
             pass
@@ -235,8 +277,10 @@ class FakeServer:
     def _new_h11(self) -> h11.Connection:
         return h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_header)
 
-    async def _serve(self, stream: trio.abc.Stream, number: int) -> None:
+    async def _serve(self, stream: trio.abc.Stream, number: int, initial: bytes = b"") -> None:
         conn = self._new_h11()
+        if initial:
+            conn.receive_data(initial)
         while True:
             try:
                 request = await self._read_request(conn, stream, number)
@@ -247,9 +291,14 @@ class FakeServer:
                 return
             started = trio.current_time()
             self._record(request)
+            fault = self._choose_fault(request)
             response = await self._answer(request)
+            if fault is not None:
+                response = fault.apply(response)
             outcome = await self._send(conn, stream, request, response, started)
             if outcome == "close":
+                if isinstance(fault, ResetMidBody) and fault.abort:
+                    _abort(stream)
                 return
             if outcome == "fresh":
                 # Raw bytes left h11 behind; carry over what the client has
@@ -313,6 +362,10 @@ class FakeServer:
         data = conn.send(h11.Response(status_code=reject.status, headers=headers, reason=_reason(reject.status)))
         data += conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
         await stream.send_all(data)
+
+    def _choose_fault(self, request: ReceivedRequest) -> Fault | None:
+        plan = self.fault_plan
+        return None if plan is None else plan.choose(request)
 
     def _record(self, request: ReceivedRequest) -> None:
         self.requests.append(request)
@@ -423,6 +476,8 @@ class FakeServer:
                 await stream.send_all(data)
         if response.close_after is not None and response.close_after < len(pieces):
             return "close"
+        if response.end_delay:
+            await _sleep(response.end_delay)
         try:
             data = conn.send(h11.EndOfMessage())
         except h11.LocalProtocolError as exc:
@@ -440,6 +495,30 @@ async def _sleep(seconds: float) -> None:
     if math.isinf(seconds):
         await trio.sleep_forever()
     await trio.sleep(seconds)
+
+
+async def _read_preface(stream: trio.abc.Stream) -> bytes:
+    """The first bytes of a connection: enough to tell whether it opens
+    with the HTTP/2 preface (they are handed on to whichever side serves it)."""
+    data = b""
+    while len(data) < len(PREFACE) and PREFACE.startswith(data):
+        more = await stream.receive_some(_RECEIVE_SIZE)
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _abort(stream: trio.abc.Stream) -> None:
+    """Make the coming close of a TCP connection a reset (RST), not a FIN."""
+    inner: object = stream
+    while isinstance(inner, trio.SSLStream):
+        inner = inner.transport_stream
+    if isinstance(inner, trio.SocketStream):
+        try:
+            inner.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass  # already gone: it closes either way
 
 
 async def _discard_until_eof(stream: trio.abc.Stream) -> None:
