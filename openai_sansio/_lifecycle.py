@@ -71,6 +71,11 @@ MAX_BODY_BYTES: Final = 256 * 1024 * 1024
 # for any JSON error object.
 MAX_ERROR_BODY_BYTES: Final = 1024 * 1024
 
+# Methods that do not change anything on the server: sending one twice is
+# harmless.  (PUT and DELETE are idempotent in HTTP terms, but a repeated
+# DELETE answers 404 to a call that succeeded.)
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
 ResponseKind = Literal["json", "binary", "empty", "stream"]
 RESPONSE_KINDS: Final = frozenset({"json", "binary", "empty", "stream"})
 
@@ -226,6 +231,7 @@ class CallLifecycle:
     __slots__ = (
         "_call",
         "_decoder_factory",
+        "_fresh_next",
         "_headers",
         "_kind",
         "_parse",
@@ -289,6 +295,8 @@ class CallLifecycle:
         self._request: Request | None = None
         # A request is sent again on a fresh connection at most once per attempt.
         self._resent = False
+        # The next attempt goes out on a newly opened connection.
+        self._fresh_next = False
         # Times the server said it did not process the request (HTTP/2).
         self._unprocessed = 0
 
@@ -322,6 +330,9 @@ class CallLifecycle:
         self._request = request
         self._resent = False
         self._state = _SENT
+        if self._fresh_next:
+            self._fresh_next = False
+            return SendRequest(request, fresh_connection=True)
         return SendRequest(request)
 
     def response_head(self, status_code: int, headers: Mapping[str, str]) -> Action:
@@ -427,6 +438,7 @@ class CallLifecycle:
         connection_closed: bool = False,
         response_started: bool = False,
         not_processed: bool = False,
+        nothing_sent: bool = False,
     ) -> SendRequest | Retry | Raise:
         """Sending or receiving failed below HTTP: ``error`` says how.
 
@@ -437,20 +449,32 @@ class CallLifecycle:
         ``response_started``: some byte of the response had arrived (implied
         once a head was reported).  ``not_processed``: the server said it did
         not act on the request (an HTTP/2 REFUSED_STREAM, or a GOAWAY that
-        left its stream out).
+        left its stream out).  ``nothing_sent``: no byte of the request was
+        written, so it cannot have reached the server.
 
-        A request not processed is sent again at once, on any connection
-        that takes it, without spending a retry (up to
-        ``MAX_UNPROCESSED_RESENDS`` times per call), unless its body came
-        from a source that can be read only once.
+        A request is sent again only when that cannot make the server act
+        on it twice, or when the server can tell the copies apart:
 
-        A reused connection closed before any byte of the response is one
-        the peer shut while it sat idle: the request goes out again on a
-        fresh connection without spending a retry, once per attempt (unless
-        its body came from a source that can be read only once).  A
-        connection error, a time limit other than the total one, or the
-        peer closing the connection is retried as the policy allows; a
-        ``RemoteProtocolError`` from bytes that break HTTP is not.
+        * Not processed: sent again at once, on any connection that takes
+          it, without spending a retry (up to ``MAX_UNPROCESSED_RESENDS``
+          times per call).
+        * A reused connection closed before any byte of the response (the
+          peer most likely shut it while it sat idle): sent again at once on
+          a fresh connection without spending a retry, once per attempt, if
+          nothing of it was written or its method is GET, HEAD or OPTIONS.
+          Otherwise the server may have read it and acted before closing:
+          it is retried only if it carries an ``Idempotency-Key`` and the
+          retry policy grants a retry (counted, so the retry-count header
+          moves on), at once and on a fresh connection.
+        * Any other connection error, a time limit other than the total one,
+          or the peer closing the connection: retried as the policy allows,
+          except that a request that may have reached the server, with a
+          method other than GET, HEAD or OPTIONS and no ``Idempotency-Key``
+          (the caller removed it), is never sent twice.
+        * A ``RemoteProtocolError`` from bytes that break HTTP is not retried.
+
+        Never sent again, whatever the flags: a body from a source that can
+        be read only once.
         """
         state = self._state
         if state != _SENT and state != _READING:
@@ -468,33 +492,45 @@ class CallLifecycle:
             self._state = _FINISHED
             return Raise(error)
         started = response_started or state == _READING
+        call = self._call
+        request = self._request
+        assert request is not None
         if (
             not_processed
             and not started
             and self._unprocessed < MAX_UNPROCESSED_RESENDS
-            and self._call.replayable
+            and call.replayable
         ):
             self._unprocessed += 1
             self._state = _SENT
-            assert self._request is not None
-            return SendRequest(self._request)
+            return SendRequest(request)
+        # Sending it again cannot make the server act twice.
+        harmless = nothing_sent or request.method in _SAFE_METHODS
+        idle_close = reused and connection_closed and not started
         if (
-            reused
-            and connection_closed
-            and not started
+            idle_close
+            and harmless
             and not self._resent
             # A body read from a one-time source may be partly consumed.
-            and self._call.replayable
+            and call.replayable
         ):
             self._resent = True
             self._state = _SENT
-            assert self._request is not None
-            return SendRequest(self._request, fresh_connection=True)
-        delay = self._call.retry_delay_after_error(jitter=jitter)
+            return SendRequest(request, fresh_connection=True)
+        if not harmless and call.idempotency_key is None:
+            # The server may have acted on it and could not recognise a
+            # second copy.
+            self._state = _FINISHED
+            return Raise(error)
+        delay = call.retry_delay_after_error(jitter=jitter)
         if delay is None or elapsed + delay >= self._total:
             self._state = _FINISHED
             return Raise(error)
         self._state = _READY
+        if idle_close:
+            # The connection died, not the server's patience: no back-off.
+            self._fresh_next = True
+            return Retry(0.0, error)
         return Retry(delay, error)
 
     def _wrong_content_type(self, body: bytes) -> UnexpectedContentTypeError:

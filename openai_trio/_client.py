@@ -130,6 +130,15 @@ def _attach_request_id(result: Any, request_id: str | None) -> None:
         result._request_id = request_id
 
 
+class _NotSent(Exception):
+    """No connection could be had for a request, so none of it was sent;
+    carries the error.  Never escapes the client."""
+
+    def __init__(self, error: APIError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class RawResponse(Generic[T]):
     """A response as ``with_raw_response`` methods return it: the status,
     the headers and the request that got it, and ``parse()`` for the
@@ -769,6 +778,7 @@ class Client(Namespaces, Executor):
                     reused=True,
                     connection_closed=True,
                     not_processed=isinstance(exc, UnprocessedStreamError),
+                    nothing_sent=exc.nothing_sent,
                     jitter=self._jitter(),
                     elapsed=trio.current_time() - started,
                 )
@@ -776,15 +786,21 @@ class Client(Namespaces, Executor):
                     logger.debug("Reused connection to %s was closed; sending again", request.origin)
                     send = action
                     continue
-            except APIError as exc:
+            except (APIError, _NotSent) as failure:
                 if exchange is not None:
                     await exchange.release(discard=True)
-                if exc.request is None:
-                    exc.request = request
+                error = failure.error if isinstance(failure, _NotSent) else failure
+                if error.request is None:
+                    error.request = request
                 if self._pool.closed:
                     # Closed under us: no later attempt can do better.
-                    raise
-                action = lc.transport_error(exc, jitter=self._jitter(), elapsed=trio.current_time() - started)
+                    raise error from error.__cause__
+                action = lc.transport_error(
+                    error,
+                    nothing_sent=error is not failure,
+                    jitter=self._jitter(),
+                    elapsed=trio.current_time() - started,
+                )
             except BaseException:
                 if exchange is not None:
                     await exchange.release(discard=True)
@@ -898,7 +914,12 @@ class Client(Namespaces, Executor):
         goes to the lifecycle, which decides whether to send again on a
         ``fresh`` connection.
         """
-        conn = await self._pool.acquire(request.origin, limits, fresh=fresh)
+        try:
+            conn = await self._pool.acquire(request.origin, limits, fresh=fresh)
+        except APIError as exc:
+            # No connection, so no byte of the request went out: the
+            # lifecycle may send it again whatever its method.
+            raise _NotSent(exc) from None
         exchange = Exchange(self._pool, conn, limits)
         try:
             await exchange.start(request)

@@ -94,10 +94,16 @@ class ProtocolConnection(Protocol):
 class StaleConnectionError(Exception):
     """A reused connection failed before any byte of the response arrived.
 
-    The peer most likely closed it while it sat idle, so the request never
-    reached a server that acted on it: the caller re-sends on a fresh
-    connection without spending a retry.  Never escapes the client.
+    The peer most likely closed it while it sat idle.  ``nothing_sent``
+    says no byte of the request was written (the connection was found
+    closed first); otherwise the server may have read it before closing.
+    The lifecycle decides whether it goes out again.  Never escapes the
+    client.
     """
+
+    def __init__(self, message: str, *, nothing_sent: bool = False) -> None:
+        super().__init__(message)
+        self.nothing_sent = nothing_sent
 
 
 @attrs.frozen
@@ -385,7 +391,7 @@ class Connection:
                 await lock.acquire()
         try:
             if self.is_closed:
-                raise StaleConnectionError("connection closed before the request was sent")
+                raise StaleConnectionError("connection closed before the request was sent", nothing_sent=True)
             reused = self.requests_sent > 0
             stream_id = self._proto.send(request)
             self.requests_sent += 1
@@ -428,7 +434,7 @@ class Connection:
             stream_id = await self.send_request(request, limits)
             return stream_id, await self.receive_event(limits)
         if self.is_closed:
-            raise StaleConnectionError("connection closed before the request was sent")
+            raise StaleConnectionError("connection closed before the request was sent", nothing_sent=True)
         reused = self.requests_sent > 0
         stream_id = self._proto.send(request)
         self.requests_sent += 1

@@ -147,6 +147,9 @@ class MultiplexedConnection:
         self._dropped = False
         # Why the connection died, for every stream that asks afterwards.
         self._failure: str | None = None
+        # The peer closed or reset the transport (rather than sending bytes
+        # that break HTTP/2, or us closing it).
+        self._peer_hung_up = False
         self.streams_in_use = 0
         self.requests_sent = 0
 
@@ -236,7 +239,7 @@ class MultiplexedConnection:
                 break
             lock.release()
             if self.is_closed or not proto.is_reusable:
-                raise UnprocessedStreamError("the connection takes no new streams")
+                raise UnprocessedStreamError("the connection takes no new streams", nothing_sent=True)
             # The server lowered MAX_CONCURRENT_STREAMS below what the pool
             # reserved: wait (within the pool limit) for a stream to end.
             until = limits.deadline if limits.pool is None else min(limits.deadline, trio.current_time() + limits.pool)
@@ -339,7 +342,7 @@ class MultiplexedConnection:
 
     def _stream_failure(self, lease: StreamLease) -> BaseException:
         message = self._failure or "the connection failed"
-        if not lease.got_response and self.requests_sent > 1 and "closed" in message:
+        if not lease.got_response and self.requests_sent > 1 and self._peer_hung_up:
             # Like HTTP/1.1: a reused connection that died before any byte
             # of this response most likely was shut by the peer while idle.
             return StaleConnectionError(message)
@@ -370,6 +373,8 @@ class MultiplexedConnection:
                 try:
                     data = await self._stream.receive_some(RECEIVE_SIZE)
                 except TRANSPORT_ERRORS as exc:
+                    # Unless a failed write of ours dropped the transport.
+                    self._peer_hung_up = self._failure is None
                     self._fail(f"Connection error while receiving: {exc!r}")
                     return
             if scope.cancelled_caught:
@@ -388,6 +393,8 @@ class MultiplexedConnection:
             try:
                 event = proto.next_event()
             except RemoteProtocolError as exc:
+                # An end of stream with streams open comes as this error.
+                self._peer_hung_up = not data and self._failure is None
                 self._fail(str(exc))
                 return
             kind = type(event)
@@ -407,6 +414,7 @@ class MultiplexedConnection:
             elif kind is ConnectionTerminated:
                 continue  # its not-processed streams came as StreamReset
             elif kind is ConnectionClosed:  # pragma: no cover - a reader has a stream open: EOF fails it instead
+                self._peer_hung_up = True
                 self._fail("the server closed the connection")
                 return
             else:

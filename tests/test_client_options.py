@@ -194,13 +194,13 @@ async def test_stale_resend_keeps_key_and_attempt_number(autojump_clock: trio.te
     async with fake_client(max_retries=2) as (server, client):
         await client.models.list()
         # The reused connection is found closed after the request went out:
-        # it is sent again on a fresh connection as the same attempt.
+        # the server may have read it, so it goes again on a fresh
+        # connection as a counted retry with the same key.
         server.enqueue(FakeResponse.raw([]), FakeResponse.error(500, "boom"))
         await client.chat.completions.create(model="m", messages=MESSAGES)
         posts = server.requests[1:]
         assert [r.connection for r in posts] == [1, 2, 2]
-        # The resend is not a retry; the 500 that follows is.
-        assert [r.headers["x-retry-count"] for r in posts] == ["0", "0", "1"]
+        assert [r.headers["x-retry-count"] for r in posts] == ["0", "1", "2"]
         assert len({r.headers["idempotency-key"] for r in posts}) == 1
 
 

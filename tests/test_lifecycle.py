@@ -392,20 +392,94 @@ def test_protocol_error_is_raised_unless_the_peer_closed() -> None:
     assert isinstance(fail(lc, RemoteProtocolError("closed early"), connection_closed=True), Retry)
 
 
-def test_stale_reused_connection_is_sent_again_once_per_attempt() -> None:
-    lc = lifecycle(max_retries=1)
+def plain_call(method: str, *, max_retries: int = 2) -> Call:
+    """A call with no Idempotency-Key: a GET, or one whose caller removed it."""
+    config = ClientConfig(api_key=KEY, max_retries=max_retries)
+    if method == "GET":
+        return Call(config, method, "/models/m")
+    body = None if method in ("HEAD", "OPTIONS") else {"model": "m"}
+    options = RequestOptions(extra_headers={"Idempotency-Key": None})
+    return Call(config, method, "/models/m", body=body, options=options)
+
+
+def test_reused_connection_closed_before_the_request_was_written_is_sent_again_free() -> None:
+    lc = lifecycle(max_retries=0)
     first = lc.start()
-    again = fail(lc, APIConnectionError("closed"), reused=True, connection_closed=True)
+    stale = {"reused": True, "connection_closed": True, "nothing_sent": True}
+    again = fail(lc, APIConnectionError("closed"), **stale)
     assert again == SendRequest(first.request, fresh_connection=True)
     # Sent again as the same attempt.
     assert again.request.header("x-retry-count") == "0"
-    # The fresh connection failing too is a real error, and spends a retry.
-    retry = fail(lc, APIConnectionError("closed"), reused=True, connection_closed=True)
-    assert isinstance(retry, Retry)
-    # A new attempt may meet a stale connection again.
-    second = lc.start()
+    assert lc.call.retries_taken == 0
+    # Once per attempt: the fresh connection failing too is a real error
+    # (and max_retries=0 allows no retry).
+    assert isinstance(fail(lc, APIConnectionError("closed"), **stale), Raise)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
+def test_a_safe_method_on_a_stale_connection_is_sent_again_free(method: str) -> None:
+    lc = CallLifecycle(plain_call(method, max_retries=0))
+    first = lc.start()
     again = fail(lc, APIConnectionError("closed"), reused=True, connection_closed=True)
-    assert again == SendRequest(second.request, fresh_connection=True)
+    assert again == SendRequest(first.request, fresh_connection=True)
+    assert lc.call.retries_taken == 0
+
+
+def test_a_written_post_on_a_stale_connection_spends_a_retry() -> None:
+    # The server may have read it and acted before closing: it goes out
+    # again only because it carries an Idempotency-Key, as a counted retry,
+    # at once and on a fresh connection.
+    lc = lifecycle(max_retries=1)
+    lc.start()
+    retry = fail(lc, APIConnectionError("closed"), reused=True, connection_closed=True)
+    assert retry == Retry(0.0, retry.error)
+    second = lc.start()
+    assert second.fresh_connection
+    assert second.request.header("x-retry-count") == "1"
+    assert second.request.header("idempotency-key") == IDEM
+    # The budget is spent: the same again is the caller's error.
+    assert isinstance(fail(lc, APIConnectionError("closed"), reused=True, connection_closed=True), Raise)
+
+
+def test_a_written_post_on_a_stale_connection_with_no_retries_left_is_not_sent_again() -> None:
+    lc = lifecycle(max_retries=0)
+    lc.start()
+    action = fail(lc, APIConnectionError("closed"), reused=True, connection_closed=True)
+    assert isinstance(action, Raise)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"reused": True, "connection_closed": True},
+        {"connection_closed": True},
+        {"response_started": True},
+        {},
+    ],
+)
+def test_a_post_without_an_idempotency_key_is_never_sent_twice(flags: dict[str, bool]) -> None:
+    # The caller removed the key: nothing lets the server recognise a copy.
+    lc = CallLifecycle(plain_call("POST", max_retries=5))
+    lc.start()
+    assert lc.call.idempotency_key is None
+    assert isinstance(fail(lc, APIConnectionError("x"), **flags), Raise)
+    assert lc.call.retries_taken == 0
+
+
+def test_a_post_without_an_idempotency_key_that_was_never_written_may_go_again() -> None:
+    lc = CallLifecycle(plain_call("POST", max_retries=1))
+    first = lc.start()
+    again = fail(lc, APIConnectionError("closed"), reused=True, connection_closed=True, nothing_sent=True)
+    assert again == SendRequest(first.request, fresh_connection=True)
+    # A connect failure (nothing written) is retried by the policy.
+    retry = fail(lc, APIConnectionError("refused"), nothing_sent=True)
+    assert isinstance(retry, Retry) and retry.delay > 0
+
+
+def test_a_get_is_retried_after_any_connection_error() -> None:
+    lc = CallLifecycle(plain_call("GET", max_retries=1))
+    lc.start()
+    assert isinstance(fail(lc, APIConnectionError("x"), response_started=True), Retry)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import trio.testing
 
 import openai_trio
 from openai_sansio import HTTP11Connection, Origin, Request
-from openai_trio import Client, PoolStats, Timeout
+from openai_trio import APIConnectionError, Client, PoolStats, Timeout
 from openai_trio._connection import Connection, Limits
 from openai_trio._pool import ConnectionPool
 from openai_trio.testing import FakeResponse, FakeServer
@@ -412,23 +412,76 @@ async def test_connection_repr_and_double_close() -> None:
         assert client.pool_stats() == PoolStats(connections=1, idle=1)
 
 
-async def test_reused_tcp_connection_closed_after_request_is_resent(
+async def test_reused_tcp_connection_closed_after_a_post_was_read_is_not_sent_again_free() -> None:
+    # Looks healthy while idle; the server reads the next request on it and
+    # hangs up without answering, as one does when its keep-alive timer
+    # fires just as the request arrives.  It may have acted on the POST, so
+    # with max_retries=0 it is not sent a second time.
+    async with tcp_client(max_retries=0) as (server, client):
+        await client.models.retrieve("gpt-4o")
+        server.enqueue(FakeResponse.raw([]))
+        with pytest.raises(APIConnectionError):
+            await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert [r.path for r in server.requests] == ["/v1/models/gpt-4o", "/v1/chat/completions"]
+        assert client.pool_stats() == PoolStats()
+
+
+async def test_reused_tcp_connection_closed_after_a_post_spends_a_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="openai_trio")
+    async with tcp_client(max_retries=1) as (server, client):
+        await client.models.retrieve("gpt-4o")
+        server.enqueue(FakeResponse.raw([]))
+        completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert completion.choices
+        assert [r.connection for r in server.requests] == [1, 1, 2]
+        # The second copy is a counted retry carrying the same key, so the
+        # server can tell it is one.
+        assert [r.headers["x-retry-count"] for r in server.requests] == ["0", "0", "1"]
+        assert server.requests[1].headers["idempotency-key"] == server.requests[2].headers["idempotency-key"]
+        assert any("Retrying" in r.getMessage() for r in caplog.records)
+        assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_reused_tcp_connection_closed_after_a_get_sends_it_again_free(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="openai_trio")
     async with tcp_client(max_retries=0) as (server, client):
         await client.models.retrieve("gpt-4o")
-        # Looks healthy while idle; the server reads the next request on it
-        # and hangs up without answering, as one does when its keep-alive
-        # timer fires just as the request arrives.
         server.enqueue(FakeResponse.raw([]))
-        completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-        assert completion.choices
+        model = await client.models.retrieve("gpt-4o-mini")
+        assert model.id == "gpt-4o-mini"
         assert [r.connection for r in server.requests] == [1, 1, 2]
         assert [r.headers["x-retry-count"] for r in server.requests] == ["0", "0", "0"]
-        assert server.requests[1].headers["idempotency-key"] == server.requests[2].headers["idempotency-key"]
         assert any("sending again" in r.getMessage() for r in caplog.records)
-        assert client.pool_stats() == PoolStats(connections=1, idle=1)
+
+
+async def test_a_post_whose_idempotency_key_was_removed_reaches_the_server_once() -> None:
+    # The case: max_retries=2 and no key used to reach the server
+    # six times (each attempt re-sent once on a fresh connection).
+    async with tcp_client(max_retries=2) as (server, client):
+        await client.models.retrieve("gpt-4o")
+        for _ in range(6):
+            server.enqueue(FakeResponse.raw([]))
+        with pytest.raises(APIConnectionError):
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, extra_headers={"Idempotency-Key": None}
+            )
+        posts = [r for r in server.requests if r.method == "POST"]
+        assert len(posts) == 1 and "idempotency-key" not in posts[0].headers
+
+
+async def test_with_a_key_a_post_reaches_the_server_at_most_one_plus_max_retries_times() -> None:
+    async with tcp_client(max_retries=2) as (server, client):
+        await client.models.retrieve("gpt-4o")
+        for _ in range(6):
+            server.enqueue(FakeResponse.raw([]))
+        with pytest.raises(APIConnectionError):
+            await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        posts = [r for r in server.requests if r.method == "POST"]
+        assert [r.headers["x-retry-count"] for r in posts] == ["0", "1", "2"]
 
 
 async def test_idle_tcp_connection_with_stray_bytes_is_not_reused() -> None:
