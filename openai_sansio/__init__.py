@@ -112,6 +112,28 @@ if TYPE_CHECKING:
         embeddings_encoding_format,
     )
     from ._http2 import HTTP2Connection
+    from ._cassette import (
+        CASSETTE_VERSION,
+        Cassette,
+        CassetteError,
+        CassetteFormatError,
+        CassetteMiss,
+        CassettePlayer,
+        ExchangeRecorder,
+        RecordedExchange,
+        RecordedRequest,
+        RecordedResponse,
+        ReplayChunk,
+        ReplayConnection,
+        cassette_exchange_line,
+        cassette_header_line,
+        cassette_miss,
+        dumps_cassette,
+        loads_cassette,
+        match_recording,
+        normalise_body,
+        scrub_request,
+    )
 
 # Imported on first use (see ``__getattr__`` at the end): most programs never
 # touch them, and every module loaded here is paid for by every import.
@@ -123,6 +145,27 @@ _LAZY = {
     "decode_base64_embedding": "._embeddings",
     "decode_embeddings_response": "._embeddings",
     "embeddings_encoding_format": "._embeddings",
+    # Cassettes are for tests: their parsing and matching load on first use.
+    "CASSETTE_VERSION": "._cassette",
+    "Cassette": "._cassette",
+    "CassetteError": "._cassette",
+    "CassetteFormatError": "._cassette",
+    "CassetteMiss": "._cassette",
+    "CassettePlayer": "._cassette",
+    "ExchangeRecorder": "._cassette",
+    "RecordedExchange": "._cassette",
+    "RecordedRequest": "._cassette",
+    "RecordedResponse": "._cassette",
+    "ReplayChunk": "._cassette",
+    "ReplayConnection": "._cassette",
+    "cassette_exchange_line": "._cassette",
+    "cassette_header_line": "._cassette",
+    "cassette_miss": "._cassette",
+    "dumps_cassette": "._cassette",
+    "loads_cassette": "._cassette",
+    "match_recording": "._cassette",
+    "normalise_body": "._cassette",
+    "scrub_request": "._cassette",
 }
 
 __all__ = [
@@ -223,6 +266,26 @@ __all__ = [
     "embeddings_encoding_format",  # embeddings
     "decode_base64_embedding",  # embeddings
     "decode_embeddings_response",  # embeddings
+    "CASSETTE_VERSION",  # cassettes
+    "Cassette",  # cassettes
+    "CassetteError",  # cassettes
+    "CassetteFormatError",  # cassettes
+    "CassetteMiss",  # cassettes
+    "CassettePlayer",  # cassettes
+    "ExchangeRecorder",  # cassettes
+    "RecordedExchange",  # cassettes
+    "RecordedRequest",  # cassettes
+    "RecordedResponse",  # cassettes
+    "ReplayChunk",  # cassettes
+    "ReplayConnection",  # cassettes
+    "cassette_exchange_line",  # cassettes
+    "cassette_header_line",  # cassettes
+    "cassette_miss",  # cassettes
+    "dumps_cassette",  # cassettes
+    "loads_cassette",  # cassettes
+    "match_recording",  # cassettes
+    "normalise_body",  # cassettes
+    "scrub_request",  # cassettes
 ]
 
 

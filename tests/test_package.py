@@ -76,6 +76,9 @@ def test_openai_sansio_public_names() -> None:
         assert name in openai_sansio.__all__
     for name in ("MultipartBody", "FilePart", "encode_multipart", "FileTypes", "FileContent", "StreamedBody"):
         assert name in openai_sansio.__all__
+    cassettes = ("Cassette", "CassettePlayer", "CassetteMiss", "CassetteFormatError", "ExchangeRecorder")
+    for name in (*cassettes, "dumps_cassette", "loads_cassette", "match_recording", "scrub_request"):
+        assert name in openai_sansio.__all__
 
 
 def test_openai_trio_testing_public_names() -> None:

@@ -39,6 +39,7 @@ from ._faults import (
     ServerErrors,
     SlowTrickle,
 )
+from ._cassette import Recorder, Replayer, ReplayMode, record_connector, replay_connector
 from ._multipart import FormPart, parse_multipart
 from ._openai import DEFAULT_MODELS, FAKE_REPLY, FakeOpenAI, embedding_vector
 from ._responses import FakeResponse, ReceivedRequest, format_sse
@@ -78,4 +79,9 @@ __all__ = [
     "ResetStream",
     "REFUSED_STREAM",
     "INTERNAL_ERROR",
+    "Recorder",
+    "Replayer",
+    "ReplayMode",
+    "record_connector",
+    "replay_connector",
 ]
