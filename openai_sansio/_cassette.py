@@ -941,9 +941,9 @@ class CassettePlayer:
     ) -> None:
         if not isinstance(cassette, Cassette):
             raise TypeError(f"expected a Cassette, got {type(cassette).__name__}")
+        self.cassette = cassette
         if isinstance(volatile, str) or isinstance(match_headers, str):
             raise LocalProtocolError("volatile and match_headers take a list of names, not one string")
-        self.cassette = cassette
         self.allow_reuse = allow_reuse
         self.volatile = tuple(volatile)
         self.match_headers = tuple(match_headers)
