@@ -730,6 +730,9 @@ class _RequestParser:
 
     def feed(self, data: bytes) -> list[tuple[h11.Request, bytes]]:
         """The requests ``data`` completes (usually none or one)."""
+        if not data:
+            # Writing nothing is not the end of the stream.
+            return []
         if not self._checked_preface:
             self._first += data[: len(_HTTP2_PREFACE)]
             if len(self._first) >= len(_HTTP2_PREFACE) or not data:
@@ -807,6 +810,7 @@ class ExchangeRecorder:
         self._timings = timings
         self._max_bytes = max_bytes
         self._parser = _RequestParser(max_bytes)
+        self._failed = False
         self._open: RecordedRequest | None = None
         self._found: tuple[str, ...] = ()
         self._chunks: list[bytes] = []
@@ -817,8 +821,21 @@ class ExchangeRecorder:
         self._response_done = False
 
     def request_data(self, data: bytes, now: float) -> list[RecordedExchange]:
+        """Bytes the client wrote.  ``CassetteError`` if they cannot be
+        recorded (HTTP/2, not HTTP at all, over the size bound); after that
+        the connection is no longer recorded."""
+        if self._failed:
+            return []
         done: list[RecordedExchange] = []
-        for head, body in self._parser.feed(bytes(data)):
+        try:
+            requests = self._parser.feed(bytes(data))
+        except CassetteError:
+            # Only the first error matters: later writes (a goodbye at
+            # close) must not replace it with a vaguer one.
+            self._failed = True
+            self._open = None
+            raise
+        for head, body in requests:
             raw = _to_recorded(head, body)
             found = tuple(_credentials_in(raw.headers))
             if self._open is not None:
