@@ -30,6 +30,7 @@ from openai_sansio import (
     APIError,
     APITimeoutError,
     CallLifecycle,
+    CassettePlayer,
     ClientConfig,
     ConnectionClosed,
     DataReceived,
@@ -54,7 +55,7 @@ from openai_sansio import (
     new_idempotency_key,
 )
 
-__all__ = ["main", "run", "run_operation", "stream_chat", "stream_chat_with_config"]
+__all__ = ["main", "run", "run_operation", "stream_chat", "stream_chat_with_config", "replay_from"]
 
 _READ_SIZE = 65536
 
@@ -68,15 +69,50 @@ class _Failed(Exception):
         self.closed = closed
 
 
+class _CassetteSocket:
+    """The socket calls this driver makes, answered by a cassette player."""
+
+    def __init__(self, player: CassettePlayer) -> None:
+        self._conn = player.connection()
+        self._rest = b""
+
+    def sendall(self, data: bytes) -> None:
+        self._conn.receive_data(data)  # CassetteMiss: no recording answers
+
+    def recv(self, size: int) -> bytes:
+        data = self._rest
+        if not data:
+            chunk = self._conn.next_chunk()
+            if chunk is None:
+                return b""
+            if chunk.reset:
+                raise ConnectionResetError("the recorded connection failed here")
+            data = chunk.data
+        self._rest = data[size:]
+        return data[:size]
+
+    def close(self) -> None:
+        pass
+
+
+Connect = Callable[[Request], Any]
+
+
+def replay_from(player: CassettePlayer) -> Connect:
+    """A ``connect`` for :func:`run` that answers from a cassette, no network:
+    ``run(lifecycle, connect=replay_from(CassettePlayer(cassette)))``."""
+    return lambda _request: _CassetteSocket(player)
+
+
 class _Exchange:
     """One attempt: a socket, its HTTP/1.1 framing and the request it carries."""
 
-    def __init__(self, request: Request, lifecycle: CallLifecycle) -> None:
+    def __init__(self, request: Request, lifecycle: CallLifecycle, connect: Connect | None = None) -> None:
         self.request = request
         self.timeout = lifecycle.call.timeout
         self.conn = HTTP11Connection()
         self.eof = False
-        self.sock = self._connect()
+        self.sock = self._connect() if connect is None else connect(request)
 
     def _connect(self) -> socket.socket:
         origin, limit = self.request.origin, self.timeout.connect
@@ -188,9 +224,12 @@ def _body_pieces(body: StreamedBody) -> Iterator[bytes]:
                 file.close()
 
 
-def run(lifecycle: CallLifecycle, on_item: Callable[[Any], None] | None = None) -> Any:
+def run(
+    lifecycle: CallLifecycle, on_item: Callable[[Any], None] | None = None, *, connect: Connect | None = None
+) -> Any:
     """Carry out ``lifecycle``'s actions: the result, or for a stream the
-    list of its items (each also passed to ``on_item`` as it arrives)."""
+    list of its items (each also passed to ``on_item`` as it arrives).
+    ``connect(request)`` opens the socket instead (see :func:`replay_from`)."""
     started = time.monotonic()
     action: Any = lifecycle.start()
     exchange: _Exchange | None = None
@@ -201,7 +240,7 @@ def run(lifecycle: CallLifecycle, on_item: Callable[[Any], None] | None = None) 
                     if exchange is not None:
                         exchange.close()
                     exchange = None
-                    exchange = _Exchange(action.request, lifecycle)
+                    exchange = _Exchange(action.request, lifecycle, connect)
                     action = lifecycle.response_head(*exchange.send())
                 elif isinstance(action, ReadBody):
                     assert exchange is not None
@@ -236,11 +275,12 @@ def run(lifecycle: CallLifecycle, on_item: Callable[[Any], None] | None = None) 
             exchange.close()
 
 
-def run_operation(config: ClientConfig, prepared: PreparedOperation[Any]) -> Any:
+def run_operation(config: ClientConfig, prepared: PreparedOperation[Any], *, connect: Connect | None = None) -> Any:
     """Run one call built by an ``openai_sansio.api`` builder:
     ``run_operation(config, api.files_content("file-abc"))``."""
     key = None if prepared.operation.method == "GET" else new_idempotency_key(os.urandom(16))
-    return run(lifecycle_for(config, prepared, idempotency_key=key, multipart_random=os.urandom(16)))
+    lifecycle = lifecycle_for(config, prepared, idempotency_key=key, multipart_random=os.urandom(16))
+    return run(lifecycle, connect=connect)
 
 
 def stream_chat(
@@ -270,6 +310,7 @@ def stream_chat_with_config(
     *,
     max_tokens: int | None = None,
     on_token: Callable[[str], None] | None = None,
+    connect: Connect | None = None,
 ) -> list[str]:
     prepared = api.chat_completions_create(
         model=model,
@@ -287,7 +328,7 @@ def stream_chat_with_config(
                     on_token(choice.delta.content)
 
     lifecycle = lifecycle_for(config, prepared, idempotency_key=new_idempotency_key(os.urandom(16)))
-    run(lifecycle, on_item=emit)
+    run(lifecycle, on_item=emit, connect=connect)
     return tokens
 
 

@@ -277,3 +277,42 @@ def test_stream_answered_with_json_is_an_error(run_operation: RunOperation) -> N
     with run_fake_server_in_thread(server) as base_url, pytest.raises(UnexpectedContentTypeError) as info:
         run_operation(ClientConfig(api_key="k", base_url=base_url), prepared)
     assert info.value.content_type == "application/json"
+
+
+# -- replaying a cassette without trio --------------------------------------------------
+
+
+def _recorded_chat_and_upload() -> Any:
+    import trio
+
+    import openai_trio
+    from openai_trio.testing import Recorder
+
+    async def record() -> Any:
+        async with FakeServer() as server:
+            recorder = Recorder(server.connect)
+            async with openai_trio.Client(api_key="sk-rec", base_url="http://fake.test/v1", connector=recorder) as client:
+                stream = await client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hi"}], stream=True
+                )
+                tokens = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
+                created = await client.files.create(file=("b.txt", b"hello", "text/plain"), purpose="user_data")
+        return recorder.cassette, tokens, created
+
+    return trio.run(record)
+
+
+def test_blocking_driver_replays_a_cassette() -> None:
+    from openai_sansio import CassetteMiss, CassettePlayer
+
+    cassette, tokens, created = _recorded_chat_and_upload()
+    player = CassettePlayer(cassette)
+    # No server anywhere: the host does not even resolve.
+    config = ClientConfig(api_key="sk-replay", base_url="http://nowhere.invalid/v1", max_retries=0)
+    connect = blocking.replay_from(player)
+    assert blocking.stream_chat_with_config(config, "gpt-4o-mini", "Say hi", connect=connect) == tokens
+    upload = api.files_create(file=("b.txt", b"hello", "text/plain"), purpose="user_data")
+    assert blocking.run_operation(config, upload, connect=connect) == created
+    assert player.unplayed == []
+    with pytest.raises(CassetteMiss, match="closest is #0"):
+        blocking.stream_chat_with_config(config, "gpt-4o-mini", "Say bye", connect=connect)
