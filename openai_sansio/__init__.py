@@ -106,12 +106,6 @@ from ._prepared import PreparedOperation, prepare
 # --- section: SDK parity (Azure, embeddings) ---
 if TYPE_CHECKING:
     from ._azure import AZURE_DEPLOYMENT_PATHS, AzureConfig
-    from ._embeddings import (
-        decode_base64_embedding,
-        decode_embeddings_response,
-        embeddings_encoding_format,
-    )
-    from ._http2 import HTTP2Connection
     from ._cassette import (
         CASSETTE_VERSION,
         Cassette,
@@ -134,6 +128,13 @@ if TYPE_CHECKING:
         normalise_body,
         scrub_request,
     )
+    from ._embeddings import (
+        decode_base64_embedding,
+        decode_embeddings_response,
+        embeddings_encoding_format,
+    )
+    from ._http2 import HTTP2Connection
+    from ._resume import TERMINAL_RESPONSE_EVENTS, ResponseStreamResumer, StreamNotResumableError
 
 # Imported on first use (see ``__getattr__`` at the end): most programs never
 # touch them, and every module loaded here is paid for by every import.
@@ -166,6 +167,9 @@ _LAZY = {
     "match_recording": "._cassette",
     "normalise_body": "._cassette",
     "scrub_request": "._cassette",
+    "ResponseStreamResumer": "._resume",
+    "StreamNotResumableError": "._resume",
+    "TERMINAL_RESPONSE_EVENTS": "._resume",
 }
 
 __all__ = [
@@ -286,6 +290,9 @@ __all__ = [
     "match_recording",  # cassettes
     "normalise_body",  # cassettes
     "scrub_request",  # cassettes
+    "ResponseStreamResumer",  # background streams
+    "StreamNotResumableError",  # background streams
+    "TERMINAL_RESPONSE_EVENTS",  # background streams
 ]
 
 

@@ -46,17 +46,32 @@ from ._client import Client, RawResponse
 from ._binary import BinaryResponse, StreamedBinaryResponse
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, PageInfo
 from ._pool import PoolStats
+from ._runtime import TrioRequiredError
 from ._proxy import ProxyConnector
 from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
 
 if TYPE_CHECKING:
+    from openai_sansio import StreamNotResumableError
+
     from ._azure import AzureADTokenProvider, AzureClient
+    from ._background import BackgroundResponseStream, stream_background_response
+
+# Imported on first use: most programs never need them.
+_LAZY = {
+    "AzureClient": "._azure",
+    "AzureADTokenProvider": "._azure",
+    "BackgroundResponseStream": "._background",
+    "stream_background_response": "._background",
+    "StreamNotResumableError": "._background",
+}
 
 __all__ = [
     "__version__",
     "Client",
     "AsyncStream",
+    "BackgroundResponseStream",
+    "stream_background_response",
     "AsyncPage",
     "AsyncCursorPage",
     "AsyncPageTokenPage",
@@ -96,7 +111,9 @@ __all__ = [
     "RateLimitError",
     "InternalServerError",
     "APIConnectionError",
+    "StreamNotResumableError",
     "APITimeoutError",
+    "TrioRequiredError",
     "APIResponseValidationError",
     "UnexpectedContentTypeError",
     "APIStreamError",
@@ -104,11 +121,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # Azure support is imported on first use: most programs never need it.
-    if name in ("AzureClient", "AzureADTokenProvider"):
-        from . import _azure
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openai_trio' has no attribute {name!r}")
+    import importlib
 
-        value = getattr(_azure, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'openai_trio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -79,6 +79,8 @@ def test_openai_sansio_public_names() -> None:
     cassettes = ("Cassette", "CassettePlayer", "CassetteMiss", "CassetteFormatError", "ExchangeRecorder")
     for name in (*cassettes, "dumps_cassette", "loads_cassette", "match_recording", "scrub_request"):
         assert name in openai_sansio.__all__
+    for name in ("ResponseStreamResumer", "StreamNotResumableError", "TERMINAL_RESPONSE_EVENTS"):
+        assert name in openai_sansio.__all__
 
 
 def test_openai_trio_testing_public_names() -> None:
@@ -97,6 +99,8 @@ def test_openai_trio_public_names() -> None:
         pytest.skip("openai_trio defines no __all__ yet")
     check_public_names(openai_trio)
     for name in ("BinaryResponse", "StreamedBinaryResponse", "UnexpectedContentTypeError"):
+        assert name in openai_trio.__all__
+    for name in ("stream_background_response", "BackgroundResponseStream", "StreamNotResumableError"):
         assert name in openai_trio.__all__
     import openai_sansio
 

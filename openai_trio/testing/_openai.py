@@ -65,6 +65,8 @@ class FakeOpenAI:
             for name in models
         }
         self.responses: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # The SSE blocks of background streamed responses, by response id.
+        self.response_events: dict[str, list[str]] = {}
         self.inputs: dict[str, list[dict[str, Any]]] = {}
         #: Uploaded files by id: the file object and the content.
         self.files: OrderedDict[str, tuple[dict[str, Any], bytes]] = OrderedDict()
@@ -366,6 +368,7 @@ class FakeOpenAI:
         while len(self.responses) > _MAX_STORED_RESPONSES:
             old, _ = self.responses.popitem(last=False)
             self.inputs.pop(old, None)
+            self.response_events.pop(old, None)
 
     def create_response(self, request: ReceivedRequest, body: dict[str, Any]) -> FakeResponse:
         model = self._model(body)
@@ -424,8 +427,14 @@ class FakeOpenAI:
             "user": None,
             "metadata": body.get("metadata") or {},
         }
+        streamed = body.get("stream") is True
+        if background and streamed:
+            # What the stream ends with is what a later retrieve returns.
+            response["status"] = final_status
+            response["output"] = [message]
+            response["usage"] = self._usage(input_tokens, len(words))
         self._store(response, self._input_items(raw_input))
-        if body.get("stream") is not True or background:
+        if not streamed:
             return FakeResponse.json(response)
         started = dict(response, status="in_progress", output=[], usage=None)
         seq = iter(range(1 << 30))
@@ -454,7 +463,21 @@ class FakeOpenAI:
                 response=response,
             ),
         ]
+        if background:
+            # A background response's events stay retrievable, so that a
+            # client that lost the stream can resume it.
+            self.response_events[resp_id] = events
         return FakeResponse.sse(events, done=False)
+
+    @staticmethod
+    def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+        return {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": input_tokens + output_tokens,
+        }
 
     def _missing_response(self, resp_id: str) -> FakeResponse:
         return FakeResponse.error(
@@ -463,9 +486,24 @@ class FakeOpenAI:
 
     def get_response(self, request: ReceivedRequest, body: None, resp_id: str) -> FakeResponse:
         found = self.responses.get(resp_id)
-        return self._missing_response(resp_id) if found is None else FakeResponse.json(found)
+        if found is None:
+            return self._missing_response(resp_id)
+        query = request.query
+        if query.get("stream", [""])[-1] != "true":
+            return FakeResponse.json(found)
+        events = self.response_events.get(resp_id)
+        if events is None:
+            return invalid("Only responses created with background=true and stream=true can be streamed again.")
+        raw_after = query.get("starting_after", ["-1"])[-1]
+        try:
+            after = int(raw_after)
+        except ValueError:
+            return invalid("'starting_after' must be an integer.", param="starting_after")
+        # Each stored event is one SSE block; its sequence number is its index.
+        return FakeResponse.sse(events[after + 1 :], done=False)
 
     def delete_response(self, request: ReceivedRequest, body: None, resp_id: str) -> FakeResponse:
+        self.response_events.pop(resp_id, None)
         if self.responses.pop(resp_id, None) is None:
             return self._missing_response(resp_id)
         self.inputs.pop(resp_id, None)
