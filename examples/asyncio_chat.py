@@ -62,12 +62,14 @@ _READ_SIZE = 65536
 
 
 class _Failed(Exception):
-    """The transport failed under an attempt; ``closed``: the peer hung up."""
+    """The transport failed under an attempt; ``closed``: the peer hung up;
+    ``nothing_sent``: no byte of the request was written (no connection)."""
 
-    def __init__(self, error: APIError, *, closed: bool = False) -> None:
+    def __init__(self, error: APIError, *, closed: bool = False, nothing_sent: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
         self.closed = closed
+        self.nothing_sent = nothing_sent
 
 
 async def _limited(awaitable: Awaitable[T], seconds: float | None, limit: str) -> T:
@@ -108,8 +110,12 @@ class _Exchange:
                 self.timeout.connect,
                 "connect",
             )
+        except _Failed as failure:
+            failure.nothing_sent = True
+            raise
         except (OSError, ssl.SSLError) as exc:
-            raise _Failed(APIConnectionError(f"Connection error: {exc.strerror or exc}")) from None
+            error = APIConnectionError(f"Connection error: {exc.strerror or exc}")
+            raise _Failed(error, nothing_sent=True) from None
         self.conn.send(self.request)
         await self._write()
         body = self.request.body
@@ -238,7 +244,8 @@ async def _actions(lifecycle: CallLifecycle) -> AsyncGenerator[Any, None]:
                     return
             except _Failed as failure:
                 action = lifecycle.transport_error(
-                    failure.error, connection_closed=failure.closed, jitter=random.random(),
+                    failure.error, connection_closed=failure.closed, nothing_sent=failure.nothing_sent,
+                    jitter=random.random(),
                     elapsed=time.monotonic() - started,
                 )
     finally:

@@ -61,12 +61,14 @@ _READ_SIZE = 65536
 
 
 class _Failed(Exception):
-    """The transport failed under an attempt; ``closed``: the peer hung up."""
+    """The transport failed under an attempt; ``closed``: the peer hung up;
+    ``nothing_sent``: no byte of the request was written (no connection)."""
 
-    def __init__(self, error: APIError, *, closed: bool = False) -> None:
+    def __init__(self, error: APIError, *, closed: bool = False, nothing_sent: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
         self.closed = closed
+        self.nothing_sent = nothing_sent
 
 
 class _CassetteSocket:
@@ -119,16 +121,16 @@ class _Exchange:
         try:
             sock = socket.create_connection((origin.host, origin.port), timeout=limit)
         except TimeoutError:
-            raise _Failed(APITimeoutError("connect", limit or 0.0)) from None
+            raise _Failed(APITimeoutError("connect", limit or 0.0), nothing_sent=True) from None
         except OSError as exc:
-            raise _Failed(APIConnectionError(f"Connection error: {exc.strerror or exc}")) from None
+            raise _Failed(APIConnectionError(f"Connection error: {exc.strerror or exc}"), nothing_sent=True) from None
         try:
             if origin.scheme == "https":
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=origin.host)
             sock.settimeout(self.timeout.read)
         except (OSError, ssl.SSLError) as exc:
             sock.close()
-            raise _Failed(APIConnectionError(f"TLS error: {exc}")) from None
+            raise _Failed(APIConnectionError(f"TLS error: {exc}"), nothing_sent=True) from None
         return sock
 
     def _write(self) -> None:
@@ -267,7 +269,8 @@ def run(
                     return action.result
             except _Failed as failure:
                 action = lifecycle.transport_error(
-                    failure.error, connection_closed=failure.closed, jitter=random.random(),
+                    failure.error, connection_closed=failure.closed, nothing_sent=failure.nothing_sent,
+                    jitter=random.random(),
                     elapsed=time.monotonic() - started,
                 )
     finally:
