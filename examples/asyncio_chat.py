@@ -31,6 +31,7 @@ from openai_sansio import (
     APIError,
     APITimeoutError,
     CallLifecycle,
+    CassettePlayer,
     ClientConfig,
     ConnectionClosed,
     DataReceived,
@@ -42,6 +43,7 @@ from openai_sansio import (
     Raise,
     ReadBody,
     RemoteProtocolError,
+    ReplayConnection,
     Request,
     ResponseComplete,
     ResponseReceived,
@@ -54,7 +56,7 @@ from openai_sansio import (
     new_idempotency_key,
 )
 
-__all__ = ["main", "run", "run_operation", "stream_chat", "iter_chat", "stream_chat_with_config"]
+__all__ = ["main", "run", "run_operation", "stream_chat", "iter_chat", "stream_chat_with_config", "replay_from"]
 
 T = TypeVar("T")
 
@@ -79,15 +81,69 @@ async def _limited(awaitable: Awaitable[T], seconds: float | None, limit: str) -
         raise _Failed(APITimeoutError(limit, seconds or 0.0)) from None
 
 
+class _CassetteReader:
+    """``StreamReader.read`` answered by a cassette player's connection."""
+
+    def __init__(self, conn: ReplayConnection) -> None:
+        self._conn = conn
+        self._rest = b""
+
+    async def read(self, size: int) -> bytes:
+        data = self._rest
+        if not data:
+            chunk = self._conn.next_chunk()
+            if chunk is None:
+                return b""
+            if chunk.reset:
+                raise ConnectionResetError("the recorded connection failed here")
+            data = chunk.data
+        self._rest = data[size:]
+        return data[:size]
+
+
+class _CassetteWriter:
+    """The ``StreamWriter`` calls this driver makes, fed to the player."""
+
+    def __init__(self, conn: ReplayConnection) -> None:
+        self._conn = conn
+
+    def write(self, data: bytes) -> None:
+        self._conn.receive_data(data)  # CassetteMiss: no recording answers
+
+    async def drain(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    async def wait_closed(self) -> None:
+        pass
+
+
+Connect = Callable[[Request], Awaitable[tuple[Any, Any]]]
+
+
+def replay_from(player: CassettePlayer) -> Connect:
+    """A ``connect`` for :func:`run` that answers from a cassette, no network:
+    ``await run(lifecycle, connect=replay_from(CassettePlayer(cassette)))``."""
+
+    async def connect(_request: Request) -> tuple[Any, Any]:
+        conn = player.connection()
+        return _CassetteReader(conn), _CassetteWriter(conn)
+
+    return connect
+
+
 class _Exchange:
     """One attempt: a stream pair, its HTTP/1.1 framing and the request it carries."""
 
-    def __init__(self, request: Request, lifecycle: CallLifecycle) -> None:
+    def __init__(self, request: Request, lifecycle: CallLifecycle, connect: Connect | None = None) -> None:
         self.request = request
         self.timeout = lifecycle.call.timeout
         self.conn = HTTP11Connection()
         self.eof = False
-        self.writer: asyncio.StreamWriter | None = None
+        self.writer: Any = None
+        self._connect = connect
 
     async def _write(self) -> None:
         assert self.writer is not None
@@ -102,14 +158,14 @@ class _Exchange:
         origin = self.request.origin
         context = ssl.create_default_context() if origin.scheme == "https" else None
         try:
-            self.reader, self.writer = await _limited(
-                asyncio.open_connection(
+            if self._connect is not None:
+                opening = self._connect(self.request)
+            else:
+                opening = asyncio.open_connection(
                     origin.host, origin.port, ssl=context,
                     server_hostname=origin.host if context is not None else None,
-                ),
-                self.timeout.connect,
-                "connect",
-            )
+                )
+            self.reader, self.writer = await _limited(opening, self.timeout.connect, "connect")
         except _Failed as failure:
             failure.nothing_sent = True
             raise
@@ -208,7 +264,7 @@ async def _body_pieces(body: StreamedBody) -> AsyncIterator[bytes]:
                     file.close()
 
 
-async def _actions(lifecycle: CallLifecycle) -> AsyncGenerator[Any, None]:
+async def _actions(lifecycle: CallLifecycle, connect: Connect | None = None) -> AsyncGenerator[Any, None]:
     """Carry out ``lifecycle``'s actions; yields the result, or each item of a stream."""
     started = time.monotonic()
     action: Any = lifecycle.start()
@@ -219,7 +275,7 @@ async def _actions(lifecycle: CallLifecycle) -> AsyncGenerator[Any, None]:
                 if isinstance(action, SendRequest):
                     if exchange is not None:
                         await exchange.close()
-                    exchange = _Exchange(action.request, lifecycle)
+                    exchange = _Exchange(action.request, lifecycle, connect)
                     action = lifecycle.response_head(*await exchange.send())
                 elif isinstance(action, ReadBody):
                     assert exchange is not None
@@ -253,19 +309,23 @@ async def _actions(lifecycle: CallLifecycle) -> AsyncGenerator[Any, None]:
             await exchange.close()
 
 
-async def run(lifecycle: CallLifecycle) -> Any:
-    """The result of a call that is not streamed."""
-    async with contextlib.aclosing(_actions(lifecycle)) as actions:
+async def run(lifecycle: CallLifecycle, *, connect: Connect | None = None) -> Any:
+    """The result of a call that is not streamed.  ``connect(request)``
+    opens the (reader, writer) pair instead (see :func:`replay_from`)."""
+    async with contextlib.aclosing(_actions(lifecycle, connect)) as actions:
         async for result in actions:
             return result
     raise AssertionError("unreachable: a lifecycle ends with a result or an error")
 
 
-async def run_operation(config: ClientConfig, prepared: PreparedOperation[Any]) -> Any:
+async def run_operation(
+    config: ClientConfig, prepared: PreparedOperation[Any], *, connect: Connect | None = None
+) -> Any:
     """Run one call built by an ``openai_sansio.api`` builder:
     ``await run_operation(config, api.files_content("file-abc"))``."""
     key = None if prepared.operation.method == "GET" else new_idempotency_key(os.urandom(16))
-    return await run(lifecycle_for(config, prepared, idempotency_key=key, multipart_random=os.urandom(16)))
+    lifecycle = lifecycle_for(config, prepared, idempotency_key=key, multipart_random=os.urandom(16))
+    return await run(lifecycle, connect=connect)
 
 
 async def stream_chat(
@@ -295,9 +355,10 @@ async def stream_chat_with_config(
     *,
     max_tokens: int | None = None,
     on_token: Callable[[str], None] | None = None,
+    connect: Connect | None = None,
 ) -> list[str]:
     tokens: list[str] = []
-    async for text in iter_chat(config, model, prompt, max_tokens=max_tokens):
+    async for text in iter_chat(config, model, prompt, max_tokens=max_tokens, connect=connect):
         tokens.append(text)
         if on_token is not None:
             on_token(text)
@@ -305,7 +366,12 @@ async def stream_chat_with_config(
 
 
 async def iter_chat(
-    config: ClientConfig, model: str, prompt: str, *, max_tokens: int | None = None
+    config: ClientConfig,
+    model: str,
+    prompt: str,
+    *,
+    max_tokens: int | None = None,
+    connect: Connect | None = None,
 ) -> AsyncIterator[str]:
     """Yield the text pieces of one streamed chat completion as they arrive.
 
@@ -320,7 +386,7 @@ async def iter_chat(
         max_tokens=NOT_GIVEN if max_tokens is None else max_tokens,
     )
     lifecycle = lifecycle_for(config, prepared, idempotency_key=new_idempotency_key(os.urandom(16)))
-    async with contextlib.aclosing(_actions(lifecycle)) as chunks:
+    async with contextlib.aclosing(_actions(lifecycle, connect)) as chunks:
         async for chunk in chunks:
             for choice in chunk.choices:
                 if choice.index == 0 and choice.delta.content:

@@ -316,3 +316,22 @@ def test_blocking_driver_replays_a_cassette() -> None:
     assert player.unplayed == []
     with pytest.raises(CassetteMiss, match="closest is #0"):
         blocking.stream_chat_with_config(config, "gpt-4o-mini", "Say bye", connect=connect)
+
+
+def test_asyncio_driver_replays_a_cassette() -> None:
+    from openai_sansio import CassetteMiss, CassettePlayer
+
+    cassette, tokens, created = _recorded_chat_and_upload()
+    player = CassettePlayer(cassette)
+    config = ClientConfig(api_key="sk-replay", base_url="http://nowhere.invalid/v1", max_retries=0)
+    connect = asyncio_chat.replay_from(player)
+
+    async def replay() -> None:
+        assert await asyncio_chat.stream_chat_with_config(config, "gpt-4o-mini", "Say hi", connect=connect) == tokens
+        upload = api.files_create(file=("b.txt", b"hello", "text/plain"), purpose="user_data")
+        assert await asyncio_chat.run_operation(config, upload, connect=connect) == created
+        assert player.unplayed == []
+        with pytest.raises(CassetteMiss, match="closest is #0"):
+            await asyncio_chat.stream_chat_with_config(config, "gpt-4o-mini", "Say bye", connect=connect)
+
+    asyncio.run(asyncio.wait_for(replay(), 30))
