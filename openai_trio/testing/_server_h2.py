@@ -10,13 +10,14 @@ allow.  The HTTP/2 faults (GOAWAY, RST_STREAM) are acted on here.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import h2.config
 import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+import hpack
 import hyperframe.frame
 import trio
 
@@ -35,6 +36,14 @@ _RECEIVE_SIZE = 65536
 # Headers that name HTTP/1.1 connection features and are forbidden in HTTP/2.
 _CONNECTION_SPECIFIC = frozenset({"connection", "transfer-encoding", "keep-alive", "proxy-connection", "upgrade"})
 _GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+class _PlainEncoder(hpack.Encoder):
+    """HPACK without Huffman coding: valid, a little larger, and far cheaper
+    in pure Python for the huge header values faults send."""
+
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        return super().encode(headers, huffman=False)
 
 
 class _Stream:
@@ -60,6 +69,7 @@ class H2Session:
         config.validate_outbound_headers = False
         config.normalize_outbound_headers = False
         self._h2 = h2.connection.H2Connection(config)
+        self._h2.encoder = _PlainEncoder()
         self._streams: dict[int, _Stream] = {}
         self._lock = trio.Lock()
         self._window = trio.Event()
