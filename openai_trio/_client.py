@@ -60,6 +60,7 @@ from ._multiplexed import UnprocessedStreamError
 from ._namespace import Mode, Transport
 from ._pool import DEFAULT_MAX_CONNECTIONS, ConnectionPool, Connector, PoolStats, choose_protocol
 from ._proxy import make_connector
+from ._runtime import in_trio, trio_required
 from ._streams import AsyncStream, Exchange, scrub_secret
 from ._tls import TCPConnector
 
@@ -464,6 +465,8 @@ class Client(Namespaces, Executor):
         """Close every pooled connection; idempotent."""
         self._closed = True
         if self._owns_pool:
+            if not in_trio():
+                raise trio_required("Client.aclose()")
             await self._pool.aclose()
 
     # -- the generic entry point -------------------------------------------------
@@ -714,7 +717,12 @@ class Client(Namespaces, Executor):
         if parse is None:
             parse = _identity
         timeout = call.timeout
-        started = trio.current_time()
+        try:
+            started = trio.current_time()
+        except RuntimeError:
+            # The first trio call of every request: outside trio.run it is
+            # where trio's bare "must be called from async context" starts.
+            raise trio_required(f"a {method} {path} call") from None
         if timeout.total is None:
             # No deadline: the limits are the same for every such call.
             deadline = math.inf

@@ -20,6 +20,7 @@ import trio
 from openai_sansio import APIConnectionError, APITimeoutError, HTTP11Connection, Origin
 
 from ._connection import CLOSE_GRACE, TRANSPORT_ERRORS, Connection, Limits, ProtocolConnection
+from ._tls import tls_failure_message
 
 if TYPE_CHECKING:
     from ._multiplexed import MultiplexedConnection, StreamLease
@@ -281,7 +282,10 @@ class ConnectionPool:
                 with trio.move_on_after(connect) as connect_scope:
                     return await self._connector(origin)
         except TRANSPORT_ERRORS as exc:
-            raise APIConnectionError(f"Could not connect to {origin}: {exc!r}") from exc
+            # A TLS failure reads as a bare BrokenResourceError, the ssl
+            # error two causes down: say what it was and what to do.
+            detail = tls_failure_message(exc, origin.host, origin.port)
+            raise APIConnectionError(f"Could not connect to {origin}: {detail or repr(exc)}") from exc
         if connect_scope.cancelled_caught:
             raise APITimeoutError("connect", connect)
         assert total_scope.cancelled_caught

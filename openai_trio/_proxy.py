@@ -44,7 +44,7 @@ from openai_sansio import (
 from openai_sansio._proxy import parse_proxy_url
 
 from ._logging import logger
-from ._tls import TCPConnector
+from ._tls import TCPConnector, tls_failure_message
 
 __all__ = ["ForwardingStream", "ProxyConnector", "PROXY_VARIABLES", "proxy_environ"]
 
@@ -248,7 +248,8 @@ class ProxyConnector(TCPConnector):
         except BaseException as exc:
             await trio.aclose_forcefully(tcp)
             if isinstance(exc, (OSError, trio.BrokenResourceError)):
-                raise APIConnectionError(f"TLS to the proxy {proxy.url} failed: {exc!r}") from exc
+                detail = tls_failure_message(exc, proxy.host, proxy.port, option="proxy_ssl_context")
+                raise APIConnectionError(f"TLS to the proxy {proxy.url} failed: {detail or repr(exc)}") from exc
             raise
         return tls
 

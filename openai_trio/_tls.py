@@ -15,7 +15,8 @@ import trio
 from openai_sansio import Origin
 
 __all__ = [
-    "ALPN_PROTOCOLS", "HTTP11_ALPN", "KEEPALIVE_IDLE", "TCPConnector", "default_ssl_context", "tune_socket",
+    "ALPN_PROTOCOLS", "HTTP11_ALPN", "KEEPALIVE_IDLE", "TCPConnector", "default_ssl_context",
+    "tls_failure_message", "tune_socket",
 ]
 
 # What TLS offers the server, preferred first; the pool speaks whichever
@@ -30,6 +31,63 @@ def default_ssl_context(http2: bool = True) -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.set_alpn_protocols(ALPN_PROTOCOLS if http2 else HTTP11_ALPN)
     return context
+
+
+# What OpenSSL reports when the bytes that came back were not TLS records:
+# typically a plain-HTTP server answering the ClientHello with "HTTP/1.1 400".
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"}
+)
+# X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH_CODES = frozenset({62, 64})
+
+
+def _ssl_error_in(exc: BaseException) -> ssl.SSLError | None:
+    # trio raises BrokenResourceError from the ssl error; other connectors
+    # may wrap once more.  A few links are plenty and a loop cannot trap us.
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def tls_failure_message(exc: BaseException, host: str, port: int, *, option: str = "ssl_context") -> str | None:
+    """What to tell the caller when ``exc`` (from opening a connection to
+    ``host``:``port``) is a TLS failure this module can explain: a
+    certificate that did not verify, or a server that does not speak TLS.
+    ``option`` is the client argument that takes a custom context.  None
+    for anything else."""
+    error = _ssl_error_in(exc)
+    if error is None:
+        return None
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or error.reason or "no reason given"
+        if error.verify_code in _NAME_MISMATCH_CODES:
+            advice = (
+                "Check the host name in the URL: the certificate was issued for another name"
+            )
+        else:
+            advice = (
+                f"If the server's certificate comes from a private or corporate CA, pass "
+                f"{option}=ssl.create_default_context(cafile=...) with that CA to the client, "
+                "or set SSL_CERT_FILE to a CA bundle that includes it"
+            )
+        return f"the TLS certificate of {host} could not be verified ({reason}). {advice}."
+    if error.reason in _NOT_TLS_REASONS:
+        return (
+            f"the server at {host}:{port} did not speak TLS (ssl: {error.reason}); "
+            "is the URL meant to be http://?"
+        )
+    if isinstance(error, ssl.SSLEOFError):
+        return (
+            f"the server at {host}:{port} closed the connection during the TLS handshake "
+            f"(ssl: {error.reason}); if it does not speak TLS, is the URL meant to be http://?"
+        )
+    return None
 
 
 def _sole_cancelled(exc: BaseException) -> trio.Cancelled | None:
