@@ -29,8 +29,9 @@ from ._errors import (
     make_status_error,
 )
 from ._header_rules import BAD_VALUE_CHAR, TOKEN
-from ._headers import SECRET_HEADERS, Headers
+from ._headers import Headers
 from ._multipart import MultipartBody
+from ._redact import REDACTED, is_credential_name, redact_target, request_secrets, scrub_text
 from ._request import Origin, Request, StreamedBody
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -63,12 +64,12 @@ Omit: TypeAlias = NotGiven
 QueryScalar = Union[str, int, float, bool, None]
 
 
-def _redacted_headers(headers: Mapping[str, str | NotGiven | None] | None) -> object:
-    if headers is None:
-        return None
+def _redacted(mapping: Mapping[Any, object] | None) -> object:
+    # Only for reprs: a mapping that is not one is shown as it is.
+    if not isinstance(mapping, Mapping):
+        return mapping
     return {
-        k: "<redacted>" if isinstance(k, str) and k.lower() in SECRET_HEADERS else v
-        for k, v in headers.items()
+        k: REDACTED if isinstance(k, str) and is_credential_name(k) else v for k, v in mapping.items()
     }
 
 
@@ -90,8 +91,8 @@ class RequestOptions:
 
     def __repr__(self) -> str:
         return (
-            f"RequestOptions(extra_headers={_redacted_headers(self.extra_headers)!r}, "
-            f"extra_query={self.extra_query!r}, extra_body={self.extra_body!r}, "
+            f"RequestOptions(extra_headers={_redacted(self.extra_headers)!r}, "
+            f"extra_query={_redacted(self.extra_query)!r}, extra_body={self.extra_body!r}, "
             f"timeout={self.timeout!r}, max_retries={self.max_retries!r})"
         )
 
@@ -627,18 +628,26 @@ class Call:
 
     # -- outcomes -------------------------------------------------------------
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this call sends (the configuration's and those
+        of its own headers and query), longest first: what its errors must
+        not repeat."""
+        request = self.request()
+        return request_secrets(request.headers, request.target, self._config.secrets)
+
     def _scrub(self, text: str) -> str:
         # Servers have been known to echo the credential back in an error.
-        key = self._config.api_key
-        if key and key in text:
-            text = text.replace(key, "<redacted>")
-        return text
+        return scrub_text(text, self.secrets)
 
     def decode_error(
         self, status_code: int, headers: Mapping[str, str], body: bytes
     ) -> APIStatusError:
-        """The typed exception for an error response (to be raised by the caller)."""
-        text = self._scrub(body.decode("utf-8", errors="replace")).strip()
+        """The typed exception for an error response (to be raised by the
+        caller), with every credential of the call scrubbed from its text
+        and the response's header values."""
+        secrets = self.secrets
+        text = scrub_text(body.decode("utf-8", errors="replace"), secrets).strip()
         decoded: object = None
         if text:
             try:
@@ -647,6 +656,8 @@ class Call:
                 decoded = text
         if not isinstance(headers, Headers):
             headers = Headers(list(headers.items()))
+        if any(secret in value for _name, value in headers.fields for secret in secrets):
+            headers = Headers([(name, scrub_text(value, secrets)) for name, value in headers.fields])
         return make_status_error(status_code, headers, decoded, request=self.request(), text=text)
 
     def parse_json(self, status_code: int, headers: Mapping[str, str], body: bytes) -> Any:
@@ -701,6 +712,6 @@ class Call:
 
     def __repr__(self) -> str:
         return (
-            f"<Call {self._method} {self._target!r} stream={self._stream} "
+            f"<Call {self._method} {redact_target(self._target)!r} stream={self._stream} "
             f"retries_taken={self._retries_taken}/{self.max_retries}>"
         )

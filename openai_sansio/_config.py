@@ -5,13 +5,14 @@ from __future__ import annotations
 import enum
 import os
 from typing import Any, Final, Literal, Mapping, Union
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import attrs
 
 from ._errors import LocalProtocolError
 from ._header_rules import TOKEN, check_value
 from ._headers import SECRET_HEADERS
+from ._redact import request_secrets
 from ._request import Origin
 
 __all__ = ["ClientConfig", "Timeout", "DEFAULT_BASE_URL"]
@@ -127,7 +128,10 @@ def _base_url(value: str) -> str:
     if "@" in parts.netloc:
         raise LocalProtocolError("base_url must not carry credentials; pass api_key instead")
     if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        raise LocalProtocolError(f"base_url must be an absolute http(s) URL, got {value!r}")
+        # Shown without its query string and fragment, which may hold a key.
+        shown = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
+        cut = "?..." if parts.query or parts.fragment else ""
+        raise LocalProtocolError(f"base_url must be an absolute http(s) URL, got {shown[:200]!r}{cut}")
     if parts.query or parts.fragment:
         raise LocalProtocolError("base_url must not carry a query string or fragment; use default_query")
     return value.rstrip("/")
@@ -215,6 +219,14 @@ class ClientConfig:
         return cls(**values)  # type: ignore[arg-type]
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this configuration sends: the API key and the
+        values of credential-named ``default_headers`` and ``default_query``
+        entries (the rule is in ``openai_sansio._redact``), longest first."""
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in self.default_query)
+        return request_secrets(self.default_headers, "?" + query, (self.api_key,))
+
+    @property
     def origin(self) -> Origin:
         parts = urlsplit(self.base_url)
         assert parts.hostname is not None
@@ -227,6 +239,10 @@ class ClientConfig:
         return urlsplit(self.base_url).path.rstrip("/")
 
     def __repr__(self) -> str:
+        if not hasattr(self, "timeout"):
+            # Half built (a field was refused): a traceback that records
+            # locals still calls repr() on it.
+            return "<ClientConfig, not built>"
         key = "None" if self.api_key is None else "'<redacted>'"
         return (
             f"ClientConfig(api_key={key}, base_url={self.base_url!r}, "

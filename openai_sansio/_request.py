@@ -6,7 +6,7 @@ from typing import IO, AsyncIterable, Callable, Iterator, Union
 
 import attrs
 
-from ._headers import SECRET_HEADERS
+from ._redact import REDACTED, is_credential_name, redact_target, request_secrets
 
 __all__ = ["FilePart", "Origin", "Request", "StreamedBody"]
 
@@ -104,6 +104,18 @@ class Request:
     def url(self) -> str:
         return f"{self.origin}{self.target}"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credential values this request carries (its credential
+        headers' and query parameters', see ``_redact``), longest first:
+        what errors about it must not repeat."""
+        return request_secrets(self.headers, self.target)
+
+    @property
+    def redacted_url(self) -> str:
+        """``url`` with credential query values shown as ``<redacted>``."""
+        return f"{self.origin}{redact_target(self.target, self.secrets)}"
+
     def header(self, name: str) -> str | None:
         key = name.lower()
         for n, v in self.headers:
@@ -112,12 +124,10 @@ class Request:
         return None
 
     def __repr__(self) -> str:
-        shown = [
-            (n, "<redacted>" if n in SECRET_HEADERS else v) for n, v in self.headers
-        ]
+        shown = [(n, REDACTED if is_credential_name(n) else v) for n, v in self.headers]
         body = self.body
         shown_body = repr(body) if isinstance(body, StreamedBody) else f"<{len(body)} bytes>"
         return (
-            f"Request(method={self.method!r}, url={self.url!r}, headers={shown!r}, "
+            f"Request(method={self.method!r}, url={self.redacted_url!r}, headers={shown!r}, "
             f"body={shown_body})"
         )
