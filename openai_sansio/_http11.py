@@ -26,6 +26,7 @@ from ._events import (
 from ._header_rules import HTTP11_REFUSED, authority, check_name, check_request_line, encode_value
 from ._headers import SECRET_HEADERS, Headers
 from ._proxy import Proxy
+from ._redact import RedactedBytes
 from ._request import Origin, Request, StreamedBody
 
 __all__ = ["HTTP11Connection"]
@@ -95,6 +96,8 @@ class HTTP11Connection:
             h11.CLIENT, max_incomplete_event_size=max_response_head_size
         )
         self._outgoing: list[bytes] = []
+        # Whether _outgoing holds a request head (which carries credentials).
+        self._head_queued = False
         self._next_stream_id = 1
         # The id of the newest request; meaningful while _in_flight.
         self._current = 0
@@ -160,6 +163,7 @@ class HTTP11Connection:
         """Refuse further requests; the caller closes the transport."""
         self._closed = True
         self._outgoing.clear()
+        self._head_queued = False
 
     def cancel(self, stream_id: int) -> None:
         """Abandon the request on ``stream_id``.  HTTP/1.1 cannot reset one
@@ -280,6 +284,7 @@ class HTTP11Connection:
             # message may quote a header value, so it is not passed on.
             raise LocalProtocolError("h11 refused the request") from None
         self._outgoing.append(head)
+        self._head_queued = True
         if payload:
             self._outgoing.append(payload)
         self._outgoing.append(tail)
@@ -369,12 +374,19 @@ class HTTP11Connection:
             raise LocalProtocolError("the connection cannot carry another request (keep-alive ended)")
 
     def data_to_send(self) -> bytes:
-        """Everything queued for the wire since the last call."""
+        """Everything queued for the wire since the last call.
+
+        Bytes that hold a request head come as ``RedactedBytes``: their
+        repr (in a traceback's recorded locals, say) shows no header.
+        """
         out = self._outgoing
         if not out:
             return b""
         data = b"".join(out)
         out.clear()
+        if self._head_queued:
+            self._head_queued = False
+            return RedactedBytes(data)
         return data
 
     # -- receiving --------------------------------------------------------

@@ -49,7 +49,8 @@ from ._events import (
     StreamReset,
 )
 from ._header_rules import HTTP2_REFUSED, authority, check_name, check_request_line, encode_value
-from ._headers import SECRET_HEADERS, Headers
+from ._headers import Headers
+from ._redact import RedactedBytes, is_credential_name
 from ._request import Origin, Request, StreamedBody
 
 __all__ = ["HTTP2Connection", "DEFAULT_WINDOW", "DEFAULT_MAX_STREAMS"]
@@ -173,6 +174,8 @@ class HTTP2Connection:
         self._frame_head = b""
         self._frame_left = 0
         self._frames_seen = 0
+        # Whether h2 queued a HEADERS frame since the last data_to_send.
+        self._head_queued = False
 
     # -- state ------------------------------------------------------------
 
@@ -259,6 +262,7 @@ class HTTP2Connection:
         end_now = not streamed and not data
         try:
             conn.send_headers(stream_id, headers, end_stream=end_now)
+            self._head_queued = True
         except h2.exceptions.ProtocolError as exc:  # pragma: no cover - checked above
             raise LocalProtocolError(f"h2 refused the request: {type(exc).__name__}") from None
         stream = _Stream()
@@ -300,7 +304,7 @@ class HTTP2Connection:
                 raise LocalProtocolError(f"header {lname!r} is not allowed: {HTTP2_REFUSED[lname]}")
             elif lname == "te" and raw_value.lower() != b"trailers":
                 raise LocalProtocolError("header 'te' may only be 'trailers' over HTTP/2")
-            if lname in SECRET_HEADERS:
+            if is_credential_name(lname):
                 # Never in the compression table, where a length oracle
                 # could guess it (CRIME-style), and never in h2's logs.
                 fields.append(NeverIndexedHeaderTuple(raw_name, raw_value))
@@ -409,7 +413,13 @@ class HTTP2Connection:
         """Everything queued for the wire since the last call."""
         # After a protocol error this still holds the GOAWAY h2 queued to
         # say why: worth writing before the transport is dropped.
-        return self._h2.data_to_send()
+        data = self._h2.data_to_send()
+        if self._head_queued:
+            # A HEADERS frame went into it: credentials, even if HPACK
+            # coded, stay out of reprs.
+            self._head_queued = False
+            return RedactedBytes(data)
+        return data
 
     # -- receiving --------------------------------------------------------
 

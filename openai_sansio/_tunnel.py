@@ -18,6 +18,7 @@ import h11
 from ._errors import APIConnectionError, LocalProtocolError, RemoteProtocolError
 from ._events import NEED_DATA, Sentinel
 from ._proxy import Proxy
+from ._redact import RedactedBytes
 from ._request import Origin
 
 __all__ = ["ProxyError", "TunnelConnection", "TunnelEstablished"]
@@ -78,9 +79,11 @@ class TunnelConnection:
         if auth is not None:
             headers.append((b"proxy-authorization", auth.encode("ascii")))
         try:
-            self._out = self._h11.send(
-                h11.Request(method=b"CONNECT", target=authority, headers=headers)
-            ) + (self._h11.send(h11.EndOfMessage()) or b"")
+            # The head carries the proxy's credential: a short repr.
+            self._out = RedactedBytes(
+                self._h11.send(h11.Request(method=b"CONNECT", target=authority, headers=headers))
+                + (self._h11.send(h11.EndOfMessage()) or b"")
+            )
         except h11.LocalProtocolError:
             # The message may quote a header: the credential stays out of it.
             raise LocalProtocolError(f"cannot ask the proxy for {_authority(self.target)}") from None
