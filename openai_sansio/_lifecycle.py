@@ -32,6 +32,7 @@ from ._errors import (
     LocalProtocolError,
     UnexpectedContentTypeError,
 )
+from ._redact import drop_frames
 from ._request import Request
 from ._streaming import StreamDecoder
 from ._tunnel import ProxyError
@@ -404,8 +405,9 @@ class CallLifecycle:
                 except APIResponseValidationError as exc:
                     # A 2xx that is not what the API sends (an HTML page from
                     # a proxy, say) means the peer is not the API server we
-                    # think: send it nothing else on this connection.
-                    return Raise(exc)
+                    # think: send it nothing else on this connection.  The
+                    # parsing frames hold the raw body: they are dropped.
+                    return Raise(drop_frames(exc))
                 return Done(result)
             if kind == "empty":
                 return Done(None, keep_connection=not truncated)

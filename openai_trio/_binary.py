@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 import trio
 
@@ -121,7 +121,7 @@ class StreamedBinaryResponse:
         exchange: Exchange,
         *,
         request: Request,
-        secret: str | None = None,
+        secret: str | Sequence[str] | None = None,
         parse: Callable[[bytes], Any] | None = None,
     ) -> None:
         self._exchange = exchange
@@ -134,7 +134,10 @@ class StreamedBinaryResponse:
 
     def __repr__(self) -> str:
         state = "closed" if self._exchange.released else "open"
-        return f"<StreamedBinaryResponse [{self.status_code}] {self.request.method} {self.request.url} {state}>"
+        return (
+            f"<StreamedBinaryResponse [{self.status_code}] {self.request.method} "
+            f"{self.request.redacted_url} {state}>"
+        )
 
     @property
     def request_id(self) -> str | None:

@@ -169,7 +169,7 @@ class RawResponse(Generic[T]):
         self._parsed = parsed
 
     def __repr__(self) -> str:
-        return f"<RawResponse [{self.status_code}] {self.method} {self.url}>"
+        return f"<RawResponse [{self.status_code}] {self.method} {self.http_request.redacted_url}>"
 
     @property
     def request_id(self) -> str | None:
@@ -391,7 +391,10 @@ class Client(Namespaces, Executor):
         return clone
 
     def __repr__(self) -> str:
-        return f"<openai_trio.Client base_url={self._config.base_url!r}>"
+        # getattr: a client whose __init__ failed is still repr()-ed by
+        # tracebacks that record locals.
+        config = getattr(self, "_config", None)
+        return f"<openai_trio.Client base_url={None if config is None else config.base_url!r}>"
 
     @property
     def config(self) -> ClientConfig:
@@ -748,7 +751,9 @@ class Client(Namespaces, Executor):
                 "total", math.inf if timeout.total is None else timeout.total, request=call.request()
             )
         except OpenAIError as exc:
-            scrub_secret(exc, self._config.api_key)
+            # The core built the errors of responses clean; this reaches
+            # the text that came another way (see scrub_secret).
+            scrub_secret(exc, call.secrets)
             raise
 
     async def _run(
@@ -839,6 +844,10 @@ class Client(Namespaces, Executor):
                         await exchange.release()
                         return self._done(lc, action.result, exchange, request, body, raw_response)
                     assert isinstance(action, (Retry, Raise))
+                    # The raw body may quote a key the server echoed: the
+                    # error made from it is scrubbed, this local is not, and
+                    # tracebacks that record locals would show it.
+                    del body
                     await exchange.release(discard=not action.keep_connection)
                 elif isinstance(action, (StartStream, StreamBody)):
                     return self._hand_over(lc, action, exchange, request, raw_response, parse)
@@ -896,7 +905,7 @@ class Client(Namespaces, Executor):
         parse: Parse[Any],
     ) -> Any:
         """The open response for the caller to read."""
-        secret = self._config.api_key
+        secret = lc.call.secrets
         handed: Any
         if isinstance(action, StartStream):
             handed = AsyncStream(exchange, action.decoder, request=request, secret=secret)

@@ -538,9 +538,10 @@ class Connection:
                 if type(event) is ConnectionClosed:
                     self._broken = True
                 return event
-            data = await self._receive(limits, scope)
             try:
-                self._proto.receive_data(data)
+                # Handed on without a local: one would show the raw bytes (a
+                # header echoing a key) in tracebacks that record locals.
+                self._proto.receive_data(await self._receive(limits, scope))
             except RemoteProtocolError as exc:
                 self._broken = True
                 _drop_foreign_cause(exc)

@@ -10,12 +10,13 @@ collection.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
 
 import trio
 
 from openai_sansio import (
     APIError,
+    APIResponseValidationError,
     APIStreamError,
     DataReceived,
     Headers,
@@ -24,7 +25,9 @@ from openai_sansio import (
     Request,
     ResponseComplete,
     ResponseReceived,
+    StreamDecodeError,
 )
+from openai_sansio._redact import drop_frames, scrub_value
 
 from ._connection import Limits
 
@@ -51,45 +54,33 @@ DRAIN_MAX_SECONDS = 1.0
 
 
 _NO_HEADERS = Headers()
-_REDACTED = "<redacted>"
-# JSON from a server can nest deeper than is sensible to walk; past this a
-# value is dropped rather than searched.
-_MAX_SCRUB_DEPTH = 32
+# Errors the decoder makes from what the server sent: the frames they are
+# raised through hold that text (see drop_frames).
+_MADE_FROM_CONTENT = (APIStreamError, StreamDecodeError, APIResponseValidationError)
 
 
-def _scrubbed(value: object, secret: str, depth: int = 0) -> object:
-    if isinstance(value, str):
-        return value.replace(secret, _REDACTED) if secret in value else value
-    if depth >= _MAX_SCRUB_DEPTH and isinstance(value, (dict, list, tuple)):
-        return _REDACTED
-    if isinstance(value, dict):
-        return {_scrubbed(k, secret, depth + 1): _scrubbed(v, secret, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(v, secret, depth + 1) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_scrubbed(v, secret, depth + 1) for v in value)
-    return value
+def scrub_secret(exc: BaseException, secret: str | Sequence[str] | None) -> None:
+    """Remove the secrets (one, or several longest first) from the text an
+    error and its chain carry, in place.
 
-
-def scrub_secret(exc: BaseException, secret: str | None) -> None:
-    """Remove ``secret`` from the text an error and its chain carry, in place.
-
-    Servers have been seen echoing the credential back ("Incorrect API key
-    provided: ..."), and what they send inside an event stream reaches the
-    error's message, ``body`` and ``data`` (and the JSON error chained
-    under it) untouched.
+    The core scrubs the errors it builds from a response; this is for text
+    that reaches an error another way: what a server sends inside an event
+    stream lands in the error's message, ``body`` and ``data`` (and the
+    JSON error chained under it), and a token provider's token is known
+    only here.
     """
-    if not secret:
+    secrets = (secret,) if isinstance(secret, str) else tuple(s for s in secret or () if s)
+    if not secrets:
         return
     seen: set[int] = set()
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:
         seen.add(id(link))
-        link.args = tuple(_scrubbed(arg, secret) for arg in link.args)
+        link.args = tuple(scrub_value(arg, secrets) for arg in link.args)
         fields = vars(link)
         for name, value in fields.items():
             if isinstance(value, (str, dict, list, tuple)):
-                fields[name] = _scrubbed(value, secret)
+                fields[name] = scrub_value(value, secrets)
         link = link.__cause__ if link.__cause__ is not None else link.__context__
 
 
@@ -162,6 +153,10 @@ class Exchange:
                     await self.release(discard=True)
                     return b"".join(parts)[:max_bytes], True
         except BaseException:
+            # What arrived may quote a key the server echoed; a traceback
+            # that records locals would show it.
+            parts.clear()
+            event = None
             await self.release(discard=True)
             raise
         return b"".join(parts), False
@@ -229,7 +224,7 @@ class AsyncStream(Generic[T]):
         decoder: StreamDecoder[T],
         *,
         request: Request,
-        secret: str | None = None,
+        secret: str | Sequence[str] | None = None,
     ) -> None:
         self._exchange = exchange
         self._secret = secret
@@ -251,7 +246,7 @@ class AsyncStream(Generic[T]):
 
     def __repr__(self) -> str:
         state = "closed" if self._finished else "open"
-        return f"<AsyncStream {self.request.method} {self.request.url} {state}>"
+        return f"<AsyncStream {self.request.method} {self.request.redacted_url} {state}>"
 
     async def __aenter__(self) -> Self:
         return self
@@ -279,6 +274,8 @@ class AsyncStream(Generic[T]):
         try:
             await self._fill()
         except APIStreamError as exc:
+            # Made from the stream's text: the decoding frames below hold it.
+            drop_frames(exc)
             scrub_secret(exc, self._secret)
             await self._exchange.release(discard=True)
             if exc.received:
@@ -290,6 +287,8 @@ class AsyncStream(Generic[T]):
         except BaseException as exc:
             self._finished = True
             if isinstance(exc, OpenAIError):
+                if isinstance(exc, _MADE_FROM_CONTENT):
+                    drop_frames(exc)
                 scrub_secret(exc, self._secret)
                 if isinstance(exc, APIError) and exc.request is None:
                     exc.request = self.request
