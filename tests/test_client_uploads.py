@@ -392,13 +392,20 @@ _MEMORY_SCRIPT = textwrap.dedent(
         raise LookupError(field)
 
     async def serve(stream):
-        # Discards the body: counts it and answers once it is complete.
+        # Discards the body: counts it and answers once it is complete.  It
+        # keeps the connection for the next request: closing it silently
+        # after each answer would race the client's reuse of it (a POST
+        # written to a connection the server is closing is not sent again
+        # with max_retries=0).
         conn = h11.Connection(h11.SERVER)
         received = 0
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                conn.receive_data(await stream.receive_some(65536))
+                data = await stream.receive_some(65536)
+                if not data:
+                    return
+                conn.receive_data(data)
             elif isinstance(event, h11.Data):
                 received += len(event.data)
             elif isinstance(event, h11.EndOfMessage):
@@ -406,7 +413,8 @@ _MEMORY_SCRIPT = textwrap.dedent(
                 await stream.send_all(conn.send(h11.Response(status_code=200, headers=[
                     ("content-type", "application/json"), ("content-length", str(len(body)))])))
                 await stream.send_all(conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
-                return
+                conn.start_next_cycle()
+                received = 0
             elif isinstance(event, h11.ConnectionClosed):
                 return
 
