@@ -29,13 +29,12 @@ import math
 import re
 from collections import deque
 from typing import Any, Iterable, Mapping, Sequence
-from urllib.parse import quote, unquote_plus
 
 import attrs
 import h11
 
 from ._errors import LocalProtocolError, OpenAIError
-from ._headers import SECRET_HEADERS
+from ._redact import REDACTED, is_credential_name, redact_target, request_secrets, scrub_text
 
 __all__ = [
     "CASSETTE_VERSION",
@@ -62,12 +61,8 @@ __all__ = [
 
 CASSETTE_VERSION = 1
 
-REDACTED = "<redacted>"
-# Query parameters that carry credentials by name (some gateways and
-# proxies take the key in the URL).
-SECRET_QUERY_NAMES = frozenset(
-    {"key", "api-key", "api_key", "apikey", "access_token", "token", "sig", "signature", "code"}
-)
+_REDACTED_IN_TARGET = "%3Credacted%3E"
+
 
 # Bounds on what one exchange may hold, so a runaway peer or a huge upload
 # cannot make the recorder or the player keep unbounded memory.
@@ -422,46 +417,7 @@ def loads_cassette(text: str | bytes) -> Cassette:
 
 
 def _known_secrets(secrets: Iterable[str]) -> tuple[str, ...]:
-    # Longest first, so a key that contains another is masked whole.
-    return tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
-
-
-def _credentials_in(headers: Iterable[tuple[str, str]]) -> list[str]:
-    found = []
-    for name, value in headers:
-        if name.lower() in SECRET_HEADERS and value:
-            found.append(value)
-            scheme, _, token = value.partition(" ")
-            if token and scheme.lower() in ("bearer", "basic", "token"):
-                found.append(token.strip())
-    return found
-
-
-def _scrub_text(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def _scrub_target(target: str, secrets: Sequence[str]) -> str:
-    path, sep, query = target.partition("?")
-    path = _scrub_text(path, secrets)
-    if not sep:
-        return path
-    pieces = []
-    for piece in query.split("&"):
-        name, eq, value = piece.partition("=")
-        plain_name = unquote_plus(name)
-        plain_value = unquote_plus(value)
-        if eq and (
-            plain_name.lower() in SECRET_QUERY_NAMES or any(s in plain_value for s in secrets)
-        ):
-            piece = f"{name}={quote(REDACTED)}"
-        else:
-            piece = _scrub_text(piece, secrets)
-        pieces.append(piece)
-    return f"{path}?{'&'.join(pieces)}"
+    return request_secrets((), "", secrets)
 
 
 def scrub_request(request: RecordedRequest, secrets: Iterable[str] = ()) -> RecordedRequest:
@@ -473,16 +429,18 @@ def scrub_request(request: RecordedRequest, secrets: Iterable[str] = ()) -> Reco
     the credentials found in the headers) in header values, the target and
     the body.
     """
-    known = _known_secrets([*secrets, *_credentials_in(request.headers)])
-    headers = [
-        (n, REDACTED if n in SECRET_HEADERS else _scrub_text(v, known)) for n, v in request.headers
-    ]
+    # One rule for the whole library: what the client's errors and reprs
+    # redact is what a cassette never holds.
+    known = request_secrets(request.headers, request.target, secrets)
+    headers = [(n, REDACTED if is_credential_name(n) else scrub_text(v, known)) for n, v in request.headers]
     body = request.body
     for secret in known:
         raw = secret.encode("utf-8")
         if raw in body:
             body = body.replace(raw, REDACTED.encode("ascii"))
-    return RecordedRequest(request.method, _scrub_target(request.target, known), headers, body)
+    # Percent-encoded, so the recorded target stays a valid request target.
+    target = redact_target(request.target, known).replace(REDACTED, _REDACTED_IN_TARGET)
+    return RecordedRequest(request.method, target, headers, body)
 
 
 def _mask_response(chunks: Sequence[bytes], secrets: Sequence[str]) -> tuple[bytes, ...]:
@@ -837,7 +795,7 @@ class ExchangeRecorder:
             raise
         for head, body in requests:
             raw = _to_recorded(head, body)
-            found = tuple(_credentials_in(raw.headers))
+            found = request_secrets(raw.headers, raw.target)
             if self._open is not None:
                 done.extend(self._finish())
             self._start(scrub_request(raw, self._secrets), found, head.method, now)
