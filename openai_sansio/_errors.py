@@ -42,6 +42,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "StreamResetError",
+    "IncompleteResponseError",
     "APIResponseValidationError",
     "UnexpectedContentTypeError",
     "APIStreamError",
@@ -283,6 +284,17 @@ _H2_ERROR_NAMES = (
 def h2_error_name(code: int) -> str:
     """The RFC 9113 name of an HTTP/2 error code, or its number."""
     return _H2_ERROR_NAMES[code] if 0 <= code < len(_H2_ERROR_NAMES) else f"0x{code:x}"
+
+
+class IncompleteResponseError(RemoteProtocolError, APIConnectionError):
+    """The server closed the connection in the middle of a response (its
+    head or its body cut short).
+
+    Both a protocol failure (the response is unusable and the connection is
+    discarded: ``except RemoteProtocolError`` catches it) and a broken
+    connection, retried like any other connection error (as the official
+    SDK retries its "incomplete message body" errors): bytes that break
+    HTTP are not retried, a close is."""
 
 
 class StreamResetError(APIConnectionError):

@@ -13,7 +13,7 @@ import re
 
 import h11
 
-from ._errors import LocalProtocolError, RemoteProtocolError
+from ._errors import IncompleteResponseError, LocalProtocolError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
     ConnectionClosed,
@@ -106,6 +106,9 @@ class HTTP11Connection:
         self._closed = False
         # Set once the peer broke framing; every later next_event repeats it.
         self._error: str | None = None
+        # What _error is raised as: a close mid-response is also a
+        # connection error.
+        self._error_type: type[RemoteProtocolError] = RemoteProtocolError
         # The first bytes of a response, until they are known to be "HTTP/".
         self._prefix: bytes | None = None
         # Whether h11 is between requests on both sides; it only changes in
@@ -425,7 +428,7 @@ class HTTP11Connection:
         connection is then closed for good.
         """
         if self._error is not None:
-            raise RemoteProtocolError(self._error)
+            raise self._error_type(self._error)
         held = self._held
         if held is not None:
             self._held = None
@@ -508,12 +511,19 @@ class HTTP11Connection:
     def _fail(self, exc: h11.RemoteProtocolError) -> RemoteProtocolError:
         message = str(exc)
         if message == "peer unexpectedly closed connection" or message.startswith(
-            "can't handle event type ConnectionClosed"
+            ("can't handle event type ConnectionClosed", "peer closed connection without sending complete")
         ):
-            message = "the server closed the connection before the response was complete"
-        else:
-            message = _QUOTED_BYTES.sub("", message)
-        return RemoteProtocolError(self._fail_message(message))
+            # h11 says how much was missing: "... body (received 3 bytes,
+            # expected 10)", "...: incomplete chunked read".
+            detail = ""
+            if message.startswith("peer closed"):
+                rest = message[len("peer closed connection without sending complete message body") :]
+                rest = rest.strip(" :()")
+                detail = f" ({_QUOTED_BYTES.sub('', rest)})" if rest else ""
+            self._fail_message(f"the server closed the connection before the response was complete{detail}")
+            self._error_type = IncompleteResponseError
+            return IncompleteResponseError(self._error or "")
+        return RemoteProtocolError(self._fail_message(_QUOTED_BYTES.sub("", message)))
 
     def _fail_message(self, message: str) -> str:
         self._error = f"invalid HTTP/1.1 response: {message}"

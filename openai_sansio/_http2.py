@@ -36,7 +36,7 @@ import h2.exceptions
 import h2.settings
 from hpack import NeverIndexedHeaderTuple
 
-from ._errors import LocalProtocolError, RemoteProtocolError
+from ._errors import IncompleteResponseError, LocalProtocolError, RemoteProtocolError
 from ._events import (
     NEED_DATA,
     ConnectionClosed,
@@ -169,6 +169,9 @@ class HTTP2Connection:
         self._eof = False
         self._closed = False
         self._error: str | None = None
+        # What _error is raised as: a close with streams open is also a
+        # connection error.
+        self._error_type: type[RemoteProtocolError] = RemoteProtocolError
         # Frame boundaries, tracked as bytes pass (see _scan): the header
         # bytes of the frame being read and the body bytes still to come.
         self._frame_head = b""
@@ -434,6 +437,7 @@ class HTTP2Connection:
                     f"the server closed the connection with {len(self._streams)} "
                     "stream(s) unfinished"
                 )
+                self._error_type = IncompleteResponseError
             elif not self._closed:
                 self._events.append(_CLOSED)
             return
@@ -600,7 +604,7 @@ class HTTP2Connection:
         if self._events:
             return self._events.popleft()
         if self._error is not None:
-            raise RemoteProtocolError(self._error)
+            raise self._error_type(self._error)
         return NEED_DATA
 
 

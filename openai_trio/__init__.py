@@ -21,6 +21,7 @@ from openai_sansio import (
     ClientConfig,
     ConflictError,
     ErrorResponse,
+    IncompleteResponseError,
     InternalServerError,
     LocalProtocolError,
     NotFoundError,
@@ -46,8 +47,8 @@ from ._client import Client, RawResponse
 from ._binary import BinaryResponse, StreamedBinaryResponse
 from ._pages import AsyncCursorPage, AsyncPage, AsyncPageTokenPage, AsyncPaginator, PageInfo
 from ._pool import PoolStats
-from ._runtime import TrioRequiredError
 from ._proxy import ProxyConnector
+from ._runtime import TrioRequiredError
 from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
 
@@ -111,6 +112,7 @@ __all__ = [
     "RateLimitError",
     "InternalServerError",
     "APIConnectionError",
+    "IncompleteResponseError",
     "StreamNotResumableError",
     "APITimeoutError",
     "TrioRequiredError",

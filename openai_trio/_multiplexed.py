@@ -35,6 +35,7 @@ from openai_sansio import (
     DataReceived,
     Event,
     FilePart,
+    IncompleteResponseError,
     RemoteProtocolError,
     Request,
     ResponseComplete,
@@ -346,8 +347,11 @@ class MultiplexedConnection:
             # Like HTTP/1.1: a reused connection that died before any byte
             # of this response most likely was shut by the peer while idle.
             return StaleConnectionError(message)
-        if message.startswith(("invalid HTTP/2", "the server closed")):
+        if message.startswith("invalid HTTP/2"):
             return RemoteProtocolError(message)
+        if self._peer_hung_up and lease.got_response:
+            # Cut short by a close: retried like a broken connection.
+            return IncompleteResponseError(message)
         return APIConnectionError(message)
 
     async def _read_once(self, limits: Limits, lease: StreamLease) -> None:

@@ -54,16 +54,17 @@ OK = "ok"
 
 # The outcome of one non-streamed call whose first attempt gets the fault
 # (max_retries=2), and how many requests reached the server, in memory.  A
-# body cut short by an orderly close is a RemoteProtocolError, not retried
-# (a TCP reset is a connection error, retried: see the loopback test); over
-# HTTP/2 so is a connection dropped without a GOAWAY, while over HTTP/1.1 a
-# connection closed before any byte of the answer is retried.
+# response cut short by a close (orderly or a reset, over either protocol,
+# HTTP/2 without a GOAWAY too) is an IncompleteResponseError, a connection
+# error, so it is retried (as a counted retry: the calls carry an
+# Idempotency-Key); bytes that break HTTP are a RemoteProtocolError, not
+# retried.
 H1_OUTCOMES: dict[Fault, tuple[object, int]] = {
     DelayHead(0.5): (OK, 1),
     PartialChunks(1): (OK, 1),
     PartialChunks(3): (OK, 1),
-    ResetMidBody(16): (openai_trio.RemoteProtocolError, 1),
-    ResetMidBody(0, abort=False): (openai_trio.RemoteProtocolError, 1),
+    ResetMidBody(16): (OK, 2),
+    ResetMidBody(0, abort=False): (OK, 2),
     LateTerminator(0.5): (OK, 1),
     MalformedStatusLine(): (openai_trio.RemoteProtocolError, 1),
     MalformedHeaders(): (openai_trio.RemoteProtocolError, 1),
@@ -78,7 +79,6 @@ H1_OUTCOMES: dict[Fault, tuple[object, int]] = {
 }
 H2_OUTCOMES: dict[Fault, tuple[object, int]] = {
     **{f: o for f, o in H1_OUTCOMES.items() if f.applies_to("2")},
-    EarlyClose(): (openai_trio.RemoteProtocolError, 1),
     GoAway("below"): (OK, 2),
     GoAway("above"): (OK, 1),
     GoAway("below", error_code=INTERNAL_ERROR): (OK, 2),
@@ -429,16 +429,20 @@ async def test_h2c_and_h2_over_tls_on_loopback() -> None:
 
 
 async def test_reset_mid_body_on_loopback_is_a_tcp_reset() -> None:
-    plan = FaultPlan([ResetMidBody(16), None, ResetMidBody(16, abort=False)])
+    plan = FaultPlan([ResetMidBody(16), None, ResetMidBody(16, abort=False), None])
     with trio.fail_after(20):
         async with FakeServer(fault_plan=plan) as server:
             await server.serve_tcp()
             async with openai_trio.Client(api_key=KEY, base_url=server.base_url, max_retries=1) as client:
                 # A reset is a connection error: retried, and the retry succeeds.
                 assert await one_call(client) == OK
-                # An orderly close mid-body is a truncated answer: not retried.
-                assert await one_call(client) == openai_trio.RemoteProtocolError
-    assert len(server.requests) == 3
+                # So is an orderly close mid-body (a truncated answer).
+                assert await one_call(client) == OK
+                # Without retries it is seen as what it is.
+                plan = FaultPlan([ResetMidBody(16, abort=False)])
+                server.fault_plan = plan
+                assert await one_call(client.with_options(max_retries=0)) == openai_trio.IncompleteResponseError
+    assert len(server.requests) == 5
 
 
 def test_faults_are_frozen_values() -> None:

@@ -213,7 +213,6 @@ async def test_fresh_connection_closed_without_response_is_an_error() -> None:
     [
         [b"NOT HTTP AT ALL\r\n\r\n"],
         [b"HTTP/1.1 200 OK\r\nbroken header line\r\n\r\n"],
-        [b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"],
         [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"],
     ],
 )
@@ -227,6 +226,22 @@ async def test_malformed_response_is_remote_protocol_error(pieces: list[bytes]) 
         assert len(server.requests) == 1
         assert client.pool_stats() == PoolStats()
         assert (await client.models.retrieve("gpt-4o")).id == "gpt-4o"
+
+
+async def test_a_body_cut_short_by_a_close_is_retried_as_a_connection_error() -> None:
+    async with fake_client(max_retries=3) as (server, client):
+        server.enqueue(FakeResponse.raw([b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]))
+        with trio.fail_after(5):
+            assert (await client.models.retrieve("gpt-4o")).id == "gpt-4o"
+        assert len(server.requests) == 2
+        server.enqueue(FakeResponse.raw([b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]))
+        with trio.fail_after(5), pytest.raises(openai_trio.IncompleteResponseError) as info:
+            await client.models.retrieve("m", max_retries=0)
+        # Both a protocol failure and a connection error.
+        assert isinstance(info.value, openai_trio.RemoteProtocolError)
+        assert isinstance(info.value, openai_trio.APIConnectionError)
+        assert "received 3 bytes, expected 10" in str(info.value)
+        assert client.pool_stats() == PoolStats()
 
 
 async def test_malformed_head_is_not_retried() -> None:
