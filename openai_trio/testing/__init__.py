@@ -17,6 +17,7 @@ back).  For code that is not trio, use
 
 from __future__ import annotations
 
+from ._cassette import Recorder, Replayer, ReplayMode, record_connector, replay_connector
 from ._faults import (
     DEFAULT_FAULTS,
     INTERNAL_ERROR,
@@ -39,7 +40,6 @@ from ._faults import (
     ServerErrors,
     SlowTrickle,
 )
-from ._cassette import Recorder, Replayer, ReplayMode, record_connector, replay_connector
 from ._multipart import FormPart, parse_multipart
 from ._openai import DEFAULT_MODELS, FAKE_REPLY, FakeOpenAI, embedding_vector
 from ._responses import FakeResponse, ReceivedRequest, format_sse
