@@ -4,9 +4,9 @@ ALPN, and h2c) in front of the fake server, and hypercorn."""
 from __future__ import annotations
 
 import collections
-import math
 import functools
 import hashlib
+import math
 import random
 import re
 import tracemalloc
