@@ -37,6 +37,11 @@ How the spec becomes code:
   to ``UnknownObject``.  Enums stay ``str`` (annotated ``Literal[...] | str``).
   Missing fields become ``None``, even required ones; wrong JSON types raise
   (``parse_model`` turns that into ``APIResponseValidationError``).
+* The WebSocket events (``SERVER_EVENTS``, ``CLIENT_EVENTS``) are reached
+  by no operation; they are roots of areas of their own all the same, and
+  take only what no operation placed.  Each union also gets a table keyed
+  by ``type`` (the class of each server event; the required keys of each
+  client event) for the hand-written decoders in the core.
 * ``_operations.py`` gets every operation plus, per JSON request body, the
   rules ``validate_request`` checks: required names, top-level JSON kinds,
   numeric bounds.  It is data only: the code that reads it is the
@@ -159,6 +164,25 @@ STREAM_SCHEMAS: dict[str, dict[str, str]] = {
     "getResponse": {"$ref": "#/components/schemas/ResponseStreamEvent"},
     "beta_getResponse": {"$ref": "#/components/schemas/BetaResponseStreamEvent"},
 }
+
+# Components no operation reaches, generated all the same: the messages of
+# the WebSocket APIs (Realtime, and the Responses WebSocket mode).  Union
+# schema -> (area, name of the table of its event types).  A server union's
+# table maps each ``type`` to its model class; a client union's maps each
+# ``type`` to the keys its TypedDict requires.  Schemas these reach that no
+# operation does go to the area's modules; the rest stay where they were.
+SERVER_EVENTS: dict[str, tuple[str, str]] = {
+    "RealtimeServerEvent": ("realtime_events", "REALTIME_SERVER_EVENTS"),
+    "ResponsesServerEvent": ("responses_ws", "RESPONSES_WS_SERVER_EVENTS"),
+}
+CLIENT_EVENTS: dict[str, tuple[str, str]] = {
+    "RealtimeClientEvent": ("realtime_events", "REALTIME_CLIENT_EVENTS"),
+    "ResponsesClientEvent": ("responses_ws", "RESPONSES_WS_CLIENT_EVENTS"),
+}
+
+# Unions whose inline variants carry a ``title`` that is a class name of its
+# own (``ResponseAudioWsDelta``): those keep it unprefixed.
+TITLE_NAMED_VARIANTS = frozenset({"ResponsesServerEvent"})
 
 # Request body schema -> TypedDict name (others get ``<ClassName>Param``).
 PARAM_NAMES: dict[str, str] = {
@@ -494,7 +518,11 @@ class Spec:
             if len(real) == 1:
                 out.append(self.translate(v, owner, source, name, top=top))
                 continue
-            vname = name + (camel(v["title"]) if isinstance(v, dict) and v.get("title") else f"Variant{i + 1}")
+            title = v.get("title") if isinstance(v, dict) else None
+            if title and source in TITLE_NAMED_VARIANTS:
+                vname = title if title.isidentifier() else camel(title)
+            else:
+                vname = name + (camel(title) if title else f"Variant{i + 1}")
             out.append(self.translate(v, owner, f"{source}|{i}", vname))
         t: Any
         if not out:
@@ -862,6 +890,18 @@ class Generator:
         schemas = spec["components"]["schemas"]
         self.model_home = place(schemas, resp_roots, "shared")
         self.param_home = place(schemas, req_roots, "shared_params")
+        # The WebSocket events only fill in what the operations left unplaced,
+        # so no existing name moves to another module.
+        for events, home, shared in (
+            (SERVER_EVENTS, self.model_home, "shared"),
+            (CLIENT_EVENTS, self.param_home, "shared_params"),
+        ):
+            event_roots: dict[str, set[str]] = {}
+            for name, (area, _) in events.items():
+                if name in schemas:
+                    event_roots.setdefault(area, set()).add(name)
+            for name, module in place(schemas, event_roots, shared).items():
+                home.setdefault(name, module)
         self.ir = Spec(spec, set(self.model_home))
         # Alias name -> (its own translation, the component it is a copy of).
         self.copies: dict[str, tuple[Model | Union | Alias, str]] = {}
@@ -1489,6 +1529,9 @@ class Generator:
                     fn = self.parsers[id(t)]
                     if not fn.startswith("_"):
                         w.names.append(fn)
+        for name, (_, table) in SERVER_EVENTS.items():
+            if name in self.model_home:
+                self.emit_server_events(name, table)
         # Request side.
         for name, d in ir.defs.items():
             if name not in self.param_home:
@@ -1502,6 +1545,9 @@ class Generator:
                 if isinstance(inner, Model):
                     self.emit_typeddict(inner, w)
                     w.names.append(inner.param_name)
+        for name, (_, table) in CLIENT_EVENTS.items():
+            if name in self.param_home:
+                self.emit_client_events(name, table)
         for module, w in sorted(self.writers.items()):
             files[f"openai_sansio/types/{module}.py"] = self.render(w)
             for n in w.names:
@@ -1513,6 +1559,56 @@ class Generator:
         files["openai_sansio/api.py"] = render_builders(self, self.spec, surfaces)
         files.update(render_namespaces(self, self.spec, surfaces))
         return files
+
+    def emit_server_events(self, name: str, table: str) -> None:
+        """``table``: each ``type`` of the server event union ``name`` -> its class."""
+        d = self.ir.defs[name]
+        if not isinstance(d, Union):
+            raise SystemExit(f"{name} should be a union of server events")
+        kind, info = self.object_dispatch(d)
+        if kind != "dict" or info[0] != "type" or info[2] is not None:
+            raise SystemExit(f"{name} should dispatch on a required `type`")
+        w = self.writer(self.module_of(d, False))
+        w.tail.append("")
+        w.tail.append(f"{table}: dict[str, type[{d.name}]] = {{")
+        for value, m in info[1].items():
+            if not isinstance(m, Model):
+                raise SystemExit(f"{name}: more than one event has the type {value!r}")
+            w.tail.append(f"    {json.dumps(value)}: {w.use(m.name, self.module_of(m, False))},")
+        w.tail.append("}")
+        w.names.append(table)
+
+    def emit_client_events(self, name: str, table: str) -> None:
+        """``table``: each ``type`` of the client event union ``name`` -> the keys it requires.
+
+        A union of one member translates to that member: it still gets a
+        ``<name>Param`` alias, so callers need not change when a second comes.
+        """
+        d = self.ir.defs[name]
+        w = self.writer(self.param_home[name])
+        r = self.ir.resolve(Ref(name))
+        if isinstance(r, Union):
+            members = self.flatten_objects(r)
+        elif isinstance(r, Model):
+            members = [r]
+            alias = self.ir._unique(d.name + "Param")
+            target = w.use(r.param_name, self.module_of(r, True))
+            w.tail.insert(0, f"{alias}: TypeAlias = {json.dumps(target)}")
+            w.typing.add("TypeAlias")
+            w.names.append(alias)
+        else:
+            raise SystemExit(f"{name} should be a union of client events")
+        w.tail.append("")
+        w.tail.append(f"{table}: dict[str, tuple[str, ...]] = {{")
+        for m in members:
+            values = self.const_values(m, "type") if isinstance(m, Model) else None
+            if not values or not isinstance(m, Model):
+                raise SystemExit(f"{name}: a member has no constant `type`")
+            required = tuple(f.wire for f in m.fields if f.required)
+            for value in values:
+                w.tail.append(f"    {json.dumps(value)}: {tup(required)},")
+        w.tail.append("}")
+        w.names.append(table)
 
     def _emit_def(self, d: Model | Union | Alias, w: ModuleWriter) -> None:
         if isinstance(d, Model):

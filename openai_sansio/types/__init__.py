@@ -1215,6 +1215,298 @@ if TYPE_CHECKING:
     from .realtime import VoiceIdsShared as VoiceIdsShared
     from .realtime import parse_realtime_audio_formats as parse_realtime_audio_formats
     from .realtime import parse_realtime_truncation as parse_realtime_truncation
+    from .realtime_events import REALTIME_SERVER_EVENTS as REALTIME_SERVER_EVENTS
+    from .realtime_events import LogProbProperties as LogProbProperties
+    from .realtime_events import RealtimeConversationItem as RealtimeConversationItem
+    from .realtime_events import (
+        RealtimeConversationItemFunctionCall as RealtimeConversationItemFunctionCall,
+    )
+    from .realtime_events import (
+        RealtimeConversationItemFunctionCallOutput as RealtimeConversationItemFunctionCallOutput,
+    )
+    from .realtime_events import (
+        RealtimeConversationItemMessageAssistant as RealtimeConversationItemMessageAssistant,
+    )
+    from .realtime_events import (
+        RealtimeConversationItemMessageAssistantContent as RealtimeConversationItemMessageAssistantContent,
+    )
+    from .realtime_events import (
+        RealtimeConversationItemMessageSystem as RealtimeConversationItemMessageSystem,
+    )
+    from .realtime_events import (
+        RealtimeConversationItemMessageSystemContent as RealtimeConversationItemMessageSystemContent,
+    )
+    from .realtime_events import (
+        RealtimeConversationItemMessageUser as RealtimeConversationItemMessageUser,
+    )
+    from .realtime_events import (
+        RealtimeConversationItemMessageUserContent as RealtimeConversationItemMessageUserContent,
+    )
+    from .realtime_events import RealtimeMCPApprovalRequest as RealtimeMCPApprovalRequest
+    from .realtime_events import RealtimeMCPApprovalResponse as RealtimeMCPApprovalResponse
+    from .realtime_events import RealtimeMCPHTTPError as RealtimeMCPHTTPError
+    from .realtime_events import RealtimeMCPListTools as RealtimeMCPListTools
+    from .realtime_events import RealtimeMCPProtocolError as RealtimeMCPProtocolError
+    from .realtime_events import RealtimeMCPToolCall as RealtimeMCPToolCall
+    from .realtime_events import RealtimeMCPToolExecutionError as RealtimeMCPToolExecutionError
+    from .realtime_events import RealtimeResponse as RealtimeResponse
+    from .realtime_events import RealtimeResponseAudio as RealtimeResponseAudio
+    from .realtime_events import RealtimeResponseAudioOutput as RealtimeResponseAudioOutput
+    from .realtime_events import RealtimeResponseStatusDetails as RealtimeResponseStatusDetails
+    from .realtime_events import (
+        RealtimeResponseStatusDetailsError as RealtimeResponseStatusDetailsError,
+    )
+    from .realtime_events import RealtimeResponseUsage as RealtimeResponseUsage
+    from .realtime_events import (
+        RealtimeResponseUsageInputTokenDetails as RealtimeResponseUsageInputTokenDetails,
+    )
+    from .realtime_events import (
+        RealtimeResponseUsageInputTokenDetailsCachedTokensDetails as RealtimeResponseUsageInputTokenDetailsCachedTokensDetails,
+    )
+    from .realtime_events import (
+        RealtimeResponseUsageOutputTokenDetails as RealtimeResponseUsageOutputTokenDetails,
+    )
+    from .realtime_events import RealtimeServerEvent as RealtimeServerEvent
+    from .realtime_events import (
+        RealtimeServerEventConversationCreated as RealtimeServerEventConversationCreated,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationCreatedConversation as RealtimeServerEventConversationCreatedConversation,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemAdded as RealtimeServerEventConversationItemAdded,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemCreated as RealtimeServerEventConversationItemCreated,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemDeleted as RealtimeServerEventConversationItemDeleted,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemDone as RealtimeServerEventConversationItemDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemInputAudioTranscriptionCompleted as RealtimeServerEventConversationItemInputAudioTranscriptionCompleted,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemInputAudioTranscriptionDelta as RealtimeServerEventConversationItemInputAudioTranscriptionDelta,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemInputAudioTranscriptionFailed as RealtimeServerEventConversationItemInputAudioTranscriptionFailed,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemInputAudioTranscriptionFailedError as RealtimeServerEventConversationItemInputAudioTranscriptionFailedError,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemInputAudioTranscriptionSegment as RealtimeServerEventConversationItemInputAudioTranscriptionSegment,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemRetrieved as RealtimeServerEventConversationItemRetrieved,
+    )
+    from .realtime_events import (
+        RealtimeServerEventConversationItemTruncated as RealtimeServerEventConversationItemTruncated,
+    )
+    from .realtime_events import RealtimeServerEventError as RealtimeServerEventError
+    from .realtime_events import RealtimeServerEventErrorError as RealtimeServerEventErrorError
+    from .realtime_events import (
+        RealtimeServerEventInputAudioBufferCleared as RealtimeServerEventInputAudioBufferCleared,
+    )
+    from .realtime_events import (
+        RealtimeServerEventInputAudioBufferCommitted as RealtimeServerEventInputAudioBufferCommitted,
+    )
+    from .realtime_events import (
+        RealtimeServerEventInputAudioBufferDtmfEventReceived as RealtimeServerEventInputAudioBufferDtmfEventReceived,
+    )
+    from .realtime_events import (
+        RealtimeServerEventInputAudioBufferSpeechStarted as RealtimeServerEventInputAudioBufferSpeechStarted,
+    )
+    from .realtime_events import (
+        RealtimeServerEventInputAudioBufferSpeechStopped as RealtimeServerEventInputAudioBufferSpeechStopped,
+    )
+    from .realtime_events import (
+        RealtimeServerEventInputAudioBufferTimeoutTriggered as RealtimeServerEventInputAudioBufferTimeoutTriggered,
+    )
+    from .realtime_events import (
+        RealtimeServerEventMCPListToolsCompleted as RealtimeServerEventMCPListToolsCompleted,
+    )
+    from .realtime_events import (
+        RealtimeServerEventMCPListToolsFailed as RealtimeServerEventMCPListToolsFailed,
+    )
+    from .realtime_events import (
+        RealtimeServerEventMCPListToolsInProgress as RealtimeServerEventMCPListToolsInProgress,
+    )
+    from .realtime_events import (
+        RealtimeServerEventOutputAudioBufferCleared as RealtimeServerEventOutputAudioBufferCleared,
+    )
+    from .realtime_events import (
+        RealtimeServerEventOutputAudioBufferStarted as RealtimeServerEventOutputAudioBufferStarted,
+    )
+    from .realtime_events import (
+        RealtimeServerEventOutputAudioBufferStopped as RealtimeServerEventOutputAudioBufferStopped,
+    )
+    from .realtime_events import (
+        RealtimeServerEventRateLimitsUpdated as RealtimeServerEventRateLimitsUpdated,
+    )
+    from .realtime_events import (
+        RealtimeServerEventRateLimitsUpdatedRateLimit as RealtimeServerEventRateLimitsUpdatedRateLimit,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseAudioDelta as RealtimeServerEventResponseAudioDelta,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseAudioDone as RealtimeServerEventResponseAudioDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseAudioTranscriptDelta as RealtimeServerEventResponseAudioTranscriptDelta,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseAudioTranscriptDone as RealtimeServerEventResponseAudioTranscriptDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseContentPartAdded as RealtimeServerEventResponseContentPartAdded,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseContentPartAddedPart as RealtimeServerEventResponseContentPartAddedPart,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseContentPartDone as RealtimeServerEventResponseContentPartDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseContentPartDonePart as RealtimeServerEventResponseContentPartDonePart,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseCreated as RealtimeServerEventResponseCreated,
+    )
+    from .realtime_events import RealtimeServerEventResponseDone as RealtimeServerEventResponseDone
+    from .realtime_events import (
+        RealtimeServerEventResponseFunctionCallArgumentsDelta as RealtimeServerEventResponseFunctionCallArgumentsDelta,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseFunctionCallArgumentsDone as RealtimeServerEventResponseFunctionCallArgumentsDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseMCPCallArgumentsDelta as RealtimeServerEventResponseMCPCallArgumentsDelta,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseMCPCallArgumentsDone as RealtimeServerEventResponseMCPCallArgumentsDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseMCPCallCompleted as RealtimeServerEventResponseMCPCallCompleted,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseMCPCallFailed as RealtimeServerEventResponseMCPCallFailed,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseMCPCallInProgress as RealtimeServerEventResponseMCPCallInProgress,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseOutputItemAdded as RealtimeServerEventResponseOutputItemAdded,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseOutputItemDone as RealtimeServerEventResponseOutputItemDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseTextDelta as RealtimeServerEventResponseTextDelta,
+    )
+    from .realtime_events import (
+        RealtimeServerEventResponseTextDone as RealtimeServerEventResponseTextDone,
+    )
+    from .realtime_events import (
+        RealtimeServerEventSessionCreated as RealtimeServerEventSessionCreated,
+    )
+    from .realtime_events import (
+        RealtimeServerEventSessionUpdated as RealtimeServerEventSessionUpdated,
+    )
+    from .realtime_events import (
+        parse_realtime_conversation_item as parse_realtime_conversation_item,
+    )
+    from .realtime_events import parse_realtime_server_event as parse_realtime_server_event
+    from .realtime_events_params import REALTIME_CLIENT_EVENTS as REALTIME_CLIENT_EVENTS
+    from .realtime_events_params import (
+        RealtimeClientEventConversationItemCreateParam as RealtimeClientEventConversationItemCreateParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventConversationItemDeleteParam as RealtimeClientEventConversationItemDeleteParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventConversationItemRetrieveParam as RealtimeClientEventConversationItemRetrieveParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventConversationItemTruncateParam as RealtimeClientEventConversationItemTruncateParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventInputAudioBufferAppendParam as RealtimeClientEventInputAudioBufferAppendParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventInputAudioBufferClearParam as RealtimeClientEventInputAudioBufferClearParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventInputAudioBufferCommitParam as RealtimeClientEventInputAudioBufferCommitParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventOutputAudioBufferClearParam as RealtimeClientEventOutputAudioBufferClearParam,
+    )
+    from .realtime_events_params import RealtimeClientEventParam as RealtimeClientEventParam
+    from .realtime_events_params import (
+        RealtimeClientEventResponseCancelParam as RealtimeClientEventResponseCancelParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventResponseCreateParam as RealtimeClientEventResponseCreateParam,
+    )
+    from .realtime_events_params import (
+        RealtimeClientEventSessionUpdateParam as RealtimeClientEventSessionUpdateParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemFunctionCallOutputParam as RealtimeConversationItemFunctionCallOutputParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemFunctionCallParam as RealtimeConversationItemFunctionCallParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemMessageAssistantContentParam as RealtimeConversationItemMessageAssistantContentParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemMessageAssistantParam as RealtimeConversationItemMessageAssistantParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemMessageSystemContentParam as RealtimeConversationItemMessageSystemContentParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemMessageSystemParam as RealtimeConversationItemMessageSystemParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemMessageUserContentParam as RealtimeConversationItemMessageUserContentParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemMessageUserParam as RealtimeConversationItemMessageUserParam,
+    )
+    from .realtime_events_params import (
+        RealtimeConversationItemParam as RealtimeConversationItemParam,
+    )
+    from .realtime_events_params import (
+        RealtimeMCPApprovalRequestParam as RealtimeMCPApprovalRequestParam,
+    )
+    from .realtime_events_params import (
+        RealtimeMCPApprovalResponseParam as RealtimeMCPApprovalResponseParam,
+    )
+    from .realtime_events_params import RealtimeMCPHTTPErrorParam as RealtimeMCPHTTPErrorParam
+    from .realtime_events_params import RealtimeMCPListToolsParam as RealtimeMCPListToolsParam
+    from .realtime_events_params import (
+        RealtimeMCPProtocolErrorParam as RealtimeMCPProtocolErrorParam,
+    )
+    from .realtime_events_params import RealtimeMCPToolCallParam as RealtimeMCPToolCallParam
+    from .realtime_events_params import (
+        RealtimeMCPToolExecutionErrorParam as RealtimeMCPToolExecutionErrorParam,
+    )
+    from .realtime_events_params import (
+        RealtimeResponseCreateParamsAudioOutputParam as RealtimeResponseCreateParamsAudioOutputParam,
+    )
+    from .realtime_events_params import (
+        RealtimeResponseCreateParamsAudioParam as RealtimeResponseCreateParamsAudioParam,
+    )
+    from .realtime_events_params import (
+        RealtimeResponseCreateParamsParam as RealtimeResponseCreateParamsParam,
+    )
     from .realtime_params import AudioTranscriptionParam as AudioTranscriptionParam
     from .realtime_params import RealtimeAudioFormatsParam as RealtimeAudioFormatsParam
     from .realtime_params import (
@@ -2818,6 +3110,113 @@ if TYPE_CHECKING:
     from .responses_params import WebSearchToolCallParam as WebSearchToolCallParam
     from .responses_params import WebSearchToolFiltersParam as WebSearchToolFiltersParam
     from .responses_params import WebSearchToolParam as WebSearchToolParam
+    from .responses_ws import RESPONSES_WS_SERVER_EVENTS as RESPONSES_WS_SERVER_EVENTS
+    from .responses_ws import ErrorPayload as ErrorPayload
+    from .responses_ws import ResponseAudioTranscriptWsDelta as ResponseAudioTranscriptWsDelta
+    from .responses_ws import ResponseAudioTranscriptWsDone as ResponseAudioTranscriptWsDone
+    from .responses_ws import ResponseAudioWsDelta as ResponseAudioWsDelta
+    from .responses_ws import ResponseAudioWsDone as ResponseAudioWsDone
+    from .responses_ws import (
+        ResponseCodeInterpreterCallCodeWsDelta as ResponseCodeInterpreterCallCodeWsDelta,
+    )
+    from .responses_ws import (
+        ResponseCodeInterpreterCallCodeWsDone as ResponseCodeInterpreterCallCodeWsDone,
+    )
+    from .responses_ws import (
+        ResponseCodeInterpreterCallInWsProgress as ResponseCodeInterpreterCallInWsProgress,
+    )
+    from .responses_ws import (
+        ResponseCodeInterpreterCallWsCompleted as ResponseCodeInterpreterCallWsCompleted,
+    )
+    from .responses_ws import (
+        ResponseCodeInterpreterCallWsInterpreting as ResponseCodeInterpreterCallWsInterpreting,
+    )
+    from .responses_ws import ResponseContentPartWsAdded as ResponseContentPartWsAdded
+    from .responses_ws import ResponseContentPartWsDone as ResponseContentPartWsDone
+    from .responses_ws import (
+        ResponseCustomToolCallInputWsDelta as ResponseCustomToolCallInputWsDelta,
+    )
+    from .responses_ws import ResponseCustomToolCallInputWsDone as ResponseCustomToolCallInputWsDone
+    from .responses_ws import (
+        ResponseFileSearchCallInWsProgress as ResponseFileSearchCallInWsProgress,
+    )
+    from .responses_ws import ResponseFileSearchCallWsCompleted as ResponseFileSearchCallWsCompleted
+    from .responses_ws import ResponseFileSearchCallWsSearching as ResponseFileSearchCallWsSearching
+    from .responses_ws import (
+        ResponseFunctionCallArgumentsWsDelta as ResponseFunctionCallArgumentsWsDelta,
+    )
+    from .responses_ws import (
+        ResponseFunctionCallArgumentsWsDone as ResponseFunctionCallArgumentsWsDone,
+    )
+    from .responses_ws import ResponseImageGenCallInWsProgress as ResponseImageGenCallInWsProgress
+    from .responses_ws import (
+        ResponseImageGenCallPartialWsImage as ResponseImageGenCallPartialWsImage,
+    )
+    from .responses_ws import ResponseImageGenCallWsCompleted as ResponseImageGenCallWsCompleted
+    from .responses_ws import ResponseImageGenCallWsGenerating as ResponseImageGenCallWsGenerating
+    from .responses_ws import ResponseInWsProgress as ResponseInWsProgress
+    from .responses_ws import ResponseMcpCallArgumentsWsDelta as ResponseMcpCallArgumentsWsDelta
+    from .responses_ws import ResponseMcpCallArgumentsWsDone as ResponseMcpCallArgumentsWsDone
+    from .responses_ws import ResponseMcpCallInWsProgress as ResponseMcpCallInWsProgress
+    from .responses_ws import ResponseMcpCallWsCompleted as ResponseMcpCallWsCompleted
+    from .responses_ws import ResponseMcpCallWsFailed as ResponseMcpCallWsFailed
+    from .responses_ws import ResponseMcpListToolsInWsProgress as ResponseMcpListToolsInWsProgress
+    from .responses_ws import ResponseMcpListToolsWsCompleted as ResponseMcpListToolsWsCompleted
+    from .responses_ws import ResponseMcpListToolsWsFailed as ResponseMcpListToolsWsFailed
+    from .responses_ws import ResponseOutputItemWsAdded as ResponseOutputItemWsAdded
+    from .responses_ws import ResponseOutputItemWsDone as ResponseOutputItemWsDone
+    from .responses_ws import (
+        ResponseOutputTextAnnotationWsAdded as ResponseOutputTextAnnotationWsAdded,
+    )
+    from .responses_ws import (
+        ResponseReasoningSummaryPartWsAdded as ResponseReasoningSummaryPartWsAdded,
+    )
+    from .responses_ws import (
+        ResponseReasoningSummaryPartWsAddedPart as ResponseReasoningSummaryPartWsAddedPart,
+    )
+    from .responses_ws import (
+        ResponseReasoningSummaryPartWsDone as ResponseReasoningSummaryPartWsDone,
+    )
+    from .responses_ws import (
+        ResponseReasoningSummaryPartWsDonePart as ResponseReasoningSummaryPartWsDonePart,
+    )
+    from .responses_ws import (
+        ResponseReasoningSummaryTextWsDelta as ResponseReasoningSummaryTextWsDelta,
+    )
+    from .responses_ws import (
+        ResponseReasoningSummaryTextWsDone as ResponseReasoningSummaryTextWsDone,
+    )
+    from .responses_ws import ResponseReasoningTextWsDelta as ResponseReasoningTextWsDelta
+    from .responses_ws import ResponseReasoningTextWsDone as ResponseReasoningTextWsDone
+    from .responses_ws import ResponseRefusalWsDelta as ResponseRefusalWsDelta
+    from .responses_ws import ResponseRefusalWsDone as ResponseRefusalWsDone
+    from .responses_ws import ResponseShellCallCommandWsAdded as ResponseShellCallCommandWsAdded
+    from .responses_ws import ResponseShellCallCommandWsDelta as ResponseShellCallCommandWsDelta
+    from .responses_ws import ResponseShellCallCommandWsDone as ResponseShellCallCommandWsDone
+    from .responses_ws import (
+        ResponseShellCallOutputContentWsDelta as ResponseShellCallOutputContentWsDelta,
+    )
+    from .responses_ws import (
+        ResponseShellCallOutputContentWsDone as ResponseShellCallOutputContentWsDone,
+    )
+    from .responses_ws import ResponsesServerEvent as ResponsesServerEvent
+    from .responses_ws import ResponseTextWsDelta as ResponseTextWsDelta
+    from .responses_ws import ResponseTextWsDone as ResponseTextWsDone
+    from .responses_ws import ResponseWebSearchCallInWsProgress as ResponseWebSearchCallInWsProgress
+    from .responses_ws import ResponseWebSearchCallWsCompleted as ResponseWebSearchCallWsCompleted
+    from .responses_ws import ResponseWebSearchCallWsSearching as ResponseWebSearchCallWsSearching
+    from .responses_ws import ResponseWsCompleted as ResponseWsCompleted
+    from .responses_ws import ResponseWsCreated as ResponseWsCreated
+    from .responses_ws import ResponseWsError as ResponseWsError
+    from .responses_ws import ResponseWsFailed as ResponseWsFailed
+    from .responses_ws import ResponseWsIncomplete as ResponseWsIncomplete
+    from .responses_ws import ResponseWsQueued as ResponseWsQueued
+    from .responses_ws import parse_responses_server_event as parse_responses_server_event
+    from .responses_ws_params import RESPONSES_WS_CLIENT_EVENTS as RESPONSES_WS_CLIENT_EVENTS
+    from .responses_ws_params import ResponsesClientEventParam as ResponsesClientEventParam
+    from .responses_ws_params import (
+        ResponsesClientEventResponseCreateParam as ResponsesClientEventResponseCreateParam,
+    )
     from .roles import PublicRoleListResource as PublicRoleListResource
     from .roles import RoleDeletedResource as RoleDeletedResource
     from .roles_params import (
@@ -3484,6 +3883,92 @@ _NAMES_BY_MODULE: dict[str, str] = {
         "RealtimeTurnDetectionSemanticVAD RealtimeTurnDetectionServerVAD VoiceIdsShared "
         "parse_realtime_audio_formats parse_realtime_truncation"
     ),
+    "realtime_events": (
+        "LogProbProperties REALTIME_SERVER_EVENTS RealtimeConversationItem "
+        "RealtimeConversationItemFunctionCall RealtimeConversationItemFunctionCallOutput "
+        "RealtimeConversationItemMessageAssistant "
+        "RealtimeConversationItemMessageAssistantContent "
+        "RealtimeConversationItemMessageSystem "
+        "RealtimeConversationItemMessageSystemContent RealtimeConversationItemMessageUser "
+        "RealtimeConversationItemMessageUserContent RealtimeMCPApprovalRequest "
+        "RealtimeMCPApprovalResponse RealtimeMCPHTTPError RealtimeMCPListTools "
+        "RealtimeMCPProtocolError RealtimeMCPToolCall RealtimeMCPToolExecutionError "
+        "RealtimeResponse RealtimeResponseAudio RealtimeResponseAudioOutput "
+        "RealtimeResponseStatusDetails RealtimeResponseStatusDetailsError "
+        "RealtimeResponseUsage RealtimeResponseUsageInputTokenDetails "
+        "RealtimeResponseUsageInputTokenDetailsCachedTokensDetails "
+        "RealtimeResponseUsageOutputTokenDetails RealtimeServerEvent "
+        "RealtimeServerEventConversationCreated "
+        "RealtimeServerEventConversationCreatedConversation "
+        "RealtimeServerEventConversationItemAdded "
+        "RealtimeServerEventConversationItemCreated "
+        "RealtimeServerEventConversationItemDeleted "
+        "RealtimeServerEventConversationItemDone "
+        "RealtimeServerEventConversationItemInputAudioTranscriptionCompleted "
+        "RealtimeServerEventConversationItemInputAudioTranscriptionDelta "
+        "RealtimeServerEventConversationItemInputAudioTranscriptionFailed "
+        "RealtimeServerEventConversationItemInputAudioTranscriptionFailedError "
+        "RealtimeServerEventConversationItemInputAudioTranscriptionSegment "
+        "RealtimeServerEventConversationItemRetrieved "
+        "RealtimeServerEventConversationItemTruncated RealtimeServerEventError "
+        "RealtimeServerEventErrorError RealtimeServerEventInputAudioBufferCleared "
+        "RealtimeServerEventInputAudioBufferCommitted "
+        "RealtimeServerEventInputAudioBufferDtmfEventReceived "
+        "RealtimeServerEventInputAudioBufferSpeechStarted "
+        "RealtimeServerEventInputAudioBufferSpeechStopped "
+        "RealtimeServerEventInputAudioBufferTimeoutTriggered "
+        "RealtimeServerEventMCPListToolsCompleted RealtimeServerEventMCPListToolsFailed "
+        "RealtimeServerEventMCPListToolsInProgress "
+        "RealtimeServerEventOutputAudioBufferCleared "
+        "RealtimeServerEventOutputAudioBufferStarted "
+        "RealtimeServerEventOutputAudioBufferStopped RealtimeServerEventRateLimitsUpdated "
+        "RealtimeServerEventRateLimitsUpdatedRateLimit "
+        "RealtimeServerEventResponseAudioDelta RealtimeServerEventResponseAudioDone "
+        "RealtimeServerEventResponseAudioTranscriptDelta "
+        "RealtimeServerEventResponseAudioTranscriptDone "
+        "RealtimeServerEventResponseContentPartAdded "
+        "RealtimeServerEventResponseContentPartAddedPart "
+        "RealtimeServerEventResponseContentPartDone "
+        "RealtimeServerEventResponseContentPartDonePart "
+        "RealtimeServerEventResponseCreated RealtimeServerEventResponseDone "
+        "RealtimeServerEventResponseFunctionCallArgumentsDelta "
+        "RealtimeServerEventResponseFunctionCallArgumentsDone "
+        "RealtimeServerEventResponseMCPCallArgumentsDelta "
+        "RealtimeServerEventResponseMCPCallArgumentsDone "
+        "RealtimeServerEventResponseMCPCallCompleted "
+        "RealtimeServerEventResponseMCPCallFailed "
+        "RealtimeServerEventResponseMCPCallInProgress "
+        "RealtimeServerEventResponseOutputItemAdded "
+        "RealtimeServerEventResponseOutputItemDone RealtimeServerEventResponseTextDelta "
+        "RealtimeServerEventResponseTextDone RealtimeServerEventSessionCreated "
+        "RealtimeServerEventSessionUpdated parse_realtime_conversation_item "
+        "parse_realtime_server_event"
+    ),
+    "realtime_events_params": (
+        "REALTIME_CLIENT_EVENTS RealtimeClientEventConversationItemCreateParam "
+        "RealtimeClientEventConversationItemDeleteParam "
+        "RealtimeClientEventConversationItemRetrieveParam "
+        "RealtimeClientEventConversationItemTruncateParam "
+        "RealtimeClientEventInputAudioBufferAppendParam "
+        "RealtimeClientEventInputAudioBufferClearParam "
+        "RealtimeClientEventInputAudioBufferCommitParam "
+        "RealtimeClientEventOutputAudioBufferClearParam RealtimeClientEventParam "
+        "RealtimeClientEventResponseCancelParam RealtimeClientEventResponseCreateParam "
+        "RealtimeClientEventSessionUpdateParam "
+        "RealtimeConversationItemFunctionCallOutputParam "
+        "RealtimeConversationItemFunctionCallParam "
+        "RealtimeConversationItemMessageAssistantContentParam "
+        "RealtimeConversationItemMessageAssistantParam "
+        "RealtimeConversationItemMessageSystemContentParam "
+        "RealtimeConversationItemMessageSystemParam "
+        "RealtimeConversationItemMessageUserContentParam "
+        "RealtimeConversationItemMessageUserParam RealtimeConversationItemParam "
+        "RealtimeMCPApprovalRequestParam RealtimeMCPApprovalResponseParam "
+        "RealtimeMCPHTTPErrorParam RealtimeMCPListToolsParam "
+        "RealtimeMCPProtocolErrorParam RealtimeMCPToolCallParam "
+        "RealtimeMCPToolExecutionErrorParam RealtimeResponseCreateParamsAudioOutputParam "
+        "RealtimeResponseCreateParamsAudioParam RealtimeResponseCreateParamsParam"
+    ),
     "realtime_params": (
         "AudioTranscriptionParam RealtimeAudioFormatsPCMAAudioFormatParam "
         "RealtimeAudioFormatsPCMAudioFormatParam RealtimeAudioFormatsPCMUAudioFormatParam "
@@ -3929,6 +4414,40 @@ _NAMES_BY_MODULE: dict[str, str] = {
         "WebSearchActionSearchParam WebSearchActionSearchSourceParam "
         "WebSearchApproximateLocationParam WebSearchPreviewToolParam "
         "WebSearchToolCallParam WebSearchToolFiltersParam WebSearchToolParam"
+    ),
+    "responses_ws": (
+        "ErrorPayload RESPONSES_WS_SERVER_EVENTS ResponseAudioTranscriptWsDelta "
+        "ResponseAudioTranscriptWsDone ResponseAudioWsDelta ResponseAudioWsDone "
+        "ResponseCodeInterpreterCallCodeWsDelta ResponseCodeInterpreterCallCodeWsDone "
+        "ResponseCodeInterpreterCallInWsProgress ResponseCodeInterpreterCallWsCompleted "
+        "ResponseCodeInterpreterCallWsInterpreting ResponseContentPartWsAdded "
+        "ResponseContentPartWsDone ResponseCustomToolCallInputWsDelta "
+        "ResponseCustomToolCallInputWsDone ResponseFileSearchCallInWsProgress "
+        "ResponseFileSearchCallWsCompleted ResponseFileSearchCallWsSearching "
+        "ResponseFunctionCallArgumentsWsDelta ResponseFunctionCallArgumentsWsDone "
+        "ResponseImageGenCallInWsProgress ResponseImageGenCallPartialWsImage "
+        "ResponseImageGenCallWsCompleted ResponseImageGenCallWsGenerating "
+        "ResponseInWsProgress ResponseMcpCallArgumentsWsDelta "
+        "ResponseMcpCallArgumentsWsDone ResponseMcpCallInWsProgress "
+        "ResponseMcpCallWsCompleted ResponseMcpCallWsFailed "
+        "ResponseMcpListToolsInWsProgress ResponseMcpListToolsWsCompleted "
+        "ResponseMcpListToolsWsFailed ResponseOutputItemWsAdded ResponseOutputItemWsDone "
+        "ResponseOutputTextAnnotationWsAdded ResponseReasoningSummaryPartWsAdded "
+        "ResponseReasoningSummaryPartWsAddedPart ResponseReasoningSummaryPartWsDone "
+        "ResponseReasoningSummaryPartWsDonePart ResponseReasoningSummaryTextWsDelta "
+        "ResponseReasoningSummaryTextWsDone ResponseReasoningTextWsDelta "
+        "ResponseReasoningTextWsDone ResponseRefusalWsDelta ResponseRefusalWsDone "
+        "ResponseShellCallCommandWsAdded ResponseShellCallCommandWsDelta "
+        "ResponseShellCallCommandWsDone ResponseShellCallOutputContentWsDelta "
+        "ResponseShellCallOutputContentWsDone ResponseTextWsDelta ResponseTextWsDone "
+        "ResponseWebSearchCallInWsProgress ResponseWebSearchCallWsCompleted "
+        "ResponseWebSearchCallWsSearching ResponseWsCompleted ResponseWsCreated "
+        "ResponseWsError ResponseWsFailed ResponseWsIncomplete ResponseWsQueued "
+        "ResponsesServerEvent parse_responses_server_event"
+    ),
+    "responses_ws_params": (
+        "RESPONSES_WS_CLIENT_EVENTS ResponsesClientEventParam "
+        "ResponsesClientEventResponseCreateParam"
     ),
     "roles": (
         "PublicRoleListResource RoleDeletedResource"
