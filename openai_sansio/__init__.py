@@ -136,6 +136,21 @@ if TYPE_CHECKING:
     )
     from ._http2 import HTTP2Connection
     from ._resume import TERMINAL_RESPONSE_EVENTS, ResponseStreamResumer, StreamNotResumableError
+    from ._websocket import (
+        DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,
+        RESPONSES_WEBSOCKET_MAX_AGE,
+        BinaryMessage,
+        PongReceived,
+        RawServerEvent,
+        WebSocketClosed,
+        WebSocketClosedError,
+        WebSocketConnection,
+        WebSocketOpened,
+        WebSocketRequest,
+        WebSocketState,
+        realtime_request,
+        responses_websocket_request,
+    )
 
 # Imported on first use (see ``__getattr__`` at the end): most programs never
 # touch them, and every module loaded here is paid for by every import.
@@ -171,6 +186,20 @@ _LAZY = {
     "ResponseStreamResumer": "._resume",
     "StreamNotResumableError": "._resume",
     "TERMINAL_RESPONSE_EVENTS": "._resume",
+    # WebSockets (Realtime, Responses WebSocket mode): wsproto loads on first use.
+    "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE": "._websocket",
+    "RESPONSES_WEBSOCKET_MAX_AGE": "._websocket",
+    "BinaryMessage": "._websocket",
+    "PongReceived": "._websocket",
+    "RawServerEvent": "._websocket",
+    "WebSocketClosed": "._websocket",
+    "WebSocketClosedError": "._websocket",
+    "WebSocketConnection": "._websocket",
+    "WebSocketOpened": "._websocket",
+    "WebSocketRequest": "._websocket",
+    "WebSocketState": "._websocket",
+    "realtime_request": "._websocket",
+    "responses_websocket_request": "._websocket",
 }
 
 __all__ = [
@@ -295,6 +324,19 @@ __all__ = [
     "ResponseStreamResumer",  # background streams
     "StreamNotResumableError",  # background streams
     "TERMINAL_RESPONSE_EVENTS",  # background streams
+    "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE",  # websockets
+    "RESPONSES_WEBSOCKET_MAX_AGE",  # websockets
+    "BinaryMessage",  # websockets
+    "PongReceived",  # websockets
+    "RawServerEvent",  # websockets
+    "WebSocketClosed",  # websockets
+    "WebSocketClosedError",  # websockets
+    "WebSocketConnection",  # websockets
+    "WebSocketOpened",  # websockets
+    "WebSocketRequest",  # websockets
+    "WebSocketState",  # websockets
+    "realtime_request",  # websockets
+    "responses_websocket_request",  # websockets
 ]
 
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ._azure import AzureConfig
 
 __all__ = [
-    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE",
     "RESPONSES_WEBSOCKET_MAX_AGE",
     "BinaryMessage",
     "PongReceived",
@@ -67,7 +67,7 @@ __all__ = [
 #: The largest message (after its fragments are joined) a connection accepts
 #: or sends unless told otherwise.  Realtime audio deltas are small; a whole
 #: ``response.done`` with long output is the big one.
-DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 
 #: How long (seconds) the API keeps a Responses WebSocket open: it ends a
 #: connection at this age (with a ``websocket_connection_limit_reached``
@@ -440,7 +440,7 @@ class WebSocketConnection:
         *,
         random_bytes: Callable[[int], bytes],
         decode: Callable[[Any], Any] | None = None,
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size: int = DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,
         max_response_head_size: int = 64 * 1024,
     ) -> None:
         if not isinstance(request, WebSocketRequest):

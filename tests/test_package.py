@@ -37,6 +37,19 @@ def test_sansio_core_imports_no_io_machinery() -> None:
     assert json.loads(out.stdout) == []
 
 
+def test_websocket_names_load_wsproto_on_first_use() -> None:
+    code = (
+        "import sys, openai_sansio\n"
+        "before = 'wsproto' in sys.modules\n"
+        "openai_sansio.WebSocketConnection\n"
+        "print(before, 'wsproto' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, timeout=30
+    )
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_the_import_check_can_see_io_modules() -> None:
     # Guards the test above against passing vacuously.
     code = f"import json, sys, openai_sansio, socket\nprint(json.dumps([m for m in {IO_MODULES!r} if m in sys.modules]))"
@@ -81,6 +94,12 @@ def test_openai_sansio_public_names() -> None:
         assert name in openai_sansio.__all__
     for name in ("ResponseStreamResumer", "StreamNotResumableError", "TERMINAL_RESPONSE_EVENTS"):
         assert name in openai_sansio.__all__
+    websockets = ("WebSocketConnection", "WebSocketRequest", "WebSocketState", "WebSocketOpened", "WebSocketClosed")
+    for name in (*websockets, "WebSocketClosedError", "PongReceived", "BinaryMessage", "RawServerEvent"):
+        assert name in openai_sansio.__all__
+    for name in ("realtime_request", "responses_websocket_request", "RESPONSES_WEBSOCKET_MAX_AGE"):
+        assert name in openai_sansio.__all__
+    assert "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE" in openai_sansio.__all__
 
 
 def test_openai_trio_testing_public_names() -> None:
