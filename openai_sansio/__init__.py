@@ -135,6 +135,15 @@ if TYPE_CHECKING:
         embeddings_encoding_format,
     )
     from ._http2 import HTTP2Connection
+    from ._realtime_events import (
+        UnknownRealtimeEvent,
+        decode_realtime_server_event,
+        decode_realtime_server_message,
+        decode_responses_ws_server_event,
+        decode_responses_ws_server_message,
+        validate_realtime_client_event,
+        validate_responses_ws_client_event,
+    )
     from ._resume import TERMINAL_RESPONSE_EVENTS, ResponseStreamResumer, StreamNotResumableError
     from ._websocket import (
         DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,
@@ -200,6 +209,14 @@ _LAZY = {
     "WebSocketState": "._websocket",
     "realtime_request": "._websocket",
     "responses_websocket_request": "._websocket",
+    # Typed WebSocket events: the generated models load on the first decode.
+    "UnknownRealtimeEvent": "._realtime_events",
+    "decode_realtime_server_event": "._realtime_events",
+    "decode_realtime_server_message": "._realtime_events",
+    "decode_responses_ws_server_event": "._realtime_events",
+    "decode_responses_ws_server_message": "._realtime_events",
+    "validate_realtime_client_event": "._realtime_events",
+    "validate_responses_ws_client_event": "._realtime_events",
 }
 
 __all__ = [
@@ -337,6 +354,13 @@ __all__ = [
     "WebSocketState",  # websockets
     "realtime_request",  # websockets
     "responses_websocket_request",  # websockets
+    "UnknownRealtimeEvent",  # websocket events
+    "decode_realtime_server_event",  # websocket events
+    "decode_realtime_server_message",  # websocket events
+    "decode_responses_ws_server_event",  # websocket events
+    "decode_responses_ws_server_message",  # websocket events
+    "validate_realtime_client_event",  # websocket events
+    "validate_responses_ws_client_event",  # websocket events
 ]
 
 

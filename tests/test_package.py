@@ -100,6 +100,11 @@ def test_openai_sansio_public_names() -> None:
     for name in ("realtime_request", "responses_websocket_request", "RESPONSES_WEBSOCKET_MAX_AGE"):
         assert name in openai_sansio.__all__
     assert "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE" in openai_sansio.__all__
+    events = ("UnknownRealtimeEvent", "decode_realtime_server_event", "decode_realtime_server_message")
+    for name in (*events, "decode_responses_ws_server_event", "decode_responses_ws_server_message"):
+        assert name in openai_sansio.__all__
+    for name in ("validate_realtime_client_event", "validate_responses_ws_client_event"):
+        assert name in openai_sansio.__all__
 
 
 def test_openai_trio_testing_public_names() -> None:
