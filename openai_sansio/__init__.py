@@ -150,7 +150,6 @@ if TYPE_CHECKING:
         RESPONSES_WEBSOCKET_MAX_AGE,
         BinaryMessage,
         PongReceived,
-        RawServerEvent,
         WebSocketClosed,
         WebSocketClosedError,
         WebSocketConnection,
@@ -200,7 +199,6 @@ _LAZY = {
     "RESPONSES_WEBSOCKET_MAX_AGE": "._websocket",
     "BinaryMessage": "._websocket",
     "PongReceived": "._websocket",
-    "RawServerEvent": "._websocket",
     "WebSocketClosed": "._websocket",
     "WebSocketClosedError": "._websocket",
     "WebSocketConnection": "._websocket",
@@ -345,7 +343,6 @@ __all__ = [
     "RESPONSES_WEBSOCKET_MAX_AGE",  # websockets
     "BinaryMessage",  # websockets
     "PongReceived",  # websockets
-    "RawServerEvent",  # websockets
     "WebSocketClosed",  # websockets
     "WebSocketClosedError",  # websockets
     "WebSocketConnection",  # websockets

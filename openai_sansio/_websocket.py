@@ -33,6 +33,7 @@ from ._call import Call, RequestOptions, _encode_body
 from ._config import ClientConfig
 from ._errors import (
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     IncompleteResponseError,
     LocalProtocolError,
@@ -42,7 +43,7 @@ from ._errors import (
 from ._events import NEED_DATA
 from ._header_rules import authority, check_name, encode_value
 from ._headers import Headers
-from ._redact import RedactedBytes, drop_frames, redact_target, scrub_text
+from ._redact import RedactedBytes, drop_frames, redact_target, scrub_text, scrub_value
 from ._request import Origin, Request
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ __all__ = [
     "RESPONSES_WEBSOCKET_MAX_AGE",
     "BinaryMessage",
     "PongReceived",
-    "RawServerEvent",
     "WebSocketClosed",
     "WebSocketClosedError",
     "WebSocketConnection",
@@ -167,28 +167,14 @@ class BinaryMessage:
         return f"BinaryMessage(len={len(self.data)})"
 
 
-@attrs.frozen(repr=False)
-class RawServerEvent:
-    """A server event as decoded JSON, when no typed decoder applies:
-    ``type`` is its ``"type"`` field (None when it has none)."""
+def _decoders(kind: str) -> tuple[Callable[[Any], Any], Callable[[Mapping[str, Any]], None]]:
+    """The server event decoder and the client event check for ``kind``;
+    the generated models load only when a connection is made."""
+    from . import _realtime_events as events
 
-    type: str | None
-    data: Mapping[str, Any]
-
-    def __repr__(self) -> str:
-        return f"RawServerEvent(type={self.type!r}, keys={len(self.data)})"
-
-
-def _raw_event(obj: Mapping[str, Any]) -> RawServerEvent:
-    kind = obj.get("type")
-    return RawServerEvent(kind if isinstance(kind, str) else None, obj)
-
-
-def _responses_decoder() -> Callable[[Any], Any]:
-    # The generated models load only when a Responses socket is opened.
-    from .types.responses import parse_response_stream_event
-
-    return parse_response_stream_event
+    if kind == "responses":
+        return events.decode_responses_ws_server_event, events.validate_responses_ws_client_event
+    return events.decode_realtime_server_event, events.validate_realtime_client_event
 
 
 # -- errors ------------------------------------------------------------------
@@ -414,9 +400,11 @@ class WebSocketConnection:
     ``random_bytes(n)`` must return ``n`` unpredictable bytes (``os.urandom``
     in production): 16 for the handshake key, drawn here, and 4 for the
     masking key of every frame sent.  ``decode`` turns each server event
-    (a JSON object) into what ``next_event`` returns; by default the typed
-    Responses stream events for a Responses socket and ``RawServerEvent``
-    otherwise.  ``max_message_size`` bounds a message in either direction
+    (a JSON object) into what ``next_event`` returns; by default the
+    generated Realtime or Responses WebSocket server event models (per the
+    request's ``kind``), with ``UnknownRealtimeEvent`` for a type this
+    version does not know.  A client event mapping given to ``send`` is
+    checked for the required keys of its type.  ``max_message_size`` bounds a message in either direction
     (received fragments are counted as they arrive); ``max_response_head_size``
     the handshake response's head.
 
@@ -430,8 +418,11 @@ class WebSocketConnection:
     ``BinaryMessage``, and finally ``WebSocketClosed`` or an error:
     ``WebSocketClosedError`` for a close code other than 1000,
     ``IncompleteResponseError`` for a connection lost without a close frame,
-    ``RemoteProtocolError`` for bytes that break RFC 6455.  Once it has
-    ended, ``next_event`` repeats the same ending.
+    ``RemoteProtocolError`` for bytes that break RFC 6455 (``StreamDecodeError``
+    for a message that is not a JSON object, ``APIResponseValidationError``
+    for a known event type of the wrong shape).  Once it has ended,
+    ``next_event`` repeats the same ending, so a loop stops on
+    ``WebSocketClosed`` rather than waiting for ``NEED_DATA``.
     """
 
     def __init__(
@@ -453,9 +444,8 @@ class WebSocketConnection:
             raise LocalProtocolError("max_response_head_size must be positive")
         self._request = request
         self._random = random_bytes
-        if decode is None:
-            decode = _responses_decoder() if request.kind == "responses" else _raw_event
-        self._decode = decode
+        default_decode, self._validate = _decoders(request.kind)
+        self._decode = default_decode if decode is None else decode
         self._max_message = max_message_size
         self._state = WebSocketState.CONNECTING
         self._outgoing: list[bytes] = []
@@ -548,9 +538,9 @@ class WebSocketConnection:
             except UnicodeEncodeError:
                 raise LocalProtocolError("the text is not valid Unicode (lone surrogates)") from None
         elif isinstance(event, Mapping):
-            kind = event.get("type")
-            if not isinstance(kind, str) or not kind:
-                raise LocalProtocolError("a client event needs a non-empty str 'type'")
+            # A known type must carry its required keys; others go as given.
+            self._validate(event)
+            kind = event["type"]
             try:
                 payload = _encode_body(event)
             except LocalProtocolError as exc:
@@ -845,6 +835,17 @@ class WebSocketConnection:
             )
         try:
             return self._decode(obj)
+        except APIResponseValidationError as exc:
+            # A known type of the wrong shape; its text and body may quote
+            # what the server sent.
+            secrets = self._request.secrets
+            raise self._fail(
+                APIResponseValidationError(
+                    scrub_text(exc.message, secrets),
+                    body=scrub_value(exc.body, secrets),
+                    request=self._request.request,
+                )
+            ) from None
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             kind = obj.get("type")
             shown_kind = kind[:80] if isinstance(kind, str) else None

@@ -95,7 +95,7 @@ def test_openai_sansio_public_names() -> None:
     for name in ("ResponseStreamResumer", "StreamNotResumableError", "TERMINAL_RESPONSE_EVENTS"):
         assert name in openai_sansio.__all__
     websockets = ("WebSocketConnection", "WebSocketRequest", "WebSocketState", "WebSocketOpened", "WebSocketClosed")
-    for name in (*websockets, "WebSocketClosedError", "PongReceived", "BinaryMessage", "RawServerEvent"):
+    for name in (*websockets, "WebSocketClosedError", "PongReceived", "BinaryMessage"):
         assert name in openai_sansio.__all__
     for name in ("realtime_request", "responses_websocket_request", "RESPONSES_WEBSOCKET_MAX_AGE"):
         assert name in openai_sansio.__all__

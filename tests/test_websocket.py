@@ -30,9 +30,9 @@ from openai_sansio import (
     NotFoundError,
     PermissionDeniedError,
     PongReceived,
-    RawServerEvent,
     RemoteProtocolError,
     StreamDecodeError,
+    UnknownRealtimeEvent,
     WebSocketClosed,
     WebSocketClosedError,
     WebSocketConnection,
@@ -354,16 +354,20 @@ def scripted_session() -> bytes:
     )
 
 
+def decode(obj: dict[str, Any]) -> Any:
+    return openai_sansio.decode_realtime_server_event(obj)
+
+
 def expected_session_events() -> list[Any]:
     return [
         WebSocketOpened(openai_sansio.Headers([
             ("upgrade", "websocket"), ("connection", "Upgrade"), ("sec-websocket-accept", RFC_ACCEPT)
         ])),
-        RawServerEvent("session.created", {"type": "session.created", "event_id": "ev_1", "session": {"id": "s1"}}),
+        decode({"type": "session.created", "event_id": "ev_1", "session": {"id": "s1"}}),
         BinaryMessage(b"\x00\x01binary"),
-        RawServerEvent("response.text.delta", {"type": "response.text.delta", "delta": "h\u00e9llo"}),
+        decode({"type": "response.text.delta", "delta": "h\u00e9llo"}),
         PongReceived(b"p1"),
-        RawServerEvent("x" * 200, {"type": "x" * 200, "n": "y" * 70000}),
+        UnknownRealtimeEvent("x" * 200, {"type": "x" * 200, "n": "y" * 70000}),
         WebSocketClosed(1000, "bye", local=False),
     ]
 
@@ -431,7 +435,7 @@ def test_messages_both_ways_with_a_wsproto_server() -> None:
     wire += server.send(we.TextMessage('"}', message_finished=True))
     events, error = run(conn, [wire])
     assert error is None
-    assert events == [RawServerEvent("a", {"type": "a", "v": "z" * 100_000})]
+    assert events == [UnknownRealtimeEvent("a", {"type": "a", "v": "z" * 100_000})]
 
 
 def test_exact_frame_bytes_for_a_known_mask() -> None:
@@ -474,7 +478,7 @@ def test_close_started_by_the_client() -> None:
     wire = text_frame({"type": "late"}) + server.send(close.response())
     events, error = run(conn, [wire])
     assert error is None
-    assert events == [RawServerEvent("late", {"type": "late"}), WebSocketClosed(4000, "done here", local=True)]
+    assert events == [UnknownRealtimeEvent("late", {"type": "late"}), WebSocketClosed(4000, "done here", local=True)]
     assert conn.data_to_send() == b""
     conn.close()  # a no-op now
     assert conn.data_to_send() == b""
@@ -547,7 +551,7 @@ def test_a_close_reason_echoing_the_key_is_scrubbed() -> None:
 def test_eof_without_a_close_frame_is_an_incomplete_response() -> None:
     wire = accept_head() + text_frame({"type": "a"}) + server_frame(0x1, b'{"ty', fin=False)
     events, error = three_ways(session_client, wire, eof=True)
-    assert events[1:] == [RawServerEvent("a", {"type": "a"})]
+    assert events[1:] == [UnknownRealtimeEvent("a", {"type": "a"})]
     assert isinstance(error, tuple) and error[0] is IncompleteResponseError and "1006" in error[1]
     conn = session_client()
     conn.receive_data(accept_head())
@@ -741,7 +745,8 @@ def test_responses_events_are_typed() -> None:
     conn.receive_data(accept_head() + text_frame(delta))
     conn.next_event()
     event = conn.next_event()
-    assert type(event).__name__ == "ResponseTextDeltaEvent" and event.delta == "hi"
+    assert not isinstance(event, UnknownRealtimeEvent) and event.delta == "hi"
+    assert event == openai_sansio.decode_responses_ws_server_event(delta)
 
 
 def test_azure_realtime_urls() -> None:
@@ -785,3 +790,24 @@ def test_secrets_never_in_reprs_or_errors() -> None:
     with pytest.raises(StreamDecodeError) as decode_info:
         conn.next_event()
     assert SECRET not in decode_info.value.data and SECRET not in str(decode_info.value)
+
+
+def test_client_events_are_checked_for_their_required_keys() -> None:
+    conn, server = opened()
+    with pytest.raises(LocalProtocolError, match="item"):
+        conn.send({"type": "conversation.item.create"})
+    assert conn.data_to_send() == b""
+    # A type this version does not know goes out as given.
+    conn.send({"type": "future.event", "x": 1})
+    assert server.read(conn.data_to_send()) == [we.TextMessage(data='{"type":"future.event","x":1}')]
+
+
+def test_a_known_event_of_the_wrong_shape() -> None:
+    conn = session_client()
+    conn.receive_data(accept_head() + text_frame({"type": "session.created", "event_id": 5, "session": 3,
+                                                  "note": SECRET}))
+    conn.next_event()
+    with pytest.raises(openai_sansio.APIResponseValidationError, match=r"session\.created") as info:
+        conn.next_event()
+    assert SECRET not in repr(info.value.body) and SECRET not in str(info.value)
+    assert conn.state is WebSocketState.CLOSED
