@@ -177,6 +177,12 @@ class ConnectionPool:
                 dead.append(conn)
                 continue
             elif fresh_only:
+                # The fresh HTTP/2 connection about to open will carry every
+                # request an idle one could (newest first), so an idle one
+                # kept would never be used again: each stale-connection
+                # re-send used to leave one behind, up to max_connections.
+                if not single:
+                    dead.append(conn)
                 continue
             elif conn.peer_closed():
                 conn.mark_broken()
