@@ -52,6 +52,7 @@ from peers.fixtures import (  # noqa: E402, F401
     peer_certs,
     peer_upstream,
     proxy_peer,
+    realtime_peer,
     start_hypercorn,
     start_nginx,
     start_proxy,

@@ -2,7 +2,8 @@
 
 Session-scoped, started on first use: ``peer_upstream`` (the project's fake
 server on a thread), ``peer_certs``, ``nginx_peer``, ``hypercorn_peer``,
-``proxy_peer`` and ``auth_proxy_peer``.  ``start_nginx``,
+``proxy_peer``, ``auth_proxy_peer`` and ``realtime_peer`` (a scripted
+Realtime server on the ``websockets`` library, ws and wss).  ``start_nginx``,
 ``start_hypercorn`` and ``start_proxy`` make more instances with other
 settings, for a ``with`` block in one test.
 
@@ -27,6 +28,7 @@ from .certs import PeerCerts, make_certs
 from .hypercorn_peer import HypercornOptions, HypercornPeer, run_hypercorn
 from .nginx_peer import NginxOptions, NginxPeer, run_nginx
 from .proxy_peer import ProxyPeer, run_proxy
+from .realtime_peer import RealtimePeer, run_realtime
 
 __all__ = [
     "PROXY_USERNAME",
@@ -40,6 +42,7 @@ __all__ = [
     "peer_certs",
     "peer_upstream",
     "proxy_peer",
+    "realtime_peer",
     "start_hypercorn",
     "start_nginx",
     "start_proxy",
@@ -151,3 +154,9 @@ def auth_proxy_peer(start_proxy: StartProxy) -> Iterator[ProxyPeer]:
     password made up for the session (``auth_proxy_peer.password``)."""
     with start_proxy(username=PROXY_USERNAME, password=secrets.token_urlsafe(12)) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def realtime_peer(peer_certs: PeerCerts) -> Iterator[RealtimePeer]:
+    with _installed(run_realtime(peer_certs)) as peer:
+        yield peer
