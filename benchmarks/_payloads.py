@@ -24,6 +24,11 @@ __all__ = [
     "completion_response",
     "DONE_CHUNK",
     "LAST_CHUNK",
+    "REALTIME_MODEL",
+    "realtime_response",
+    "realtime_session_created",
+    "realtime_session_updated",
+    "ws_frame",
 ]
 
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -228,3 +233,89 @@ def h2_completion_headers() -> list[tuple[bytes, bytes]]:
         if name not in _H1_ONLY:
             fields.append((name, value.strip()))
     return fields
+
+
+# -- the Realtime API over a WebSocket -------------------------------------
+
+REALTIME_MODEL = "gpt-realtime-2025-08-28"
+_RT_RESPONSE = "resp_CRbenchRt9Qx2Lm9Zp4Tt0"
+_RT_ITEM = "item_CRbenchRt7Hk3Vw8Ya1Bc2"
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One unmasked server frame (FIN set) carrying ``payload``."""
+    n = len(payload)
+    if n <= 125:
+        head = bytes((0x80 | opcode, n))
+    elif n <= 0xFFFF:
+        head = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def _rt_event(index: int, event_type: str, **fields: object) -> bytes:
+    # Event ids as long as the service's (event_ plus 21 characters).
+    obj = {"type": event_type, "event_id": f"event_CRbench{index:013d}", **fields}
+    return ws_frame(json.dumps(obj, separators=(",", ":")).encode())
+
+
+def _rt_session(model: str) -> dict[str, object]:
+    return {
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": "sess_CRbenchRt5Tt0Hk3Vw8Y",
+        "model": model,
+        "output_modalities": ["text"],
+        "instructions": "You are a helpful assistant.",
+        "tools": [],
+        "tool_choice": "auto",
+        "max_output_tokens": "inf",
+        "tracing": None,
+        "prompt": None,
+        "expires_at": CREATED + 3600,
+    }
+
+
+def realtime_session_created(model: str = REALTIME_MODEL) -> bytes:
+    return _rt_event(0, "session.created", session=_rt_session(model))
+
+
+def realtime_session_updated(model: str = REALTIME_MODEL) -> bytes:
+    return _rt_event(1, "session.updated", session=_rt_session(model))
+
+
+def realtime_response(n_deltas: int) -> bytes:
+    """The frames answering one ``response.create``: ``response.created``,
+    the output item and content part, ``n_deltas`` small
+    ``response.output_text.delta`` events (the pieces of ``expected_text``),
+    the done events and ``response.done``, all in one buffer."""
+    where = {"response_id": _RT_RESPONSE, "item_id": _RT_ITEM, "output_index": 0, "content_index": 0}
+    response: dict[str, object] = {
+        "object": "realtime.response", "id": _RT_RESPONSE, "status": "in_progress", "status_details": None,
+        "output": [], "conversation_id": "conv_CRbenchRt1", "output_modalities": ["text"],
+        "max_output_tokens": "inf", "audio": None, "usage": None, "metadata": None,
+    }
+    item: dict[str, object] = {
+        "id": _RT_ITEM, "type": "message", "status": "in_progress", "role": "assistant", "content": [],
+        "object": "realtime.item",
+    }
+    text = expected_text(n_deltas)
+    frames = [
+        _rt_event(2, "response.created", response=response),
+        _rt_event(3, "response.output_item.added", response_id=_RT_RESPONSE, output_index=0, item=item),
+        _rt_event(4, "response.content_part.added", **where, part={"type": "text", "text": ""}),
+    ]
+    frames += [_rt_event(5 + i, "response.output_text.delta", **where, delta=content_piece(i)) for i in range(n_deltas)]
+    done_item = {**item, "status": "completed", "content": [{"type": "output_text", "text": text}]}
+    k = 5 + n_deltas
+    frames += [
+        _rt_event(k, "response.output_text.done", **where, text=text),
+        _rt_event(k + 1, "response.content_part.done", **where, part={"type": "text", "text": text}),
+        _rt_event(k + 2, "response.output_item.done", response_id=_RT_RESPONSE, output_index=0, item=done_item),
+        _rt_event(k + 3, "response.done", response={
+            **response, "status": "completed", "output": [done_item],
+            "usage": {"total_tokens": n_deltas + 20, "input_tokens": 20, "output_tokens": n_deltas},
+        }),
+    ]
+    return b"".join(frames)

@@ -25,6 +25,14 @@ LABELS = {
     "ours_h2": "openai_trio, HTTP/2 (h2c), one connection",
     "ours_h1": "openai_trio, HTTP/1.1, 100 connections",
     "sdk_h2": "official SDK, AsyncOpenAI, httpx HTTP/2 (h2c)",
+    "core": "openai_sansio WebSocketConnection over bare trio streams",
+}
+# Scenario 6's clients, where they differ from the HTTP ones.
+REALTIME_LABELS = {
+    **LABELS,
+    "ours": "openai_trio, client.realtime.connect",
+    "sdk_async": "official SDK, AsyncOpenAI().realtime.connect (websockets, asyncio)",
+    "floor": "floor: trio + wsproto + json",
 }
 _PACKAGES = (
     "openai-trio", "openai", "httpx2", "httpcore2", "pydantic", "pydantic_core", "anyio",
@@ -166,6 +174,14 @@ def _slow_lag(r: dict[str, Any]) -> float | None:
 def _slow_open(r: dict[str, Any]) -> float | None:
     v = r.get("first_chunk_p95_ms")
     return float(v) if v is not None else None
+
+
+def _realtime_cpu_us(r: dict[str, Any]) -> float | None:
+    return 1e6 * r["cpu_s"] / r["events"] if r.get("ok") and r.get("events") else None
+
+
+def _realtime_rate(r: dict[str, Any]) -> float | None:
+    return r["events"] / r["wall_s"] if r.get("ok") and r["wall_s"] > 0 else None
 
 
 def _http2_cpu_ms(r: dict[str, Any]) -> float | None:
@@ -480,6 +496,33 @@ def summarise(data: dict[str, Any]) -> tuple[_Table, _Targets, list[str]]:
             "to an http:// origin. The server counts connections and requests by protocol in "
             "every round; a round over the wrong protocol or more connections counts as failed."
         )
+    realtime = results.get("realtime")
+    if realtime is not None:
+        n = data.get("config", {}).get("realtime_deltas")
+        sdk = _stat(realtime, "sdk_async", _realtime_cpu_us)
+        floor = _stat(realtime, "floor", _realtime_cpu_us)
+        sdk_r = _stat(realtime, "sdk_async", _realtime_rate)
+        floor_r = _stat(realtime, "floor", _realtime_rate)
+        for client, label in (("ours", "client.realtime.connect"), ("core", "the core over bare trio streams")):
+            ours = _stat(realtime, client, _realtime_cpu_us)
+            ours_r = _stat(realtime, client, _realtime_rate)
+            table.add(
+                f"realtime, one response of {n} text deltas: client CPU us/event (ours: {label}; "
+                "official: AsyncOpenAI().realtime on asyncio; floor: trio + wsproto + json)",
+                _cell(ours, 2), _cell(sdk, 2), _cell(floor, 2),
+                _ratio_text("SDK/ours", sdk.ratio(ours)) + "; " + _ratio_text("ours/floor", ours.ratio(floor)),
+            )
+            table.add(
+                f"realtime: events/s (wall; ours: {label})",
+                _cell(ours_r, 0), _cell(sdk_r, 0), _cell(floor_r, 0),
+                _ratio_text("ours/SDK", ours_r.ratio(sdk_r)) + "; " + _ratio_text("floor/ours", floor_r.ratio(ours_r)),
+            )
+        notes.append(
+            "Scenario 6 times one response.create answered by small response.output_text.delta "
+            "events (about 180 bytes of JSON each, 1-4 characters of text), from the send to "
+            "response.done, on a connection already open (session.created read) after a warm-up "
+            "session; the server writes every frame of the response at once, so the client sets the pace."
+        )
     return table, targets, notes
 
 
@@ -566,6 +609,15 @@ def _details(data: dict[str, Any]) -> list[str]:
                 ms = 1e3 * r["cpu_s"] / r["requests"]
                 rps = r["requests"] / r["wall_s"] if r["wall_s"] > 0 else None
                 out.append(f"| {label} | {_fmt(ms, 3)} | {_fmt(rps, 0)} | {counts} |")
+    realtime = results.get("realtime")
+    if realtime:
+        out += ["", "### Scenario 6: a Realtime session of small deltas, every client", "",
+                "| Client | CPU us/event | events/s (wall) | CPU us/event in each round |", "|---|---|---|---|"]
+        for client in realtime:
+            cpu = _stat(realtime, client, _realtime_cpu_us)
+            rate = _stat(realtime, client, _realtime_rate)
+            per_round = ", ".join(_fmt(v, 2) for v in cpu.values) or "-"
+            out.append(f"| {REALTIME_LABELS.get(client, client)} | {_cell(cpu, 2)} | {_cell(rate, 0)} | {per_round} |")
     return out
 
 
@@ -612,7 +664,8 @@ def render(data: dict[str, Any]) -> str:
         f"- Sizes: stream {cfg['stream_chunks']} chunks; non-stream {cfg['nonstream_requests']} requests "
         f"at concurrency {', '.join(map(str, cfg['concurrency']))}; imports x{cfg['import_reps']}; "
         f"{cfg['slow_streams']} slow streams for ~{cfg['slow_seconds']} s (a chunk every 50-100 ms); "
-        f"HTTP/2 {cfg.get('http2_batches', NA)} x {cfg.get('http2_concurrency', NA)} concurrent requests",
+        f"HTTP/2 {cfg.get('http2_batches', NA)} x {cfg.get('http2_concurrency', NA)} concurrent requests; "
+        f"Realtime {cfg.get('realtime_deltas', NA)} text deltas",
         "- Command: `python -m benchmarks` (see benchmarks/README.md)",
         "",
         "Times are the client process only: CPU is `time.process_time()` around the measured work "

@@ -28,11 +28,14 @@ __all__ = ["Config", "main", "run"]
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 
-SCENARIOS = ("stream", "nonstream", "import", "slow", "http2")
+SCENARIOS = ("stream", "nonstream", "import", "slow", "http2", "realtime")
 STREAM_CLIENTS = ("ours", "sdk_async", "sdk_trio", "sdk_sync", "sansio", "floor")
 NONSTREAM_CLIENTS = ("ours", "sdk_async", "floor")
 SLOW_CLIENTS = ("ours", "sdk_async", "floor")
 HTTP2_CLIENTS = ("ours_h2", "ours_h1", "sdk_h2")
+# Scenario 6: ours is the trio adapter's client.realtime.connect, core the
+# sans-IO WebSocketConnection over bare trio streams.
+REALTIME_CLIENTS = ("ours", "core", "sdk_async", "floor")
 SDK_CLIENTS = frozenset({"sdk_async", "sdk_trio", "sdk_sync", "sdk_h2"})
 # Scenario 5's clients are variants of these: --clients ours keeps both of ours.
 CLIENT_FAMILY = {"ours_h2": "ours", "ours_h1": "ours", "sdk_h2": "sdk_async"}
@@ -87,10 +90,13 @@ class Config:
     # None: every client the scenario knows; else only these.
     clients: list[str] | None = None
     # Scenarios the official SDK takes part in (it is the slow one to start).
-    sdk_scenarios: tuple[str, ...] = ("stream", "nonstream", "import", "slow", "http2")
+    sdk_scenarios: tuple[str, ...] = ("stream", "nonstream", "import", "slow", "http2", "realtime")
     # Scenario 5: requests in flight at once, and how many such batches are timed.
     http2_concurrency: int = 1000
     http2_batches: int = 5
+    # Scenario 6: text deltas answering one response.create, and the warm-up session's.
+    realtime_deltas: int = 20_000
+    realtime_warmup: int = 200
 
     @classmethod
     def full(cls) -> Config:
@@ -98,7 +104,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        return cls("quick", 2, 2_000, 100, 200, [1, 10], 3, 50, 1.5, http2_batches=2)
+        return cls("quick", 2, 2_000, 100, 200, [1, 10], 3, 50, 1.5, http2_batches=2, realtime_deltas=5_000)
 
     @classmethod
     def smoke(cls) -> Config:
@@ -106,8 +112,9 @@ class Config:
         # smoke run shows it in one scenario only.
         return cls(
             "smoke", 1, 200, 20, 20, [1, 3], 1, 4, 0.2,
-            worker_timeout=60.0, clients=["ours", "sdk_async", "sansio", "floor"],
+            worker_timeout=60.0, clients=["ours", "sdk_async", "sansio", "floor", "core"],
             sdk_scenarios=("stream",), http2_concurrency=50, http2_batches=1,
+            realtime_deltas=200, realtime_warmup=20,
         )
 
 
@@ -307,6 +314,12 @@ def run_http2(cfg: Config, port: int, have_sdk: bool) -> dict[str, Any]:
     return {**measured, **skipped}
 
 
+def run_realtime(cfg: Config, port: int, have_sdk: bool) -> dict[str, Any]:
+    clients, skipped = _sdk_filter(REALTIME_CLIENTS, have_sdk, cfg, "realtime")
+    spec = {"port": port, "deltas": cfg.realtime_deltas, "warmup": cfg.realtime_warmup}
+    return {**_alternate("realtime", clients, cfg.rounds, spec, cfg.worker_timeout), **skipped}
+
+
 def _import_once(statement: str, cwd: str) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-I", "-c", _IMPORT_PROBE, statement, str(ROOT)],
@@ -420,7 +433,7 @@ def run(
         "results": {},
     }
     t0 = time.perf_counter()
-    needs_server = any(s in scenarios for s in ("stream", "nonstream", "slow", "http2")) or profile
+    needs_server = any(s in scenarios for s in ("stream", "nonstream", "slow", "http2", "realtime")) or profile
     server = FakeServer() if needs_server else None
     try:
         port = server.port if server else 0
@@ -439,6 +452,9 @@ def run(
         if "http2" in scenarios:
             _log("scenario 5: concurrent requests over HTTP/2")
             data["results"]["http2"] = run_http2(cfg, port, have_sdk)
+        if "realtime" in scenarios:
+            _log("scenario 6: a long Realtime session of small deltas")
+            data["results"]["realtime"] = run_realtime(cfg, port, have_sdk)
         if profile:
             profiled = ["stream", "nonstream"] + (["http2"] if "http2" in scenarios else [])
             _log(f"profiling openai_trio ({', '.join(profiled)})")
@@ -482,7 +498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument(
         "--clients",
-        help=f"comma-separated subset of {','.join(STREAM_CLIENTS + HTTP2_CLIENTS)} (default: all)",
+        help=f"comma-separated subset of {','.join(dict.fromkeys(STREAM_CLIENTS + HTTP2_CLIENTS + REALTIME_CLIENTS))} "
+        "(default: all)",
     )
     parser.add_argument("--output-dir", type=Path, default=RESULTS, help="default benchmarks/results")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
@@ -505,7 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg.rounds = max(1, args.rounds)
     if args.clients:
         only = [c.strip() for c in args.clients.split(",") if c.strip()]
-        unknown = sorted(set(only) - set(STREAM_CLIENTS) - set(HTTP2_CLIENTS))
+        unknown = sorted(set(only) - set(STREAM_CLIENTS) - set(HTTP2_CLIENTS) - set(REALTIME_CLIENTS))
         if unknown:
             parser.error(f"unknown clients: {', '.join(unknown)}")
         cfg.clients = only

@@ -14,6 +14,13 @@ The ``model`` field of a ``POST .../chat/completions`` body picks the reply:
   drift.
 * anything else: a small non-streaming ``chat.completion``.
 
+``GET /v1/realtime?model=bench-realtime-<n>`` with a WebSocket upgrade
+opens a Realtime session (``_WsSession``): ``session.created`` at once,
+``session.updated`` for each ``session.update``, and for each
+``response.create`` one buffer of precomputed frames: ``response.created``,
+``n`` small ``response.output_text.delta`` events, the done events and
+``response.done``.  Pings are answered, a close frame echoed.
+
 A connection that opens with the HTTP/2 preface (h2c with prior knowledge,
 as ``openai_trio.Client(h2c=True)`` and httpx's ``http1=False, http2=True``
 send it) is served over HTTP/2 through ``h2``: every request gets the small
@@ -28,6 +35,8 @@ the runner can tell which protocol a client really spoke.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import sys
 from typing import Any
@@ -71,6 +80,15 @@ class _Cache:
         self.stream_head = _payloads.response_head(stream=True)
         self.completion_body = _payloads.completion_body()
         self.h2_headers = _payloads.h2_completion_headers()
+        self.realtime_created = _payloads.realtime_session_created()
+        self.realtime_updated = _payloads.realtime_session_updated()
+        self._realtime: dict[int, bytes] = {}
+
+    def realtime(self, n: int) -> bytes:
+        data = self._realtime.get(n)
+        if data is None:
+            data = self._realtime[n] = _payloads.realtime_response(n)
+        return data
 
     def stream(self, n: int) -> bytes:
         data = self._streams.get(n)
@@ -97,6 +115,7 @@ class _Connection(asyncio.Protocol):
         # True until the first bytes tell HTTP/1.1 from the HTTP/2 preface.
         self._sniffing = True
         self._h2: _H2Session | None = None
+        self._ws: _WsSession | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -108,6 +127,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._h2 is not None:
             self._h2.received(data)
+            return
+        if self._ws is not None:
+            self._ws.received(data)
             return
         self._buf += data
         if self._sniffing:
@@ -139,6 +161,7 @@ class _Connection(asyncio.Protocol):
             method, target = lines[0].split(" ")[:2]
             length = 0
             close = False
+            ws_key = ""
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 name = name.strip().lower()
@@ -146,6 +169,15 @@ class _Connection(asyncio.Protocol):
                     length = int(value)
                 elif name == "connection" and value.strip().lower() == "close":
                     close = True
+                elif name == "sec-websocket-key":
+                    ws_key = value.strip()
+            if ws_key and method == "GET" and target.startswith("/v1/realtime"):
+                del self._buf[: end + 4]
+                rest, self._buf = bytes(self._buf), bytearray()
+                self._ws = _WsSession(transport, self._cache, target, ws_key)
+                if rest:
+                    self._ws.received(rest)
+                return
             if len(self._buf) < end + 4 + length:
                 return
             body = bytes(self._buf[end + 4 : end + 4 + length])
@@ -205,6 +237,70 @@ class _Connection(asyncio.Protocol):
         transport.write(_payloads.LAST_CHUNK + _payloads.DONE_CHUNK)
         self._busy = False
         self._process()
+
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class _WsSession:
+    """One Realtime WebSocket session: a bare RFC 6455 server side.
+
+    The clients are well-behaved, so only what they send is handled: whole
+    (unfragmented) masked frames; text, ping and close.  Answers are
+    precomputed bytes, one write per client event.
+    """
+
+    def __init__(self, transport: asyncio.Transport, cache: _Cache, target: str, key: str) -> None:
+        self._transport = transport
+        self._cache = cache
+        self._buf = bytearray()
+        query = target.partition("?")[2]
+        model = next((v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "model"), "")
+        self._deltas = int(model.rsplit("-", 1)[1]) if model.startswith("bench-realtime-") else 20
+        accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest())
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\nx-request-id: req_bench_realtime\r\n"
+            b"openai-version: 2020-10-01\r\n\r\n" + cache.realtime_created
+        )
+
+    def received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        while len(buf) >= 2:
+            opcode = buf[0] & 0x0F
+            n = buf[1] & 0x7F
+            at = 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, at = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, at = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < at + 4 + n:
+                return
+            mask = bytes(buf[at : at + 4])
+            masked = bytes(buf[at + 4 : at + 4 + n])
+            del buf[: at + 4 + n]
+            pad = (mask * ((n + 3) // 4))[:n]
+            payload = (int.from_bytes(masked, "little") ^ int.from_bytes(pad, "little")).to_bytes(n, "little")
+            if opcode == 0x1:
+                self._event(payload)
+            elif opcode == 0x9:
+                self._transport.write(_payloads.ws_frame(payload, 0xA))
+            elif opcode == 0x8:
+                self._transport.write(_payloads.ws_frame(payload[:2], 0x8))
+                self._transport.close()
+                return
+
+    def _event(self, payload: bytes) -> None:
+        kind = json.loads(payload).get("type")
+        if kind == "response.create":
+            self._transport.write(self._cache.realtime(self._deltas))
+        elif kind == "session.update":
+            self._transport.write(self._cache.realtime_updated)
 
 
 class _SteadyEncoder:

@@ -17,6 +17,10 @@ Clients:
 * ``ours_h2``, ``ours_h1``, ``sdk_h2`` (scenario 5): ``openai_trio.Client``
   over one h2c connection and over HTTP/1.1 with 100 connections;
   ``AsyncOpenAI`` on httpx with HTTP/2 only (h2c with prior knowledge)
+* scenario 6 (realtime): ``ours`` is ``client.realtime.connect`` of the trio
+  adapter, ``core`` is ``openai_sansio.WebSocketConnection`` over a bare
+  trio TCP stream, ``sdk_async`` the official ``AsyncOpenAI().realtime``
+  (websockets on asyncio), ``floor`` trio + wsproto + ``json.loads``
 
 The consumer work is the same everywhere: read ``choices[0].delta.content``
 (streams) or ``choices[0].message.content`` and join or count it.
@@ -899,6 +903,217 @@ _HTTP2_RUNNERS: dict[str, Callable[[int, int, int], tuple[int, float, float]]] =
 # -- entry point -------------------------------------------------------------
 
 
+# -- scenario 6: a long Realtime session of small deltas -------------------
+
+
+def realtime_scenario(client: str, port: int, n_deltas: int, warmup: int) -> dict[str, Any]:
+    """One ``response.create`` answered by ``n_deltas`` text deltas, timed
+    from the send to ``response.done`` on a connection already open (its
+    ``session.created`` read), after a warm-up session of ``warmup``."""
+    expected = _payloads.expected_text(n_deltas)
+    text, events, cpu, wall = _REALTIME_RUNNERS[client](port, n_deltas, warmup)
+    return {
+        "deltas": n_deltas,
+        "events": events,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "ok": text == expected,
+        "received_chars": len(text),
+    }
+
+
+def _realtime_model(n: int) -> str:
+    return f"bench-realtime-{n}"
+
+
+async def _typed_response(recv_events: Any, send: Any) -> tuple[str, int, float, float]:
+    """Send response.create, join the deltas until response.done; the
+    events come from ``recv_events`` (an async iterator of typed events)."""
+    parts: list[str] = []
+    append = parts.append
+    count = 0
+    with Timer() as timer:
+        await send({"type": "response.create"})
+        async for event in recv_events:
+            count += 1
+            kind = event.type
+            if kind == "response.output_text.delta":
+                append(event.delta)
+            elif kind == "response.done":
+                break
+    return "".join(parts), count, timer.cpu, timer.wall
+
+
+def _realtime_ours(port: int, n: int, warmup: int) -> tuple[str, int, float, float]:
+    openai_trio = _import_ours()
+    import trio
+
+    async def session(client: Any, count: int) -> tuple[str, int, float, float]:
+        async with client.realtime.connect(model=_realtime_model(count)) as conn:
+            events = conn.__aiter__()
+            first = await events.__anext__()
+            assert first.type == "session.created", first
+            return await _typed_response(events, conn.send)
+
+    async def main() -> tuple[str, int, float, float]:
+        client = _ours_client(openai_trio, port)
+        if not hasattr(getattr(client, "realtime", None), "connect"):
+            raise Unavailable("openai_trio.Client has no realtime.connect yet")
+        async with client:
+            await session(client, warmup)
+            return await session(client, n)
+
+    return trio.run(main)
+
+
+def _realtime_core(port: int, n: int, warmup: int) -> tuple[str, int, float, float]:
+    import os
+
+    import trio
+
+    try:
+        from openai_sansio import NEED_DATA, ClientConfig, WebSocketConnection, realtime_request
+    except ImportError as exc:
+        raise Unavailable(f"openai_sansio has no WebSocketConnection ({exc})") from exc
+    config = ClientConfig(api_key=API_KEY, base_url=_base_url(port))
+
+    class Events:
+        def __init__(self, stream: Any, conn: Any) -> None:
+            self.stream, self.conn = stream, conn
+
+        def __aiter__(self) -> Events:
+            return self
+
+        async def __anext__(self) -> Any:
+            conn = self.conn
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    out = conn.data_to_send()
+                    if out:
+                        await self.stream.send_all(out)
+                    conn.receive_data(await self.stream.receive_some(65536))
+                    continue
+                return event
+
+        async def send(self, event: Any) -> None:
+            self.conn.send(event)
+            await self.stream.send_all(self.conn.data_to_send())
+
+    async def session(count: int) -> tuple[str, int, float, float]:
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        conn = WebSocketConnection(realtime_request(config, model=_realtime_model(count)), random_bytes=os.urandom)
+        await stream.send_all(conn.data_to_send())
+        events = Events(stream, conn)
+        opened = await events.__anext__()
+        assert type(opened).__name__ == "WebSocketOpened", opened
+        first = await events.__anext__()
+        assert first.type == "session.created", first
+        result = await _typed_response(events, events.send)
+        conn.close()
+        await stream.send_all(conn.data_to_send())
+        await stream.aclose()
+        return result
+
+    async def main() -> tuple[str, int, float, float]:
+        await session(warmup)
+        return await session(n)
+
+    return trio.run(main)
+
+
+def _realtime_sdk_async(port: int, n: int, warmup: int) -> tuple[str, int, float, float]:
+    openai = _import_sdk()
+    try:
+        import websockets  # noqa: F401  (the SDK's realtime client needs it)
+    except ImportError as exc:
+        raise Unavailable(f"the SDK's realtime client needs websockets ({exc})") from exc
+    import asyncio
+
+    async def session(client: Any, count: int) -> tuple[str, int, float, float]:
+        async with client.realtime.connect(model=_realtime_model(count)) as conn:
+            events = conn.__aiter__()
+            first = await events.__anext__()
+            assert first.type == "session.created", first
+            return await _typed_response(events, conn.send)
+
+    async def main() -> tuple[str, int, float, float]:
+        client = openai.AsyncOpenAI(api_key=API_KEY, base_url=_base_url(port), max_retries=0)
+        await session(client, warmup)
+        result = await session(client, n)
+        await client.close()
+        return result
+
+    result: tuple[str, int, float, float] = asyncio.run(main())
+    return result
+
+
+def _realtime_floor(port: int, n: int, warmup: int) -> tuple[str, int, float, float]:
+    """The least a client does: wsproto's own client, ``json.loads`` of
+    every message and a look at its ``type``; no typed events."""
+    import trio
+    import wsproto
+    import wsproto.events as we
+
+    async def session(count: int) -> tuple[str, int, float, float]:
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        target = f"/v1/realtime?model={_realtime_model(count)}"
+        await stream.send_all(ws.send(we.Request(
+            host=f"127.0.0.1:{port}", target=target, extra_headers=[(b"authorization", b"Bearer " + API_KEY.encode())]
+        )))
+        loads = json.loads
+
+        async def messages() -> Any:
+            # A read may end inside a message: wsproto hands it over in parts.
+            pending: list[str] = []
+            while True:
+                ws.receive_data(await stream.receive_some(65536))
+                for event in ws.events():
+                    if isinstance(event, we.TextMessage):
+                        if not event.message_finished:
+                            pending.append(event.data)
+                        elif pending:
+                            pending.append(event.data)
+                            yield loads("".join(pending))
+                            pending.clear()
+                        else:
+                            yield loads(event.data)
+
+        it = messages().__aiter__()
+        first = await it.__anext__()
+        assert first["type"] == "session.created", first
+        parts: list[str] = []
+        append = parts.append
+        count_events = 0
+        with Timer() as timer:
+            await stream.send_all(ws.send(we.TextMessage(json.dumps({"type": "response.create"}))))
+            async for obj in it:
+                count_events += 1
+                kind = obj["type"]
+                if kind == "response.output_text.delta":
+                    append(obj["delta"])
+                elif kind == "response.done":
+                    break
+        await stream.send_all(ws.send(we.CloseConnection(code=1000)))
+        await stream.aclose()
+        return "".join(parts), count_events, timer.cpu, timer.wall
+
+    async def main() -> tuple[str, int, float, float]:
+        await session(warmup)
+        return await session(n)
+
+    return trio.run(main)
+
+
+_REALTIME_RUNNERS: dict[str, Callable[[int, int, int], tuple[str, int, float, float]]] = {
+    "ours": _realtime_ours,
+    "core": _realtime_core,
+    "sdk_async": _realtime_sdk_async,
+    "floor": _realtime_floor,
+}
+
+
 def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     scenario = spec["scenario"]
     client = spec["client"]
@@ -912,6 +1127,8 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
             return slow_scenario(client, port, spec["streams"], spec["seconds"])
         if scenario == "http2":
             return http2_scenario(client, port, spec["concurrency"], spec["batches"])
+        if scenario == "realtime":
+            return realtime_scenario(client, port, spec["deltas"], spec.get("warmup", 200))
     except Unavailable as exc:
         return {"unavailable": str(exc)}
     raise ValueError(f"unknown scenario {scenario!r}")

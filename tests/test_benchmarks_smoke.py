@@ -65,6 +65,9 @@ def test_report_has_every_scenario_and_the_targets(
         "HTTP/2, 50 concurrent: client CPU ms/request",
         "HTTP/2, 50 concurrent: requests/s",
         "### Scenario 5: HTTP/2, every round",
+        "realtime, one response of 200 text deltas: client CPU us/event",
+        "realtime: events/s",
+        "### Scenario 6: a Realtime session of small deltas",
         "## Targets",
         "Machine: ",
         "Python: ",
@@ -90,6 +93,9 @@ def test_floor_measures_every_scenario(smoke_run: tuple[str, dict[str, object], 
     assert slow[0]["received"] == slow[0]["sent"] > 0
     deps = _rounds(data, "import", "deps")["rounds"]
     assert isinstance(deps, list) and deps[0]["wall_s"] > 0
+    realtime = _rounds(data, "realtime", "floor")["rounds"]
+    assert isinstance(realtime, list)
+    assert realtime[0]["ok"] is True and realtime[0]["events"] == 200 + 7
 
 
 @pytest.mark.parametrize(
@@ -102,6 +108,8 @@ def test_floor_measures_every_scenario(smoke_run: tuple[str, dict[str, object], 
         ("slow", "ours"),
         ("http2", "ours_h2"),
         ("http2", "ours_h1"),
+        ("realtime", "ours"),
+        ("realtime", "core"),
         ("import", "openai_trio"),
         ("import", "openai_sansio"),
     ],
