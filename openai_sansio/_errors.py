@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 
+# How much of a server's error message goes into str(exc).
+MAX_MESSAGE_DETAIL = 2000
+
+
 class OpenAIError(Exception):
     """Base of every exception this package raises on purpose."""
 
@@ -415,6 +419,13 @@ def make_status_error(
         detail = body
     message = f"Error code: {status_code}"
     if detail:
+        detail = str(detail)
+        if len(detail) > MAX_MESSAGE_DETAIL:
+            # An HTML page or a stack dump as the "message": str(exc) ends
+            # up in logs and terminals, so it shows the start; the whole
+            # body stays on exc.body and exc.response.text.
+            cut = len(detail) - MAX_MESSAGE_DETAIL
+            detail = f"{detail[:MAX_MESSAGE_DETAIL]}... [{cut:,} more characters; see exc.body]"
         message += f" - {detail}"
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
