@@ -8,6 +8,7 @@ which checks the certificate chain and the host name and honours
 
 from __future__ import annotations
 
+import copy
 import ssl
 
 import trio
@@ -154,6 +155,10 @@ class TCPConnector:
             raise TypeError(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
         self._ssl_context = ssl_context
         self._alpn_set = False
+        # Set once a context passed in is shared with a connector that
+        # offers other protocols (see http11_only): ALPN is then set again
+        # on every use, just before the TLS object copies it.
+        self._shared_alpn = False
         self.http2 = http2
 
     @property
@@ -161,10 +166,34 @@ class TCPConnector:
         context = self._ssl_context
         if context is None:
             context = self._ssl_context = default_ssl_context(self.http2)
-        elif not self._alpn_set:
+            self._own_context = True
+        elif not self._alpn_set or self._shared_alpn:
             context.set_alpn_protocols(ALPN_PROTOCOLS if self.http2 else HTTP11_ALPN)
         self._alpn_set = True
         return context
+
+    _own_context = False
+
+    def http11_only(self) -> TCPConnector:
+        """A copy (same proxies, same trust) that offers only HTTP/1.1 in
+        ALPN: a WebSocket upgrade is an HTTP/1.1 exchange, and a server
+        offered h2 would pick it.
+
+        A context this connector made for itself is not shared: the copy
+        makes its own.  A context passed in is shared; both connectors then
+        set its ALPN list each time they start TLS, which is safe because
+        the TLS object copies the list when it is made, with no checkpoint
+        in between.
+        """
+        clone = copy.copy(self)
+        clone.http2 = False
+        clone._alpn_set = False
+        if self._own_context or self._ssl_context is None:
+            clone._ssl_context = None
+            clone._own_context = False
+        else:
+            self._shared_alpn = clone._shared_alpn = True
+        return clone
 
     async def __call__(self, origin: Origin) -> trio.abc.Stream:
         try:
