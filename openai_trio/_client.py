@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
+    from ._realtime import RealtimeNamespace, ResponsesNamespace
+
 
 __all__ = ["Client", "RawResponse"]
 
@@ -333,6 +335,8 @@ class Client(Namespaces, Executor):
             )
         if isinstance(connector, TCPConnector):
             connector.http2 = http2
+        self._connector = connector
+        self._ws_connector: Connector | None = None
         self._pool = ConnectionPool(
             connector,
             max_connections=max_connections,
@@ -381,6 +385,8 @@ class Client(Namespaces, Executor):
             timeout=timeout,
         )
         clone._pool = self._pool
+        clone._connector = self._connector
+        clone._ws_connector = self._ws_connector
         clone._urandom = self._urandom
         clone._jitter = self._jitter
         clone._wall_clock = self._wall_clock
@@ -450,6 +456,39 @@ class Client(Namespaces, Executor):
         """``client.with_streaming_response.files.content(...)`` and so on:
         every namespace in its ``with_streaming_response`` form."""
         return _ModeView(self, "streaming")
+
+    # -- WebSockets (hand-written additions to two generated namespaces) ----
+
+    @property
+    def realtime(self) -> RealtimeNamespace:
+        """``client.realtime``: the generated operations and ``connect()``
+        for a Realtime session over a WebSocket."""
+        found = self._namespaces.get("realtime")
+        if found is None:
+            from ._realtime import RealtimeNamespace
+
+            found = self._namespaces["realtime"] = RealtimeNamespace(self, "parsed")
+        return found  # type: ignore[return-value]
+
+    @property
+    def responses(self) -> ResponsesNamespace:
+        """``client.responses``: the generated operations and ``connect()``
+        for the Responses API's WebSocket mode."""
+        found = self._namespaces.get("responses")
+        if found is None:
+            from ._realtime import ResponsesNamespace
+
+            found = self._namespaces["responses"] = ResponsesNamespace(self, "parsed")
+        return found  # type: ignore[return-value]
+
+    def _websocket_connector(self) -> Connector:
+        """The client's connector (same TLS trust, same proxies), offering
+        only HTTP/1.1 when it does TLS; WebSockets are never pooled."""
+        if self._ws_connector is None:
+            from ._websocket import websocket_connector
+
+            self._ws_connector = websocket_connector(self._connector)
+        return self._ws_connector
 
     # -- lifetime -------------------------------------------------------------
 
