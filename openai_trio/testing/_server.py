@@ -25,6 +25,7 @@ from ._faults import Fault, FaultPlan, ResetMidBody
 from ._openai import FAKE_REPLY, FakeOpenAI
 from ._responses import FakeResponse, ReceivedRequest
 from ._server_h2 import PREFACE, H2Session
+from ._server_ws import WebSocketScript, is_websocket_upgrade, serve_websocket
 
 __all__ = ["FakeServer", "Handler"]
 
@@ -125,6 +126,8 @@ class FakeServer:
         self.port: int | None = None
         #: Picks a fault for each request received (None: no faults).
         self.fault_plan = fault_plan
+        #: How WebSocket connections (/v1/realtime, /v1/responses) behave.
+        self.websocket = WebSocketScript()
         self._tls = False
 
     def __repr__(self) -> str:
@@ -288,6 +291,11 @@ class FakeServer:
                 await self._reject(conn, stream, reject)
                 return
             if request is None:
+                return
+            if is_websocket_upgrade(request):
+                # The connection is a WebSocket from here on (or refused).
+                self._record(request)
+                await serve_websocket(self, conn, stream, request)
                 return
             started = trio.current_time()
             self._record(request)
