@@ -53,10 +53,18 @@ from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
 
 if TYPE_CHECKING:
-    from openai_sansio import StreamNotResumableError
+    from openai_sansio import StreamNotResumableError, WebSocketClosedError
 
     from ._azure import AzureADTokenProvider, AzureClient
     from ._background import BackgroundResponseStream, stream_background_response
+    from ._realtime import (
+        AudioCollector,
+        RealtimeConnection,
+        ResponseInFlightError,
+        ResponsesConnection,
+        ResponseStream,
+    )
+    from ._websocket import WebSocketConnectionClosed
 
 # Imported on first use: most programs never need them.
 _LAZY = {
@@ -65,6 +73,14 @@ _LAZY = {
     "BackgroundResponseStream": "._background",
     "stream_background_response": "._background",
     "StreamNotResumableError": "._background",
+    # WebSockets: wsproto and the event models load with them.
+    "RealtimeConnection": "._realtime",
+    "ResponsesConnection": "._realtime",
+    "ResponseStream": "._realtime",
+    "ResponseInFlightError": "._realtime",
+    "AudioCollector": "._realtime",
+    "WebSocketConnectionClosed": "._websocket",
+    "WebSocketClosedError": "openai_sansio",
 }
 
 __all__ = [
@@ -95,6 +111,10 @@ __all__ = [
     "Origin",
     "AzureClient",
     "AzureADTokenProvider",
+    "RealtimeConnection",
+    "ResponsesConnection",
+    "ResponseStream",
+    "AudioCollector",
     # errors
     "OpenAIError",
     "LocalProtocolError",
@@ -119,6 +139,9 @@ __all__ = [
     "APIResponseValidationError",
     "UnexpectedContentTypeError",
     "APIStreamError",
+    "WebSocketClosedError",
+    "WebSocketConnectionClosed",
+    "ResponseInFlightError",
 ]
 
 

@@ -111,7 +111,7 @@ def test_openai_trio_testing_public_names() -> None:
     import openai_trio.testing
 
     check_public_names(openai_trio.testing)
-    for name in ("FakeServer", "FormPart", "parse_multipart"):
+    for name in ("FakeServer", "FormPart", "parse_multipart", "WebSocketScript"):
         assert name in openai_trio.testing.__all__
 
 
@@ -130,6 +130,10 @@ def test_openai_trio_public_names() -> None:
 
     for name in ("AzureClient", "AzureADTokenProvider", "Timeout", "omit", "Omit", "ErrorResponse"):
         assert name in openai_trio.__all__
+    websockets = ("RealtimeConnection", "ResponsesConnection", "ResponseStream", "AudioCollector")
+    for name in (*websockets, "WebSocketClosedError", "WebSocketConnectionClosed", "ResponseInFlightError"):
+        assert name in openai_trio.__all__
+    assert openai_trio.WebSocketClosedError is openai_sansio.WebSocketClosedError
     # Re-exports are the core's own objects, so isinstance checks agree.
     assert openai_trio.Timeout is openai_sansio.Timeout
     assert openai_trio.omit is openai_sansio.omit

@@ -44,6 +44,7 @@ from ._multipart import FormPart, parse_multipart
 from ._openai import DEFAULT_MODELS, FAKE_REPLY, FakeOpenAI, embedding_vector
 from ._responses import FakeResponse, ReceivedRequest, format_sse
 from ._server import FakeServer, Handler
+from ._server_ws import WebSocketScript
 from ._thread import run_fake_server_in_thread
 
 __all__ = [
@@ -84,4 +85,5 @@ __all__ = [
     "ReplayMode",
     "record_connector",
     "replay_connector",
+    "WebSocketScript",
 ]
