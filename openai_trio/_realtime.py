@@ -43,12 +43,13 @@ from ._websocket import (
     DEFAULT_PING_TIMEOUT,
     WebSocketConnectionClosed,
     WebSocketSession,
+    check_seconds,
 )
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from openai_sansio import Headers
+    from openai_sansio import Headers, UnknownRealtimeEvent
     from openai_sansio.types.realtime_events import RealtimeServerEvent
     from openai_sansio.types.realtime_events_params import (
         RealtimeClientEventParam,
@@ -203,6 +204,10 @@ class _Options:
         max_queue: int,
         max_message_size: int,
     ) -> None:
+        # Checked here, so that connect() itself refuses bad settings.
+        check_seconds("ping_interval", ping_interval)
+        check_seconds("ping_timeout", ping_timeout)
+        check_seconds("close_timeout", close_timeout, allow_none=False)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
@@ -502,18 +507,19 @@ class RealtimeConnection(_ConnectionBase):
     def __repr__(self) -> str:
         return f"<RealtimeConnection {self._session.request!r}>"
 
-    async def send(self, event: RealtimeClientEventParam | Mapping[str, Any]) -> None:
+    async def send(self, event: RealtimeClientEventParam | Mapping[str, Any] | str) -> None:
+        """Send a client event (or, for tests of a server, raw text)."""
         await self._session.send(event)
 
-    async def recv(self) -> RealtimeServerEvent:
+    async def recv(self) -> RealtimeServerEvent | UnknownRealtimeEvent:
         """The next server event; ``WebSocketConnectionClosed`` after a
         clean close, the typed error after any other ending."""
-        return cast("RealtimeServerEvent", await self._session.recv())
+        return cast("RealtimeServerEvent | UnknownRealtimeEvent", await self._session.recv())
 
     def __aiter__(self) -> RealtimeConnection:
         return self
 
-    async def __anext__(self) -> RealtimeServerEvent:
+    async def __anext__(self) -> RealtimeServerEvent | UnknownRealtimeEvent:
         try:
             return await self.recv()
         except WebSocketConnectionClosed:
@@ -623,14 +629,15 @@ class _Lane:
 class ResponseStream:
     """The events of one response sent with ``ResponsesConnection.create``,
     up to and including its last (``response.completed``, ``.failed``,
-    ``.incomplete`` or ``error``).  Iterate it to the end, or close it
-    (``async with`` or ``aclose()``): until then it holds its lane."""
+    ``.incomplete`` or ``error``).  The lane is busy until that last event
+    arrives; closing the stream early (``async with`` or ``aclose()``)
+    drops the rest instead of queuing it."""
 
     def __init__(self, connection: ResponsesConnection, lane_id: str | None, lane: _Lane) -> None:
         self._connection = connection
         self._lane_id = lane_id
         self._lane = lane
-        self.final: ResponsesServerEvent | None = None
+        self.final: ResponsesServerEvent | UnknownRealtimeEvent | None = None
 
     def __repr__(self) -> str:
         return f"<ResponseStream stream_id={self._lane_id!r} done={self.final is not None}>"
@@ -638,7 +645,7 @@ class ResponseStream:
     def __aiter__(self) -> ResponseStream:
         return self
 
-    async def __anext__(self) -> ResponsesServerEvent:
+    async def __anext__(self) -> ResponsesServerEvent | UnknownRealtimeEvent:
         if self.final is not None or self._lane.closed:
             raise StopAsyncIteration
         try:
@@ -652,13 +659,13 @@ class ResponseStream:
         if _event_type(event) in _FINAL_RESPONSE_EVENTS:
             self.final = event
             self._connection._release(self._lane_id, self._lane)
-        return cast("ResponsesServerEvent", event)
+        return cast("ResponsesServerEvent | UnknownRealtimeEvent", event)
 
     async def aclose(self) -> None:
-        """Stop reading: the rest of this response's events are dropped."""
-        if not self._lane.closed:
-            self._lane.closed = True
-            self._connection._release(self._lane_id, self._lane)
+        """Stop reading: the rest of this response's events are dropped as
+        they arrive.  The response is still running on the server, so its
+        lane stays busy until its last event has come in."""
+        self._lane.closed = True
 
     async def __aenter__(self) -> ResponseStream:
         return self
@@ -735,9 +742,10 @@ class ResponsesConnection(_ConnectionBase):
 
         def end() -> None:
             # A response cut off by the connection's end is over: its
-            # reader sees the end after the events already queued.
-            for lane in list(self._lanes.values()):
-                lane.send.close()
+            # reader sees the end after the events already queued, and the
+            # lanes are free for a create on a new connection.
+            for lane_id, lane in list(self._lanes.items()):
+                self._release(lane_id, lane)
 
         session.on_end = end
 
@@ -748,16 +756,18 @@ class ResponsesConnection(_ConnectionBase):
             self._lane_free.set()
             self._lane_free = trio.Event()
 
-    async def send(self, event: ResponsesClientEventParam | Mapping[str, Any]) -> None:
+    async def send(self, event: ResponsesClientEventParam | Mapping[str, Any] | str) -> None:
+        """Send a client event (or, for tests of a server, raw text)."""
         await self._session.send(event)
 
-    async def recv(self) -> ResponsesServerEvent:
-        return cast("ResponsesServerEvent", await self._session.recv())
+    async def recv(self) -> ResponsesServerEvent | UnknownRealtimeEvent:
+        """The next event that belongs to no ``create`` stream."""
+        return cast("ResponsesServerEvent | UnknownRealtimeEvent", await self._session.recv())
 
     def __aiter__(self) -> ResponsesConnection:
         return self
 
-    async def __anext__(self) -> ResponsesServerEvent:
+    async def __anext__(self) -> ResponsesServerEvent | UnknownRealtimeEvent:
         try:
             return await self.recv()
         except WebSocketConnectionClosed:

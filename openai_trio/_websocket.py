@@ -45,7 +45,7 @@ from openai_sansio._websocket import (
 from ._connection import TRANSPORT_ERRORS
 from ._logging import logger
 from ._pool import Connector
-from ._tls import TCPConnector, tls_failure_message
+from ._tls import TCPConnector, _sole_cancelled, tls_failure_message
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
@@ -96,7 +96,7 @@ def _timeout(value: float | None) -> float:
     return math.inf if value is None else value
 
 
-def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
+def check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
@@ -124,9 +124,9 @@ class WebSocketSession:
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_message_size: int = DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,
     ) -> None:
-        _check_seconds("ping_interval", ping_interval)
-        _check_seconds("ping_timeout", ping_timeout)
-        _check_seconds("close_timeout", close_timeout, allow_none=False)
+        check_seconds("ping_interval", ping_interval)
+        check_seconds("ping_timeout", ping_timeout)
+        check_seconds("close_timeout", close_timeout, allow_none=False)
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
             raise LocalProtocolError("max_queue must be a positive int")
         self._request = request
@@ -223,6 +223,12 @@ class WebSocketSession:
                     nursery.start_soon(self._reader)
                     if self._ping_interval is not None:
                         nursery.start_soon(self._keepalive)
+        except BaseException as exc:
+            # Cancelled by a scope around the whole ``async with`` block:
+            # the block's body sees that Cancelled itself; raised here too,
+            # it would come out of the block wrapped in exception groups.
+            if not isinstance(exc, trio.Cancelled) and _sole_cancelled(exc) is None:
+                raise
         finally:
             self._finished.set()
 

@@ -246,10 +246,19 @@ class _Session:
                 if initial:
                     self._ws.receive_data(initial)
                 await self._loop()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                # The client went away: nothing left to do.
+                pass
             finally:
                 nursery.cancel_scope.cancel()
 
     async def _age_limit(self, seconds: float) -> None:
+        try:
+            await self._age_limit_reached(seconds)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    async def _age_limit_reached(self, seconds: float) -> None:
         await trio.sleep(seconds)
         await self._error(
             "The WebSocket connection reached its age limit; open a new one.",
