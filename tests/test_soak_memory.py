@@ -27,8 +27,9 @@ def library_objects() -> Counter[str]:
     gc.collect()
     counts: Counter[str] = Counter()
     for obj in gc.get_objects():
-        module = type(obj).__module__
-        if module.startswith(OURS) and not module.startswith("openai_trio.testing"):
+        # Some types hold a descriptor there rather than a str.
+        module = getattr(type(obj), "__module__", None)
+        if isinstance(module, str) and module.startswith(OURS) and not module.startswith("openai_trio.testing"):
             counts[f"{module}.{type(obj).__qualname__}"] += 1
     return counts
 
