@@ -492,6 +492,19 @@ def test_namespace_mixins_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gen.generate(MINI)["openai_trio/_generated/things.py"] != plain["openai_trio/_generated/things.py"]
 
 
+def test_namespace_takes_several_mixins(monkeypatch: pytest.MonkeyPatch) -> None:
+    surface = sys.modules["generate_surface"]
+    mixins = [(".._things_parse", "ThingsParse", ()), (".._things_stream", "ThingsStream", ("retrieve",))]
+    monkeypatch.setitem(surface.NAMESPACE_MIXINS, "things", mixins)
+    text = gen.generate(MINI)["openai_trio/_generated/things.py"]
+    assert "from .._things_parse import ThingsParse\n" in text
+    assert "from .._things_stream import ThingsStream\n" in text
+    assert "class Things(ThingsParse, ThingsStream, Namespace):" in text
+    runtime = text.split("class Things(ThingsParse, ThingsStream, Namespace):", 1)[1]
+    assert "def retrieve(" not in runtime
+    compile(text, "things.py", "exec")
+
+
 def test_surface_of_mini(mini: dict[str, str]) -> None:
     ops = _exec(mini["openai_sansio/_operations.py"], "operations", "openai_sansio")
     retrieve = ops.OPERATIONS["getThing"]

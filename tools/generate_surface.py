@@ -110,7 +110,18 @@ STREAM_DECODERS: dict[str, str] = {
 # mixin becomes the namespace class's first base; a replaced method is left
 # out of the generated class so the hand-written one is found.  The mixin
 # reaches the client through ``self._transport`` like generated methods do.
-NAMESPACE_MIXINS: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+# A namespace may take several mixins (a list of such triples), so that
+# separate conveniences of one namespace live in separate modules; each
+# mixin class must declare ``__slots__ = ()``.
+Mixin = tuple[str, str, tuple[str, ...]]
+NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {}
+
+
+def _mixins_of(node_path: tuple[str, ...] | list[str]) -> list[Mixin]:
+    found = NAMESPACE_MIXINS.get(".".join(node_path))
+    if found is None:
+        return []
+    return [found] if isinstance(found, tuple) else list(found)
 
 # Keyword names every method takes after the operation's own.
 OPTION_NAMES = ("extra_headers", "extra_query", "extra_body", "timeout", "max_retries")
@@ -931,8 +942,7 @@ def _mixin_imports(nodes: list[Node]) -> list[str]:
     found = Imports()
     found.use("Namespace", ".._namespace")
     for node in nodes:
-        mixin = NAMESPACE_MIXINS.get(".".join(node.path))
-        if mixin is not None:
+        for mixin in _mixins_of(node.path):
             found.use(mixin[1], mixin[0])
     lines: list[str] = []
     for module in sorted(found.names, key=_relative_key):
@@ -951,9 +961,9 @@ def _redescribe(gen: Generator, spec: dict[str, Any], s: Surface, imports: Impor
 def _render_node(node: Node) -> list[str]:
     out: list[str] = []
     cls = node.class_name
-    mixin = NAMESPACE_MIXINS.get(".".join(node.path))
-    bases = "Namespace" if mixin is None else f"{mixin[1]}, Namespace"
-    replaced = set() if mixin is None else set(mixin[2])
+    mixins = _mixins_of(node.path)
+    bases = ", ".join([*(mixin[1] for mixin in mixins), "Namespace"])
+    replaced = {name for mixin in mixins for name in mixin[2]}
     for mode, suffix in (("raw", "WithRawResponse"), ("streaming", "WithStreamingResponse")):
         out += ["", "", "if TYPE_CHECKING:", "", f"    class {cls}{suffix}(Namespace):"]
         out.append(f'        """``{".".join(node.path)}``, every method {_MODE_TEXT[mode]}."""')
