@@ -7,6 +7,11 @@ the whole stream at once would, wherever the network happened to split it.
 
 Each byte is scanned a constant number of times, however the input is
 chunked, and everything kept between calls is bounded by ``max_event_size``.
+That is a bound on memory, not only on a count: the data lines of an open
+event are joined into one buffer at the end of each call (kept as one object
+each, many tiny lines would cost several times their length in headers), and
+a long input is worked through in slices, so that splitting it never makes
+an object per line for all of it at once.
 
 Where we differ from a browser, on purpose: an event without an ``event:``
 field has type None rather than ``"message"``; the end of the body completes
@@ -35,6 +40,13 @@ _BOM = b"\xef\xbb\xbf"
 # digits is ignored rather than handed to int(), whose digit limit would
 # otherwise turn a silly value into a ValueError.
 _MAX_RETRY_DIGITS = 18
+# Input longer than this is decoded a slice at a time: split whole, short
+# lines cost about 20 times their size in objects while a slice is worked
+# through, so a slice must stay small beside the smallest useful event limit.
+_SLICE = 4 * 1024
+# Past this many data values kept for an open event at the end of a call,
+# they are joined into one buffer.
+_KEPT_VALUES = 16
 _REPR_LIMIT = 48
 _REPR_SHOWN = 40
 
@@ -119,7 +131,11 @@ class SSEDecoder:
         # The unterminated line so far; it never holds CR or LF.  Before the
         # byte-order mark is ruled in or out it holds up to two BOM bytes.
         self._line = bytearray()
-        self._data: list[bytes] = []
+        # The data values of the open event; joined with line feeds they are
+        # the standard's data buffer, whose length is _size (each value plus
+        # one line feed).  The first may be a bytearray holding earlier
+        # values already joined, so that few objects are kept between calls.
+        self._data: list[bytes | bytearray] = []
         self._size = 0
         self._event: str | None = None
         self._block_retry: int | None = None
@@ -182,6 +198,8 @@ class SSEDecoder:
             self._event = None
             self._block_retry = None
             return [event]
+        if len(data) > _SLICE:
+            return self._feed_slices(data)
         if 13 in data:
             # Normalise line ends inside this chunk only; a CR at the very
             # end is a line end already, and _skip_lf handles a following LF.
@@ -207,14 +225,9 @@ class SSEDecoder:
                     if self._data:
                         events.append(
                             ServerSentEvent(
-                                self._event,
-                                b"\n".join(self._data).decode("utf-8", "replace"),
-                                self._id_buffer,
-                                self._block_retry,
+                                self._event, self._take_data(), self._id_buffer, self._block_retry
                             )
                         )
-                        self._data = []
-                        self._size = 0
                     self._event = None
                     self._block_retry = None
                     continue
@@ -225,13 +238,56 @@ class SSEDecoder:
                     value = line[6:]
                     self._data.append(value)
                     self._size += len(value) + 1
+                elif line[:7] == b"event: ":
+                    # Every event of a Responses stream names its type.
+                    self._event = line[7:].decode("utf-8", "replace")
                 elif line[0] != 58:  # ":" starts a comment
                     self._field(line)
+        if self._data and len(self._data) > _KEPT_VALUES:
+            self._join_kept()
         if tail:
             pending += tail
             if len(pending) + self._size > self._max:
                 self._too_big()
         return events
+
+    def _feed_slices(self, data: bytes) -> list[ServerSentEvent]:
+        # The result does not depend on where the input is cut, so any cut
+        # will do; after a slice ending in CR the next runs the prelude.
+        events: list[ServerSentEvent] = []
+        for start in range(0, len(data), _SLICE):
+            events += self.feed(data[start : start + _SLICE])
+        return events
+
+    def _take_data(self) -> str:
+        # The data buffer as text, emptied.  A joined buffer takes the last
+        # values in place, so the event costs its text and one buffer, not
+        # also a joined copy of that buffer.
+        values = self._data
+        first = values[0]
+        if first.__class__ is bytearray:
+            for value in values[1:]:
+                first += b"\n"
+                first += value
+            text = first.decode("utf-8", "replace")
+        else:
+            text = b"\n".join(values).decode("utf-8", "replace")
+        self._data = []
+        self._size = 0
+        return text
+
+    def _join_kept(self) -> None:
+        # Each byte is copied into the joined buffer once, so this stays
+        # linear however many calls an event spans.
+        values = self._data
+        first = values[0]
+        if first.__class__ is bytearray:
+            del values[0]
+            first += b"\n"
+            first += b"\n".join(values)
+        else:
+            first = bytearray(b"\n".join(values))
+        self._data = [first]
 
     def close(self) -> list[ServerSentEvent]:
         """The body ended: return any event the missing blank line held back.
