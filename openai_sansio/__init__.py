@@ -135,6 +135,7 @@ if TYPE_CHECKING:
         embeddings_encoding_format,
     )
     from ._http2 import HTTP2Connection
+    from ._partial_json import INCOMPLETE, PartialJSONError, parse_partial_json
     from ._realtime_events import (
         UnknownRealtimeEvent,
         decode_realtime_server_event,
@@ -194,6 +195,10 @@ _LAZY = {
     "ResponseStreamResumer": "._resume",
     "StreamNotResumableError": "._resume",
     "TERMINAL_RESPONSE_EVENTS": "._resume",
+    # Stream helpers: partial JSON of what a model is still writing.
+    "INCOMPLETE": "._partial_json",
+    "PartialJSONError": "._partial_json",
+    "parse_partial_json": "._partial_json",
     # WebSockets (Realtime, Responses WebSocket mode): wsproto loads on first use.
     "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE": "._websocket",
     "RESPONSES_WEBSOCKET_MAX_AGE": "._websocket",
@@ -278,6 +283,9 @@ __all__ = [
     "CompletionStreamDecoder",  # streams
     "ResponseStreamDecoder",  # streams
     "UnknownStreamEvent",  # streams
+    "INCOMPLETE",  # stream helpers
+    "PartialJSONError",  # stream helpers
+    "parse_partial_json",  # stream helpers
     "HTTP11Connection",  # http11
     "HTTP2Connection",  # http2 (imported on first use)
     "StreamedBody",  # request bodies
