@@ -54,6 +54,12 @@ class AzureClient(Client):
     ``base_url`` replaces ``azure_endpoint`` for a proxy or a URL that
     already names a deployment.  ``proxy``, ``trust_env`` and
     ``proxy_ssl_context`` choose an HTTP proxy as for ``Client``.
+
+    ``client.realtime.connect(model=...)`` opens a Realtime session at
+    ``{base_url}/realtime`` with ``api-version`` and ``deployment``
+    (``azure_deployment``, else ``model``) in the query, as the official
+    SDK's Azure client does; ``client.responses.connect()`` goes to
+    ``{base_url}/responses``.  Both carry the credential as HTTP calls do.
     """
 
     _requires_api_key = False
@@ -206,16 +212,26 @@ class AzureClient(Client):
                 scrub_secret(exc, token)
             raise
 
+    async def _provider_token(self) -> tuple[str, str] | None:
+        """The ``Authorization`` field with a token fetched now from the
+        provider (None without one), remembered for scrubbing: HTTP calls
+        fetch one per attempt, WebSockets one per connection."""
+        provider = self._token_provider
+        if provider is None:
+            return None
+        token = await provider()
+        field = AzureConfig.auth_header(token)
+        if token not in self._tokens:
+            self._tokens.append(token)
+            del self._tokens[:-_RECENT_TOKENS]
+        return field
+
     async def _send(self, request: Request, limits: Limits, fresh: bool = False) -> Exchange:
         # Called once per attempt.  The token goes on the wire only: the
         # request kept by errors, logs and raw responses is the one without
         # it.  A caller's own Authorization header wins, as in the SDK.
-        provider = self._token_provider
-        if provider is not None and request.header("authorization") is None:
-            token = await provider()
-            field = AzureConfig.auth_header(token)
-            if token not in self._tokens:
-                self._tokens.append(token)
-                del self._tokens[:-_RECENT_TOKENS]
-            request = attrs.evolve(request, headers=(*request.headers, field))
+        if request.header("authorization") is None:
+            field = await self._provider_token()
+            if field is not None:
+                request = attrs.evolve(request, headers=(*request.headers, field))
         return await super()._send(request, limits, fresh)

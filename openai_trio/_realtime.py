@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Mapping, Union, cast
+from typing import TYPE_CHECKING, Any, Awaitable, BinaryIO, Callable, Final, Mapping, Union, cast
 
 import trio
 
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from openai_sansio.types.responses_ws import ResponsesServerEvent
     from openai_sansio.types.responses_ws_params import ResponsesClientEventParam
 
+    from ._azure import AzureClient
     from ._client import Client
 
 __all__ = [
@@ -145,15 +146,21 @@ class RealtimeNamespace(_GeneratedRealtime):
         the client's ``timeout``.
         """
         client = cast("Client", self._transport)
-        request = realtime_request(
-            client.config,
-            model=None if model is NOT_GIVEN else model,
-            call_id=None if call_id is NOT_GIVEN else call_id,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-        )
+        azure = _azure_client(client)
+
+        def build(headers: Mapping[str, str | None] | None) -> WebSocketRequest:
+            return realtime_request(
+                client.config,
+                model=None if model is NOT_GIVEN else model,
+                call_id=None if call_id is NOT_GIVEN else call_id,
+                azure=None if azure is None else azure.azure,
+                extra_headers=headers,
+                extra_query=extra_query,
+            )
+
+        target = _Target(client, build, extra_headers)
         options = _Options(ping_interval, ping_timeout, close_timeout, max_queue, max_message_size)
-        return RealtimeConnectionManager(client, request, options)
+        return RealtimeConnectionManager(client, target.request, options, refresh=target.refresh)
 
 
 class ResponsesNamespace(_GeneratedResponses):
@@ -184,13 +191,18 @@ class ResponsesNamespace(_GeneratedResponses):
         cleanly by the server.  The other options are ``realtime.connect``'s.
         """
         client = cast("Client", self._transport)
-        request = responses_websocket_request(client.config, extra_headers=extra_headers, extra_query=extra_query)
+
+        def build(headers: Mapping[str, str | None] | None) -> WebSocketRequest:
+            return responses_websocket_request(client.config, extra_headers=headers, extra_query=extra_query)
+
+        target = _Target(client, build, extra_headers)
+        request = target.request
         if reconnect_after is not None and (
             isinstance(reconnect_after, bool) or not isinstance(reconnect_after, (int, float)) or reconnect_after <= 0
         ):
             raise LocalProtocolError("reconnect_after must be a positive number of seconds or None")
         options = _Options(ping_interval, ping_timeout, close_timeout, max_queue, max_message_size)
-        return ResponsesConnectionManager(client, request, options, reconnect_after)
+        return ResponsesConnectionManager(client, request, options, reconnect_after, refresh=target.refresh)
 
 
 class _Options:
@@ -213,6 +225,45 @@ class _Options:
         self.close_timeout = close_timeout
         self.max_queue = max_queue
         self.max_message_size = max_message_size
+
+
+def _azure_client(client: Client) -> AzureClient | None:
+    from ._azure import AzureClient
+
+    return client if isinstance(client, AzureClient) else None
+
+
+class _Target:
+    """Where a connection goes.  Built once when ``connect()`` is called,
+    so bad arguments fail there; an Azure client with a token provider
+    builds it again for every connection (a reconnect too) with a fresh
+    token, as its HTTP calls fetch one per attempt."""
+
+    def __init__(
+        self,
+        client: Client,
+        build: Callable[[Mapping[str, str | None] | None], WebSocketRequest],
+        extra_headers: Mapping[str, str | None] | None,
+    ) -> None:
+        self._build = build
+        self._extra_headers = extra_headers
+        self.request = build(extra_headers)
+        azure = _azure_client(client)
+        # A caller's own Authorization header (extra or default) wins.
+        has_auth = any(name.lower() == "authorization" for name, _value in self.request.headers)
+        self._azure = None if azure is None or has_auth else azure
+
+    async def refresh(self) -> WebSocketRequest:
+        azure = self._azure
+        if azure is None:
+            return self.request
+        field = await azure._provider_token()
+        if field is None:
+            return self.request
+        name, value = field
+        # In the extra headers, the token is one of the request's secrets:
+        # scrubbed from a refused upgrade's error like the key would be.
+        return self._build({**(self._extra_headers or {}), name: value})
 
 
 def _session(client: Client, request: WebSocketRequest, options: _Options) -> WebSocketSession:
@@ -266,11 +317,19 @@ class _ManagerBase:
 class RealtimeConnectionManager(_ManagerBase):
     """What ``client.realtime.connect()`` returns: ``async with`` it."""
 
-    def __init__(self, client: Client, request: WebSocketRequest, options: _Options) -> None:
+    def __init__(
+        self,
+        client: Client,
+        request: WebSocketRequest,
+        options: _Options,
+        *,
+        refresh: Callable[[], Awaitable[WebSocketRequest]] | None = None,
+    ) -> None:
         super().__init__()
         self._client = client
         self._request = request
         self._options = options
+        self._refresh = refresh
         self._connection: RealtimeConnection | None = None
 
     def __repr__(self) -> str:
@@ -278,8 +337,9 @@ class RealtimeConnectionManager(_ManagerBase):
 
     async def __aenter__(self) -> RealtimeConnection:
         nursery = await self._enter_nursery()
-        session = _session(self._client, self._request, self._options)
         try:
+            request = self._request if self._refresh is None else await self._refresh()
+            session = _session(self._client, request, self._options)
             await session.open(nursery)
         except BaseException:
             await self._exit_nursery()
@@ -822,13 +882,20 @@ class ResponsesConnectionManager(_ManagerBase):
     """What ``client.responses.connect()`` returns: ``async with`` it."""
 
     def __init__(
-        self, client: Client, request: WebSocketRequest, options: _Options, reconnect_after: float | None
+        self,
+        client: Client,
+        request: WebSocketRequest,
+        options: _Options,
+        reconnect_after: float | None,
+        *,
+        refresh: Callable[[], Awaitable[WebSocketRequest]] | None = None,
     ) -> None:
         super().__init__()
         self._client = client
         self._request = request
         self._options = options
         self._reconnect_after = reconnect_after
+        self._refresh = refresh
         self._connection: ResponsesConnection | None = None
 
     def __repr__(self) -> str:
@@ -836,7 +903,8 @@ class ResponsesConnectionManager(_ManagerBase):
 
     async def _open_session(self) -> WebSocketSession:
         assert self._nursery is not None
-        session = _session(self._client, self._request, self._options)
+        request = self._request if self._refresh is None else await self._refresh()
+        session = _session(self._client, request, self._options)
         await session.open(self._nursery)
         return session
 

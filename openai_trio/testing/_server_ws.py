@@ -2,7 +2,8 @@
 Responses API's WebSocket mode.
 
 ``FakeServer`` hands an HTTP/1.1 ``GET`` with ``Upgrade: websocket`` on
-``/v1/realtime`` or ``/v1/responses`` to ``serve_websocket``, which answers
+``/v1/realtime`` or ``/v1/responses`` (or Azure's ``/openai/realtime``
+and ``/openai/responses``) to ``serve_websocket``, which answers
 the upgrade (or refuses it: 401 without a bearer token) and then speaks
 RFC 6455 with wsproto's server side.  ``server.websocket`` (a
 ``WebSocketScript``) says how it behaves and records what it received.
@@ -31,7 +32,13 @@ if TYPE_CHECKING:
 __all__ = ["WEBSOCKET_PATHS", "WebSocketScript", "is_websocket_upgrade", "serve_websocket"]
 
 #: The paths served as WebSockets, and the mode of each.
-WEBSOCKET_PATHS = {"/v1/realtime": "realtime", "/v1/responses": "responses"}
+#: Azure OpenAI's (``/openai/...``, the deployment in the query) are here too.
+WEBSOCKET_PATHS = {
+    "/v1/realtime": "realtime",
+    "/v1/responses": "responses",
+    "/openai/realtime": "realtime",
+    "/openai/responses": "responses",
+}
 
 _ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _RECEIVE_SIZE = 65536
@@ -140,7 +147,7 @@ async def serve_websocket(
         )
         return
     query = request.query
-    if kind == "realtime" and not (query.get("model") or query.get("call_id")):
+    if kind == "realtime" and not (query.get("model") or query.get("call_id") or query.get("deployment")):
         await _refuse(conn, stream, FakeResponse.error(400, "A Realtime session needs a model (or call_id).", type="invalid_request_error"))
         return
     key = request.headers.get("sec-websocket-key")
@@ -187,7 +194,7 @@ class _Session:
             "type": "realtime",
             "object": "realtime.session",
             "id": f"sess_fake_{number}",
-            "model": (request.query.get("model") or ["gpt-realtime"])[0],
+            "model": (request.query.get("model") or request.query.get("deployment") or ["gpt-realtime"])[0],
             "output_modalities": ["audio"],
             "instructions": "",
             "tools": [],
