@@ -9,7 +9,9 @@ and then:
   with the same context and ALPN list as a direct connection;
 * for an ``http`` origin, returns the stream to the proxy wrapped in a
   ``ForwardingStream``, for which the pool builds an ``HTTP11Connection``
-  that sends absolute-form targets and ``Proxy-Authorization``.
+  that sends absolute-form targets and ``Proxy-Authorization``; except for
+  WebSockets (``for_websockets()``), which tunnel ``ws://`` too, with no
+  TLS inside the tunnel.
 
 An ``https://`` proxy URL gets TLS to the proxy first (its own context,
 offering only HTTP/1.1: CONNECT and forwarding are HTTP/1.1 exchanges,
@@ -181,6 +183,19 @@ class ProxyConnector(TCPConnector):
         # once per origin rather than once per connection.
         self._selected: dict[Origin, Proxy | None] = {}
 
+    #: Tunnel ``http`` origins too (CONNECT, no TLS inside) instead of
+    #: forwarding: a WebSocket upgrade must reach the origin itself, and
+    #: forwarding proxies do not pass one on.
+    tunnel_http = False
+
+    def for_websockets(self) -> ProxyConnector:
+        """A copy (same proxies, same trust, offering only HTTP/1.1) that
+        tunnels every origin, ``ws://`` ones included."""
+        clone = self.http11_only()
+        assert isinstance(clone, ProxyConnector)
+        clone.tunnel_http = True
+        return clone
+
     def __repr__(self) -> str:
         if self._explicit is not None:
             return f"<ProxyConnector proxy={self._explicit.url}>"
@@ -223,7 +238,7 @@ class ProxyConnector(TCPConnector):
         logger.debug("Connecting to %s through the proxy %s", origin, proxy.url)
         stream = await self._open_proxy(proxy)
         try:
-            if origin.scheme == "https":
+            if origin.scheme == "https" or self.tunnel_http:
                 return await self._tunnel(origin, proxy, stream)
             return ForwardingStream(stream, proxy)
         except BaseException:
@@ -254,7 +269,7 @@ class ProxyConnector(TCPConnector):
         return tls
 
     async def _tunnel(self, origin: Origin, proxy: Proxy, stream: trio.abc.Stream) -> trio.abc.Stream:
-        """CONNECT to ``origin`` through ``stream``, then TLS to the origin."""
+        """CONNECT to ``origin`` through ``stream``, then TLS to an ``https`` origin."""
         tunnel = TunnelConnection(origin, proxy)
         tunnel.send()
         try:
@@ -272,6 +287,8 @@ class ProxyConnector(TCPConnector):
         except (OSError, trio.BrokenResourceError) as exc:
             raise APIConnectionError(f"the connection to the proxy {proxy.url} failed during CONNECT: {exc!r}") from exc
         inner = stream if not event.trailing else _PrefixedStream(stream, event.trailing)
+        if origin.scheme != "https":
+            return inner
         # Failures here are the origin's TLS: the pool reports them as a
         # connection error to the origin.
         return await _start_tls(inner, self.ssl_context, origin.host)

@@ -45,6 +45,7 @@ from openai_sansio._websocket import (
 from ._connection import TRANSPORT_ERRORS
 from ._logging import logger
 from ._pool import Connector
+from ._proxy import ProxyConnector
 from ._tls import TCPConnector, _sole_cancelled, tls_failure_message
 
 __all__ = [
@@ -86,7 +87,10 @@ class WebSocketConnectionClosed(OpenAIError):
 
 def websocket_connector(connector: Connector) -> Connector:
     """The client's connector, offering only HTTP/1.1 when it does TLS
-    itself (a custom connector is used as it is)."""
+    itself, and going through a proxy by CONNECT for ``ws://`` as for
+    ``wss://`` (a custom connector is used as it is)."""
+    if isinstance(connector, ProxyConnector):
+        return connector.for_websockets()
     if isinstance(connector, TCPConnector):
         return connector.http11_only()
     return connector
