@@ -145,6 +145,16 @@ if TYPE_CHECKING:
         validate_realtime_client_event,
         validate_responses_ws_client_event,
     )
+    from ._resilience import (
+        CircuitBreaker,
+        CircuitState,
+        RateLimiter,
+        RateLimitHeaders,
+        estimate_tokens,
+        is_failover_error,
+        parse_rate_limit_headers,
+        parse_reset_duration,
+    )
     from ._resume import TERMINAL_RESPONSE_EVENTS, ResponseStreamResumer, StreamNotResumableError
     from ._websocket import (
         DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,
@@ -199,6 +209,15 @@ _LAZY = {
     "INCOMPLETE": "._partial_json",
     "PartialJSONError": "._partial_json",
     "parse_partial_json": "._partial_json",
+    # Opt-in resilience: rate limiter and circuit breaker state machines.
+    "CircuitBreaker": "._resilience",
+    "CircuitState": "._resilience",
+    "RateLimitHeaders": "._resilience",
+    "RateLimiter": "._resilience",
+    "estimate_tokens": "._resilience",
+    "is_failover_error": "._resilience",
+    "parse_rate_limit_headers": "._resilience",
+    "parse_reset_duration": "._resilience",
     # WebSockets (Realtime, Responses WebSocket mode): wsproto loads on first use.
     "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE": "._websocket",
     "RESPONSES_WEBSOCKET_MAX_AGE": "._websocket",
@@ -283,6 +302,14 @@ __all__ = [
     "CompletionStreamDecoder",  # streams
     "ResponseStreamDecoder",  # streams
     "UnknownStreamEvent",  # streams
+    "CircuitBreaker",  # resilience
+    "CircuitState",  # resilience
+    "RateLimitHeaders",  # resilience
+    "RateLimiter",  # resilience
+    "estimate_tokens",  # resilience
+    "is_failover_error",  # resilience
+    "parse_rate_limit_headers",  # resilience
+    "parse_reset_duration",  # resilience
     "INCOMPLETE",  # stream helpers
     "PartialJSONError",  # stream helpers
     "parse_partial_json",  # stream helpers

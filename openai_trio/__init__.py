@@ -53,7 +53,13 @@ from ._streams import AsyncStream
 from ._tls import TCPConnector, default_ssl_context
 
 if TYPE_CHECKING:
-    from openai_sansio import StreamNotResumableError, WebSocketClosedError
+    from openai_sansio import (
+        CircuitBreaker,
+        CircuitState,
+        RateLimiter,
+        StreamNotResumableError,
+        WebSocketClosedError,
+    )
 
     from ._azure import AzureADTokenProvider, AzureClient
     from ._background import BackgroundResponseStream, stream_background_response
@@ -64,6 +70,7 @@ if TYPE_CHECKING:
         ResponsesConnection,
         ResponseStream,
     )
+    from ._resilient import CircuitOpenError, Endpoint, EndpointHealth, ResilientClient
     from ._websocket import WebSocketConnectionClosed
 
 # Imported on first use: most programs never need them.
@@ -81,6 +88,14 @@ _LAZY = {
     "AudioCollector": "._realtime",
     "WebSocketConnectionClosed": "._websocket",
     "WebSocketClosedError": "openai_sansio",
+    # Opt-in resilience around clients.
+    "ResilientClient": "._resilient",
+    "Endpoint": "._resilient",
+    "EndpointHealth": "._resilient",
+    "CircuitOpenError": "._resilient",
+    "CircuitBreaker": "openai_sansio",
+    "CircuitState": "openai_sansio",
+    "RateLimiter": "openai_sansio",
 }
 
 __all__ = [
@@ -115,6 +130,12 @@ __all__ = [
     "ResponsesConnection",
     "ResponseStream",
     "AudioCollector",
+    "ResilientClient",
+    "Endpoint",
+    "EndpointHealth",
+    "CircuitBreaker",
+    "CircuitState",
+    "RateLimiter",
     # errors
     "OpenAIError",
     "LocalProtocolError",
@@ -142,6 +163,7 @@ __all__ = [
     "WebSocketClosedError",
     "WebSocketConnectionClosed",
     "ResponseInFlightError",
+    "CircuitOpenError",
 ]
 
 
