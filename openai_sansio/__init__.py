@@ -129,6 +129,23 @@ if TYPE_CHECKING:
         normalise_body,
         scrub_request,
     )
+    from ._chat_accumulator import (
+        DEFAULT_MAX_ACCUMULATED_CHARS,
+        AmbiguousToolCallError,
+        ChatCompletionAccumulator,
+        ChatCompletionStreamEvent,
+        ChunkEvent,
+        ContentDeltaEvent,
+        ContentDoneEvent,
+        FunctionToolCallArgumentsDeltaEvent,
+        FunctionToolCallArgumentsDoneEvent,
+        LogprobsContentDeltaEvent,
+        LogprobsContentDoneEvent,
+        LogprobsRefusalDeltaEvent,
+        LogprobsRefusalDoneEvent,
+        RefusalDeltaEvent,
+        RefusalDoneEvent,
+    )
     from ._embeddings import (
         decode_base64_embedding,
         decode_embeddings_response,
@@ -154,6 +171,14 @@ if TYPE_CHECKING:
         is_failover_error,
         parse_rate_limit_headers,
         parse_reset_duration,
+    )
+    from ._response_accumulator import (
+        ResponseAccumulator,
+        ResponseCompletedEvent,
+        ResponseFunctionCallArgumentsDeltaEvent,
+        ResponseHelperEvent,
+        ResponseTextDeltaEvent,
+        ResponseTextDoneEvent,
     )
     from ._resume import TERMINAL_RESPONSE_EVENTS, ResponseStreamResumer, StreamNotResumableError
     from ._websocket import (
@@ -209,6 +234,27 @@ _LAZY = {
     "INCOMPLETE": "._partial_json",
     "PartialJSONError": "._partial_json",
     "parse_partial_json": "._partial_json",
+    "AmbiguousToolCallError": "._chat_accumulator",
+    "ChatCompletionAccumulator": "._chat_accumulator",
+    "ChatCompletionStreamEvent": "._chat_accumulator",
+    "ChunkEvent": "._chat_accumulator",
+    "ContentDeltaEvent": "._chat_accumulator",
+    "ContentDoneEvent": "._chat_accumulator",
+    "FunctionToolCallArgumentsDeltaEvent": "._chat_accumulator",
+    "FunctionToolCallArgumentsDoneEvent": "._chat_accumulator",
+    "LogprobsContentDeltaEvent": "._chat_accumulator",
+    "LogprobsContentDoneEvent": "._chat_accumulator",
+    "LogprobsRefusalDeltaEvent": "._chat_accumulator",
+    "LogprobsRefusalDoneEvent": "._chat_accumulator",
+    "RefusalDeltaEvent": "._chat_accumulator",
+    "RefusalDoneEvent": "._chat_accumulator",
+    "DEFAULT_MAX_ACCUMULATED_CHARS": "._chat_accumulator",
+    "ResponseAccumulator": "._response_accumulator",
+    "ResponseCompletedEvent": "._response_accumulator",
+    "ResponseFunctionCallArgumentsDeltaEvent": "._response_accumulator",
+    "ResponseHelperEvent": "._response_accumulator",
+    "ResponseTextDeltaEvent": "._response_accumulator",
+    "ResponseTextDoneEvent": "._response_accumulator",
     # Opt-in resilience: rate limiter and circuit breaker state machines.
     "CircuitBreaker": "._resilience",
     "CircuitState": "._resilience",
@@ -313,6 +359,27 @@ __all__ = [
     "INCOMPLETE",  # stream helpers
     "PartialJSONError",  # stream helpers
     "parse_partial_json",  # stream helpers
+    "AmbiguousToolCallError",  # stream helpers
+    "ChatCompletionAccumulator",  # stream helpers
+    "ChatCompletionStreamEvent",  # stream helpers
+    "ChunkEvent",  # stream helpers
+    "ContentDeltaEvent",  # stream helpers
+    "ContentDoneEvent",  # stream helpers
+    "FunctionToolCallArgumentsDeltaEvent",  # stream helpers
+    "FunctionToolCallArgumentsDoneEvent",  # stream helpers
+    "LogprobsContentDeltaEvent",  # stream helpers
+    "LogprobsContentDoneEvent",  # stream helpers
+    "LogprobsRefusalDeltaEvent",  # stream helpers
+    "LogprobsRefusalDoneEvent",  # stream helpers
+    "RefusalDeltaEvent",  # stream helpers
+    "RefusalDoneEvent",  # stream helpers
+    "DEFAULT_MAX_ACCUMULATED_CHARS",  # stream helpers
+    "ResponseAccumulator",  # stream helpers
+    "ResponseCompletedEvent",  # stream helpers
+    "ResponseFunctionCallArgumentsDeltaEvent",  # stream helpers
+    "ResponseHelperEvent",  # stream helpers
+    "ResponseTextDeltaEvent",  # stream helpers
+    "ResponseTextDoneEvent",  # stream helpers
     "HTTP11Connection",  # http11
     "HTTP2Connection",  # http2 (imported on first use)
     "StreamedBody",  # request bodies
