@@ -143,7 +143,8 @@ class WebSocketSession:
         self._stream: trio.abc.Stream | None = None
         self._lock = trio.StrictFIFOLock()
         self._send_events, self._events = trio.open_memory_channel[Any](max_queue)
-        self.deliver: Callable[[Any], Awaitable[None]] = self._send_events.send
+        self._enqueue = self._send_events.send
+        self.deliver: Callable[[Any], Awaitable[None]] = self._enqueue
         #: Called once when the connection ends, however it ends.
         self.on_end: Callable[[], None] | None = None
         # How it ended: a clean close or an error; None while open.
@@ -261,6 +262,15 @@ class WebSocketSession:
                         await self._flush()
                         self._end(WebSocketConnectionClosed(event.code, event.reason, local=event.local))
                         return
+                    if self.deliver is self._enqueue:
+                        # Queued without a schedule point while there is
+                        # room: a pass of trio's scheduler per event cost
+                        # as much as decoding it.  A full queue waits.
+                        try:
+                            self._send_events.send_nowait(event)
+                            continue
+                        except trio.WouldBlock:
+                            pass
                     await self.deliver(event)
                 # Answers to pings go out before the next read.
                 await self._flush()
@@ -370,8 +380,17 @@ class WebSocketSession:
         await self._locked(self._core.send, event)
 
     async def recv(self) -> Any:
+        # An event already read ahead comes with a cancellation point but
+        # no schedule point (see the reader).  The queue is bounded by
+        # max_queue, and nothing refills it while this task runs, so a
+        # caller that only reads still lets other tasks run at least once
+        # every max_queue events.
+        await trio.lowlevel.checkpoint_if_cancelled()
         try:
-            return await self._events.receive()
+            try:
+                return self._events.receive_nowait()
+            except trio.WouldBlock:
+                return await self._events.receive()
         except trio.EndOfChannel:
             pass
         ended = self._ended
