@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         ResponseStream,
     )
     from ._resilient import CircuitOpenError, Endpoint, EndpointHealth, ResilientClient
+    from ._stream_helpers import AsyncChatCompletionStream, AsyncResponseStream
     from ._websocket import WebSocketConnectionClosed
 
 # Imported on first use: most programs never need them.
@@ -96,6 +97,9 @@ _LAZY = {
     "CircuitBreaker": "openai_sansio",
     "CircuitState": "openai_sansio",
     "RateLimiter": "openai_sansio",
+    # Stream helpers (chat.completions.stream, responses.stream).
+    "AsyncChatCompletionStream": "._stream_helpers",
+    "AsyncResponseStream": "._stream_helpers",
 }
 
 __all__ = [
@@ -136,6 +140,8 @@ __all__ = [
     "CircuitBreaker",
     "CircuitState",
     "RateLimiter",
+    "AsyncChatCompletionStream",
+    "AsyncResponseStream",
     # errors
     "OpenAIError",
     "LocalProtocolError",

@@ -114,7 +114,14 @@ STREAM_DECODERS: dict[str, str] = {
 # separate conveniences of one namespace live in separate modules; each
 # mixin class must declare ``__slots__ = ()``.
 Mixin = tuple[str, str, tuple[str, ...]]
-NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {}
+NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {
+    "chat.completions": [
+        (".._stream_helpers", "ChatCompletionsStreamMixin", ()),
+    ],
+    "responses": [
+        (".._stream_helpers", "ResponsesStreamMixin", ()),
+    ],
+}
 
 
 def _mixins_of(node_path: tuple[str, ...] | list[str]) -> list[Mixin]:

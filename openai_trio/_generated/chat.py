@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, ov
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
+from .._stream_helpers import ChatCompletionsStreamMixin
 
 if TYPE_CHECKING:
     from openai_sansio import Timeout
@@ -537,7 +538,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[ChatCompletionDeleted]]: ...
 
 
-class ChatCompletions(Namespace):
+class ChatCompletions(ChatCompletionsStreamMixin, Namespace):
     """``client.chat.completions``."""
 
     __slots__ = ()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, Se
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
+from .._stream_helpers import ResponsesStreamMixin
 
 if TYPE_CHECKING:
     from openai_sansio import Timeout
@@ -694,7 +695,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[CompactResource]]: ...
 
 
-class Responses(Namespace):
+class Responses(ResponsesStreamMixin, Namespace):
     """``client.responses``."""
 
     __slots__ = ()

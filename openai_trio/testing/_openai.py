@@ -51,6 +51,72 @@ def _tokens(value: Any) -> int:
     return 0
 
 
+def _pieces(text: str, size: int = 7) -> list[str]:
+    """``text`` in small pieces, the way a model streams JSON."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def example_of(schema: Any, depth: int = 0) -> Any:
+    """A value that fits a JSON schema, made up from its types (first
+    enum value, first ``anyOf`` branch; strings are "example")."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches:
+            return example_of(branches[0], depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            return {}
+        return {name: example_of(sub, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        return [example_of(schema.get("items"), depth + 1)]
+    return {"string": "example", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
+
+
+def _forced_tool_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The function calls a request makes the fake model call: every
+    function tool for ``tool_choice="required"`` (the first only without
+    parallel tool calls), the named one for a named choice; none otherwise.
+    Arguments are made up from each tool's parameters schema."""
+    tools = body.get("tools")
+    choice = body.get("tool_choice")
+    if not isinstance(tools, list):
+        return []
+    functions = [
+        t["function"] for t in tools
+        if isinstance(t, dict) and t.get("type") == "function" and isinstance(t.get("function"), dict)
+    ]
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name")
+        functions = [f for f in functions if f.get("name") == wanted]
+    elif choice != "required":
+        return []
+    if body.get("parallel_tool_calls") is False:
+        functions = functions[:1]
+    return [
+        (str(f.get("name")), json.dumps(example_of(f.get("parameters") or {"type": "object"})))
+        for f in functions
+    ]
+
+
+def _schema_reply(response_format: Any) -> str | None:
+    """The reply to a JSON-schema ``response_format``: JSON that fits it."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return json.dumps(example_of(schema or {"type": "object"}))
+
+
 def invalid(message: str, *, param: str | None = None, code: str | None = None) -> FakeResponse:
     return FakeResponse.error(400, message, type="invalid_request_error", param=param, code=code)
 
@@ -60,6 +126,8 @@ class FakeOpenAI:
 
     def __init__(self, *, reply: str = FAKE_REPLY, models: tuple[str, ...] = DEFAULT_MODELS) -> None:
         self.reply = reply
+        #: When set, chat completions refuse with this text instead of answering.
+        self.refusal: str | None = None
         self.models: dict[str, dict[str, Any]] = {
             name: {"id": name, "object": "model", "created": _CREATED, "owned_by": "openai-trio-fake"}
             for name in models
@@ -196,7 +264,16 @@ class FakeOpenAI:
             n = 1
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_N:
             return invalid(f"Invalid 'n': expected an integer from 1 to {_MAX_N}.", param="n")
+        tool_calls = _forced_tool_calls(body)
         words, finish = self._reply_words(limit)
+        schema_reply = _schema_reply(body.get("response_format"))
+        if schema_reply is not None:
+            words, finish = _pieces(schema_reply), "stop"
+        refusal = self.refusal
+        if refusal is not None:
+            words, finish = _words(refusal), "stop"
+        if tool_calls:
+            words, finish = [], "tool_calls"
         prompt_tokens = _tokens(messages)
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -218,9 +295,14 @@ class FakeOpenAI:
                             "index": i,
                             "message": {
                                 "role": "assistant",
-                                "content": "".join(words),
-                                "refusal": None,
+                                "content": None if refusal is not None or tool_calls else "".join(words),
+                                "refusal": "".join(words) if refusal is not None else None,
                                 "annotations": [],
+                                **({"tool_calls": [
+                                    {"id": f"call_{i}_{k}", "type": "function",
+                                     "function": {"name": name, "arguments": arguments}}
+                                    for k, (name, arguments) in enumerate(tool_calls)
+                                ]} if tool_calls else {}),
                             },
                             "logprobs": None,
                             "finish_reason": finish,
@@ -252,10 +334,25 @@ class FakeOpenAI:
 
         events: list[dict[str, Any]] = []
         for i in range(n):
-            events.append(chunk([choice(i, {"role": "assistant", "content": "", "refusal": None})]))
+            if refusal is not None:
+                first: dict[str, Any] = {"role": "assistant", "content": None, "refusal": ""}
+            elif tool_calls:
+                first = {"role": "assistant", "content": None, "refusal": None}
+            else:
+                first = {"role": "assistant", "content": "", "refusal": None}
+            events.append(chunk([choice(i, first)]))
+        text_key = "refusal" if refusal is not None else "content"
         for word in words:
             for i in range(n):
-                events.append(chunk([choice(i, {"content": word})]))
+                events.append(chunk([choice(i, {text_key: word})]))
+        for k, (name, arguments) in enumerate(tool_calls):
+            for i in range(n):
+                start = {"index": k, "id": f"call_{i}_{k}", "type": "function",
+                         "function": {"name": name, "arguments": ""}}
+                events.append(chunk([choice(i, {"tool_calls": [start]})]))
+                for piece in _pieces(arguments):
+                    more = {"index": k, "function": {"arguments": piece}}
+                    events.append(chunk([choice(i, {"tool_calls": [more]})]))
         for i in range(n):
             events.append(chunk([choice(i, {}, finish)]))
         if include_usage:
