@@ -523,6 +523,16 @@ def summarise(data: dict[str, Any]) -> tuple[_Table, _Targets, list[str]]:
             "response.done, on a connection already open (session.created read) after a warm-up "
             "session; the server writes every frame of the response at once, so the client sets the pace."
         )
+        separate = data.get("realtime_run")
+        if separate:
+            # Merged in from a run of its own (--scenario realtime): say
+            # when, and under what load, since the header describes the other run.
+            notes.append(
+                f"Scenario 6 ran on its own ({separate.get('command', 'python -m benchmarks --scenario realtime')}) "
+                f"at {separate.get('started', NA)}, load average {_load(separate.get('load_start'))} at start, "
+                f"{_load(separate.get('load_end'))} at end, {separate.get('elapsed_s', 0):.0f} s; its ratios "
+                "all come from that one run (4 clients alternating, 5 rounds)."
+            )
     return table, targets, notes
 
 
