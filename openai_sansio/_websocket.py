@@ -307,7 +307,8 @@ def realtime_request(
     with ``api-version`` and ``deployment`` (the configured deployment,
     else ``model``, which Azure then requires) in the query, and the
     credential in ``api-key`` or as a bearer token, as the official SDK's
-    Azure client does.  A token from an ``azure_ad_token_provider`` goes in
+    Azure client does (its ``api-version`` and ``deployment`` win over
+    ``extra_query``).  A token from an ``azure_ad_token_provider`` goes in
     ``extra_headers`` (see ``AzureConfig.auth_header``).
     """
     for what, value in (("model", model), ("call_id", call_id)):
@@ -325,6 +326,10 @@ def realtime_request(
         if call_id is not None:
             query["call_id"] = call_id
         query["deployment"] = deployment
+        if isinstance(extra_query, Mapping):
+            # As in the official SDK, the client's api-version and
+            # deployment win over the caller's extra query.
+            extra_query = {k: v for k, v in extra_query.items() if k not in ("api-version", "deployment")}
     else:
         if model is not None:
             query["model"] = model

@@ -5,7 +5,8 @@ against the fake server's WebSocket mode: the path, the ``api-version`` and
 ``deployment`` query, which header carries the credential (and that the
 other one does not appear), a token provider called once per connection,
 and no credential in any repr, error or log line.  Over memory streams,
-and once over loopback TLS."""
+once over loopback TLS, and against the independent ``websockets`` peer
+in its Azure form, over ws and wss."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 import trio
 import trio.testing
 import trustme
+from peers.realtime_peer import RealtimePeer
 
 from openai_trio import AuthenticationError, AzureClient, LocalProtocolError
 from openai_trio.testing import FakeServer, ReceivedRequest
@@ -128,6 +130,15 @@ async def test_query_keeps_defaults_extras_and_call_id() -> None:
         "deployment": [MODEL],
         "trace": ["on"],
     }
+
+
+async def test_extra_query_cannot_replace_the_version_or_deployment() -> None:
+    # As the official SDK's Azure client: its own values win.
+    extra = {"api-version": "1999-01-01", "deployment": "other", "trace": "on"}
+    async with azure() as (server, client), client.realtime.connect(model=MODEL, extra_query=extra) as conn:
+        assert (await conn.recv()).type == "session.created"
+    (request,) = upgrades(server)
+    assert request.query == {"api-version": [VERSION], "deployment": [MODEL], "trace": ["on"]}
 
 
 async def test_base_url_instead_of_an_endpoint() -> None:
@@ -299,3 +310,41 @@ async def test_over_tls() -> None:
                     kinds = [event.type async for event in await ws.create(model="gpt-4o-mini", input="Hi")]
                     assert kinds[-1] == "response.completed"
             assert [r.path for r in upgrades(server)] == ["/openai/realtime", "/openai/responses"]
+
+
+# -- against the independent websockets peer -------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["ws", "wss"])
+@pytest.mark.parametrize("credential", ["api_key", "azure_ad_token_provider"])
+async def test_the_websockets_peer_in_its_azure_form(
+    realtime_peer: RealtimePeer, transport: str, credential: str
+) -> None:
+    port = realtime_peer.wss_port if transport == "wss" else realtime_peer.ws_port
+    scheme = "https" if transport == "wss" else "http"
+
+    async def provider() -> str:
+        return TOKEN
+
+    value: Any = KEY if credential == "api_key" else provider
+    with trio.fail_after(DEADLINE):
+        async with AzureClient(
+            azure_endpoint=f"{scheme}://127.0.0.1:{port}",
+            api_version=VERSION,
+            ssl_context=realtime_peer.certs.client_context(),
+            max_retries=0,
+            **{credential: value},
+        ) as client, client.realtime.connect(model=MODEL) as conn:
+            assert conn.url.startswith(f"{transport}://127.0.0.1:{port}/openai/realtime?")
+            created = await conn.recv()
+            assert created.type == "session.created"
+            # The peer names the session after the deployment it was given.
+            assert created.session.model == MODEL
+            await conn.send({"type": "response.create", "response": {"metadata": {"deltas": "20"}}})
+            deltas = []
+            async for event in conn:
+                if event.type == "response.output_text.delta":
+                    deltas.append(event.delta)
+                elif event.type == "response.done":
+                    break
+            assert deltas == [f"w{i} " for i in range(20)]

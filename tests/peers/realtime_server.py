@@ -29,6 +29,9 @@ What it does, as the Realtime API does it:
 * ``response.create`` with ``response.metadata.close_code`` (and
   ``close_reason``) closes the connection with that code instead of
   answering.
+* Azure OpenAI's form is served at ``/openai/realtime``: ``api-version``
+  and ``deployment`` in the query, the key in ``api-key`` or a bearer
+  token (404, 401 and 400 otherwise).  The session is the same.
 """
 
 from __future__ import annotations
@@ -67,8 +70,26 @@ def _http_error(status: HTTPStatus, message: str, code: str | None) -> Response:
     return Response(status.value, status.phrase, headers, body)
 
 
+def _azure_request(request: Request) -> Response | None:
+    # Azure OpenAI's form: the deployment and api-version in the query, the
+    # key in api-key (or an Entra ID token as a bearer).
+    query = parse_qs(urlsplit(request.path).query)
+    if not query.get("api-version"):
+        return _http_error(HTTPStatus.NOT_FOUND, "Azure wants an api-version query parameter", "404")
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    has_token = scheme.lower() == "bearer" and bool(token.strip())
+    if not (request.headers.get("api-key") or has_token):
+        return _http_error(HTTPStatus.UNAUTHORIZED, "Azure wants an api-key header or a bearer token", "401")
+    if not query.get("deployment"):
+        return _http_error(HTTPStatus.BAD_REQUEST, "an Azure Realtime session needs ?deployment=", "missing_deployment")
+    return None
+
+
 def process_request(connection: ServerConnection, request: Request) -> Response | None:
     target = urlsplit(request.path)
+    if target.path.rstrip("/") == "/openai/realtime":
+        return _azure_request(request)
     if target.path.rstrip("/") != "/v1/realtime":
         return _http_error(HTTPStatus.NOT_FOUND, f"no such endpoint: {target.path}", "not_found")
     auth = request.headers.get("Authorization", "")
@@ -220,7 +241,7 @@ class Session:
 async def handler(ws: ServerConnection) -> None:
     assert ws.request is not None
     query = parse_qs(urlsplit(ws.request.path).query)
-    model = (query.get("model") or query.get("call_id") or [""])[0]
+    model = (query.get("model") or query.get("deployment") or query.get("call_id") or [""])[0]
     try:
         await Session(ws, model).run()
     except ConnectionClosed:
