@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     )
     from ._resilient import CircuitOpenError, Endpoint, EndpointHealth, ResilientClient
     from ._stream_helpers import AsyncChatCompletionStream, AsyncResponseStream
+    from ._tool_runner import Tool, ToolRun, ToolRunResult, tool
     from ._websocket import WebSocketConnectionClosed
 
 # Imported on first use: most programs never need them.
@@ -97,6 +98,11 @@ _LAZY = {
     "CircuitBreaker": "openai_sansio",
     "CircuitState": "openai_sansio",
     "RateLimiter": "openai_sansio",
+    # The tool runner behind chat.completions.run_tools / responses.run_tools.
+    "Tool": "._tool_runner",
+    "ToolRun": "._tool_runner",
+    "ToolRunResult": "._tool_runner",
+    "tool": "._tool_runner",
     # Stream helpers (chat.completions.stream, responses.stream).
     "AsyncChatCompletionStream": "._stream_helpers",
     "AsyncResponseStream": "._stream_helpers",
@@ -140,6 +146,10 @@ __all__ = [
     "CircuitBreaker",
     "CircuitState",
     "RateLimiter",
+    "Tool",
+    "ToolRun",
+    "ToolRunResult",
+    "tool",
     "AsyncChatCompletionStream",
     "AsyncResponseStream",
     # errors

@@ -117,9 +117,11 @@ Mixin = tuple[str, str, tuple[str, ...]]
 NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {
     "chat.completions": [
         (".._stream_helpers", "ChatCompletionsStreamMixin", ()),
+        (".._tool_runner", "ChatCompletionsToolRunner", ()),
     ],
     "responses": [
         (".._stream_helpers", "ResponsesStreamMixin", ()),
+        (".._tool_runner", "ResponsesToolRunner", ()),
     ],
 }
 

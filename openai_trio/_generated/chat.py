@@ -9,6 +9,7 @@ from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 from .._stream_helpers import ChatCompletionsStreamMixin
+from .._tool_runner import ChatCompletionsToolRunner
 
 if TYPE_CHECKING:
     from openai_sansio import Timeout
@@ -538,7 +539,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[ChatCompletionDeleted]]: ...
 
 
-class ChatCompletions(ChatCompletionsStreamMixin, Namespace):
+class ChatCompletions(ChatCompletionsStreamMixin, ChatCompletionsToolRunner, Namespace):
     """``client.chat.completions``."""
 
     __slots__ = ()

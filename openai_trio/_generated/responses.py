@@ -9,6 +9,7 @@ from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
 from .._stream_helpers import ResponsesStreamMixin
+from .._tool_runner import ResponsesToolRunner
 
 if TYPE_CHECKING:
     from openai_sansio import Timeout
@@ -695,7 +696,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[CompactResource]]: ...
 
 
-class Responses(ResponsesStreamMixin, Namespace):
+class Responses(ResponsesStreamMixin, ResponsesToolRunner, Namespace):
     """``client.responses``."""
 
     __slots__ = ()
