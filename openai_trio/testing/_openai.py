@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
+from . import _batches
 from ._responses import FakeResponse, ReceivedRequest, format_sse
 
 __all__ = ["FAKE_REPLY", "FakeOpenAI", "DEFAULT_MODELS"]
@@ -138,6 +139,8 @@ class FakeOpenAI:
         self.inputs: dict[str, list[dict[str, Any]]] = {}
         #: Uploaded files by id: the file object and the content.
         self.files: OrderedDict[str, tuple[dict[str, Any], bytes]] = OrderedDict()
+        #: The Batch API's state and knobs (see ``FakeBatches``).
+        self.batches = _batches.FakeBatches()
         self._counter = 0
 
     def _next_id(self, prefix: str) -> str:
@@ -206,6 +209,15 @@ class FakeOpenAI:
                 return FakeOpenAI.get_file if method == "GET" else FakeOpenAI.delete_file, (segments[1],)
             if n == 3 and method == "GET" and segments[2] == "content":
                 return FakeOpenAI.file_content, (segments[1],)
+        if head == "batches":
+            if n == 1:
+                return (_batches.create_batch, ()) if method == "POST" else (
+                    (_batches.list_batches, ()) if method == "GET" else None
+                )
+            if n == 2 and method == "GET":
+                return _batches.retrieve_batch, (segments[1],)
+            if n == 3 and method == "POST" and segments[2] == "cancel":
+                return _batches.cancel_batch, (segments[1],)
         if head == "models":
             if method == "GET" and n == 1:
                 return FakeOpenAI.list_models, ()
@@ -716,6 +728,7 @@ _JSON_BODY = frozenset(
         FakeOpenAI.completions,
         FakeOpenAI.embeddings,
         FakeOpenAI.create_response,
+        _batches.create_batch,
     }
 )
 
