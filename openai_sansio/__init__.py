@@ -18,9 +18,11 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    ContentFilterFinishReasonError,
     ErrorResponse,
     IncompleteResponseError,
     InternalServerError,
+    LengthFinishReasonError,
     LocalProtocolError,
     NotFoundError,
     OpenAIError,
@@ -30,6 +32,7 @@ from ._errors import (
     RemoteProtocolError,
     StreamDecodeError,
     StreamResetError,
+    StructuredOutputError,
     UnexpectedContentTypeError,
     UnprocessableEntityError,
     make_status_error,
@@ -66,10 +69,12 @@ from ._retry import RetryPolicy
 # isort: split
 # --- section: models and streams (owned by the models work) ---
 from ._streaming import (
+    AssistantStreamDecoder,
     ChatCompletionStreamDecoder,
     CompletionStreamDecoder,
     ResponseStreamDecoder,
     StreamDecoder,
+    UnknownAssistantStreamEvent,
     UnknownStreamEvent,
 )
 
@@ -181,6 +186,28 @@ if TYPE_CHECKING:
         ResponseTextDoneEvent,
     )
     from ._resume import TERMINAL_RESPONSE_EVENTS, ResponseStreamResumer, StreamNotResumableError
+    from ._structured import (
+        FunctionTool,
+        function_tool,
+        parse_chat_completion,
+        parse_response,
+        parse_structured,
+        parse_tool_arguments,
+        response_format_from,
+        strict_json_schema,
+        text_format_from,
+    )
+    from ._parsed import (
+        ParsedChatCompletion,
+        ParsedChatCompletionMessage,
+        ParsedChoice,
+        ParsedFunction,
+        ParsedFunctionToolCall,
+        ParsedResponse,
+        ParsedResponseFunctionToolCall,
+        ParsedResponseOutputMessage,
+        ParsedResponseOutputText,
+    )
     from ._websocket import (
         DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,
         RESPONSES_WEBSOCKET_MAX_AGE,
@@ -255,6 +282,25 @@ _LAZY = {
     "ResponseHelperEvent": "._response_accumulator",
     "ResponseTextDeltaEvent": "._response_accumulator",
     "ResponseTextDoneEvent": "._response_accumulator",
+    # Structured outputs: schemas from types, and parsed completions.
+    "FunctionTool": "._structured",
+    "function_tool": "._structured",
+    "parse_chat_completion": "._structured",
+    "parse_response": "._structured",
+    "parse_structured": "._structured",
+    "parse_tool_arguments": "._structured",
+    "response_format_from": "._structured",
+    "strict_json_schema": "._structured",
+    "text_format_from": "._structured",
+    "ParsedChatCompletion": "._parsed",
+    "ParsedChatCompletionMessage": "._parsed",
+    "ParsedChoice": "._parsed",
+    "ParsedFunction": "._parsed",
+    "ParsedFunctionToolCall": "._parsed",
+    "ParsedResponse": "._parsed",
+    "ParsedResponseFunctionToolCall": "._parsed",
+    "ParsedResponseOutputMessage": "._parsed",
+    "ParsedResponseOutputText": "._parsed",
     # Opt-in resilience: rate limiter and circuit breaker state machines.
     "CircuitBreaker": "._resilience",
     "CircuitState": "._resilience",
@@ -316,6 +362,9 @@ __all__ = [
     "APIResponseValidationError",
     "APIStreamError",
     "UnexpectedContentTypeError",
+    "LengthFinishReasonError",
+    "ContentFilterFinishReasonError",
+    "StructuredOutputError",
     "make_status_error",
     "ErrorResponse",
     # events and requests
@@ -348,6 +397,8 @@ __all__ = [
     "CompletionStreamDecoder",  # streams
     "ResponseStreamDecoder",  # streams
     "UnknownStreamEvent",  # streams
+    "AssistantStreamDecoder",  # streams
+    "UnknownAssistantStreamEvent",  # streams
     "CircuitBreaker",  # resilience
     "CircuitState",  # resilience
     "RateLimitHeaders",  # resilience
@@ -380,6 +431,24 @@ __all__ = [
     "ResponseHelperEvent",  # stream helpers
     "ResponseTextDeltaEvent",  # stream helpers
     "ResponseTextDoneEvent",  # stream helpers
+    "FunctionTool",  # structured outputs
+    "function_tool",  # structured outputs
+    "parse_chat_completion",  # structured outputs
+    "parse_response",  # structured outputs
+    "parse_structured",  # structured outputs
+    "parse_tool_arguments",  # structured outputs
+    "response_format_from",  # structured outputs
+    "strict_json_schema",  # structured outputs
+    "text_format_from",  # structured outputs
+    "ParsedChatCompletion",  # structured outputs
+    "ParsedChatCompletionMessage",  # structured outputs
+    "ParsedChoice",  # structured outputs
+    "ParsedFunction",  # structured outputs
+    "ParsedFunctionToolCall",  # structured outputs
+    "ParsedResponse",  # structured outputs
+    "ParsedResponseFunctionToolCall",  # structured outputs
+    "ParsedResponseOutputMessage",  # structured outputs
+    "ParsedResponseOutputText",  # structured outputs
     "HTTP11Connection",  # http11
     "HTTP2Connection",  # http2 (imported on first use)
     "StreamedBody",  # request bodies

@@ -52,6 +52,7 @@ from ._sse import SSEDecoder
 
 if TYPE_CHECKING:
     from ._request import Request
+    from .types.assistants import AssistantStreamEvent
     from .types.chat import ChatCompletionChunk
     from .types.completions import Completion
     from .types.responses import ResponseStreamEvent
@@ -62,6 +63,8 @@ __all__ = [
     "CompletionStreamDecoder",
     "ResponseStreamDecoder",
     "UnknownStreamEvent",
+    "AssistantStreamDecoder",
+    "UnknownAssistantStreamEvent",
 ]
 
 T = TypeVar("T")
@@ -610,4 +613,149 @@ class ResponseStreamDecoder(StreamDecoder[T]):
             if kind in _TERMINAL_RESPONSE_EVENTS:
                 self._finish()
                 break
+        return items
+
+
+# -- Assistants runs -----------------------------------------------------------
+
+# The ``event:`` names the API documents for a run stream (``error`` and
+# ``done`` are handled before parsing).  Any other name is a newer server,
+# handed over as ``UnknownAssistantStreamEvent``.
+_KNOWN_ASSISTANT_EVENTS = frozenset(
+    {
+        "thread.created",
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.requires_action",
+        "thread.run.completed",
+        "thread.run.incomplete",
+        "thread.run.failed",
+        "thread.run.cancelling",
+        "thread.run.cancelled",
+        "thread.run.expired",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.run.step.delta",
+        "thread.run.step.completed",
+        "thread.run.step.failed",
+        "thread.run.step.cancelled",
+        "thread.run.step.expired",
+        "thread.message.created",
+        "thread.message.in_progress",
+        "thread.message.delta",
+        "thread.message.completed",
+        "thread.message.incomplete",
+    }
+)
+
+# What an SSE event without an ``event:`` field is called (the SSE standard's
+# default type).
+_DEFAULT_SSE_EVENT = "message"
+
+
+@attrs.frozen(repr=False)
+class UnknownAssistantStreamEvent:
+    """A run stream event whose name this version does not model.
+
+    ``event`` is the SSE event name (``"message"`` when the server sent
+    none); ``data`` the decoded JSON payload (or the text, if not JSON).
+    """
+
+    event: str
+    data: Any
+
+    def __repr__(self) -> str:
+        return f"UnknownAssistantStreamEvent(event={self.event!r})"
+
+
+class AssistantStreamDecoder(StreamDecoder[T]):
+    """Assistants run stream: items are the typed ``AssistantStreamEvent``
+    variants (``types.assistants.ThreadRunCreated``, ``ThreadMessageDelta``,
+    ...), each with ``event`` (its SSE name) and ``data`` (the payload).
+
+    Unlike the other streams the kind of an item is in the SSE ``event:``
+    field, not in the JSON.  ``event: done`` (or a ``[DONE]`` payload) ends
+    the stream and is not an item; ``event: error`` raises
+    ``APIStreamError``; an event name the API does not document arrives as
+    ``UnknownAssistantStreamEvent``.  ``parse`` receives
+    ``{"event": name, "data": payload}``.
+    """
+
+    @overload
+    def __init__(
+        self: AssistantStreamDecoder[AssistantStreamEvent | UnknownAssistantStreamEvent],
+        *,
+        parse: None = None,
+        sse: _EventSource | None = None,
+        max_event_size: int | None = None,
+        max_trailing_bytes: int = DEFAULT_MAX_TRAILING_BYTES,
+        request: Request | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        parse: Callable[[dict[str, Any]], T],
+        sse: _EventSource | None = None,
+        max_event_size: int | None = None,
+        max_trailing_bytes: int = DEFAULT_MAX_TRAILING_BYTES,
+        request: Request | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        *,
+        parse: Callable[[dict[str, Any]], T] | None = None,
+        sse: _EventSource | None = None,
+        max_event_size: int | None = None,
+        max_trailing_bytes: int = DEFAULT_MAX_TRAILING_BYTES,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(
+            _model_parser("openai_sansio.types.assistants", "parse_assistant_stream_event")
+            if parse is None
+            else parse,
+            sse=sse,
+            max_event_size=max_event_size,
+            max_trailing_bytes=max_trailing_bytes,
+            request=request,
+        )
+
+    def _decode(self, events: Sequence[_Event]) -> list[T]:
+        items: list[Any] = []
+        parse = self._parse
+        known = _KNOWN_ASSISTANT_EVENTS
+        for ev in events:
+            name = ev.event or _DEFAULT_SSE_EVENT
+            text = ev.data
+            if name == "done" or text == _DONE:
+                self._finish()
+                break
+            if name == "error":
+                raise self._fail(self._event_error(text, items))
+            if not text:
+                continue
+            try:
+                obj = _loads(text)
+            except _JSON_ERRORS as exc:
+                if name not in known:
+                    # A newer event need not carry JSON; keep it as it came.
+                    items.append(UnknownAssistantStreamEvent(name, text))
+                    continue
+                return self._bad_json(text, exc, items)
+            if name not in known:
+                if type(obj) is dict and obj.get("error") is not None and name == _DEFAULT_SSE_EVENT:
+                    # A nameless ``{"error": ...}``: how some proxies report
+                    # a failure inside a stream that already answered 200.
+                    raise self._fail(self._stream_error(obj, items))
+                items.append(UnknownAssistantStreamEvent(name, obj))
+                continue
+            if type(obj) is not dict:
+                return self._not_object(text, items)
+            try:
+                items.append(parse({"event": name, "data": obj}))
+            except _PARSE_ERRORS as exc:
+                return self._invalid(text, exc, items)
         return items

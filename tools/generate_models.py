@@ -163,6 +163,11 @@ STREAM_SCHEMAS: dict[str, dict[str, str]] = {
     "createCompletion": {"$ref": "#/components/schemas/CreateCompletionResponse"},
     "getResponse": {"$ref": "#/components/schemas/ResponseStreamEvent"},
     "beta_getResponse": {"$ref": "#/components/schemas/BetaResponseStreamEvent"},
+    # Assistants runs: the spec gives only the JSON response; the stream is
+    # the AssistantStreamEvent union, keyed by the SSE ``event:`` name.
+    "createThreadAndRun": {"$ref": "#/components/schemas/AssistantStreamEvent"},
+    "createRun": {"$ref": "#/components/schemas/AssistantStreamEvent"},
+    "submitToolOuputsToRun": {"$ref": "#/components/schemas/AssistantStreamEvent"},
 }
 
 # Components no operation reaches, generated all the same: the messages of
@@ -183,6 +188,14 @@ CLIENT_EVENTS: dict[str, tuple[str, str]] = {
 # Unions whose inline variants carry a ``title`` that is a class name of its
 # own (``ResponseAudioWsDelta``): those keep it unprefixed.
 TITLE_NAMED_VARIANTS = frozenset({"ResponsesServerEvent"})
+
+# Unions whose untitled inline variants are told apart only by a constant
+# ``event``: each variant is named after that value, as the official SDK
+# names them (``thread.run.created`` -> ``ThreadRunCreated``), rather than
+# ``RunStreamEventVariant1``.
+EVENT_NAMED_VARIANTS = frozenset(
+    {"RunStreamEvent", "RunStepStreamEvent", "MessageStreamEvent"}
+)
 
 # Request body schema -> TypedDict name (others get ``<ClassName>Param``).
 PARAM_NAMES: dict[str, str] = {
@@ -519,8 +532,11 @@ class Spec:
                 out.append(self.translate(v, owner, source, name, top=top))
                 continue
             title = v.get("title") if isinstance(v, dict) else None
+            event = _const_event(v) if source in EVENT_NAMED_VARIANTS else None
             if title and source in TITLE_NAMED_VARIANTS:
                 vname = title if title.isidentifier() else camel(title)
+            elif event is not None and not title:
+                vname = camel(event)
             else:
                 vname = name + (camel(title) if title else f"Variant{i + 1}")
             out.append(self.translate(v, owner, f"{source}|{i}", vname))
@@ -550,6 +566,17 @@ class Spec:
             if seen > 50:
                 return Prim("any")
         return t
+
+
+def _const_event(schema: Any) -> str | None:
+    """The one value an object schema's ``event`` property may take."""
+    if not isinstance(schema, dict):
+        return None
+    prop = (schema.get("properties") or {}).get("event")
+    values = prop.get("enum") if isinstance(prop, dict) else None
+    if isinstance(values, list) and len(values) == 1 and isinstance(values[0], str):
+        return values[0]
+    return None
 
 
 def refs_of(schema: Any, out: set[str]) -> None:

@@ -103,6 +103,9 @@ STREAM_DECODERS: dict[str, str] = {
     "getResponse": "ResponseStreamDecoder",
     "beta_createResponse": "ResponseStreamDecoder",
     "beta_getResponse": "ResponseStreamDecoder",
+    "createThreadAndRun": "AssistantStreamDecoder",
+    "createRun": "AssistantStreamDecoder",
+    "submitToolOuputsToRun": "AssistantStreamDecoder",
 }
 
 # Conveniences written by hand in openai_trio, opted in here: SDK path of a

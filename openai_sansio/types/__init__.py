@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .assistants import AssistantsApiToolChoiceOption as AssistantsApiToolChoiceOption
     from .assistants import AssistantsNamedToolChoice as AssistantsNamedToolChoice
     from .assistants import AssistantsNamedToolChoiceFunction as AssistantsNamedToolChoiceFunction
+    from .assistants import AssistantStreamEvent as AssistantStreamEvent
     from .assistants import AssistantToolsCode as AssistantToolsCode
     from .assistants import AssistantToolsFileSearch as AssistantToolsFileSearch
     from .assistants import AssistantToolsFileSearchFileSearch as AssistantToolsFileSearchFileSearch
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from .assistants import DeleteAssistantResponse as DeleteAssistantResponse
     from .assistants import DeleteMessageResponse as DeleteMessageResponse
     from .assistants import DeleteThreadResponse as DeleteThreadResponse
+    from .assistants import DoneEvent as DoneEvent
+    from .assistants import Error as Error
+    from .assistants import ErrorEvent as ErrorEvent
     from .assistants import FileSearchRanker as FileSearchRanker
     from .assistants import FileSearchRankingOptions as FileSearchRankingOptions
     from .assistants import FunctionObject as FunctionObject
@@ -71,9 +75,35 @@ if TYPE_CHECKING:
     )
     from .assistants import MessageContentTextObject as MessageContentTextObject
     from .assistants import MessageContentTextObjectText as MessageContentTextObjectText
+    from .assistants import MessageDeltaContentImageFileObject as MessageDeltaContentImageFileObject
+    from .assistants import (
+        MessageDeltaContentImageFileObjectImageFile as MessageDeltaContentImageFileObjectImageFile,
+    )
+    from .assistants import MessageDeltaContentImageUrlObject as MessageDeltaContentImageUrlObject
+    from .assistants import (
+        MessageDeltaContentImageUrlObjectImageUrl as MessageDeltaContentImageUrlObjectImageUrl,
+    )
+    from .assistants import MessageDeltaContentRefusalObject as MessageDeltaContentRefusalObject
+    from .assistants import (
+        MessageDeltaContentTextAnnotationsFileCitationObject as MessageDeltaContentTextAnnotationsFileCitationObject,
+    )
+    from .assistants import (
+        MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation as MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation,
+    )
+    from .assistants import (
+        MessageDeltaContentTextAnnotationsFilePathObject as MessageDeltaContentTextAnnotationsFilePathObject,
+    )
+    from .assistants import (
+        MessageDeltaContentTextAnnotationsFilePathObjectFilePath as MessageDeltaContentTextAnnotationsFilePathObjectFilePath,
+    )
+    from .assistants import MessageDeltaContentTextObject as MessageDeltaContentTextObject
+    from .assistants import MessageDeltaContentTextObjectText as MessageDeltaContentTextObjectText
+    from .assistants import MessageDeltaObject as MessageDeltaObject
+    from .assistants import MessageDeltaObjectDelta as MessageDeltaObjectDelta
     from .assistants import MessageObject as MessageObject
     from .assistants import MessageObjectAttachment as MessageObjectAttachment
     from .assistants import MessageObjectIncompleteDetails as MessageObjectIncompleteDetails
+    from .assistants import MessageStreamEvent as MessageStreamEvent
     from .assistants import ResponseFormatJsonSchema as ResponseFormatJsonSchema
     from .assistants import ResponseFormatJsonSchemaJsonSchema as ResponseFormatJsonSchemaJsonSchema
     from .assistants import RunCompletionUsage as RunCompletionUsage
@@ -86,6 +116,41 @@ if TYPE_CHECKING:
     )
     from .assistants import RunObjectTruncationStrategy as RunObjectTruncationStrategy
     from .assistants import RunStepCompletionUsage as RunStepCompletionUsage
+    from .assistants import RunStepDeltaObject as RunStepDeltaObject
+    from .assistants import RunStepDeltaObjectDelta as RunStepDeltaObjectDelta
+    from .assistants import (
+        RunStepDeltaStepDetailsMessageCreationObject as RunStepDeltaStepDetailsMessageCreationObject,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsMessageCreationObjectMessageCreation as RunStepDeltaStepDetailsMessageCreationObjectMessageCreation,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsCodeObject as RunStepDeltaStepDetailsToolCallsCodeObject,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter as RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsCodeOutputImageObject as RunStepDeltaStepDetailsToolCallsCodeOutputImageObject,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage as RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject as RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsFileSearchObject as RunStepDeltaStepDetailsToolCallsFileSearchObject,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsFunctionObject as RunStepDeltaStepDetailsToolCallsFunctionObject,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsFunctionObjectFunction as RunStepDeltaStepDetailsToolCallsFunctionObjectFunction,
+    )
+    from .assistants import (
+        RunStepDeltaStepDetailsToolCallsObject as RunStepDeltaStepDetailsToolCallsObject,
+    )
     from .assistants import (
         RunStepDetailsMessageCreationObject as RunStepDetailsMessageCreationObject,
     )
@@ -129,8 +194,15 @@ if TYPE_CHECKING:
     from .assistants import RunStepDetailsToolCallsObject as RunStepDetailsToolCallsObject
     from .assistants import RunStepObject as RunStepObject
     from .assistants import RunStepObjectLastError as RunStepObjectLastError
+    from .assistants import RunStepStreamEvent as RunStepStreamEvent
+    from .assistants import RunStreamEvent as RunStreamEvent
     from .assistants import RunToolCallObject as RunToolCallObject
     from .assistants import RunToolCallObjectFunction as RunToolCallObjectFunction
+    from .assistants import ThreadMessageCompleted as ThreadMessageCompleted
+    from .assistants import ThreadMessageCreated as ThreadMessageCreated
+    from .assistants import ThreadMessageDelta as ThreadMessageDelta
+    from .assistants import ThreadMessageIncomplete as ThreadMessageIncomplete
+    from .assistants import ThreadMessageInProgress as ThreadMessageInProgress
     from .assistants import ThreadObject as ThreadObject
     from .assistants import ThreadObjectToolResources as ThreadObjectToolResources
     from .assistants import (
@@ -139,13 +211,35 @@ if TYPE_CHECKING:
     from .assistants import (
         ThreadObjectToolResourcesFileSearch as ThreadObjectToolResourcesFileSearch,
     )
+    from .assistants import ThreadRunCancelled as ThreadRunCancelled
+    from .assistants import ThreadRunCancelling as ThreadRunCancelling
+    from .assistants import ThreadRunCompleted as ThreadRunCompleted
+    from .assistants import ThreadRunCreated as ThreadRunCreated
+    from .assistants import ThreadRunExpired as ThreadRunExpired
+    from .assistants import ThreadRunFailed as ThreadRunFailed
+    from .assistants import ThreadRunIncomplete as ThreadRunIncomplete
+    from .assistants import ThreadRunInProgress as ThreadRunInProgress
+    from .assistants import ThreadRunQueued as ThreadRunQueued
+    from .assistants import ThreadRunRequiresAction as ThreadRunRequiresAction
+    from .assistants import ThreadRunStepCancelled as ThreadRunStepCancelled
+    from .assistants import ThreadRunStepCompleted as ThreadRunStepCompleted
+    from .assistants import ThreadRunStepCreated as ThreadRunStepCreated
+    from .assistants import ThreadRunStepDelta as ThreadRunStepDelta
+    from .assistants import ThreadRunStepExpired as ThreadRunStepExpired
+    from .assistants import ThreadRunStepFailed as ThreadRunStepFailed
+    from .assistants import ThreadRunStepInProgress as ThreadRunStepInProgress
+    from .assistants import ThreadStreamEvent as ThreadStreamEvent
     from .assistants import TruncationObject as TruncationObject
+    from .assistants import parse_assistant_stream_event as parse_assistant_stream_event
     from .assistants import (
         parse_assistants_api_response_format_option as parse_assistants_api_response_format_option,
     )
     from .assistants import (
         parse_assistants_api_tool_choice_option as parse_assistants_api_tool_choice_option,
     )
+    from .assistants import parse_message_stream_event as parse_message_stream_event
+    from .assistants import parse_run_step_stream_event as parse_run_step_stream_event
+    from .assistants import parse_run_stream_event as parse_run_stream_event
     from .assistants_params import (
         AssistantsApiResponseFormatOptionParam as AssistantsApiResponseFormatOptionParam,
     )
@@ -3414,26 +3508,46 @@ _NAMES_BY_MODULE: dict[str, str] = {
     "assistants": (
         "AssistantObject AssistantObjectToolResources "
         "AssistantObjectToolResourcesCodeInterpreter "
-        "AssistantObjectToolResourcesFileSearch AssistantToolsCode "
+        "AssistantObjectToolResourcesFileSearch AssistantStreamEvent AssistantToolsCode "
         "AssistantToolsFileSearch AssistantToolsFileSearchFileSearch "
         "AssistantToolsFileSearchTypeOnly AssistantToolsFunction "
         "AssistantsApiResponseFormatOption AssistantsApiToolChoiceOption "
         "AssistantsNamedToolChoice AssistantsNamedToolChoiceFunction "
-        "DeleteAssistantResponse DeleteMessageResponse DeleteThreadResponse "
-        "FileSearchRanker FileSearchRankingOptions FunctionObject ListAssistantsResponse "
-        "ListMessagesResponse ListRunStepsResponse ListRunsResponse "
-        "MessageContentImageFileObject MessageContentImageFileObjectImageFile "
-        "MessageContentImageUrlObject MessageContentImageUrlObjectImageUrl "
-        "MessageContentRefusalObject MessageContentTextAnnotationsFileCitationObject "
+        "DeleteAssistantResponse DeleteMessageResponse DeleteThreadResponse DoneEvent "
+        "Error ErrorEvent FileSearchRanker FileSearchRankingOptions FunctionObject "
+        "ListAssistantsResponse ListMessagesResponse ListRunStepsResponse "
+        "ListRunsResponse MessageContentImageFileObject "
+        "MessageContentImageFileObjectImageFile MessageContentImageUrlObject "
+        "MessageContentImageUrlObjectImageUrl MessageContentRefusalObject "
+        "MessageContentTextAnnotationsFileCitationObject "
         "MessageContentTextAnnotationsFileCitationObjectFileCitation "
         "MessageContentTextAnnotationsFilePathObject "
         "MessageContentTextAnnotationsFilePathObjectFilePath MessageContentTextObject "
-        "MessageContentTextObjectText MessageObject MessageObjectAttachment "
-        "MessageObjectIncompleteDetails ResponseFormatJsonSchema "
+        "MessageContentTextObjectText MessageDeltaContentImageFileObject "
+        "MessageDeltaContentImageFileObjectImageFile MessageDeltaContentImageUrlObject "
+        "MessageDeltaContentImageUrlObjectImageUrl MessageDeltaContentRefusalObject "
+        "MessageDeltaContentTextAnnotationsFileCitationObject "
+        "MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation "
+        "MessageDeltaContentTextAnnotationsFilePathObject "
+        "MessageDeltaContentTextAnnotationsFilePathObjectFilePath "
+        "MessageDeltaContentTextObject MessageDeltaContentTextObjectText "
+        "MessageDeltaObject MessageDeltaObjectDelta MessageObject MessageObjectAttachment "
+        "MessageObjectIncompleteDetails MessageStreamEvent ResponseFormatJsonSchema "
         "ResponseFormatJsonSchemaJsonSchema RunCompletionUsage RunObject "
         "RunObjectIncompleteDetails RunObjectLastError RunObjectRequiredAction "
         "RunObjectRequiredActionSubmitToolOutputs RunObjectTruncationStrategy "
-        "RunStepCompletionUsage RunStepDetailsMessageCreationObject "
+        "RunStepCompletionUsage RunStepDeltaObject RunStepDeltaObjectDelta "
+        "RunStepDeltaStepDetailsMessageCreationObject "
+        "RunStepDeltaStepDetailsMessageCreationObjectMessageCreation "
+        "RunStepDeltaStepDetailsToolCallsCodeObject "
+        "RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter "
+        "RunStepDeltaStepDetailsToolCallsCodeOutputImageObject "
+        "RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage "
+        "RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject "
+        "RunStepDeltaStepDetailsToolCallsFileSearchObject "
+        "RunStepDeltaStepDetailsToolCallsFunctionObject "
+        "RunStepDeltaStepDetailsToolCallsFunctionObjectFunction "
+        "RunStepDeltaStepDetailsToolCallsObject RunStepDetailsMessageCreationObject "
         "RunStepDetailsMessageCreationObjectMessageCreation "
         "RunStepDetailsToolCallsCodeObject "
         "RunStepDetailsToolCallsCodeObjectCodeInterpreter "
@@ -3447,11 +3561,20 @@ _NAMES_BY_MODULE: dict[str, str] = {
         "RunStepDetailsToolCallsFileSearchResultObjectContent "
         "RunStepDetailsToolCallsFunctionObject "
         "RunStepDetailsToolCallsFunctionObjectFunction RunStepDetailsToolCallsObject "
-        "RunStepObject RunStepObjectLastError RunToolCallObject RunToolCallObjectFunction "
-        "ThreadObject ThreadObjectToolResources ThreadObjectToolResourcesCodeInterpreter "
-        "ThreadObjectToolResourcesFileSearch TruncationObject "
+        "RunStepObject RunStepObjectLastError RunStepStreamEvent RunStreamEvent "
+        "RunToolCallObject RunToolCallObjectFunction ThreadMessageCompleted "
+        "ThreadMessageCreated ThreadMessageDelta ThreadMessageInProgress "
+        "ThreadMessageIncomplete ThreadObject ThreadObjectToolResources "
+        "ThreadObjectToolResourcesCodeInterpreter ThreadObjectToolResourcesFileSearch "
+        "ThreadRunCancelled ThreadRunCancelling ThreadRunCompleted ThreadRunCreated "
+        "ThreadRunExpired ThreadRunFailed ThreadRunInProgress ThreadRunIncomplete "
+        "ThreadRunQueued ThreadRunRequiresAction ThreadRunStepCancelled "
+        "ThreadRunStepCompleted ThreadRunStepCreated ThreadRunStepDelta "
+        "ThreadRunStepExpired ThreadRunStepFailed ThreadRunStepInProgress "
+        "ThreadStreamEvent TruncationObject parse_assistant_stream_event "
         "parse_assistants_api_response_format_option "
-        "parse_assistants_api_tool_choice_option"
+        "parse_assistants_api_tool_choice_option parse_message_stream_event "
+        "parse_run_step_stream_event parse_run_stream_event"
     ),
     "assistants_params": (
         "AssistantToolsCodeParam AssistantToolsFileSearchFileSearchParam "

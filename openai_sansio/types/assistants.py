@@ -15,6 +15,7 @@ __all__ = [
     "AssistantObjectToolResources",
     "AssistantObjectToolResourcesCodeInterpreter",
     "AssistantObjectToolResourcesFileSearch",
+    "AssistantStreamEvent",
     "AssistantToolsCode",
     "AssistantToolsFileSearch",
     "AssistantToolsFileSearchFileSearch",
@@ -27,6 +28,9 @@ __all__ = [
     "DeleteAssistantResponse",
     "DeleteMessageResponse",
     "DeleteThreadResponse",
+    "DoneEvent",
+    "Error",
+    "ErrorEvent",
     "FileSearchRanker",
     "FileSearchRankingOptions",
     "FunctionObject",
@@ -45,9 +49,23 @@ __all__ = [
     "MessageContentTextAnnotationsFilePathObjectFilePath",
     "MessageContentTextObject",
     "MessageContentTextObjectText",
+    "MessageDeltaContentImageFileObject",
+    "MessageDeltaContentImageFileObjectImageFile",
+    "MessageDeltaContentImageUrlObject",
+    "MessageDeltaContentImageUrlObjectImageUrl",
+    "MessageDeltaContentRefusalObject",
+    "MessageDeltaContentTextAnnotationsFileCitationObject",
+    "MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation",
+    "MessageDeltaContentTextAnnotationsFilePathObject",
+    "MessageDeltaContentTextAnnotationsFilePathObjectFilePath",
+    "MessageDeltaContentTextObject",
+    "MessageDeltaContentTextObjectText",
+    "MessageDeltaObject",
+    "MessageDeltaObjectDelta",
     "MessageObject",
     "MessageObjectAttachment",
     "MessageObjectIncompleteDetails",
+    "MessageStreamEvent",
     "ResponseFormatJsonSchema",
     "ResponseFormatJsonSchemaJsonSchema",
     "RunCompletionUsage",
@@ -58,6 +76,19 @@ __all__ = [
     "RunObjectRequiredActionSubmitToolOutputs",
     "RunObjectTruncationStrategy",
     "RunStepCompletionUsage",
+    "RunStepDeltaObject",
+    "RunStepDeltaObjectDelta",
+    "RunStepDeltaStepDetailsMessageCreationObject",
+    "RunStepDeltaStepDetailsMessageCreationObjectMessageCreation",
+    "RunStepDeltaStepDetailsToolCallsCodeObject",
+    "RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter",
+    "RunStepDeltaStepDetailsToolCallsCodeOutputImageObject",
+    "RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage",
+    "RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject",
+    "RunStepDeltaStepDetailsToolCallsFileSearchObject",
+    "RunStepDeltaStepDetailsToolCallsFunctionObject",
+    "RunStepDeltaStepDetailsToolCallsFunctionObjectFunction",
+    "RunStepDeltaStepDetailsToolCallsObject",
     "RunStepDetailsMessageCreationObject",
     "RunStepDetailsMessageCreationObjectMessageCreation",
     "RunStepDetailsToolCallsCodeObject",
@@ -75,15 +106,44 @@ __all__ = [
     "RunStepDetailsToolCallsObject",
     "RunStepObject",
     "RunStepObjectLastError",
+    "RunStepStreamEvent",
+    "RunStreamEvent",
     "RunToolCallObject",
     "RunToolCallObjectFunction",
+    "ThreadMessageCompleted",
+    "ThreadMessageCreated",
+    "ThreadMessageDelta",
+    "ThreadMessageInProgress",
+    "ThreadMessageIncomplete",
     "ThreadObject",
     "ThreadObjectToolResources",
     "ThreadObjectToolResourcesCodeInterpreter",
     "ThreadObjectToolResourcesFileSearch",
+    "ThreadRunCancelled",
+    "ThreadRunCancelling",
+    "ThreadRunCompleted",
+    "ThreadRunCreated",
+    "ThreadRunExpired",
+    "ThreadRunFailed",
+    "ThreadRunInProgress",
+    "ThreadRunIncomplete",
+    "ThreadRunQueued",
+    "ThreadRunRequiresAction",
+    "ThreadRunStepCancelled",
+    "ThreadRunStepCompleted",
+    "ThreadRunStepCreated",
+    "ThreadRunStepDelta",
+    "ThreadRunStepExpired",
+    "ThreadRunStepFailed",
+    "ThreadRunStepInProgress",
+    "ThreadStreamEvent",
     "TruncationObject",
+    "parse_assistant_stream_event",
     "parse_assistants_api_response_format_option",
     "parse_assistants_api_tool_choice_option",
+    "parse_message_stream_event",
+    "parse_run_step_stream_event",
+    "parse_run_stream_event",
 ]
 
 
@@ -355,6 +415,64 @@ class DeleteThreadResponse(BaseModel):
         self.deleted = get("deleted")
         self.object = get("object")
         return self if cls is DeleteThreadResponse else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class DoneEvent(BaseModel):
+    """Generated from schema `DoneEvent`."""
+
+    event: Literal["done"]
+    data: Literal["[DONE]"] | str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DoneEvent:
+        get: Any = data.get
+        self = object.__new__(DoneEvent)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = get("data")
+        return self if cls is DoneEvent else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class Error(BaseModel):
+    """Generated from schema `Error`."""
+
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Error:
+        get: Any = data.get
+        self = object.__new__(Error)
+        self._raw = data
+        self._request_id = None
+        self.message = get("message")
+        self.type = get("type")
+        self.code = get("code")
+        self.param = get("param")
+        return self if cls is Error else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ErrorEvent(BaseModel):
+    """Generated from schema `ErrorEvent`."""
+
+    event: Literal["error"]
+    data: Error
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ErrorEvent:
+        get: Any = data.get
+        self = object.__new__(ErrorEvent)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = Error.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ErrorEvent else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -700,6 +818,264 @@ class MessageContentTextObjectText(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentImageFileObject(BaseModel):
+    """Generated from schema `MessageDeltaContentImageFileObject`."""
+
+    index: int
+    type: Literal["image_file"]
+    image_file: MessageDeltaContentImageFileObjectImageFile | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentImageFileObject:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentImageFileObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.image_file = MessageDeltaContentImageFileObjectImageFile.from_dict(v) if (v := get("image_file")) is not None else None
+        return self if cls is MessageDeltaContentImageFileObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentImageFileObjectImageFile(BaseModel):
+    """Generated from schema `MessageDeltaContentImageFileObject.image_file`."""
+
+    file_id: str | None = None
+    detail: Literal["auto", "low", "high"] | str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentImageFileObjectImageFile:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentImageFileObjectImageFile)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.detail = get("detail")
+        return self if cls is MessageDeltaContentImageFileObjectImageFile else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentImageUrlObject(BaseModel):
+    """Generated from schema `MessageDeltaContentImageUrlObject`."""
+
+    index: int
+    type: Literal["image_url"]
+    image_url: MessageDeltaContentImageUrlObjectImageUrl | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentImageUrlObject:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentImageUrlObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.image_url = MessageDeltaContentImageUrlObjectImageUrl.from_dict(v) if (v := get("image_url")) is not None else None
+        return self if cls is MessageDeltaContentImageUrlObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentImageUrlObjectImageUrl(BaseModel):
+    """Generated from schema `MessageDeltaContentImageUrlObject.image_url`."""
+
+    url: str | None = None
+    detail: Literal["auto", "low", "high"] | str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentImageUrlObjectImageUrl:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentImageUrlObjectImageUrl)
+        self._raw = data
+        self._request_id = None
+        self.url = get("url")
+        self.detail = get("detail")
+        return self if cls is MessageDeltaContentImageUrlObjectImageUrl else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentRefusalObject(BaseModel):
+    """Generated from schema `MessageDeltaContentRefusalObject`."""
+
+    index: int
+    type: Literal["refusal"]
+    refusal: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentRefusalObject:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentRefusalObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.refusal = get("refusal")
+        return self if cls is MessageDeltaContentRefusalObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentTextAnnotationsFileCitationObject(BaseModel):
+    """Generated from schema `MessageDeltaContentTextAnnotationsFileCitationObject`."""
+
+    index: int
+    type: Literal["file_citation"]
+    text: str | None = None
+    file_citation: MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation | None = None
+    start_index: int | None = None
+    end_index: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentTextAnnotationsFileCitationObject:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentTextAnnotationsFileCitationObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.text = get("text")
+        self.file_citation = MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation.from_dict(v) if (v := get("file_citation")) is not None else None
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        return self if cls is MessageDeltaContentTextAnnotationsFileCitationObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation(BaseModel):
+    """Generated from schema `MessageDeltaContentTextAnnotationsFileCitationObject.file_citation`."""
+
+    file_id: str | None = None
+    quote: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        self.quote = get("quote")
+        return self if cls is MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentTextAnnotationsFilePathObject(BaseModel):
+    """Generated from schema `MessageDeltaContentTextAnnotationsFilePathObject`."""
+
+    index: int
+    type: Literal["file_path"]
+    text: str | None = None
+    file_path: MessageDeltaContentTextAnnotationsFilePathObjectFilePath | None = None
+    start_index: int | None = None
+    end_index: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentTextAnnotationsFilePathObject:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentTextAnnotationsFilePathObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.text = get("text")
+        self.file_path = MessageDeltaContentTextAnnotationsFilePathObjectFilePath.from_dict(v) if (v := get("file_path")) is not None else None
+        self.start_index = get("start_index")
+        self.end_index = get("end_index")
+        return self if cls is MessageDeltaContentTextAnnotationsFilePathObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentTextAnnotationsFilePathObjectFilePath(BaseModel):
+    """Generated from schema `MessageDeltaContentTextAnnotationsFilePathObject.file_path`."""
+
+    file_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentTextAnnotationsFilePathObjectFilePath:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentTextAnnotationsFilePathObjectFilePath)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        return self if cls is MessageDeltaContentTextAnnotationsFilePathObjectFilePath else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentTextObject(BaseModel):
+    """Generated from schema `MessageDeltaContentTextObject`."""
+
+    index: int
+    type: Literal["text"]
+    text: MessageDeltaContentTextObjectText | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentTextObject:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentTextObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.text = MessageDeltaContentTextObjectText.from_dict(v) if (v := get("text")) is not None else None
+        return self if cls is MessageDeltaContentTextObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaContentTextObjectText(BaseModel):
+    """Generated from schema `MessageDeltaContentTextObject.text`."""
+
+    value: str | None = None
+    annotations: list[MessageDeltaContentTextAnnotationsFileCitationObject | MessageDeltaContentTextAnnotationsFilePathObject] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaContentTextObjectText:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaContentTextObjectText)
+        self._raw = data
+        self._request_id = None
+        self.value = get("value")
+        self.annotations = [_parse_message_delta_content_text_object_text_annotation(x1) for x1 in v] if (v := get("annotations")) is not None else None
+        return self if cls is MessageDeltaContentTextObjectText else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaObject(BaseModel):
+    """Generated from schema `MessageDeltaObject`."""
+
+    id: str
+    object: Literal["thread.message.delta"]
+    delta: MessageDeltaObjectDelta
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaObject:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.delta = MessageDeltaObjectDelta.from_dict(v) if (v := get("delta")) is not None else get("delta")
+        return self if cls is MessageDeltaObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class MessageDeltaObjectDelta(BaseModel):
+    """Generated from schema `MessageDeltaObject.delta`."""
+
+    role: Literal["user", "assistant"] | str | None = None
+    content: list[MessageDeltaContentImageFileObject | MessageDeltaContentTextObject | MessageDeltaContentRefusalObject | MessageDeltaContentImageUrlObject] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MessageDeltaObjectDelta:
+        get: Any = data.get
+        self = object.__new__(MessageDeltaObjectDelta)
+        self._raw = data
+        self._request_id = None
+        self.role = get("role")
+        self.content = [_parse_message_delta_object_delta_content(x1) for x1 in v] if (v := get("content")) is not None else None
+        return self if cls is MessageDeltaObjectDelta else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class MessageObject(BaseModel):
     """Generated from schema `MessageObject`."""
 
@@ -773,6 +1149,96 @@ class MessageObjectAttachment(BaseModel):
         self.file_id = get("file_id")
         self.tools = [_parse_message_object_attachment_tool(x1) for x1 in v] if (v := get("tools")) is not None else None
         return self if cls is MessageObjectAttachment else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadMessageCreated(BaseModel):
+    """Generated from schema `MessageStreamEvent|0`."""
+
+    event: Literal["thread.message.created"]
+    data: MessageObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadMessageCreated:
+        get: Any = data.get
+        self = object.__new__(ThreadMessageCreated)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = MessageObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadMessageCreated else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadMessageInProgress(BaseModel):
+    """Generated from schema `MessageStreamEvent|1`."""
+
+    event: Literal["thread.message.in_progress"]
+    data: MessageObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadMessageInProgress:
+        get: Any = data.get
+        self = object.__new__(ThreadMessageInProgress)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = MessageObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadMessageInProgress else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadMessageDelta(BaseModel):
+    """Generated from schema `MessageStreamEvent|2`."""
+
+    event: Literal["thread.message.delta"]
+    data: MessageDeltaObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadMessageDelta:
+        get: Any = data.get
+        self = object.__new__(ThreadMessageDelta)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = MessageDeltaObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadMessageDelta else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadMessageCompleted(BaseModel):
+    """Generated from schema `MessageStreamEvent|3`."""
+
+    event: Literal["thread.message.completed"]
+    data: MessageObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadMessageCompleted:
+        get: Any = data.get
+        self = object.__new__(ThreadMessageCompleted)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = MessageObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadMessageCompleted else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadMessageIncomplete(BaseModel):
+    """Generated from schema `MessageStreamEvent|4`."""
+
+    event: Literal["thread.message.incomplete"]
+    data: MessageObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadMessageIncomplete:
+        get: Any = data.get
+        self = object.__new__(ThreadMessageIncomplete)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = MessageObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadMessageIncomplete else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1007,6 +1473,254 @@ class RunStepCompletionUsage(BaseModel):
         self.prompt_tokens = get("prompt_tokens")
         self.total_tokens = get("total_tokens")
         return self if cls is RunStepCompletionUsage else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaObject(BaseModel):
+    """Generated from schema `RunStepDeltaObject`."""
+
+    id: str
+    object: Literal["thread.run.step.delta"]
+    delta: RunStepDeltaObjectDelta
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaObject)
+        self._raw = data
+        self._request_id = None
+        self.id = get("id")
+        self.object = get("object")
+        self.delta = RunStepDeltaObjectDelta.from_dict(v) if (v := get("delta")) is not None else get("delta")
+        return self if cls is RunStepDeltaObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaObjectDelta(BaseModel):
+    """Generated from schema `RunStepDeltaObject.delta`."""
+
+    step_details: RunStepDeltaStepDetailsMessageCreationObject | RunStepDeltaStepDetailsToolCallsObject | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaObjectDelta:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaObjectDelta)
+        self._raw = data
+        self._request_id = None
+        self.step_details = _parse_run_step_delta_object_delta_step_details(v) if (v := get("step_details")) is not None else None
+        return self if cls is RunStepDeltaObjectDelta else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsMessageCreationObject(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsMessageCreationObject`."""
+
+    type: Literal["message_creation"]
+    message_creation: RunStepDeltaStepDetailsMessageCreationObjectMessageCreation | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsMessageCreationObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsMessageCreationObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.message_creation = RunStepDeltaStepDetailsMessageCreationObjectMessageCreation.from_dict(v) if (v := get("message_creation")) is not None else None
+        return self if cls is RunStepDeltaStepDetailsMessageCreationObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsMessageCreationObjectMessageCreation(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsMessageCreationObject.message_creation`."""
+
+    message_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsMessageCreationObjectMessageCreation:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsMessageCreationObjectMessageCreation)
+        self._raw = data
+        self._request_id = None
+        self.message_id = get("message_id")
+        return self if cls is RunStepDeltaStepDetailsMessageCreationObjectMessageCreation else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsCodeObject(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsCodeObject`."""
+
+    index: int
+    type: Literal["code_interpreter"]
+    id: str | None = None
+    code_interpreter: RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsCodeObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsCodeObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.id = get("id")
+        self.code_interpreter = RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter.from_dict(v) if (v := get("code_interpreter")) is not None else None
+        return self if cls is RunStepDeltaStepDetailsToolCallsCodeObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsCodeObject.code_interpreter`."""
+
+    input: str | None = None
+    outputs: list[RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject | RunStepDeltaStepDetailsToolCallsCodeOutputImageObject] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter)
+        self._raw = data
+        self._request_id = None
+        self.input = get("input")
+        self.outputs = [_parse_run_step_delta_step_details_tool_calls_code_object_code_interpreter_output(x1) for x1 in v] if (v := get("outputs")) is not None else None
+        return self if cls is RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsCodeOutputImageObject(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsCodeOutputImageObject`."""
+
+    index: int
+    type: Literal["image"]
+    image: RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsCodeOutputImageObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsCodeOutputImageObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.image = RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage.from_dict(v) if (v := get("image")) is not None else None
+        return self if cls is RunStepDeltaStepDetailsToolCallsCodeOutputImageObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsCodeOutputImageObject.image`."""
+
+    file_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage)
+        self._raw = data
+        self._request_id = None
+        self.file_id = get("file_id")
+        return self if cls is RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject`."""
+
+    index: int
+    type: Literal["logs"]
+    logs: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.logs = get("logs")
+        return self if cls is RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsFileSearchObject(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsFileSearchObject`."""
+
+    index: int
+    type: Literal["file_search"]
+    file_search: dict[str, Any]
+    id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsFileSearchObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsFileSearchObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.file_search = get("file_search")
+        self.id = get("id")
+        return self if cls is RunStepDeltaStepDetailsToolCallsFileSearchObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsFunctionObject(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsFunctionObject`."""
+
+    index: int
+    type: Literal["function"]
+    id: str | None = None
+    function: RunStepDeltaStepDetailsToolCallsFunctionObjectFunction | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsFunctionObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsFunctionObject)
+        self._raw = data
+        self._request_id = None
+        self.index = get("index")
+        self.type = get("type")
+        self.id = get("id")
+        self.function = RunStepDeltaStepDetailsToolCallsFunctionObjectFunction.from_dict(v) if (v := get("function")) is not None else None
+        return self if cls is RunStepDeltaStepDetailsToolCallsFunctionObject else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsFunctionObjectFunction(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsFunctionObject.function`."""
+
+    name: str | None = None
+    arguments: str | None = None
+    output: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsFunctionObjectFunction:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsFunctionObjectFunction)
+        self._raw = data
+        self._request_id = None
+        self.name = get("name")
+        self.arguments = get("arguments")
+        self.output = get("output")
+        return self if cls is RunStepDeltaStepDetailsToolCallsFunctionObjectFunction else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class RunStepDeltaStepDetailsToolCallsObject(BaseModel):
+    """Generated from schema `RunStepDeltaStepDetailsToolCallsObject`."""
+
+    type: Literal["tool_calls"]
+    tool_calls: list[RunStepDeltaStepDetailsToolCallsCodeObject | RunStepDeltaStepDetailsToolCallsFileSearchObject | RunStepDeltaStepDetailsToolCallsFunctionObject] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunStepDeltaStepDetailsToolCallsObject:
+        get: Any = data.get
+        self = object.__new__(RunStepDeltaStepDetailsToolCallsObject)
+        self._raw = data
+        self._request_id = None
+        self.type = get("type")
+        self.tool_calls = [_parse_run_step_delta_step_details_tool_calls_object_tool_call(x1) for x1 in v] if (v := get("tool_calls")) is not None else None
+        return self if cls is RunStepDeltaStepDetailsToolCallsObject else rebuild_model(cls, self)
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
@@ -1352,6 +2066,312 @@ class RunStepObjectLastError(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunStepCreated(BaseModel):
+    """Generated from schema `RunStepStreamEvent|0`."""
+
+    event: Literal["thread.run.step.created"]
+    data: RunStepObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunStepCreated:
+        get: Any = data.get
+        self = object.__new__(ThreadRunStepCreated)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunStepObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunStepCreated else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunStepInProgress(BaseModel):
+    """Generated from schema `RunStepStreamEvent|1`."""
+
+    event: Literal["thread.run.step.in_progress"]
+    data: RunStepObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunStepInProgress:
+        get: Any = data.get
+        self = object.__new__(ThreadRunStepInProgress)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunStepObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunStepInProgress else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunStepDelta(BaseModel):
+    """Generated from schema `RunStepStreamEvent|2`."""
+
+    event: Literal["thread.run.step.delta"]
+    data: RunStepDeltaObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunStepDelta:
+        get: Any = data.get
+        self = object.__new__(ThreadRunStepDelta)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunStepDeltaObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunStepDelta else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunStepCompleted(BaseModel):
+    """Generated from schema `RunStepStreamEvent|3`."""
+
+    event: Literal["thread.run.step.completed"]
+    data: RunStepObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunStepCompleted:
+        get: Any = data.get
+        self = object.__new__(ThreadRunStepCompleted)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunStepObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunStepCompleted else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunStepFailed(BaseModel):
+    """Generated from schema `RunStepStreamEvent|4`."""
+
+    event: Literal["thread.run.step.failed"]
+    data: RunStepObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunStepFailed:
+        get: Any = data.get
+        self = object.__new__(ThreadRunStepFailed)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunStepObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunStepFailed else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunStepCancelled(BaseModel):
+    """Generated from schema `RunStepStreamEvent|5`."""
+
+    event: Literal["thread.run.step.cancelled"]
+    data: RunStepObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunStepCancelled:
+        get: Any = data.get
+        self = object.__new__(ThreadRunStepCancelled)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunStepObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunStepCancelled else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunStepExpired(BaseModel):
+    """Generated from schema `RunStepStreamEvent|6`."""
+
+    event: Literal["thread.run.step.expired"]
+    data: RunStepObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunStepExpired:
+        get: Any = data.get
+        self = object.__new__(ThreadRunStepExpired)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunStepObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunStepExpired else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunCreated(BaseModel):
+    """Generated from schema `RunStreamEvent|0`."""
+
+    event: Literal["thread.run.created"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunCreated:
+        get: Any = data.get
+        self = object.__new__(ThreadRunCreated)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunCreated else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunQueued(BaseModel):
+    """Generated from schema `RunStreamEvent|1`."""
+
+    event: Literal["thread.run.queued"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunQueued:
+        get: Any = data.get
+        self = object.__new__(ThreadRunQueued)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunQueued else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunInProgress(BaseModel):
+    """Generated from schema `RunStreamEvent|2`."""
+
+    event: Literal["thread.run.in_progress"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunInProgress:
+        get: Any = data.get
+        self = object.__new__(ThreadRunInProgress)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunInProgress else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunRequiresAction(BaseModel):
+    """Generated from schema `RunStreamEvent|3`."""
+
+    event: Literal["thread.run.requires_action"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunRequiresAction:
+        get: Any = data.get
+        self = object.__new__(ThreadRunRequiresAction)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunRequiresAction else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunCompleted(BaseModel):
+    """Generated from schema `RunStreamEvent|4`."""
+
+    event: Literal["thread.run.completed"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunCompleted:
+        get: Any = data.get
+        self = object.__new__(ThreadRunCompleted)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunCompleted else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunIncomplete(BaseModel):
+    """Generated from schema `RunStreamEvent|5`."""
+
+    event: Literal["thread.run.incomplete"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunIncomplete:
+        get: Any = data.get
+        self = object.__new__(ThreadRunIncomplete)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunIncomplete else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunFailed(BaseModel):
+    """Generated from schema `RunStreamEvent|6`."""
+
+    event: Literal["thread.run.failed"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunFailed:
+        get: Any = data.get
+        self = object.__new__(ThreadRunFailed)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunFailed else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunCancelling(BaseModel):
+    """Generated from schema `RunStreamEvent|7`."""
+
+    event: Literal["thread.run.cancelling"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunCancelling:
+        get: Any = data.get
+        self = object.__new__(ThreadRunCancelling)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunCancelling else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunCancelled(BaseModel):
+    """Generated from schema `RunStreamEvent|8`."""
+
+    event: Literal["thread.run.cancelled"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunCancelled:
+        get: Any = data.get
+        self = object.__new__(ThreadRunCancelled)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunCancelled else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadRunExpired(BaseModel):
+    """Generated from schema `RunStreamEvent|9`."""
+
+    event: Literal["thread.run.expired"]
+    data: RunObject
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRunExpired:
+        get: Any = data.get
+        self = object.__new__(ThreadRunExpired)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = RunObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        return self if cls is ThreadRunExpired else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class RunToolCallObject(BaseModel):
     """Generated from schema `RunToolCallObject`."""
 
@@ -1464,6 +2484,26 @@ class ThreadObjectToolResources(BaseModel):
 
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
+class ThreadStreamEvent(BaseModel):
+    """Generated from schema `ThreadStreamEvent`."""
+
+    event: Literal["thread.created"]
+    data: ThreadObject
+    enabled: bool | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadStreamEvent:
+        get: Any = data.get
+        self = object.__new__(ThreadStreamEvent)
+        self._raw = data
+        self._request_id = None
+        self.event = get("event")
+        self.data = ThreadObject.from_dict(v) if (v := get("data")) is not None else get("data")
+        self.enabled = get("enabled")
+        return self if cls is ThreadStreamEvent else rebuild_model(cls, self)
+
+
+@attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class TruncationObject(BaseModel):
     """Generated from schema `TruncationObject`."""
 
@@ -1484,6 +2524,14 @@ class TruncationObject(BaseModel):
 def _parse_assistant_object_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction:
     if isinstance(d, Mapping):
         parse = _ASSISTANT_OBJECT_TOOL_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def parse_assistant_stream_event(d: Any) -> AssistantStreamEvent:
+    """Build a `AssistantStreamEvent` from decoded JSON, dispatching on its shape."""
+    if isinstance(d, Mapping):
+        parse = _ASSISTANT_STREAM_EVENT_BY_EVENT.get(d.get("event"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
@@ -1512,6 +2560,20 @@ def _parse_message_content_text_object_text_annotation(d: Any) -> MessageContent
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
+def _parse_message_delta_content_text_object_text_annotation(d: Any) -> MessageDeltaContentTextAnnotationsFileCitationObject | MessageDeltaContentTextAnnotationsFilePathObject:
+    if isinstance(d, Mapping):
+        parse = _MESSAGE_DELTA_CONTENT_TEXT_OBJECT_TEXT_ANNOTATION_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def _parse_message_delta_object_delta_content(d: Any) -> MessageDeltaContentImageFileObject | MessageDeltaContentTextObject | MessageDeltaContentRefusalObject | MessageDeltaContentImageUrlObject:
+    if isinstance(d, Mapping):
+        parse = _MESSAGE_DELTA_OBJECT_DELTA_CONTENT_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
 def _parse_message_object_content(d: Any) -> MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject:
     if isinstance(d, Mapping):
         parse = _MESSAGE_OBJECT_CONTENT_BY_TYPE.get(d.get("type"))
@@ -1526,9 +2588,38 @@ def _parse_message_object_attachment_tool(d: Any) -> AssistantToolsCode | Assist
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
+def parse_message_stream_event(d: Any) -> MessageStreamEvent:
+    """Build a `MessageStreamEvent` from decoded JSON, dispatching on its shape."""
+    if isinstance(d, Mapping):
+        parse = _MESSAGE_STREAM_EVENT_BY_EVENT.get(d.get("event"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
 def _parse_run_object_tool(d: Any) -> AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction:
     if isinstance(d, Mapping):
         parse = _RUN_OBJECT_TOOL_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def _parse_run_step_delta_object_delta_step_details(d: Any) -> RunStepDeltaStepDetailsMessageCreationObject | RunStepDeltaStepDetailsToolCallsObject:
+    if isinstance(d, Mapping):
+        parse = _RUN_STEP_DELTA_OBJECT_DELTA_STEP_DETAILS_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def _parse_run_step_delta_step_details_tool_calls_code_object_code_interpreter_output(d: Any) -> RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject | RunStepDeltaStepDetailsToolCallsCodeOutputImageObject:
+    if isinstance(d, Mapping):
+        parse = _RUN_STEP_DELTA_STEP_DETAILS_TOOL_CALLS_CODE_OBJECT_CODE_INTERPRETER_OUTPUT_BY_TYPE.get(d.get("type"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def _parse_run_step_delta_step_details_tool_calls_object_tool_call(d: Any) -> RunStepDeltaStepDetailsToolCallsCodeObject | RunStepDeltaStepDetailsToolCallsFileSearchObject | RunStepDeltaStepDetailsToolCallsFunctionObject:
+    if isinstance(d, Mapping):
+        parse = _RUN_STEP_DELTA_STEP_DETAILS_TOOL_CALLS_OBJECT_TOOL_CALL_BY_TYPE.get(d.get("type"))
         return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
@@ -1554,13 +2645,60 @@ def _parse_run_step_object_step_details(d: Any) -> RunStepDetailsMessageCreation
     raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
 
 
+def parse_run_step_stream_event(d: Any) -> RunStepStreamEvent:
+    """Build a `RunStepStreamEvent` from decoded JSON, dispatching on its shape."""
+    if isinstance(d, Mapping):
+        parse = _RUN_STEP_STREAM_EVENT_BY_EVENT.get(d.get("event"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+def parse_run_stream_event(d: Any) -> RunStreamEvent:
+    """Build a `RunStreamEvent` from decoded JSON, dispatching on its shape."""
+    if isinstance(d, Mapping):
+        parse = _RUN_STREAM_EVENT_BY_EVENT.get(d.get("event"))
+        return UnknownObject.from_dict(d) if parse is None else parse(d)  # type: ignore[return-value]
+    raise TypeError(f"unexpected {type(d).__name__} for a union of objects")
+
+
+RunStreamEvent: TypeAlias = "ThreadRunCreated | ThreadRunQueued | ThreadRunInProgress | ThreadRunRequiresAction | ThreadRunCompleted | ThreadRunIncomplete | ThreadRunFailed | ThreadRunCancelling | ThreadRunCancelled | ThreadRunExpired"
+RunStepStreamEvent: TypeAlias = "ThreadRunStepCreated | ThreadRunStepInProgress | ThreadRunStepDelta | ThreadRunStepCompleted | ThreadRunStepFailed | ThreadRunStepCancelled | ThreadRunStepExpired"
+MessageStreamEvent: TypeAlias = "ThreadMessageCreated | ThreadMessageInProgress | ThreadMessageDelta | ThreadMessageCompleted | ThreadMessageIncomplete"
 FileSearchRanker: TypeAlias = 'Literal["auto", "default_2024_08_21"] | str'
 AssistantsApiToolChoiceOption: TypeAlias = 'Literal["none", "auto", "required"] | str | AssistantsNamedToolChoice'
 AssistantsApiResponseFormatOption: TypeAlias = 'Literal["auto"] | str | ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema'
+AssistantStreamEvent: TypeAlias = "ThreadStreamEvent | RunStreamEvent | RunStepStreamEvent | MessageStreamEvent | ErrorEvent | DoneEvent"
 _ASSISTANT_OBJECT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction]] = {
     "code_interpreter": AssistantToolsCode.from_dict,
     "file_search": AssistantToolsFileSearch.from_dict,
     "function": AssistantToolsFunction.from_dict,
+}
+_ASSISTANT_STREAM_EVENT_BY_EVENT: dict[Any, Callable[[Mapping[str, Any]], AssistantStreamEvent]] = {
+    "thread.created": ThreadStreamEvent.from_dict,
+    "thread.run.created": ThreadRunCreated.from_dict,
+    "thread.run.queued": ThreadRunQueued.from_dict,
+    "thread.run.in_progress": ThreadRunInProgress.from_dict,
+    "thread.run.requires_action": ThreadRunRequiresAction.from_dict,
+    "thread.run.completed": ThreadRunCompleted.from_dict,
+    "thread.run.incomplete": ThreadRunIncomplete.from_dict,
+    "thread.run.failed": ThreadRunFailed.from_dict,
+    "thread.run.cancelling": ThreadRunCancelling.from_dict,
+    "thread.run.cancelled": ThreadRunCancelled.from_dict,
+    "thread.run.expired": ThreadRunExpired.from_dict,
+    "thread.run.step.created": ThreadRunStepCreated.from_dict,
+    "thread.run.step.in_progress": ThreadRunStepInProgress.from_dict,
+    "thread.run.step.delta": ThreadRunStepDelta.from_dict,
+    "thread.run.step.completed": ThreadRunStepCompleted.from_dict,
+    "thread.run.step.failed": ThreadRunStepFailed.from_dict,
+    "thread.run.step.cancelled": ThreadRunStepCancelled.from_dict,
+    "thread.run.step.expired": ThreadRunStepExpired.from_dict,
+    "thread.message.created": ThreadMessageCreated.from_dict,
+    "thread.message.in_progress": ThreadMessageInProgress.from_dict,
+    "thread.message.delta": ThreadMessageDelta.from_dict,
+    "thread.message.completed": ThreadMessageCompleted.from_dict,
+    "thread.message.incomplete": ThreadMessageIncomplete.from_dict,
+    "error": ErrorEvent.from_dict,
+    "done": DoneEvent.from_dict,
 }
 _ASSISTANTS_API_RESPONSE_FORMAT_OPTION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantsApiResponseFormatOption]] = {
     "text": ResponseFormatText.from_dict,
@@ -1570,6 +2708,16 @@ _ASSISTANTS_API_RESPONSE_FORMAT_OPTION_BY_TYPE: dict[Any, Callable[[Mapping[str,
 _MESSAGE_CONTENT_TEXT_OBJECT_TEXT_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject]] = {
     "file_citation": MessageContentTextAnnotationsFileCitationObject.from_dict,
     "file_path": MessageContentTextAnnotationsFilePathObject.from_dict,
+}
+_MESSAGE_DELTA_CONTENT_TEXT_OBJECT_TEXT_ANNOTATION_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageDeltaContentTextAnnotationsFileCitationObject | MessageDeltaContentTextAnnotationsFilePathObject]] = {
+    "file_citation": MessageDeltaContentTextAnnotationsFileCitationObject.from_dict,
+    "file_path": MessageDeltaContentTextAnnotationsFilePathObject.from_dict,
+}
+_MESSAGE_DELTA_OBJECT_DELTA_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageDeltaContentImageFileObject | MessageDeltaContentTextObject | MessageDeltaContentRefusalObject | MessageDeltaContentImageUrlObject]] = {
+    "image_file": MessageDeltaContentImageFileObject.from_dict,
+    "text": MessageDeltaContentTextObject.from_dict,
+    "refusal": MessageDeltaContentRefusalObject.from_dict,
+    "image_url": MessageDeltaContentImageUrlObject.from_dict,
 }
 _MESSAGE_OBJECT_CONTENT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], MessageContentImageFileObject | MessageContentImageUrlObject | MessageContentTextObject | MessageContentRefusalObject]] = {
     "image_file": MessageContentImageFileObject.from_dict,
@@ -1581,10 +2729,30 @@ _MESSAGE_OBJECT_ATTACHMENT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]],
     "code_interpreter": AssistantToolsCode.from_dict,
     "file_search": AssistantToolsFileSearchTypeOnly.from_dict,
 }
+_MESSAGE_STREAM_EVENT_BY_EVENT: dict[Any, Callable[[Mapping[str, Any]], MessageStreamEvent]] = {
+    "thread.message.created": ThreadMessageCreated.from_dict,
+    "thread.message.in_progress": ThreadMessageInProgress.from_dict,
+    "thread.message.delta": ThreadMessageDelta.from_dict,
+    "thread.message.completed": ThreadMessageCompleted.from_dict,
+    "thread.message.incomplete": ThreadMessageIncomplete.from_dict,
+}
 _RUN_OBJECT_TOOL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], AssistantToolsCode | AssistantToolsFileSearch | AssistantToolsFunction]] = {
     "code_interpreter": AssistantToolsCode.from_dict,
     "file_search": AssistantToolsFileSearch.from_dict,
     "function": AssistantToolsFunction.from_dict,
+}
+_RUN_STEP_DELTA_OBJECT_DELTA_STEP_DETAILS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDeltaStepDetailsMessageCreationObject | RunStepDeltaStepDetailsToolCallsObject]] = {
+    "message_creation": RunStepDeltaStepDetailsMessageCreationObject.from_dict,
+    "tool_calls": RunStepDeltaStepDetailsToolCallsObject.from_dict,
+}
+_RUN_STEP_DELTA_STEP_DETAILS_TOOL_CALLS_CODE_OBJECT_CODE_INTERPRETER_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject | RunStepDeltaStepDetailsToolCallsCodeOutputImageObject]] = {
+    "logs": RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject.from_dict,
+    "image": RunStepDeltaStepDetailsToolCallsCodeOutputImageObject.from_dict,
+}
+_RUN_STEP_DELTA_STEP_DETAILS_TOOL_CALLS_OBJECT_TOOL_CALL_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDeltaStepDetailsToolCallsCodeObject | RunStepDeltaStepDetailsToolCallsFileSearchObject | RunStepDeltaStepDetailsToolCallsFunctionObject]] = {
+    "code_interpreter": RunStepDeltaStepDetailsToolCallsCodeObject.from_dict,
+    "file_search": RunStepDeltaStepDetailsToolCallsFileSearchObject.from_dict,
+    "function": RunStepDeltaStepDetailsToolCallsFunctionObject.from_dict,
 }
 _RUN_STEP_DETAILS_TOOL_CALLS_CODE_OBJECT_CODE_INTERPRETER_OUTPUT_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsToolCallsCodeOutputLogsObject | RunStepDetailsToolCallsCodeOutputImageObject]] = {
     "logs": RunStepDetailsToolCallsCodeOutputLogsObject.from_dict,
@@ -1598,4 +2766,25 @@ _RUN_STEP_DETAILS_TOOL_CALLS_OBJECT_TOOL_CALL_BY_TYPE: dict[Any, Callable[[Mappi
 _RUN_STEP_OBJECT_STEP_DETAILS_BY_TYPE: dict[Any, Callable[[Mapping[str, Any]], RunStepDetailsMessageCreationObject | RunStepDetailsToolCallsObject]] = {
     "message_creation": RunStepDetailsMessageCreationObject.from_dict,
     "tool_calls": RunStepDetailsToolCallsObject.from_dict,
+}
+_RUN_STEP_STREAM_EVENT_BY_EVENT: dict[Any, Callable[[Mapping[str, Any]], RunStepStreamEvent]] = {
+    "thread.run.step.created": ThreadRunStepCreated.from_dict,
+    "thread.run.step.in_progress": ThreadRunStepInProgress.from_dict,
+    "thread.run.step.delta": ThreadRunStepDelta.from_dict,
+    "thread.run.step.completed": ThreadRunStepCompleted.from_dict,
+    "thread.run.step.failed": ThreadRunStepFailed.from_dict,
+    "thread.run.step.cancelled": ThreadRunStepCancelled.from_dict,
+    "thread.run.step.expired": ThreadRunStepExpired.from_dict,
+}
+_RUN_STREAM_EVENT_BY_EVENT: dict[Any, Callable[[Mapping[str, Any]], RunStreamEvent]] = {
+    "thread.run.created": ThreadRunCreated.from_dict,
+    "thread.run.queued": ThreadRunQueued.from_dict,
+    "thread.run.in_progress": ThreadRunInProgress.from_dict,
+    "thread.run.requires_action": ThreadRunRequiresAction.from_dict,
+    "thread.run.completed": ThreadRunCompleted.from_dict,
+    "thread.run.incomplete": ThreadRunIncomplete.from_dict,
+    "thread.run.failed": ThreadRunFailed.from_dict,
+    "thread.run.cancelling": ThreadRunCancelling.from_dict,
+    "thread.run.cancelled": ThreadRunCancelled.from_dict,
+    "thread.run.expired": ThreadRunExpired.from_dict,
 }

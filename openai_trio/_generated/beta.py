@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from openai_sansio._prepared import Body, Headers, Query
     from openai_sansio.types.assistants import (
         AssistantObject,
+        AssistantStreamEvent,
         DeleteAssistantResponse,
         DeleteMessageResponse,
         DeleteThreadResponse,
@@ -1747,7 +1748,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[AsyncStream[Any]]]: ...
+        ) -> Awaitable[RawResponse[AsyncStream[AssistantStreamEvent]]]: ...
 
         @overload
         def create(
@@ -1777,7 +1778,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[RunObject | AsyncStream[Any]]]: ...
+        ) -> Awaitable[RawResponse[RunObject | AsyncStream[AssistantStreamEvent]]]: ...
 
         def create(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -1846,7 +1847,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[AsyncStream[Any]]]: ...
+        ) -> Awaitable[RawResponse[AsyncStream[AssistantStreamEvent]]]: ...
 
         @overload
         def submit_tool_outputs(
@@ -1861,7 +1862,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[RunObject | AsyncStream[Any]]]: ...
+        ) -> Awaitable[RawResponse[RunObject | AsyncStream[AssistantStreamEvent]]]: ...
 
         def submit_tool_outputs(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -1947,7 +1948,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[AsyncStream[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[AsyncStream[AssistantStreamEvent]]]: ...
 
         @overload
         def create(
@@ -1977,7 +1978,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[RunObject | AsyncStream[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[RunObject | AsyncStream[AssistantStreamEvent]]]: ...
 
         def create(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -2046,7 +2047,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[AsyncStream[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[AsyncStream[AssistantStreamEvent]]]: ...
 
         @overload
         def submit_tool_outputs(
@@ -2061,7 +2062,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[RunObject | AsyncStream[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[RunObject | AsyncStream[AssistantStreamEvent]]]: ...
 
         def submit_tool_outputs(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -2170,7 +2171,7 @@ class BetaThreadsRuns(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[AsyncStream[Any]]: ...
+    ) -> Awaitable[AsyncStream[AssistantStreamEvent]]: ...
 
     @overload
     def create(
@@ -2200,7 +2201,7 @@ class BetaThreadsRuns(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[RunObject | AsyncStream[Any]]: ...
+    ) -> Awaitable[RunObject | AsyncStream[AssistantStreamEvent]]: ...
 
     def create(
         self,
@@ -2229,7 +2230,7 @@ class BetaThreadsRuns(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[RunObject | AsyncStream[Any]]:
+    ) -> Awaitable[RunObject | AsyncStream[AssistantStreamEvent]]:
         """`POST /threads/{thread_id}/runs` (`createRun`)."""
         return self._transport.execute(  # type: ignore[no-any-return]
             prepare(
@@ -2340,7 +2341,7 @@ class BetaThreadsRuns(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[AsyncStream[Any]]: ...
+    ) -> Awaitable[AsyncStream[AssistantStreamEvent]]: ...
 
     @overload
     def submit_tool_outputs(
@@ -2355,7 +2356,7 @@ class BetaThreadsRuns(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[RunObject | AsyncStream[Any]]: ...
+    ) -> Awaitable[RunObject | AsyncStream[AssistantStreamEvent]]: ...
 
     def submit_tool_outputs(
         self,
@@ -2369,7 +2370,7 @@ class BetaThreadsRuns(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[RunObject | AsyncStream[Any]]:
+    ) -> Awaitable[RunObject | AsyncStream[AssistantStreamEvent]]:
         """`POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs` (`submitToolOuputsToRun`)."""
         return self._transport.execute(  # type: ignore[no-any-return]
             prepare(
@@ -2747,7 +2748,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[AsyncStream[Any]]]: ...
+        ) -> Awaitable[RawResponse[AsyncStream[AssistantStreamEvent]]]: ...
 
         @overload
         def create_and_run(
@@ -2774,7 +2775,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> Awaitable[RawResponse[RunObject | AsyncStream[Any]]]: ...
+        ) -> Awaitable[RawResponse[RunObject | AsyncStream[AssistantStreamEvent]]]: ...
 
         def create_and_run(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -2890,7 +2891,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[AsyncStream[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[AsyncStream[AssistantStreamEvent]]]: ...
 
         @overload
         def create_and_run(
@@ -2917,7 +2918,7 @@ if TYPE_CHECKING:
             extra_body: Body | None = None,
             timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
             max_retries: int | NotGiven = NOT_GIVEN,
-        ) -> StreamedResponseManager[StreamedResponse[RunObject | AsyncStream[Any]]]: ...
+        ) -> StreamedResponseManager[StreamedResponse[RunObject | AsyncStream[AssistantStreamEvent]]]: ...
 
         def create_and_run(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -3057,7 +3058,7 @@ class BetaThreads(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[AsyncStream[Any]]: ...
+    ) -> Awaitable[AsyncStream[AssistantStreamEvent]]: ...
 
     @overload
     def create_and_run(
@@ -3084,7 +3085,7 @@ class BetaThreads(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[RunObject | AsyncStream[Any]]: ...
+    ) -> Awaitable[RunObject | AsyncStream[AssistantStreamEvent]]: ...
 
     def create_and_run(
         self,
@@ -3110,7 +3111,7 @@ class BetaThreads(Namespace):
         extra_body: Body | None = None,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> Awaitable[RunObject | AsyncStream[Any]]:
+    ) -> Awaitable[RunObject | AsyncStream[AssistantStreamEvent]]:
         """`POST /threads/runs` (`createThreadAndRun`)."""
         return self._transport.execute(  # type: ignore[no-any-return]
             prepare(
