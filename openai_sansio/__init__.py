@@ -111,6 +111,12 @@ from ._prepared import PreparedOperation, prepare
 # isort: split
 # --- section: SDK parity (Azure, embeddings) ---
 if TYPE_CHECKING:
+    from ._assistant_accumulator import (
+        AssistantHelperEvent,
+        AssistantStreamAccumulator,
+        MessageDeltaEvent,
+        RunStepDeltaEvent,
+    )
     from ._azure import AZURE_DEPLOYMENT_PATHS, AzureConfig
     from ._cassette import (
         CASSETTE_VERSION,
@@ -282,6 +288,10 @@ _LAZY = {
     "ResponseHelperEvent": "._response_accumulator",
     "ResponseTextDeltaEvent": "._response_accumulator",
     "ResponseTextDoneEvent": "._response_accumulator",
+    "AssistantHelperEvent": "._assistant_accumulator",
+    "AssistantStreamAccumulator": "._assistant_accumulator",
+    "MessageDeltaEvent": "._assistant_accumulator",
+    "RunStepDeltaEvent": "._assistant_accumulator",
     # Structured outputs: schemas from types, and parsed completions.
     "FunctionTool": "._structured",
     "function_tool": "._structured",
@@ -431,6 +441,10 @@ __all__ = [
     "ResponseHelperEvent",  # stream helpers
     "ResponseTextDeltaEvent",  # stream helpers
     "ResponseTextDoneEvent",  # stream helpers
+    "AssistantHelperEvent",  # stream helpers
+    "AssistantStreamAccumulator",  # stream helpers
+    "MessageDeltaEvent",  # stream helpers
+    "RunStepDeltaEvent",  # stream helpers
     "FunctionTool",  # structured outputs
     "function_tool",  # structured outputs
     "parse_chat_completion",  # structured outputs

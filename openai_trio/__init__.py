@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         WebSocketClosedError,
     )
 
+    from ._assistant_stream import AsyncAssistantStream
     from ._azure import AzureADTokenProvider, AzureClient
     from ._background import BackgroundResponseStream, stream_background_response
     from ._realtime import (
@@ -106,6 +107,7 @@ _LAZY = {
     # Stream helpers (chat.completions.stream, responses.stream).
     "AsyncChatCompletionStream": "._stream_helpers",
     "AsyncResponseStream": "._stream_helpers",
+    "AsyncAssistantStream": "._assistant_stream",
 }
 
 __all__ = [
@@ -152,6 +154,7 @@ __all__ = [
     "tool",
     "AsyncChatCompletionStream",
     "AsyncResponseStream",
+    "AsyncAssistantStream",
     # errors
     "OpenAIError",
     "LocalProtocolError",

@@ -122,6 +122,12 @@ NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {
         (".._stream_helpers", "ChatCompletionsStreamMixin", ()),
         (".._tool_runner", "ChatCompletionsToolRunner", ()),
     ],
+    "beta.threads": [
+        (".._assistant_stream", "BetaThreadsStreamMixin", ()),
+    ],
+    "beta.threads.runs": [
+        (".._assistant_stream", "BetaThreadsRunsStreamMixin", ()),
+    ],
     "responses": [
         (".._stream_helpers", "ResponsesStreamMixin", ()),
         (".._tool_runner", "ResponsesToolRunner", ()),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, Se
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
+from .._assistant_stream import BetaThreadsRunsStreamMixin, BetaThreadsStreamMixin
 from .._namespace import Namespace
 
 if TYPE_CHECKING:
@@ -2067,7 +2068,7 @@ if TYPE_CHECKING:
         def submit_tool_outputs(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
-class BetaThreadsRuns(Namespace):
+class BetaThreadsRuns(BetaThreadsRunsStreamMixin, Namespace):
     """``client.beta.threads.runs``."""
 
     __slots__ = ()
@@ -2958,7 +2959,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[DeleteThreadResponse]]: ...
 
 
-class BetaThreads(Namespace):
+class BetaThreads(BetaThreadsStreamMixin, Namespace):
     """``client.beta.threads``."""
 
     __slots__ = ()

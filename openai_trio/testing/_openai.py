@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-from . import _batches
+from . import _assistants, _batches
 from ._responses import FakeResponse, ReceivedRequest, format_sse
 
 __all__ = ["FAKE_REPLY", "FakeOpenAI", "DEFAULT_MODELS"]
@@ -141,6 +141,8 @@ class FakeOpenAI:
         self.files: OrderedDict[str, tuple[dict[str, Any], bytes]] = OrderedDict()
         #: The Batch API's state and knobs (see ``FakeBatches``).
         self.batches = _batches.FakeBatches()
+        #: Assistants runs waiting for tool outputs (see ``_assistants``).
+        self.assistants = _assistants.FakeAssistants()
         self._counter = 0
 
     def _next_id(self, prefix: str) -> str:
@@ -218,6 +220,13 @@ class FakeOpenAI:
                 return _batches.retrieve_batch, (segments[1],)
             if n == 3 and method == "POST" and segments[2] == "cancel":
                 return _batches.cancel_batch, (segments[1],)
+        if head == "threads" and method == "POST":
+            if segments == ["threads", "runs"]:
+                return _assistants.create_thread_and_run, ()
+            if n == 3 and segments[2] == "runs":
+                return _assistants.create_run, (segments[1],)
+            if n == 5 and segments[2] == "runs" and segments[4] == "submit_tool_outputs":
+                return _assistants.submit_tool_outputs, (segments[1], segments[3])
         if head == "models":
             if method == "GET" and n == 1:
                 return FakeOpenAI.list_models, ()
@@ -729,6 +738,9 @@ _JSON_BODY = frozenset(
         FakeOpenAI.embeddings,
         FakeOpenAI.create_response,
         _batches.create_batch,
+        _assistants.create_run,
+        _assistants.create_thread_and_run,
+        _assistants.submit_tool_outputs,
     }
 )
 
