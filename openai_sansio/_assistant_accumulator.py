@@ -17,12 +17,12 @@ tool call deltas merged by ``index`` (code interpreter ``input`` and
 ``.completed`` (or ``.incomplete``, ``.failed``, ...) event replaces what
 was built, since the server's whole object is the authority.
 
-The merge follows the rule the official SDK uses for these deltas: strings
-are appended, objects merged key by key, lists of objects with an
-``index`` merged entry by entry, ``index`` and ``type`` replaced, anything
-else replaced.  (The SDK adds numbers; here a number replaces the previous
-one, since the only numbers in these deltas are positions that arrive
-whole.)
+The merge: objects are merged key by key, lists of objects with an
+``index`` entry by entry, the strings that stream in pieces (``value``,
+``arguments``, ``input``, ``logs``, ``refusal``) appended, anything else
+replaced.  The official SDK appends every string and adds numbers, so a
+repeated ``role`` or ``name`` would come out doubled there; here only the
+fields that grow do.
 
 No I/O.  Strings grow as lists of pieces joined when a snapshot is read, so
 the cost is linear in what arrived; the characters taken in are bounded by
@@ -111,6 +111,10 @@ def _models() -> Any:
 # -- the merge tree ------------------------------------------------------------
 
 
+# The fields whose deltas are pieces of a longer string.
+_GROWING = frozenset({"value", "arguments", "input", "logs", "refusal"})
+
+
 class _Text:
     """A string that grows: its pieces, joined when read."""
 
@@ -164,7 +168,7 @@ class _Merger:
             old = acc.get(key)
             if old is None or key == "index" or key == "type":
                 acc[key] = self.adopt(value, depth + 1)
-            elif isinstance(value, str) and isinstance(old, (str, _Text)):
+            elif key in _GROWING and isinstance(value, str) and isinstance(old, (str, _Text)):
                 self._count(value)
                 if isinstance(old, str):
                     old = acc[key] = _Text(old)
