@@ -163,6 +163,17 @@ if TYPE_CHECKING:
         embeddings_encoding_format,
     )
     from ._http2 import HTTP2Connection
+    from ._parsed import (
+        ParsedChatCompletion,
+        ParsedChatCompletionMessage,
+        ParsedChoice,
+        ParsedFunction,
+        ParsedFunctionToolCall,
+        ParsedResponse,
+        ParsedResponseFunctionToolCall,
+        ParsedResponseOutputMessage,
+        ParsedResponseOutputText,
+    )
     from ._partial_json import INCOMPLETE, PartialJSONError, parse_partial_json
     from ._realtime_events import (
         UnknownRealtimeEvent,
@@ -202,17 +213,6 @@ if TYPE_CHECKING:
         response_format_from,
         strict_json_schema,
         text_format_from,
-    )
-    from ._parsed import (
-        ParsedChatCompletion,
-        ParsedChatCompletionMessage,
-        ParsedChoice,
-        ParsedFunction,
-        ParsedFunctionToolCall,
-        ParsedResponse,
-        ParsedResponseFunctionToolCall,
-        ParsedResponseOutputMessage,
-        ParsedResponseOutputText,
     )
     from ._websocket import (
         DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,

@@ -46,6 +46,9 @@ __all__ = [
     "APIResponseValidationError",
     "UnexpectedContentTypeError",
     "APIStreamError",
+    "LengthFinishReasonError",
+    "ContentFilterFinishReasonError",
+    "StructuredOutputError",
     "make_status_error",
 ]
 
@@ -370,6 +373,43 @@ class APIStreamError(APIError):
     ) -> None:
         super().__init__(message, request=request, body=body)
         self.received: list[Any] = [] if received is None else received
+
+
+class LengthFinishReasonError(OpenAIError):
+    """A completion asked to be parsed stopped at its token limit, so its
+    content is cut short and cannot be parsed.  ``completion`` is the
+    completion as received (when streaming, as accumulated: without usage
+    unless the stream carried it)."""
+
+    def __init__(self, *, completion: Any) -> None:
+        message = "Could not parse response content as the length limit was reached"
+        usage = getattr(completion, "usage", None)
+        if usage is not None:
+            message += f" - {usage}"
+        super().__init__(message)
+        self.completion = completion
+
+
+class ContentFilterFinishReasonError(OpenAIError):
+    """A completion asked to be parsed was stopped by the content filter.
+    ``completion`` is the completion when there is one."""
+
+    def __init__(self, *, completion: Any = None) -> None:
+        super().__init__(
+            "Could not parse response content as the request was rejected by the content filter"
+        )
+        self.completion = completion
+
+
+class StructuredOutputError(APIResponseValidationError):
+    """A structured output (or a strict tool call's arguments) that does not
+    fit the type it was asked for: not JSON, or JSON of another shape.
+    ``path`` says where the mismatch is (``$`` is the whole value, then
+    ``.field`` and ``[index]``); ``body`` is the text or value received."""
+
+    def __init__(self, message: str, *, path: str = "$", body: object | None = None) -> None:
+        super().__init__(message, body=body)
+        self.path = path
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
