@@ -214,6 +214,17 @@ if TYPE_CHECKING:
         strict_json_schema,
         text_format_from,
     )
+    from ._webhooks import (
+        DEFAULT_WEBHOOK_TOLERANCE,
+        WEBHOOK_EVENT_TYPES,
+        InvalidWebhookSignatureError,
+        UnknownWebhookEvent,
+        WebhookEvent,
+        WebhookHeaders,
+        decode_webhook_event,
+        unwrap_webhook,
+        verify_webhook_signature,
+    )
     from ._websocket import (
         DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE,
         RESPONSES_WEBSOCKET_MAX_AGE,
@@ -320,6 +331,16 @@ _LAZY = {
     "is_failover_error": "._resilience",
     "parse_rate_limit_headers": "._resilience",
     "parse_reset_duration": "._resilience",
+    # Webhooks: signature checks and typed events (time is an argument).
+    "DEFAULT_WEBHOOK_TOLERANCE": "._webhooks",
+    "WEBHOOK_EVENT_TYPES": "._webhooks",
+    "InvalidWebhookSignatureError": "._webhooks",
+    "UnknownWebhookEvent": "._webhooks",
+    "WebhookEvent": "._webhooks",
+    "WebhookHeaders": "._webhooks",
+    "decode_webhook_event": "._webhooks",
+    "unwrap_webhook": "._webhooks",
+    "verify_webhook_signature": "._webhooks",
     # WebSockets (Realtime, Responses WebSocket mode): wsproto loads on first use.
     "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE": "._websocket",
     "RESPONSES_WEBSOCKET_MAX_AGE": "._websocket",
@@ -417,6 +438,15 @@ __all__ = [
     "is_failover_error",  # resilience
     "parse_rate_limit_headers",  # resilience
     "parse_reset_duration",  # resilience
+    "DEFAULT_WEBHOOK_TOLERANCE",  # webhooks
+    "WEBHOOK_EVENT_TYPES",  # webhooks
+    "InvalidWebhookSignatureError",  # webhooks
+    "UnknownWebhookEvent",  # webhooks
+    "WebhookEvent",  # webhooks
+    "WebhookHeaders",  # webhooks
+    "decode_webhook_event",  # webhooks
+    "unwrap_webhook",  # webhooks
+    "verify_webhook_signature",  # webhooks
     "INCOMPLETE",  # stream helpers
     "PartialJSONError",  # stream helpers
     "parse_partial_json",  # stream helpers
