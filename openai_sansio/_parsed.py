@@ -90,7 +90,10 @@ class ParsedResponseFunctionToolCall(FunctionToolCall):
 
 @attrs.define(slots=True, kw_only=True, eq=False, repr=False)
 class ParsedResponse(Response, Generic[T]):
-    """What ``client.responses.parse`` returns."""
+    """What ``client.responses.parse`` returns.  ``output`` holds the
+    parsed message and function call items among the others."""
+
+    output: list[Any]
 
     @property
     def output_parsed(self) -> T | None:

@@ -148,8 +148,18 @@ def _fields_of(cls: type) -> tuple[_Field, ...]:
                               _meta_description(df.metadata)))
     else:  # TypedDict
         optional: frozenset[str] = getattr(cls, "__optional_keys__", frozenset())
+        total = getattr(cls, "__total__", True)
         for key, tp in hints.items():
-            out.append(_Field(key, key, tp, key in optional, None))
+            # Under string annotations the class's own key sets can miss a
+            # NotRequired[...]; the resolved hint still carries it.
+            marker = typing.get_origin(tp)
+            if marker in _NOT_REQUIRED:
+                is_optional = True
+            elif marker in _REQUIRED:
+                is_optional = False
+            else:
+                is_optional = key in optional or not total
+            out.append(_Field(key, key, tp, is_optional, None))
     return tuple(out)
 
 
@@ -170,6 +180,14 @@ def _parameters_of(function: Callable[..., Any]) -> tuple[_Field, ...]:
             raise LocalProtocolError(f"{_name_of(function)}: parameter {p.name!r} has no type annotation")
         out.append(_Field(p.name, p.name, hints[p.name], p.default is not p.empty, None))
     return tuple(out)
+
+
+_NOT_REQUIRED = frozenset(
+    x for x in (typing_extensions.NotRequired, getattr(typing, "NotRequired", None)) if x is not None
+)
+_REQUIRED = frozenset(
+    x for x in (typing_extensions.Required, getattr(typing, "Required", None)) if x is not None
+)
 
 
 def _unwrap(tp: Any) -> Any:

@@ -121,6 +121,7 @@ NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {
     "chat.completions": [
         (".._stream_helpers", "ChatCompletionsStreamMixin", ()),
         (".._tool_runner", "ChatCompletionsToolRunner", ()),
+        (".._parsing", "ChatCompletionsParseMixin", ()),
     ],
     "beta.threads": [
         (".._assistant_stream", "BetaThreadsStreamMixin", ()),
@@ -131,6 +132,7 @@ NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {
     "responses": [
         (".._stream_helpers", "ResponsesStreamMixin", ()),
         (".._tool_runner", "ResponsesToolRunner", ()),
+        (".._parsing", "ResponsesParseMixin", ()),
     ],
 }
 

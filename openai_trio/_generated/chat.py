@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, ov
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
+from .._parsing import ChatCompletionsParseMixin
 from .._stream_helpers import ChatCompletionsStreamMixin
 from .._tool_runner import ChatCompletionsToolRunner
 
@@ -539,7 +540,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[ChatCompletionDeleted]]: ...
 
 
-class ChatCompletions(ChatCompletionsStreamMixin, ChatCompletionsToolRunner, Namespace):
+class ChatCompletions(ChatCompletionsStreamMixin, ChatCompletionsToolRunner, ChatCompletionsParseMixin, Namespace):
     """``client.chat.completions``."""
 
     __slots__ = ()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Iterable, Literal, Mapping, Se
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
+from .._parsing import ResponsesParseMixin
 from .._stream_helpers import ResponsesStreamMixin
 from .._tool_runner import ResponsesToolRunner
 
@@ -696,7 +697,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[CompactResource]]: ...
 
 
-class Responses(ResponsesStreamMixin, ResponsesToolRunner, Namespace):
+class Responses(ResponsesStreamMixin, ResponsesToolRunner, ResponsesParseMixin, Namespace):
     """``client.responses``."""
 
     __slots__ = ()

@@ -57,11 +57,24 @@ def _pieces(text: str, size: int = 7) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def example_of(schema: Any, depth: int = 0) -> Any:
+# Past this depth the made-up value takes the way out of a recursive
+# schema: an empty array, or null where a union allows it.
+_SHALLOW = 3
+
+
+def example_of(schema: Any, depth: int = 0, *, root: Any = None) -> Any:
     """A value that fits a JSON schema, made up from its types (first
-    enum value, first ``anyOf`` branch; strings are "example")."""
-    if not isinstance(schema, dict) or depth > 8:
+    enum value, first ``anyOf`` branch; strings are "example"), following
+    local ``$ref`` s (``#`` and ``#/$defs/...``) into ``root``."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict) or depth > 24:
         return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        target: Any = root
+        for part in ref[2:].split("/") if ref != "#" else ():
+            target = target.get(part) if isinstance(target, dict) else None
+        return example_of(target, depth + 1, root=root)
     if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
         return schema["enum"][0]
     if "const" in schema:
@@ -69,17 +82,23 @@ def example_of(schema: Any, depth: int = 0) -> Any:
     for key in ("anyOf", "oneOf"):
         branches = schema.get(key)
         if isinstance(branches, list) and branches:
-            return example_of(branches[0], depth + 1)
+            if depth >= _SHALLOW and {"type": "null"} in branches:
+                return None
+            return example_of(branches[0], depth + 1, root=root)
     kind = schema.get("type")
     if isinstance(kind, list):
+        if depth >= _SHALLOW and "null" in kind:
+            return None
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or "properties" in schema:
         props = schema.get("properties")
         if not isinstance(props, dict):
             return {}
-        return {name: example_of(sub, depth + 1) for name, sub in props.items()}
+        return {name: example_of(sub, depth + 1, root=root) for name, sub in props.items()}
     if kind == "array":
-        return [example_of(schema.get("items"), depth + 1)]
+        if depth >= _SHALLOW:
+            return []
+        return [example_of(schema.get("items"), depth + 1, root=root)]
     return {"string": "example", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
 
 
@@ -110,12 +129,31 @@ def _forced_tool_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _schema_reply(response_format: Any) -> str | None:
-    """The reply to a JSON-schema ``response_format``: JSON that fits it."""
+    """The reply to a JSON-schema ``response_format`` (chat's, or the
+    Responses API's flat ``text.format``): JSON that fits it."""
     if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
         return None
-    spec = response_format.get("json_schema")
+    spec = response_format.get("json_schema", response_format)
     schema = spec.get("schema") if isinstance(spec, dict) else None
     return json.dumps(example_of(schema or {"type": "object"}))
+
+
+def _forced_response_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """``_forced_tool_calls`` for the Responses API's flat function tools
+    and ``tool_choice`` (``{"type": "function", "name": ...}``)."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return []
+    as_chat = [
+        {"type": "function", "function": t} for t in tools
+        if isinstance(t, dict) and t.get("type") == "function"
+    ]
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        choice = {"type": "function", "function": {"name": choice.get("name")}}
+    return _forced_tool_calls(
+        {"tools": as_chat, "tool_choice": choice, "parallel_tool_calls": body.get("parallel_tool_calls")}
+    )
 
 
 def invalid(message: str, *, param: str | None = None, code: str | None = None) -> FakeResponse:
@@ -263,6 +301,13 @@ class FakeOpenAI:
             return words[:limit], "length"
         return words, "stop"
 
+    def _structured_reply(self, response_format: Any) -> str | None:
+        # JSON made up from the schema, unless the test chose the reply
+        # (for instance JSON that does not fit, to see the client refuse it).
+        if self.reply != FAKE_REPLY:
+            return None
+        return _schema_reply(response_format)
+
     @staticmethod
     def _stream_options(body: dict[str, Any]) -> bool:
         options = body.get("stream_options")
@@ -287,7 +332,7 @@ class FakeOpenAI:
             return invalid(f"Invalid 'n': expected an integer from 1 to {_MAX_N}.", param="n")
         tool_calls = _forced_tool_calls(body)
         words, finish = self._reply_words(limit)
-        schema_reply = _schema_reply(body.get("response_format"))
+        schema_reply = self._structured_reply(body.get("response_format"))
         if schema_reply is not None:
             words, finish = _pieces(schema_reply), "stop"
         refusal = self.refusal
@@ -500,6 +545,11 @@ class FakeOpenAI:
             return limit
         background = body.get("background") is True
         words, finish = self._reply_words(limit)
+        text_config = body.get("text") if isinstance(body.get("text"), dict) else None
+        schema_reply = self._structured_reply((text_config or {}).get("format"))
+        if schema_reply is not None:
+            words, finish = _pieces(schema_reply), "stop"
+        calls = _forced_response_calls(body)
         input_tokens = _tokens(raw_input)
         resp_id = self._next_id("resp_")
         msg_id = self._next_id("msg_")
@@ -511,6 +561,14 @@ class FakeOpenAI:
             "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
         }
+        call_items: list[dict[str, Any]] = [
+            {"type": "function_call", "id": self._next_id("fc_"), "call_id": self._next_id("call_"),
+             "name": name, "arguments": arguments, "status": "completed"}
+            for name, arguments in calls
+        ]
+        if call_items:
+            words, finish, text = [], "stop", ""
+        outputs: list[dict[str, Any]] = call_items or [message]
         final_status = "completed" if finish == "stop" else "incomplete"
         response: dict[str, Any] = {
             "id": resp_id,
@@ -523,12 +581,12 @@ class FakeOpenAI:
             "instructions": body.get("instructions"),
             "max_output_tokens": limit,
             "model": model,
-            "output": [] if background else [message],
+            "output": [] if background else outputs,
             "parallel_tool_calls": True,
             "previous_response_id": body.get("previous_response_id"),
             "store": body.get("store", True) is not False,
             "temperature": body.get("temperature", 1.0),
-            "text": {"format": {"type": "text"}},
+            "text": text_config or {"format": {"type": "text"}},
             "tool_choice": "auto",
             "tools": [],
             "top_p": body.get("top_p", 1.0),
@@ -549,7 +607,7 @@ class FakeOpenAI:
         if background and streamed:
             # What the stream ends with is what a later retrieve returns.
             response["status"] = final_status
-            response["output"] = [message]
+            response["output"] = outputs
             response["usage"] = self._usage(input_tokens, len(words))
         self._store(response, self._input_items(raw_input))
         if not streamed:
@@ -566,16 +624,29 @@ class FakeOpenAI:
         events = [
             event("response.created", response=started),
             event("response.in_progress", response=started),
-            event("response.output_item.added", output_index=0, item=empty_message),
-            event("response.content_part.added", part=empty_part, **where),
         ]
+        for index, item in enumerate(call_items):
+            at = {"item_id": item["id"], "output_index": index}
+            events.append(event("response.output_item.added", output_index=index,
+                                item=dict(item, arguments="", status="in_progress")))
+            events += [event("response.function_call_arguments.delta", delta=piece, **at)
+                       for piece in _pieces(item["arguments"])]
+            events.append(event("response.function_call_arguments.done", arguments=item["arguments"], **at))
+            events.append(event("response.output_item.done", output_index=index, item=item))
+        if not call_items:
+            events += [
+                event("response.output_item.added", output_index=0, item=empty_message),
+                event("response.content_part.added", part=empty_part, **where),
+            ]
+            events += [
+                event("response.output_text.delta", delta=w, logprobs=[], **where) for w in words
+            ]
+            events += [
+                event("response.output_text.done", text=text, logprobs=[], **where),
+                event("response.content_part.done", part=message["content"][0], **where),
+                event("response.output_item.done", output_index=0, item=message),
+            ]
         events += [
-            event("response.output_text.delta", delta=w, logprobs=[], **where) for w in words
-        ]
-        events += [
-            event("response.output_text.done", text=text, logprobs=[], **where),
-            event("response.content_part.done", part=message["content"][0], **where),
-            event("response.output_item.done", output_index=0, item=message),
             event(
                 "response.completed" if finish == "stop" else "response.incomplete",
                 response=response,
