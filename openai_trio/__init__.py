@@ -20,9 +20,11 @@ from openai_sansio import (
     BadRequestError,
     ClientConfig,
     ConflictError,
+    ContentFilterFinishReasonError,
     ErrorResponse,
     IncompleteResponseError,
     InternalServerError,
+    LengthFinishReasonError,
     LocalProtocolError,
     NotFoundError,
     NotGiven,
@@ -34,6 +36,7 @@ from openai_sansio import (
     RemoteProtocolError,
     RequestOptions,
     StreamDecodeError,
+    StructuredOutputError,
     Timeout,
     UnexpectedContentTypeError,
     UnprocessableEntityError,
@@ -56,9 +59,13 @@ if TYPE_CHECKING:
     from openai_sansio import (
         CircuitBreaker,
         CircuitState,
+        FunctionTool,
+        ParsedChatCompletion,
+        ParsedResponse,
         RateLimiter,
         StreamNotResumableError,
         WebSocketClosedError,
+        function_tool,
     )
 
     from ._assistant_stream import AsyncAssistantStream
@@ -108,6 +115,11 @@ _LAZY = {
     "AsyncChatCompletionStream": "._stream_helpers",
     "AsyncResponseStream": "._stream_helpers",
     "AsyncAssistantStream": "._assistant_stream",
+    # Structured outputs (chat.completions.parse, responses.parse): the core's.
+    "function_tool": "openai_sansio",
+    "FunctionTool": "openai_sansio",
+    "ParsedChatCompletion": "openai_sansio",
+    "ParsedResponse": "openai_sansio",
 }
 
 __all__ = [
@@ -183,6 +195,13 @@ __all__ = [
     "WebSocketConnectionClosed",
     "ResponseInFlightError",
     "CircuitOpenError",
+    "LengthFinishReasonError",
+    "ContentFilterFinishReasonError",
+    "StructuredOutputError",
+    "function_tool",
+    "FunctionTool",
+    "ParsedChatCompletion",
+    "ParsedResponse",
 ]
 
 

@@ -105,6 +105,11 @@ def test_openai_sansio_public_names() -> None:
         assert name in openai_sansio.__all__
     for name in ("validate_realtime_client_event", "validate_responses_ws_client_event"):
         assert name in openai_sansio.__all__
+    structured = ("strict_json_schema", "response_format_from", "text_format_from", "parse_structured")
+    for name in (*structured, "function_tool", "FunctionTool", "parse_tool_arguments", "parse_chat_completion"):
+        assert name in openai_sansio.__all__
+    for name in ("LengthFinishReasonError", "ContentFilterFinishReasonError", "StructuredOutputError"):
+        assert name in openai_sansio.__all__
 
 
 def test_openai_trio_testing_public_names() -> None:
@@ -138,6 +143,10 @@ def test_openai_trio_public_names() -> None:
     assert openai_trio.Timeout is openai_sansio.Timeout
     assert openai_trio.omit is openai_sansio.omit
     assert openai_trio.ErrorResponse is openai_sansio.ErrorResponse
+    for name in ("LengthFinishReasonError", "ContentFilterFinishReasonError", "StructuredOutputError"):
+        assert getattr(openai_trio, name) is getattr(openai_sansio, name)
+    for name in ("function_tool", "FunctionTool", "ParsedChatCompletion", "ParsedResponse"):
+        assert getattr(openai_trio, name) is getattr(openai_sansio, name)
 
 
 def test_sdk_parity_names_in_the_core() -> None:
