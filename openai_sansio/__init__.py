@@ -175,6 +175,19 @@ if TYPE_CHECKING:
         ParsedResponseOutputText,
     )
     from ._partial_json import INCOMPLETE, PartialJSONError, parse_partial_json
+    from ._polling import (
+        BATCH_TERMINAL_STATUSES,
+        DEFAULT_POLL_INTERVAL_MS,
+        MAX_POLL_INTERVAL_MS,
+        RUN_TERMINAL_STATUSES,
+        PollDone,
+        Poller,
+        PollKind,
+        PollStep,
+        PollTimeoutError,
+        PollWait,
+        poll_after_ms,
+    )
     from ._realtime_events import (
         UnknownRealtimeEvent,
         decode_realtime_server_event,
@@ -331,6 +344,18 @@ _LAZY = {
     "is_failover_error": "._resilience",
     "parse_rate_limit_headers": "._resilience",
     "parse_reset_duration": "._resilience",
+    # Pollers: when to retrieve again (time is an argument).
+    "BATCH_TERMINAL_STATUSES": "._polling",
+    "DEFAULT_POLL_INTERVAL_MS": "._polling",
+    "MAX_POLL_INTERVAL_MS": "._polling",
+    "RUN_TERMINAL_STATUSES": "._polling",
+    "PollDone": "._polling",
+    "PollKind": "._polling",
+    "PollStep": "._polling",
+    "PollTimeoutError": "._polling",
+    "PollWait": "._polling",
+    "Poller": "._polling",
+    "poll_after_ms": "._polling",
     # Webhooks: signature checks and typed events (time is an argument).
     "DEFAULT_WEBHOOK_TOLERANCE": "._webhooks",
     "WEBHOOK_EVENT_TYPES": "._webhooks",
@@ -438,6 +463,17 @@ __all__ = [
     "is_failover_error",  # resilience
     "parse_rate_limit_headers",  # resilience
     "parse_reset_duration",  # resilience
+    "BATCH_TERMINAL_STATUSES",  # pollers
+    "DEFAULT_POLL_INTERVAL_MS",  # pollers
+    "MAX_POLL_INTERVAL_MS",  # pollers
+    "RUN_TERMINAL_STATUSES",  # pollers
+    "PollDone",  # pollers
+    "PollKind",  # pollers
+    "PollStep",  # pollers
+    "PollTimeoutError",  # pollers
+    "PollWait",  # pollers
+    "Poller",  # pollers
+    "poll_after_ms",  # pollers
     "DEFAULT_WEBHOOK_TOLERANCE",  # webhooks
     "WEBHOOK_EVENT_TYPES",  # webhooks
     "InvalidWebhookSignatureError",  # webhooks
