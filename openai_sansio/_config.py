@@ -192,12 +192,17 @@ class ClientConfig:
     # Where the key goes: "authorization" sends "Bearer <key>"; any other
     # name (Azure's "api-key") sends the key as it is.
     api_key_header: str = "authorization"
+    # The secret webhook deliveries are signed with (``client.webhooks``);
+    # never sent, never shown.
+    webhook_secret: str | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise LocalProtocolError(f"max_retries must be a non-negative int, got {self.max_retries!r}")
         if self.api_key is not None and not isinstance(self.api_key, str):
             raise LocalProtocolError("api_key must be a string")
+        if self.webhook_secret is not None and not isinstance(self.webhook_secret, str):
+            raise LocalProtocolError("webhook_secret must be a string")
         if self.api_key_header not in SECRET_HEADERS:
             # Only these are redacted in every repr and log line.
             raise LocalProtocolError(
@@ -206,14 +211,16 @@ class ClientConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ClientConfig:
-        """Read ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID`` and
-        ``OPENAI_PROJECT_ID``; keyword arguments that are not None win."""
+        """Read ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``,
+        ``OPENAI_PROJECT_ID`` and ``OPENAI_WEBHOOK_SECRET``; keyword arguments
+        that are not None win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {
             "api_key": env.get("OPENAI_API_KEY") or None,
             "base_url": env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             "organization": env.get("OPENAI_ORG_ID") or None,
             "project": env.get("OPENAI_PROJECT_ID") or None,
+            "webhook_secret": env.get("OPENAI_WEBHOOK_SECRET") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -224,7 +231,9 @@ class ClientConfig:
         values of credential-named ``default_headers`` and ``default_query``
         entries (the rule is in ``openai_sansio._redact``), longest first."""
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in self.default_query)
-        return request_secrets(self.default_headers, "?" + query, (self.api_key,))
+        # The webhook secret is never sent, but redacting it too costs
+        # nothing should it ever reach a header or a log line.
+        return request_secrets(self.default_headers, "?" + query, (self.api_key, self.webhook_secret))
 
     @property
     def origin(self) -> Origin:

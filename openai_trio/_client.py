@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ._realtime import RealtimeNamespace, ResponsesNamespace
+    from ._webhooks import Webhooks
 
 
 __all__ = ["Client", "RawResponse"]
@@ -272,6 +273,10 @@ class Client(Namespaces, Executor):
     knowledge to ``http://`` origins (local servers such as vLLM behind
     hypercorn or nginx); it is off by default, as a plain HTTP/1.1 server
     would not understand it.
+
+    ``webhook_secret`` (else ``OPENAI_WEBHOOK_SECRET``) is the secret
+    ``client.webhooks.unwrap()`` checks deliveries with; it is never sent
+    and never shown.
     """
 
     # Subclasses that authenticate another way (AzureClient with a token
@@ -301,6 +306,7 @@ class Client(Namespaces, Executor):
         proxy_ssl_context: ssl.SSLContext | None = None,
         http2: bool = True,
         h2c: bool = False,
+        webhook_secret: str | None = None,
     ) -> None:
         setup_logging()
         config = _merge_config(
@@ -313,6 +319,7 @@ class Client(Namespaces, Executor):
             default_query=default_query,
             max_retries=max_retries,
             timeout=timeout,
+            webhook_secret=webhook_secret,
         )
         if config.api_key is None and self._requires_api_key:
             # As the official SDK does: a missing key is a setup mistake,
@@ -364,6 +371,7 @@ class Client(Namespaces, Executor):
         default_query: Mapping[str, str] | None = None,
         max_retries: int | NotGiven = NOT_GIVEN,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
+        webhook_secret: str | None = None,
     ) -> Client:
         """A client with some settings changed that shares this client's
         connection pool.
@@ -383,6 +391,7 @@ class Client(Namespaces, Executor):
             default_query=default_query,
             max_retries=max_retries,
             timeout=timeout,
+            webhook_secret=webhook_secret,
         )
         clone._pool = self._pool
         clone._connector = self._connector
@@ -479,6 +488,17 @@ class Client(Namespaces, Executor):
             from ._realtime import ResponsesNamespace
 
             found = self._namespaces["responses"] = ResponsesNamespace(self, "parsed")
+        return found  # type: ignore[return-value]
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """``client.webhooks``: ``unwrap()`` and ``verify_signature()`` for
+        webhook deliveries, with the client's ``webhook_secret``."""
+        found = self._namespaces.get("webhooks")
+        if found is None:
+            from ._webhooks import Webhooks
+
+            found = self._namespaces["webhooks"] = Webhooks(self)  # type: ignore[assignment]
         return found  # type: ignore[return-value]
 
     def _websocket_connector(self) -> Connector:
