@@ -11,7 +11,6 @@ own timeout, and an exception from a tool becomes a result the model reads
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import json
 import math
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import attrs
 import trio
 
-from openai_sansio import LocalProtocolError
+from openai_sansio import LocalProtocolError, StructuredOutputError
 from openai_sansio._tool_runner import Api, ToolCall, ToolLoop, ToolResult
 
 __all__ = ["Tool", "ToolRun", "ToolRunResult", "run_tools", "tool"]
@@ -49,7 +48,7 @@ class Tool:
     blocking one does not stall the others).
     """
 
-    __slots__ = ("description", "function", "name", "parameters", "strict", "timeout")
+    __slots__ = ("_typed", "description", "function", "name", "parameters", "strict", "timeout")
 
     def __init__(
         self,
@@ -72,6 +71,9 @@ class Tool:
             )
         doc = inspect.getdoc(function) if description is None else description
         self.description = doc or None
+        # A schema built from the signature also builds the arguments: a
+        # nested class, an enum or a list of them arrives as that type.
+        self._typed = parameters is None
         self.parameters = dict(parameters) if parameters is not None else _schema_of(function, strict)
         self.strict = strict
         self.timeout = timeout
@@ -87,6 +89,16 @@ class Tool:
         if api == "chat":
             return {"type": "function", "function": fields}
         return {"type": "function", **fields}
+
+    def arguments_from(self, call: ToolCall) -> dict[str, Any]:
+        """The keyword arguments of a call (``ValueError`` when they do not
+        fit: the model reads why)."""
+        if not self._typed:
+            return call.parsed_arguments()
+        from openai_sansio._structured import parse_tool_arguments
+
+        built: dict[str, Any] = parse_tool_arguments(self.function, call.arguments or "{}")
+        return built
 
     async def invoke(self, arguments: Mapping[str, Any]) -> Any:
         if inspect.iscoroutinefunction(self.function):
@@ -117,14 +129,9 @@ def tool(
 def _schema_of(function: ToolFunction, strict: bool) -> dict[str, Any]:
     # The schema builder of structured outputs, loaded only when a tool
     # leaves its schema to it.
-    try:
-        structured = importlib.import_module("openai_sansio._structured")
-    except ImportError:
-        raise LocalProtocolError(
-            f"pass parameters= (a JSON schema) for tool {getattr(function, '__name__', function)!r}"
-        ) from None
-    schema: dict[str, Any] = structured.parameters_schema(function, strict=strict)
-    return schema
+    from openai_sansio._structured import parameters_schema
+
+    return parameters_schema(function, strict=strict)
 
 
 @attrs.frozen
@@ -174,9 +181,9 @@ async def _run_one(call: ToolCall, found: Tool | None, default_timeout: float | 
     if found is None:
         return ToolResult(call.call_id, f"error: there is no tool named {call.name!r}", is_error=True)
     try:
-        arguments = call.parsed_arguments()
-    except ValueError as exc:
-        return ToolResult(call.call_id, f"error: the arguments are not a JSON object ({exc})", is_error=True)
+        arguments = found.arguments_from(call)
+    except (ValueError, StructuredOutputError) as exc:
+        return ToolResult(call.call_id, f"error: the arguments do not fit the tool's parameters ({exc})", is_error=True)
     limit = found.timeout if found.timeout is not None else default_timeout
     with trio.move_on_after(math.inf if limit is None else limit) as scope:
         try:

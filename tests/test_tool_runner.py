@@ -5,6 +5,7 @@ on the fake server."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import types
 from collections.abc import AsyncIterator
@@ -88,6 +89,22 @@ async def fake(path: str, model: ScriptedModel) -> AsyncIterator[tuple[FakeServe
     ) as client:
         server.route("POST", path, model)
         yield server, client
+
+
+class Unit(enum.Enum):
+    CELSIUS = "celsius"
+    FAHRENHEIT = "fahrenheit"
+
+
+@attrs.frozen
+class Place:
+    city: str
+    country: str | None = None
+
+
+async def forecast(place: Place, unit: Unit = Unit.CELSIUS, days: int = 1) -> str:
+    """The forecast for a place."""
+    return f"{place.city}/{place.country}: {days} day(s) in {unit.value}"
 
 
 def weather_tool(fn: Any, **options: Any) -> Tool:
@@ -255,7 +272,7 @@ async def test_tool_failures_become_results_the_model_reads(autojump_clock: trio
         outputs[3],
         "[0, 1]",
     ]
-    assert outputs[3].startswith("error: the arguments are not a JSON object")
+    assert outputs[3].startswith("error: the arguments do not fit the tool's parameters")
     assert [run.result.is_error for run in result.runs] == [True, True, True, True, False]
 
 
@@ -425,3 +442,28 @@ async def test_responses_tools_round_trip() -> None:
 def test_exported() -> None:
     for name in ("Tool", "tool", "ToolRunResult", "ToolRun"):
         assert name in openai_trio.__all__
+
+
+async def test_a_schema_from_the_signature_and_typed_arguments() -> None:
+    model = ScriptedModel(
+        calls(
+            ("forecast", {"place": {"city": "Oslo", "country": "NO"}, "unit": "fahrenheit", "days": 3}),
+            ("forecast", {"place": {"city": "Rome", "country": None}, "unit": None, "days": None}),
+            ("forecast", {"place": {"city": 7}, "unit": "kelvin"}),
+        ),
+        answer("ok"),
+    )
+    made = Tool(forecast)
+    assert made.description == "The forecast for a place."
+    schema = made.parameters
+    assert schema["additionalProperties"] is False
+    assert sorted(schema["required"]) == ["days", "place", "unit"]  # strict: all required
+    async with fake("/v1/chat/completions", model) as (_, client):
+        result = await client.chat.completions.run_tools(model="m", messages=MESSAGES, tools=[forecast])
+    sent = model.seen[0]["tools"][0]["function"]
+    assert sent["name"] == "forecast" and sent["strict"] is True and sent["parameters"] == schema
+    outputs = [run.result.output for run in result.runs]
+    assert outputs[0] == "Oslo/NO: 3 day(s) in fahrenheit"
+    assert outputs[1] == "Rome/None: 1 day(s) in celsius"  # null leaves the defaults
+    assert outputs[2].startswith("error: the arguments do not fit the tool's parameters")
+    assert result.runs[2].result.is_error
