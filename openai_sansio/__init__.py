@@ -227,6 +227,7 @@ if TYPE_CHECKING:
         strict_json_schema,
         text_format_from,
     )
+    from ._tool_runner import ToolCall, ToolLoop, ToolLoopError, ToolResult
     from ._webhooks import (
         DEFAULT_WEBHOOK_TOLERANCE,
         WEBHOOK_EVENT_TYPES,
@@ -366,6 +367,11 @@ _LAZY = {
     "decode_webhook_event": "._webhooks",
     "unwrap_webhook": "._webhooks",
     "verify_webhook_signature": "._webhooks",
+    # The tool runner's conversation bookkeeping.
+    "ToolCall": "._tool_runner",
+    "ToolLoop": "._tool_runner",
+    "ToolLoopError": "._tool_runner",
+    "ToolResult": "._tool_runner",
     # WebSockets (Realtime, Responses WebSocket mode): wsproto loads on first use.
     "DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE": "._websocket",
     "RESPONSES_WEBSOCKET_MAX_AGE": "._websocket",
@@ -455,6 +461,10 @@ __all__ = [
     "UnknownStreamEvent",  # streams
     "AssistantStreamDecoder",  # streams
     "UnknownAssistantStreamEvent",  # streams
+    "ToolCall",  # tool runner
+    "ToolLoop",  # tool runner
+    "ToolLoopError",  # tool runner
+    "ToolResult",  # tool runner
     "CircuitBreaker",  # resilience
     "CircuitState",  # resilience
     "RateLimitHeaders",  # resilience
