@@ -1,7 +1,8 @@
 """The fake server's Assistants runs: streamed the way the API streams them.
 
 ``POST /threads/{thread_id}/runs``, ``POST /threads/runs`` (thread and run
-at once) and ``POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs``.
+at once), ``POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs``
+and ``GET /threads/{thread_id}/runs/{run_id}``.
 With ``stream: true`` the answer is an event stream whose kinds are in the
 SSE ``event:`` field: the run's lifecycle, a message-creation run step, the
 message (created, in progress, one ``thread.message.delta`` per word of the
@@ -9,7 +10,8 @@ reply, completed), the run completed, then ``event: done``.  A request that
 forces a function tool (``tool_choice`` ``"required"`` or naming one) gets
 instead a tool-calls run step whose arguments arrive in pieces and a run
 that ends in ``requires_action``; submitting the outputs continues the run
-with the message.  Without ``stream`` the final run object is returned.
+with the message.  Without ``stream`` the run is answered ``queued`` and
+reaches that final state over retrievals (see ``FakeAssistants``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Callable
 
 from ._responses import FakeResponse, ReceivedRequest, format_sse
 
-__all__ = ["FakeAssistants", "create_run", "create_thread_and_run", "submit_tool_outputs"]
+__all__ = ["FakeAssistants", "create_run", "create_thread_and_run", "retrieve_run", "submit_tool_outputs"]
 
 _MAX_KEPT = 1000
 
@@ -29,10 +31,33 @@ def _invalid(message: str, *, param: str | None = None) -> FakeResponse:
 
 
 class FakeAssistants:
-    """The runs that wait for tool outputs, by run id (bounded)."""
+    """The runs that wait for tool outputs, by run id (bounded), and the
+    runs ``GET /threads/{thread_id}/runs/{run_id}`` reports.
+
+    A run created without ``stream`` is answered ``queued``; each retrieval
+    then moves it on: ``in_progress`` for ``in_progress_polls`` retrievals,
+    then its final state (``completed``, or ``requires_action`` when a tool
+    is forced).  ``poll_after_ms`` is sent as ``openai-poll-after-ms`` on
+    those answers when set.
+    """
 
     def __init__(self) -> None:
         self.waiting: dict[str, dict[str, Any]] = {}
+        #: run id -> [states still to report, then the final run]
+        self.runs: dict[str, list[dict[str, Any]]] = {}
+        self.in_progress_polls = 1
+        self.poll_after_ms: int | None = None
+
+    def answer(self, run: dict[str, Any]) -> FakeResponse:
+        headers = {} if self.poll_after_ms is None else {"openai-poll-after-ms": str(self.poll_after_ms)}
+        return FakeResponse.json(run, headers=headers)
+
+    def progress(self, states: list[dict[str, Any]]) -> None:
+        run_id = states[-1]["id"]
+        self.runs.pop(run_id, None)
+        self.runs[run_id] = states
+        while len(self.runs) > _MAX_KEPT:
+            del self.runs[next(iter(self.runs))]
 
     def keep(self, run: dict[str, Any]) -> None:
         if len(self.waiting) >= _MAX_KEPT:
@@ -177,14 +202,20 @@ def _tool_calls(api: Any, events: _Events, calls: list[tuple[str, str]]) -> None
 
 def _answer(api: Any, body: dict[str, Any], events: _Events, calls: list[tuple[str, str]]) -> FakeResponse:
     events.status("queued")
+    queued = events.run
     events.status("in_progress", started_at=events.run["created_at"])
+    running = events.run
     if calls:
         _tool_calls(api, events, calls)
         api.assistants.keep(events.run)
     else:
         _message(api, events)
+    assistants: FakeAssistants = api.assistants
     if body.get("stream") is not True:
-        return FakeResponse.json(events.run)
+        # As the API does: the run is queued, and polling sees it progress.
+        assistants.progress([running] * assistants.in_progress_polls + [events.run])
+        return assistants.answer(queued)
+    assistants.progress([events.run])
     events.blocks.append(format_sse("[DONE]", event="done"))
     return FakeResponse.sse(events.blocks, done=False)
 
@@ -216,6 +247,15 @@ def create_thread_and_run(api: Any, request: ReceivedRequest, body: dict[str, An
         })
 
     return _start(api, body, thread_id, thread_created)
+
+
+def retrieve_run(api: Any, request: ReceivedRequest, body: Any, thread_id: str, run_id: str) -> FakeResponse:
+    assistants: FakeAssistants = api.assistants
+    states = assistants.runs.get(run_id)
+    if states is None or states[-1]["thread_id"] != thread_id:
+        return FakeResponse.error(404, f"No run found with id '{run_id}'.", type="invalid_request_error")
+    run = states.pop(0) if len(states) > 1 else states[0]
+    return assistants.answer(run)
 
 
 def submit_tool_outputs(

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-from . import _assistants, _batches
+from . import _assistants, _batches, _vector_stores
 from ._responses import FakeResponse, ReceivedRequest, format_sse
 
 __all__ = ["FAKE_REPLY", "FakeOpenAI", "DEFAULT_MODELS"]
@@ -181,6 +181,8 @@ class FakeOpenAI:
         self.batches = _batches.FakeBatches()
         #: Assistants runs waiting for tool outputs (see ``_assistants``).
         self.assistants = _assistants.FakeAssistants()
+        #: Vector stores whose files finish over polls (see ``_vector_stores``).
+        self.vector_stores = _vector_stores.FakeVectorStores()
         self._counter = 0
 
     def _next_id(self, prefix: str) -> str:
@@ -258,6 +260,20 @@ class FakeOpenAI:
                 return _batches.retrieve_batch, (segments[1],)
             if n == 3 and method == "POST" and segments[2] == "cancel":
                 return _batches.cancel_batch, (segments[1],)
+        if head == "threads" and method == "GET" and n == 4 and segments[2] == "runs":
+            return _assistants.retrieve_run, (segments[1], segments[3])
+        if head == "vector_stores":
+            vs = _vector_stores
+            if n == 1 and method == "POST":
+                return vs.create_vector_store, ()
+            if n == 2 and method == "GET":
+                return vs.retrieve_vector_store, (segments[1],)
+            if n == 3 and method == "POST" and segments[2] in ("files", "file_batches"):
+                return (vs.create_file if segments[2] == "files" else vs.create_file_batch), (segments[1],)
+            if n == 4 and method == "GET" and segments[2] in ("files", "file_batches"):
+                return (vs.retrieve_file if segments[2] == "files" else vs.retrieve_file_batch), (
+                    segments[1], segments[3],
+                )
         if head == "threads" and method == "POST":
             if segments == ["threads", "runs"]:
                 return _assistants.create_thread_and_run, ()
@@ -812,6 +828,9 @@ _JSON_BODY = frozenset(
         _assistants.create_run,
         _assistants.create_thread_and_run,
         _assistants.submit_tool_outputs,
+        _vector_stores.create_vector_store,
+        _vector_stores.create_file,
+        _vector_stores.create_file_batch,
     }
 )
 
