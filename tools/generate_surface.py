@@ -125,9 +125,20 @@ NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {
     ],
     "beta.threads": [
         (".._assistant_stream", "BetaThreadsStreamMixin", ()),
+        (".._polling", "BetaThreadsPollMixin", ()),
     ],
     "beta.threads.runs": [
         (".._assistant_stream", "BetaThreadsRunsStreamMixin", ()),
+        (".._polling", "BetaThreadsRunsPollMixin", ()),
+    ],
+    "vector_stores.files": [
+        (".._polling", "VectorStoresFilesPollMixin", ()),
+    ],
+    "vector_stores.file_batches": [
+        (".._polling", "VectorStoresFileBatchesPollMixin", ()),
+    ],
+    "batches": [
+        (".._polling", "BatchesPollMixin", ()),
     ],
     "responses": [
         (".._stream_helpers", "ResponsesStreamMixin", ()),

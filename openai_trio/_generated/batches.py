@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Awaitable, Literal, Mapping
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
+from .._polling import BatchesPollMixin
 
 if TYPE_CHECKING:
     from openai_sansio import Timeout
@@ -132,7 +133,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[Batch]]: ...
 
 
-class Batches(Namespace):
+class Batches(BatchesPollMixin, Namespace):
     """``client.batches``."""
 
     __slots__ = ()

@@ -9,6 +9,7 @@ from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._assistant_stream import BetaThreadsRunsStreamMixin, BetaThreadsStreamMixin
 from .._namespace import Namespace
+from .._polling import BetaThreadsPollMixin, BetaThreadsRunsPollMixin
 
 if TYPE_CHECKING:
     from openai_sansio import Timeout
@@ -2068,7 +2069,7 @@ if TYPE_CHECKING:
         def submit_tool_outputs(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
-class BetaThreadsRuns(BetaThreadsRunsStreamMixin, Namespace):
+class BetaThreadsRuns(BetaThreadsRunsStreamMixin, BetaThreadsRunsPollMixin, Namespace):
     """``client.beta.threads.runs``."""
 
     __slots__ = ()
@@ -2959,7 +2960,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[DeleteThreadResponse]]: ...
 
 
-class BetaThreads(BetaThreadsStreamMixin, Namespace):
+class BetaThreads(BetaThreadsStreamMixin, BetaThreadsPollMixin, Namespace):
     """``client.beta.threads``."""
 
     __slots__ = ()

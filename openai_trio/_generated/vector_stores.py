@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Awaitable, Iterable, Literal, Mapping
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
 from .._namespace import Namespace
+from .._polling import VectorStoresFileBatchesPollMixin, VectorStoresFilesPollMixin
 
 if TYPE_CHECKING:
     from openai_sansio import Timeout
@@ -209,7 +210,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[AsyncPage[VectorStoreFileContentResponseData]]]: ...
 
 
-class VectorStoresFiles(Namespace):
+class VectorStoresFiles(VectorStoresFilesPollMixin, Namespace):
     """``client.vector_stores.files``."""
 
     __slots__ = ()
@@ -495,7 +496,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[AsyncCursorPage[VectorStoreFileObject]]]: ...
 
 
-class VectorStoresFileBatches(Namespace):
+class VectorStoresFileBatches(VectorStoresFileBatchesPollMixin, Namespace):
     """``client.vector_stores.file_batches``."""
 
     __slots__ = ()
