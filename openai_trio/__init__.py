@@ -60,8 +60,10 @@ if TYPE_CHECKING:
         CircuitBreaker,
         CircuitState,
         FunctionTool,
+        InvalidWebhookSignatureError,
         ParsedChatCompletion,
         ParsedResponse,
+        PollTimeoutError,
         RateLimiter,
         StreamNotResumableError,
         WebSocketClosedError,
@@ -120,6 +122,9 @@ _LAZY = {
     "FunctionTool": "openai_sansio",
     "ParsedChatCompletion": "openai_sansio",
     "ParsedResponse": "openai_sansio",
+    # Webhooks and pollers (client.webhooks, create_and_poll): the core's errors.
+    "InvalidWebhookSignatureError": "openai_sansio",
+    "PollTimeoutError": "openai_sansio",
 }
 
 __all__ = [
@@ -202,6 +207,8 @@ __all__ = [
     "FunctionTool",
     "ParsedChatCompletion",
     "ParsedResponse",
+    "InvalidWebhookSignatureError",
+    "PollTimeoutError",
 ]
 
 

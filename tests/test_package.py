@@ -105,6 +105,9 @@ def test_openai_sansio_public_names() -> None:
         assert name in openai_sansio.__all__
     for name in ("validate_realtime_client_event", "validate_responses_ws_client_event"):
         assert name in openai_sansio.__all__
+    webhooks = ("verify_webhook_signature", "unwrap_webhook", "InvalidWebhookSignatureError", "UnknownWebhookEvent")
+    for name in (*webhooks, "Poller", "PollDone", "PollWait", "PollTimeoutError", "poll_after_ms"):
+        assert name in openai_sansio.__all__
     structured = ("strict_json_schema", "response_format_from", "text_format_from", "parse_structured")
     for name in (*structured, "function_tool", "FunctionTool", "parse_tool_arguments", "parse_chat_completion"):
         assert name in openai_sansio.__all__
@@ -139,6 +142,9 @@ def test_openai_trio_public_names() -> None:
     for name in (*websockets, "WebSocketClosedError", "WebSocketConnectionClosed", "ResponseInFlightError"):
         assert name in openai_trio.__all__
     assert openai_trio.WebSocketClosedError is openai_sansio.WebSocketClosedError
+    for name in ("InvalidWebhookSignatureError", "PollTimeoutError"):
+        assert name in openai_trio.__all__
+        assert getattr(openai_trio, name) is getattr(openai_sansio, name)
     # Re-exports are the core's own objects, so isinstance checks agree.
     assert openai_trio.Timeout is openai_sansio.Timeout
     assert openai_trio.omit is openai_sansio.omit
