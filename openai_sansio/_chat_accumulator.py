@@ -6,7 +6,13 @@ one causes (the official SDK's ``ChatCompletionStream`` event names: ``chunk``,
 ``content.delta`` / ``content.done``, ``refusal.delta`` / ``refusal.done``,
 ``tool_calls.function.arguments.delta`` / ``.done``, ``logprobs.content.*``,
 ``logprobs.refusal.*``).  ``final_completion()`` builds the ``ChatCompletion``
-the non-streaming call would have returned.
+the non-streaming call would have returned, as a ``ParsedChatCompletion``
+(through ``parse_chat_completion``, as ``parse()`` would: the content built
+into a ``response_format`` type, tool arguments into their ``FunctionTool``
+types).  With something to parse (a type as ``response_format``, or a
+strict function tool), a chunk finishing a choice with ``length`` or
+``content_filter`` raises ``LengthFinishReasonError`` /
+``ContentFilterFinishReasonError`` as it arrives, as the SDK's stream does.
 
 No I/O.  Snapshots on the events are computed when read, from append-only
 logs of the pieces, so a stream of ``n`` deltas costs ``O(n)`` however
@@ -20,6 +26,10 @@ a server that interleaves the deltas of several tool calls gets an
 ``arguments.done`` event each time it leaves a call (the last one holding
 all the arguments; the SDK reports the first only); a chunk without
 ``usage`` never erases the usage an earlier chunk carried;
+the finish-reason errors are raised from the first chunk too (the SDK
+lets a stream whose very first chunk finishes pass) and, for a stream that
+asked for nothing to be parsed, not from ``final_completion()`` either (the
+SDK's ``get_final_completion()`` raises them for any stream);
 and the accumulated text is bounded (``max_chars``).
 """
 
@@ -27,14 +37,27 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, Mapping, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Literal, Mapping, TypeVar, Union
 
 import attrs
 
-from ._errors import LocalProtocolError, RemoteProtocolError
+from ._errors import (
+    ContentFilterFinishReasonError,
+    LengthFinishReasonError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
 from ._partial_json import PartialJSONError, parse_partial_json
+from ._structured import (
+    FunctionTool,
+    _chat_tool,
+    _tool_arguments,
+    parse_chat_completion,
+    parse_structured,
+)
 
 if TYPE_CHECKING:
+    from ._parsed import ParsedChatCompletion
     from .types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionTokenLogprob
 
 __all__ = [
@@ -143,11 +166,12 @@ class ContentDeltaEvent:
 
 @attrs.frozen(repr=False)
 class ContentDoneEvent:
-    """The content is complete.  ``parsed``: the structured output (the
-    ``response_format`` type's instance when one was given and the
-    structured-outputs helper is available, else the decoded JSON), or None
-    without a structured ``response_format``; ``PartialJSONError`` when read
-if the content is not JSON."""
+    """The content is complete.  ``parsed``: the structured output (an
+    instance of the ``response_format`` type when one was given, None if
+    the model refused; the decoded JSON for a JSON schema or JSON object
+    mapping), or None without a structured ``response_format``.  Reading it
+    raises ``StructuredOutputError`` if the content does not fit the type
+    (``PartialJSONError`` if a mapping's content is not JSON)."""
 
     content: str
     choice_index: int
@@ -199,7 +223,9 @@ class RefusalDoneEvent:
 @attrs.frozen(repr=False)
 class FunctionToolCallArgumentsDeltaEvent:
     """More arguments of tool call ``index``.  ``arguments`` is the text so
-    far and ``parsed_arguments`` what that partial JSON describes."""
+    far and ``parsed_arguments`` what that partial JSON describes (None for
+    a tool the request's ``tools`` do not make parseable: not strict, or
+    not listed; as in the SDK)."""
 
     name: str
     index: int
@@ -207,6 +233,7 @@ class FunctionToolCallArgumentsDeltaEvent:
     choice_index: int
     _log: _Log[str] = attrs.field(alias="_log", eq=False)
     _count: int = attrs.field(alias="_count")
+    _partial: bool = attrs.field(default=True, alias="_partial", eq=False)
     type: Literal["tool_calls.function.arguments.delta"] = attrs.field(
         default="tool_calls.function.arguments.delta", init=False
     )
@@ -217,7 +244,7 @@ class FunctionToolCallArgumentsDeltaEvent:
 
     @property
     def parsed_arguments(self) -> Any:
-        return parse_partial_json(self.arguments)
+        return parse_partial_json(self.arguments) if self._partial else None
 
     def __repr__(self) -> str:
         return (
@@ -228,21 +255,32 @@ class FunctionToolCallArgumentsDeltaEvent:
 
 @attrs.frozen(repr=False)
 class FunctionToolCallArgumentsDoneEvent:
-    """Tool call ``index`` is complete.  ``parsed_arguments`` decodes the
-    arguments (None when empty; ``PartialJSONError`` when they are not
-    JSON)."""
+    """Tool call ``index`` is complete.  ``parsed_arguments``, as in the
+    SDK, follows the request's ``tools``: for a ``FunctionTool`` the
+    arguments built into its type (or the keyword arguments of its
+    function), for another strict function tool the decoded JSON, else
+    None; ``StructuredOutputError`` when read if they do not fit.  An
+    accumulator told nothing about the tools decodes every call's
+    arguments (None when empty; ``PartialJSONError`` when not JSON)."""
 
     name: str
     index: int
     arguments: str
     choice_index: int
+    _parse: Callable[[str, str], Any] | None = attrs.field(default=None, alias="_parse", eq=False)
+    _cell: list[Any] = attrs.field(factory=list, init=False, eq=False)
     type: Literal["tool_calls.function.arguments.done"] = attrs.field(
         default="tool_calls.function.arguments.done", init=False
     )
 
     @property
     def parsed_arguments(self) -> Any:
-        return _decode_json(self.arguments)
+        # Built when first read and kept, so each read gives the same object.
+        cell = self._cell
+        if not cell:
+            parse = self._parse
+            cell.append(_decode_json(self.arguments) if parse is None else parse(self.name, self.arguments))
+        return cell[0]
 
     def __repr__(self) -> str:
         return (
@@ -451,25 +489,46 @@ def _response_format_kind(response_format: object) -> tuple[bool, type | None]:
     return False, None
 
 
+def _parseable_tool(tool: object) -> bool:
+    """Whether a request tool's calls get parsed (the SDK's rule: a
+    ``FunctionTool``, or a function tool marked strict)."""
+    if isinstance(tool, FunctionTool):
+        return True
+    if not isinstance(tool, Mapping) or tool.get("type") != "function":
+        return False
+    fields = tool.get("function")
+    return isinstance(fields, Mapping) and fields.get("strict") is True
+
+
 class ChatCompletionAccumulator:
     """Feed the chunks of one streamed chat completion; get helper events
-    and, at the end, the whole ``ChatCompletion``.
+    and, at the end, the whole ``ParsedChatCompletion``.
 
     ``response_format`` (the request's mapping, or a type for structured
-    outputs) turns on ``parsed`` on the content events.  ``max_chars``
-    bounds the text held (content, refusals and tool arguments together);
-    a stream past it raises ``RemoteProtocolError``.
+    outputs) turns on ``parsed`` on the content events; ``tools`` (the
+    request's) decides the tool calls' ``parsed_arguments``.  A type, or a
+    strict tool among ``tools``, also makes a ``length`` or
+    ``content_filter`` finish reason an error as the chunk arrives.
+    ``max_chars`` bounds the text held (content, refusals and tool arguments
+    together); a stream past it raises ``RemoteProtocolError``.
     """
 
     def __init__(
         self,
         *,
         response_format: object = None,
+        tools: Iterable[Any] | None = None,
         max_chars: int = DEFAULT_MAX_ACCUMULATED_CHARS,
     ) -> None:
         if max_chars < 0:
             raise LocalProtocolError("max_chars must not be negative")
         self._structured, self._format_type = _response_format_kind(response_format)
+        self._tools: list[Any] | None = None
+        if tools is not None:
+            self._tools = [t.for_api("chat") if isinstance(t, FunctionTool) else t for t in tools]
+        self._parseable = self._format_type is not None or any(map(_parseable_tool, self._tools or ()))
+        self._partial_by_name: dict[str, bool] = {}
+        self._final: tuple[int, ParsedChatCompletion[Any]] | None = None
         self._max_chars = max_chars
         self._chars = 0
         self._choices: dict[int, _Choice] = {}
@@ -508,10 +567,25 @@ class ChatCompletionAccumulator:
         self._cached = (self._version, completion)
         return completion
 
-    def final_completion(self) -> ChatCompletion:
-        """The whole completion, once the stream ended (``current_completion``
-        with the message of each choice complete)."""
-        return self.current_completion()
+    def final_completion(self) -> ParsedChatCompletion[Any]:
+        """The whole completion, once the stream ended, through
+        ``parse_chat_completion``: each message's ``parsed`` built into the
+        ``response_format`` type (None on a refusal), each function call's
+        ``parsed_arguments`` as the ``tools`` say.  ``StructuredOutputError``
+        if the content does not fit; the finish-reason errors only when
+        there was something to parse."""
+        completion = self.current_completion()
+        found = self._final
+        if found is not None and found[0] == self._version:
+            return found[1]
+        parsed = parse_chat_completion(
+            completion,
+            response_format=self._format_type,
+            tools=self._tools or (),
+            finish_reason_errors=self._parseable,
+        )
+        self._final = (self._version, parsed)
+        return parsed
 
     # -- feeding --------------------------------------------------------------
 
@@ -526,6 +600,14 @@ class ChatCompletionAccumulator:
         events: list[ChatCompletionStreamEvent] = [ChunkEvent(chunk, _accumulator=self)]
         for choice_chunk in chunk.choices or ():
             self._feed_choice(choice_chunk, events)
+        if self._parseable:
+            # Checked once the whole chunk is in, so the error's completion
+            # holds everything received (its events are not handed out).
+            for choice_chunk in chunk.choices or ():
+                if choice_chunk.finish_reason == "length":
+                    raise LengthFinishReasonError(completion=self.current_completion())
+                if choice_chunk.finish_reason == "content_filter":
+                    raise ContentFilterFinishReasonError(completion=self.current_completion())
         return events
 
     def _take_top(self, chunk: ChatCompletionChunk) -> None:
@@ -715,8 +797,18 @@ class ChatCompletionAccumulator:
                     state.index,
                     _log=call.arguments,
                     _count=len(call.arguments.pieces),
+                    _partial=self._partial_for(call.name),
                 )
             )
+
+    def _partial_for(self, name: str) -> bool:
+        tools = self._tools
+        if tools is None:
+            return True
+        found = self._partial_by_name.get(name)
+        if found is None:
+            found = self._partial_by_name[name] = _parseable_tool(_chat_tool(tools, name))
+        return found
 
     def _content_done(self, state: _Choice, events: list[ChatCompletionStreamEvent]) -> None:
         index = state.index
@@ -724,7 +816,8 @@ class ChatCompletionAccumulator:
             text = state.content.text(len(state.content.pieces))
             if text:
                 state.content_done = True
-                events.append(ContentDoneEvent(text, index, _parse=self._parse_content))
+                refused = self._format_type is not None and bool(state.refusal.text(len(state.refusal.pieces)))
+                events.append(ContentDoneEvent(text, index, _parse=_refused if refused else self._parse_content))
         if state.refusal_seen and not state.refusal_done and state.refusal.pieces:
             state.refusal_done = True
             events.append(RefusalDoneEvent(state.refusal.text(len(state.refusal.pieces)), index))
@@ -742,25 +835,29 @@ class ChatCompletionAccumulator:
         call.done = True
         events.append(
             FunctionToolCallArgumentsDoneEvent(
-                call.name, index, call.arguments.text(len(call.arguments.pieces)), state.index
+                call.name,
+                index,
+                call.arguments.text(len(call.arguments.pieces)),
+                state.index,
+                _parse=None if self._tools is None else self._parse_arguments,
             )
         )
+
+    def _parse_arguments(self, name: str, arguments: str) -> Any:
+        # The rule parse_chat_completion applies to the final tool calls.
+        tool = _chat_tool(self._tools or (), name)
+        fields = tool.get("function") if tool is not None else None
+        return _tool_arguments(tool, fields, arguments)
 
     def _parse_content(self, text: str) -> Any:
         if not self._structured:
             return None
-        data = _decode_json(text)
         if self._format_type is None:
-            return data
-        return _parse_structured(self._format_type, data)
+            return _decode_json(text)
+        return parse_structured(self._format_type, text)
 
 
-def _parse_structured(tp: type, data: Any) -> Any:
-    # The structured-outputs helper turns the decoded JSON into ``tp``;
-    # without it the decoded JSON is what there is.
-    try:
-        module = importlib.import_module("openai_sansio._structured")
-    except ImportError:
-        return data
-    return module.parse_structured(tp, data)
+def _refused(text: str) -> None:
+    # A message that refused has nothing to build, whatever content came with it.
+    return None
 

@@ -12,8 +12,13 @@ the same ``snapshot`` / ``parsed`` fields to those four).
 lifecycle event's response with the output items built from the
 ``output_item.added`` / ``content_part`` / delta / ``output_item.done``
 events.  ``final_response()`` is the response of the terminal event
-(``response.completed``, ``.incomplete`` or ``.failed``); when a server
-leaves its ``output`` out (or empty) the accumulated items fill it.
+(``response.completed``, ``.incomplete`` or ``.failed``) as a
+``ParsedResponse``; when a server leaves its ``output`` out (or empty) the
+accumulated items fill it.  A completed response goes through
+``parse_response`` as ``parse()``'s would (``output_parsed`` built into a
+``text_format`` type, function calls' ``parsed_arguments`` as the ``tools``
+say); an incomplete or failed one is not parsed (its text may be cut short;
+the SDK's ``get_final_response()`` raises for want of ``response.completed``).
 
 No I/O; text is kept as append-only pieces and joined when read, so the
 cost is linear in what arrived; the text held is bounded by ``max_chars``.
@@ -22,15 +27,17 @@ cost is linear in what arrived; the text held is bounded by ``max_chars``.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Union
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Union
 
 import attrs
 
 from ._chat_accumulator import DEFAULT_MAX_ACCUMULATED_CHARS, _decode_json, _Log, _short
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._partial_json import parse_partial_json
+from ._structured import FunctionTool, parse_response, parse_structured
 
 if TYPE_CHECKING:
+    from ._parsed import ParsedResponse
     from .types.responses import Response, ResponseStreamEvent
 
 __all__ = [
@@ -79,8 +86,10 @@ class ResponseTextDeltaEvent:
 @attrs.frozen(repr=False)
 class ResponseTextDoneEvent:
     """``response.output_text.done`` with ``parsed``: the structured output
-    (decoded JSON, or the text format's type when one was given and the
-    structured-outputs helper is there), None without a structured format."""
+    (an instance of the ``text_format`` type when one was given, the decoded
+    JSON for a JSON schema mapping), None without a structured format and,
+    as in the SDK, for the text of a message whose ``phase`` is other than
+    ``final_answer``."""
 
     event: Any
     parsed: Any
@@ -134,11 +143,12 @@ class ResponseFunctionCallArgumentsDeltaEvent:
 
 @attrs.frozen(repr=False)
 class ResponseCompletedEvent:
-    """``response.completed`` whose ``response`` is the final response
-    (output filled from the stream when the server left it out)."""
+    """``response.completed`` whose ``response`` is the final
+    ``ParsedResponse`` (output filled from the stream when the server left
+    it out)."""
 
     event: Any
-    response: Response
+    response: ParsedResponse[Any]
     type: Literal["response.completed"] = attrs.field(default="response.completed", init=False)
 
     sequence_number = property(lambda self: self.event.sequence_number)
@@ -223,23 +233,27 @@ class ResponseAccumulator:
     the whole ``Response``.
 
     ``text_format`` (the request's ``text`` mapping, its ``format``, or a
-    type for structured outputs) turns on ``parsed`` on the text events.
+    type for structured outputs) turns on ``parsed`` on the text events;
+    ``tools`` (the request's) decides the final function calls'
+    ``parsed_arguments``.
     """
 
     def __init__(
         self,
         *,
         text_format: object = None,
+        tools: Iterable[Any] | None = None,
         max_chars: int = DEFAULT_MAX_ACCUMULATED_CHARS,
     ) -> None:
         if max_chars < 0:
             raise LocalProtocolError("max_chars must not be negative")
         self._structured, self._format_type = _text_format_kind(text_format)
+        self._tools = [t.for_api("responses") if isinstance(t, FunctionTool) else t for t in tools or ()]
         self._max_chars = max_chars
         self._chars = 0
         self._base: dict[str, Any] | None = None
         self._items: dict[int, _Item] = {}
-        self._final: Response | None = None
+        self._final: ParsedResponse[Any] | None = None
         self._version = 0
         self._cached: tuple[int, Response] | None = None
 
@@ -265,9 +279,9 @@ class ResponseAccumulator:
         self._cached = (self._version, response)
         return response
 
-    def final_response(self) -> Response:
-        """The response of the terminal event; ``LocalProtocolError`` if the
-        stream has not ended with one."""
+    def final_response(self) -> ParsedResponse[Any]:
+        """The response of the terminal event (parsed when it completed);
+        ``LocalProtocolError`` if the stream has not ended with one."""
         if self._final is None:
             raise LocalProtocolError(
                 "the stream has not delivered response.completed, .incomplete or .failed"
@@ -354,7 +368,7 @@ class ResponseAccumulator:
             return [self._delta(event, data, kind, where)]
         if kind == "response.output_text.done":
             text = data.get("text")
-            parsed = self._parse_text(text) if isinstance(text, str) else None
+            parsed = self._parse_text(text) if isinstance(text, str) and self._final_answer(data) else None
             return [ResponseTextDoneEvent(event, parsed)]
         return [event]
 
@@ -396,19 +410,30 @@ class ResponseAccumulator:
         output = data.get("output")
         if not output and self._items:
             data["output"] = self._output()
-        final: Response = _responses_models().Response.from_dict(data)
+        response: Response = _responses_models().Response.from_dict(data)
+        completed = kind == "response.completed"
+        final = parse_response(
+            response,
+            text_format=self._format_type if completed else None,
+            tools=self._tools if completed else (),
+        )
         self._final = final
-        if kind == "response.completed":
+        if completed:
             return ResponseCompletedEvent(event, final)
         return event
+
+    def _final_answer(self, data: Mapping[str, Any]) -> bool:
+        # The SDK's rule: text of a message with another phase (commentary)
+        # is not the structured result.
+        index = data.get("output_index")
+        item = self._items.get(index) if isinstance(index, int) else None
+        phase = item.raw.get("phase") if item is not None else None
+        return phase is None or phase == "final_answer"
 
     def _parse_text(self, text: str) -> Any:
         if not self._structured:
             return None
-        data = _decode_json(text)
         if self._format_type is None:
-            return data
-        from ._chat_accumulator import _parse_structured
-
-        return _parse_structured(self._format_type, data)
+            return _decode_json(text)
+        return parse_structured(self._format_type, text)
 

@@ -814,13 +814,16 @@ def parse_chat_completion(
     *,
     response_format: Any = None,
     tools: Iterable[Any] | None = None,
+    finish_reason_errors: bool = True,
 ) -> ParsedChatCompletion[Any]:
     """``completion`` with each message's ``parsed`` (when
     ``response_format`` is a type, the message has content and no refusal)
     and each function call's ``parsed_arguments`` (for a ``FunctionTool``
     an instance of its target, for another strict tool the decoded JSON,
     else None).  A choice that stopped at the token limit or at the content
-    filter raises ``LengthFinishReasonError`` / ``ContentFilterFinishReasonError``."""
+    filter raises ``LengthFinishReasonError`` / ``ContentFilterFinishReasonError``
+    unless ``finish_reason_errors`` is false (a stream that asked for
+    nothing to be parsed may end that way without it being an error)."""
     from ._parsed import (
         ParsedChatCompletion,
         ParsedChatCompletionMessage,
@@ -834,9 +837,9 @@ def parse_chat_completion(
     rich = response_format is not None and not isinstance(response_format, Mapping)
     choices = []
     for choice in completion.choices or ():
-        if choice.finish_reason == "length":
+        if finish_reason_errors and choice.finish_reason == "length":
             raise LengthFinishReasonError(completion=completion)
-        if choice.finish_reason == "content_filter":
+        if finish_reason_errors and choice.finish_reason == "content_filter":
             raise ContentFilterFinishReasonError(completion=completion)
         message = choice.message
         calls: list[Any] | None = None

@@ -9,15 +9,18 @@ back to the pool; one left early is closed).
 
 ``text_deltas()`` iterates only the text, ``until_done()`` reads to the
 end, ``get_final_completion()`` / ``get_final_response()`` read to the end
-and return the rebuilt object.  Mixed into the generated namespaces
-through ``NAMESPACE_MIXINS`` in ``tools/generate_surface.py``.
+and return the rebuilt object, parsed as ``parse()`` would parse it
+(``ParsedChatCompletion`` / ``ParsedResponse``).  A type as
+``response_format`` / ``text_format`` and ``function_tool`` tools are sent
+as ``parse()`` sends them (the same core functions), and checked before
+anything is sent.  Mixed into the generated namespaces through
+``NAMESPACE_MIXINS`` in ``tools/generate_surface.py``.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from openai_sansio import (
     NOT_GIVEN,
@@ -25,13 +28,21 @@ from openai_sansio import (
     LocalProtocolError,
     ResponseAccumulator,
 )
+from openai_sansio._structured import (
+    FunctionTool,
+    check_parse_tools,
+    response_format_from,
+    text_format_from,
+)
 
+from ._parsing import _responses_tools
 from ._streamed import StreamedResponseManager
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from openai_sansio import ChatCompletionStreamEvent, ResponseHelperEvent
+    from openai_sansio._parsed import ParsedChatCompletion, ParsedResponse
     from openai_sansio.types.chat import ChatCompletion, ChatCompletionChunk
     from openai_sansio.types.responses import Response, ResponseStreamEvent
 
@@ -46,6 +57,7 @@ __all__ = [
 ]
 
 E = TypeVar("E")
+T = TypeVar("T")
 
 
 class _HelperStream(Generic[E]):
@@ -101,9 +113,10 @@ class _HelperStream(Generic[E]):
         await self.aclose()
 
 
-class AsyncChatCompletionStream(_HelperStream["ChatCompletionStreamEvent"]):
+class AsyncChatCompletionStream(_HelperStream["ChatCompletionStreamEvent"], Generic[T]):
     """The helper events of one streamed chat completion (see
-    ``openai_sansio.ChatCompletionAccumulator``)."""
+    ``openai_sansio.ChatCompletionAccumulator``); ``T`` is the type asked
+    for as ``response_format`` (None without one)."""
 
     __slots__ = ("_accumulator",)
 
@@ -122,8 +135,10 @@ class AsyncChatCompletionStream(_HelperStream["ChatCompletionStreamEvent"]):
         """The completion accumulated so far."""
         return self._accumulator.current_completion()
 
-    async def get_final_completion(self) -> ChatCompletion:
-        """Read to the end; the whole completion."""
+    async def get_final_completion(self) -> ParsedChatCompletion[T]:
+        """Read to the end; the whole completion, each message's ``parsed``
+        built into the ``response_format`` type (None on a refusal) and each
+        function call's ``parsed_arguments`` as ``parse()`` gives them."""
         await self.until_done()
         return self._accumulator.final_completion()
 
@@ -132,10 +147,11 @@ class AsyncChatCompletionStream(_HelperStream["ChatCompletionStreamEvent"]):
         return _TextDeltas(self, _chat_text)
 
 
-class AsyncResponseStream(_HelperStream["ResponseStreamEvent | ResponseHelperEvent"]):
+class AsyncResponseStream(_HelperStream["ResponseStreamEvent | ResponseHelperEvent"], Generic[T]):
     """The events of one streamed response with the helper fields (see
     ``openai_sansio.ResponseAccumulator``).  ``starting_after`` hides the
-    events up to that sequence number (they are still accumulated)."""
+    events up to that sequence number (they are still accumulated).  ``T``
+    is the ``text_format`` type (None without one)."""
 
     __slots__ = ("_accumulator", "_starting_after")
 
@@ -164,9 +180,11 @@ class AsyncResponseStream(_HelperStream["ResponseStreamEvent | ResponseHelperEve
         """The response accumulated so far."""
         return self._accumulator.current_response()
 
-    async def get_final_response(self) -> Response:
-        """Read to the end; the response of the terminal event
-        (``LocalProtocolError`` if the stream ended without one)."""
+    async def get_final_response(self) -> ParsedResponse[T]:
+        """Read to the end; the response of the terminal event, with
+        ``output_parsed`` and the function calls' ``parsed_arguments`` when
+        it completed (``LocalProtocolError`` if the stream ended without
+        a terminal event)."""
         await self.until_done()
         return self._accumulator.final_response()
 
@@ -216,18 +234,8 @@ def _sequence_number(event: Any) -> int:
     return found if isinstance(found, int) else -1
 
 
-def _wire_format(value: Any, what: str) -> Any:
-    """A type given as a structured format becomes its JSON schema
-    mapping through the structured-outputs helper."""
-    if not isinstance(value, type):
-        return value
-    try:
-        module = importlib.import_module("openai_sansio._structured")
-    except ImportError:
-        raise LocalProtocolError(
-            f"a type as {what} needs the structured-outputs helper; pass the mapping instead"
-        ) from None
-    return module.response_format_from(value)
+def _given(value: Any) -> bool:
+    return value is not NOT_GIVEN and value is not None
 
 
 class ChatCompletionsStreamMixin:
@@ -235,26 +243,51 @@ class ChatCompletionsStreamMixin:
 
     __slots__ = ()
 
-    def stream(self, **params: Any) -> StreamedResponseManager[AsyncChatCompletionStream]:
+    @overload
+    def stream(
+        self, *, response_format: type[T], tools: Iterable[Any] = ..., **params: Any
+    ) -> StreamedResponseManager[AsyncChatCompletionStream[T]]: ...
+    @overload
+    def stream(
+        self, *, response_format: Mapping[str, Any] = ..., tools: Iterable[Any] = ..., **params: Any
+    ) -> StreamedResponseManager[AsyncChatCompletionStream[None]]: ...
+    def stream(
+        self, *, response_format: Any = NOT_GIVEN, tools: Any = NOT_GIVEN, **params: Any
+    ) -> StreamedResponseManager[AsyncChatCompletionStream[Any]]:
         """Stream a chat completion with helper events.
 
         Takes what ``create`` takes, except ``stream``.  ``response_format``
-        may be a mapping or (with the structured-outputs helper) a type;
-        structured formats give ``parsed`` on the content events.  Use as
+        is a mapping (sent as it is; JSON formats give ``parsed`` on the
+        content events as decoded JSON) or a type, sent as its strict JSON
+        schema as ``parse()`` sends it: ``content.done`` and the final
+        message's ``parsed`` are then instances of it, and, as with
+        ``parse()``, ``tools`` must be strict function tools.  Calls of
+        ``function_tool`` tools get ``parsed_arguments`` built into their
+        type.  With something to parse, a choice finishing with ``length``
+        or ``content_filter`` raises ``LengthFinishReasonError`` /
+        ``ContentFilterFinishReasonError`` as its chunk arrives.  Use as
         ``async with client.chat.completions.stream(...) as stream:``.
         """
         if "stream" in params:
             raise LocalProtocolError("stream() always streams; leave out 'stream'")
-        response_format = params.get("response_format", NOT_GIVEN)
-        given_format = None if response_format is NOT_GIVEN else response_format
+        given_format = response_format if _given(response_format) else None
+        rich = given_format is not None and not isinstance(given_format, Mapping)
+        tool_list: list[Any] | None = None
+        if _given(tools):
+            if rich:
+                # A type asks for parsing, so the tools are held to parse()'s rules.
+                tool_list = check_parse_tools(tools, "chat")
+            else:
+                tool_list = [t.for_api("chat") if isinstance(t, FunctionTool) else t for t in tools]
+            params["tools"] = tool_list
         if given_format is not None:
-            params["response_format"] = _wire_format(given_format, "response_format")
+            params["response_format"] = response_format_from(given_format)
         namespace: Namespace = self  # type: ignore[assignment]
         create = namespace._view("parsed").create  # type: ignore[attr-defined]
 
-        async def start() -> AsyncChatCompletionStream:
+        async def start() -> AsyncChatCompletionStream[Any]:
             stream = await create(stream=True, **params)
-            accumulator = ChatCompletionAccumulator(response_format=given_format)
+            accumulator = ChatCompletionAccumulator(response_format=given_format, tools=tool_list or ())
             return AsyncChatCompletionStream(stream, accumulator)
 
         return StreamedResponseManager(start)
@@ -265,32 +298,63 @@ class ResponsesStreamMixin:
 
     __slots__ = ()
 
+    @overload
+    def stream(
+        self,
+        *,
+        response_id: str | None = ...,
+        starting_after: int | None = ...,
+        text_format: type[T],
+        tools: Iterable[Any] = ...,
+        **params: Any,
+    ) -> StreamedResponseManager[AsyncResponseStream[T]]: ...
+    @overload
+    def stream(
+        self,
+        *,
+        response_id: str | None = ...,
+        starting_after: int | None = ...,
+        text_format: None = ...,
+        tools: Iterable[Any] = ...,
+        **params: Any,
+    ) -> StreamedResponseManager[AsyncResponseStream[None]]: ...
     def stream(
         self,
         *,
         response_id: str | None = None,
         starting_after: int | None = None,
         text_format: Any = None,
+        tools: Any = NOT_GIVEN,
         **params: Any,
-    ) -> StreamedResponseManager[AsyncResponseStream]:
+    ) -> StreamedResponseManager[AsyncResponseStream[Any]]:
         """Stream a response with helper events.
 
-        Takes what ``create`` takes, except ``stream``; ``text_format`` is a
-        type for structured outputs (with the structured-outputs helper),
-        else the request's ``text`` decides.  With ``response_id`` it
-        resumes a background response instead: the stream is retrieved from
-        its start (so the whole response is rebuilt) and the events up to
-        ``starting_after`` are not handed out.
+        Takes what ``create`` takes, except ``stream``.  ``text_format`` (a
+        type) goes out as ``text.format`` as ``parse()`` sends it (other
+        ``text`` settings are kept); ``output_text.done`` then carries
+        ``parsed`` and the final response ``output_parsed``, instances of
+        it.  Without it the request's ``text`` decides (a JSON schema format
+        gives decoded JSON).  ``function_tool`` tools are sent in the
+        Responses shape and the final function calls get
+        ``parsed_arguments``.  With ``response_id`` it resumes a background
+        response instead: the stream is retrieved from its start (so the
+        whole response is rebuilt) and the events up to ``starting_after``
+        are not handed out.
         """
         if "stream" in params:
             raise LocalProtocolError("stream() always streams; leave out 'stream'")
         namespace: Namespace = self  # type: ignore[assignment]
         parsed = namespace._view("parsed")
+        tool_list: list[Any] = []
+        if _given(tools):
+            tool_list = _responses_tools(tools)
         text = params.get("text", NOT_GIVEN)
-        if text_format is not None:
-            if text is not NOT_GIVEN:
-                raise LocalProtocolError("pass text_format or text, not both")
-            params["text"] = {"format": _text_format_param(text_format)}
+        if text_format is not None and response_id is None:
+            if _given(text) and not isinstance(text, Mapping):
+                raise LocalProtocolError("text must be a mapping")
+            if _given(text) and "format" in text:
+                raise LocalProtocolError("pass text_format or text.format, not both")
+            params["text"] = {**(text if _given(text) else {}), "format": text_format_from(text_format)}
         format_spec: Any = text_format
         if format_spec is None and isinstance(text, Mapping):
             format_spec = text
@@ -303,25 +367,19 @@ class ResponsesStreamMixin:
                     f"resuming with response_id takes no creation parameters ({', '.join(unexpected)})"
                 )
 
-            async def start() -> AsyncResponseStream:
+            async def start() -> AsyncResponseStream[Any]:
                 stream = await parsed.retrieve(response_id, stream=True, **params)  # type: ignore[attr-defined]
-                return AsyncResponseStream(stream, ResponseAccumulator(text_format=format_spec), starting_after)
+                accumulator = ResponseAccumulator(text_format=format_spec, tools=tool_list)
+                return AsyncResponseStream(stream, accumulator, starting_after)
 
             return StreamedResponseManager(start)
         if starting_after is not None:
             raise LocalProtocolError("starting_after needs response_id")
+        if _given(tools):
+            params["tools"] = tool_list
 
-        async def start_new() -> AsyncResponseStream:
+        async def start_new() -> AsyncResponseStream[Any]:
             stream = await parsed.create(stream=True, **params)  # type: ignore[attr-defined]
-            return AsyncResponseStream(stream, ResponseAccumulator(text_format=format_spec))
+            return AsyncResponseStream(stream, ResponseAccumulator(text_format=format_spec, tools=tool_list))
 
         return StreamedResponseManager(start_new)
-
-
-def _text_format_param(text_format: Any) -> Any:
-    wire = _wire_format(text_format, "text_format")
-    if isinstance(wire, Mapping) and wire.get("type") == "json_schema" and "json_schema" in wire:
-        # Chat's nesting ({"type", "json_schema": {...}}) flattened the way
-        # the Responses API takes it.
-        return {"type": "json_schema", **wire["json_schema"]}
-    return wire

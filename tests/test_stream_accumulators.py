@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,11 +18,17 @@ from openai_sansio import (
     ChatCompletionAccumulator,
     ChatCompletionStreamDecoder,
     ChunkEvent,
+    ContentFilterFinishReasonError,
+    LengthFinishReasonError,
     LocalProtocolError,
+    ParsedChatCompletion,
+    ParsedResponse,
     PartialJSONError,
     RemoteProtocolError,
     ResponseAccumulator,
     ResponseStreamDecoder,
+    StructuredOutputError,
+    function_tool,
 )
 from openai_sansio.types.chat import ChatCompletionChunk
 from openai_sansio.types.responses import parse_response_stream_event
@@ -122,7 +129,7 @@ def test_interleaved_tool_calls() -> None:
     events = feed_all(acc, INTERLEAVED_TOOLS)
     final = acc.final_completion()
     calls = final.choices[0].message.tool_calls or []
-    assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [  # type: ignore[union-attr]
+    assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [
         ("call_a", "get_weather", '{"city": "Paris"}'),
         ("call_b", "get_time", '{"tz": "CET"}'),
     ]
@@ -166,7 +173,7 @@ def test_missing_index_merged_when_unambiguous() -> None:
     acc = ChatCompletionAccumulator()
     feed_all(acc, stream)
     calls = acc.final_completion().choices[0].message.tool_calls or []
-    assert [(c.id, c.function.arguments) for c in calls] == [("call_x", '{"a": 1}'), ("call_y", "{}")]  # type: ignore[union-attr]
+    assert [(c.id, c.function.arguments) for c in calls] == [("call_x", '{"a": 1}'), ("call_y", "{}")]
 
 
 def test_missing_index_ambiguous_is_typed_error() -> None:
@@ -451,3 +458,189 @@ def test_responses_any_split_equals_whole(data: st.DataObject) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=12))
     assert run_responses(body, cuts) == run_responses(body, [])
     assert run_responses(body, list(range(0, len(body), 7))) == run_responses(body, [])
+
+
+# -- structured outputs and parsed tool calls ---------------------------------
+
+
+@attrs.define
+class Point:
+    x: int
+    y: int = 0
+
+
+@attrs.define
+class Cell:
+    a: int
+
+
+def get_weather(city: str) -> str:
+    return city
+
+
+STRICT_WEATHER = function_tool(get_weather)
+LOOSE_TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+
+TYPED_STREAM = [
+    chunk([delta(role="assistant", content="")]),
+    chunk([delta(content='{"x": 3, ')]),
+    chunk([delta(content='"y": null}')]),
+    chunk([delta(finish_reason="stop")]),
+]
+
+
+def test_typed_content_and_final() -> None:
+    acc = ChatCompletionAccumulator(response_format=Point)
+    events = feed_all(acc, TYPED_STREAM)
+    assert [e.parsed for e in events if e.type == "content.delta"] == [{"x": 3}, {"x": 3, "y": None}]
+    (done,) = [e for e in events if e.type == "content.done"]
+    # null stands for the default, as parse() reads it.
+    assert done.parsed == Point(3, 0) and done.parsed is done.parsed
+    final = acc.final_completion()
+    assert isinstance(final, ParsedChatCompletion) and final.choices[0].message.parsed == Point(3, 0)
+    assert acc.final_completion() is final
+    assert final.to_dict()["choices"][0]["message"]["content"] == '{"x": 3, "y": null}'
+
+
+def test_typed_content_that_does_not_fit() -> None:
+    acc = ChatCompletionAccumulator(response_format=Point)
+    events = feed_all(acc, [chunk([delta(content='{"x": "3"}')]), chunk([delta(finish_reason="stop")])])
+    done = next(e for e in events if e.type == "content.done")
+    with pytest.raises(StructuredOutputError, match=r"\$\.x"):
+        _ = done.parsed
+    with pytest.raises(StructuredOutputError):
+        acc.final_completion()
+
+
+def test_refusal_with_content_parses_to_none() -> None:
+    acc = ChatCompletionAccumulator(response_format=Point)
+    events = feed_all(acc, [chunk([delta(refusal="no", content='{"x": 1}')]), chunk([delta(finish_reason="stop")])])
+    assert next(e for e in events if e.type == "content.done").parsed is None
+    assert acc.final_completion().choices[0].message.parsed is None
+
+
+def test_tool_arguments_follow_the_request_tools() -> None:
+    acc = ChatCompletionAccumulator(tools=[STRICT_WEATHER, LOOSE_TIME])
+    events = feed_all(acc, INTERLEAVED_TOOLS)
+    # As in the SDK: a strict tool's arguments parse, a loose one's do not.
+    deltas = [(e.name, e.parsed_arguments) for e in events if e.type == "tool_calls.function.arguments.delta"]
+    assert ("get_weather", {"city": "Par"}) in deltas
+    assert all(parsed is None for name, parsed in deltas if name == "get_time")
+    # Interleaved: each call is reported done when left, the last report
+    # holding all of it; parsed only when read, so the early ones cost nothing.
+    last = {e.name: e for e in events if e.type == "tool_calls.function.arguments.done"}
+    assert {name: e.parsed_arguments for name, e in last.items()} == {"get_weather": {"city": "Paris"}, "get_time": None}
+    calls = acc.final_completion().choices[0].message.tool_calls or []
+    assert [c.function.parsed_arguments for c in calls] == [{"city": "Paris"}, None]
+
+
+def test_tool_arguments_into_a_type() -> None:
+    stream = [
+        chunk([delta(role="assistant", tool_calls=[{"index": 0, "id": "call_1", "type": "function", "function": {"name": "Cell", "arguments": '{"a"'}}])]),
+        chunk([delta(tool_calls=[{"index": 0, "function": {"arguments": ": 2}"}}])]),
+        chunk([delta(finish_reason="tool_calls")]),
+    ]
+    acc = ChatCompletionAccumulator(tools=[function_tool(Cell, api="responses")])
+    events = feed_all(acc, stream)
+    (done,) = [e for e in events if e.type == "tool_calls.function.arguments.done"]
+    assert done.parsed_arguments == Cell(2) and done.parsed_arguments is done.parsed_arguments
+    call = (acc.final_completion().choices[0].message.tool_calls or [])[0]
+    assert call.function.parsed_arguments == Cell(2)
+    bad = ChatCompletionAccumulator(tools=[function_tool(Cell)])
+    events = feed_all(bad, [dict(stream[0], choices=[dict(stream[0]["choices"][0], delta={"tool_calls": [{"index": 0, "id": "c", "type": "function", "function": {"name": "Cell", "arguments": '{"a": []}'}}]})]), stream[2]])
+    with pytest.raises(StructuredOutputError):
+        _ = next(e for e in events if e.type == "tool_calls.function.arguments.done").parsed_arguments
+
+
+@pytest.mark.parametrize(
+    ("finish_reason", "error"),
+    [("length", LengthFinishReasonError), ("content_filter", ContentFilterFinishReasonError)],
+)
+@pytest.mark.parametrize(
+    "setup",
+    [{"response_format": Point}, {"tools": [STRICT_WEATHER]}, {"tools": [{"type": "function", "function": {"name": "f", "strict": True}}]}],
+    ids=["type", "function-tool", "strict-mapping"],
+)
+def test_finish_reason_errors_at_the_chunk(finish_reason: str, error: type[Exception], setup: dict[str, Any]) -> None:
+    acc = ChatCompletionAccumulator(**setup)
+    feed_all(acc, [chunk([delta(role="assistant", content='{"x": ')])])
+    with pytest.raises(error) as info:
+        acc.feed(ChatCompletionChunk.from_dict(chunk([delta(content="1", finish_reason=finish_reason)])))
+    completion = info.value.completion  # type: ignore[attr-defined]
+    assert completion.choices[0].message.content == '{"x": 1'
+    with pytest.raises(error):
+        acc.final_completion()
+    # Even the very first chunk.
+    with pytest.raises(error):
+        ChatCompletionAccumulator(**setup).feed(ChatCompletionChunk.from_dict(chunk([delta(content="{", finish_reason=finish_reason)])))
+
+
+@pytest.mark.parametrize("setup", [{}, {"response_format": {"type": "json_object"}}, {"tools": [LOOSE_TIME]}])
+def test_no_finish_reason_errors_with_nothing_to_parse(setup: dict[str, Any]) -> None:
+    acc = ChatCompletionAccumulator(**setup)
+    feed_all(acc, [chunk([delta(content="{")]), chunk([delta(finish_reason="length")]), chunk([delta(1, finish_reason="content_filter")])])
+    final = acc.final_completion()
+    assert isinstance(final, ParsedChatCompletion)
+    assert [c.finish_reason for c in final.choices] == ["length", "content_filter"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_typed_any_split_equals_whole(data: st.DataObject) -> None:
+    def run(body: bytes, cuts: list[int]) -> tuple[Any, ...]:
+        decoder = ChatCompletionStreamDecoder()
+        acc = ChatCompletionAccumulator(response_format=Point)
+        events: list[Any] = []
+        last = 0
+        for cut in [*sorted(cuts), len(body)]:
+            for item in decoder.feed(body[last:cut]):
+                events += acc.feed(item)
+            last = cut
+        for item in decoder.close():
+            events += acc.feed(item)
+        done = [e.parsed for e in events if e.type == "content.done"]
+        return types(events), done, acc.final_completion().choices[0].message.parsed
+
+    body = sse(TYPED_STREAM)
+    cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=12))
+    whole = run(body, [])
+    assert whole[1:] == ([Point(3, 0)], Point(3, 0))
+    assert run(body, cuts) == whole
+    assert run(body, list(range(len(body)))) == whole
+
+
+@attrs.define
+class A:
+    a: int
+
+
+def test_response_typed_text_and_final() -> None:
+    acc = ResponseAccumulator(text_format=A, tools=[function_tool(get_weather, api="chat"), {"type": "function", "name": "f", "strict": True, "parameters": {}}])
+    events = feed_responses(acc, response_events(None))
+    done = next(e for e in events if e.type == "response.output_text.done")
+    assert done.parsed == A(1)
+    final = acc.final_response()
+    assert isinstance(final, ParsedResponse)
+    assert final.output_parsed == A(1)
+    assert events[-1].response is final
+    call = next(item for item in final.output if item.type == "function_call")
+    assert call.parsed_arguments == {"x": [1, 2]}
+
+
+def test_response_commentary_phase_is_not_parsed() -> None:
+    events = response_events(None)
+    events[1] = dict(events[1], item=dict(events[1]["item"], phase="commentary"))
+    acc = ResponseAccumulator(text_format=A)
+    out = feed_responses(acc, events)
+    assert next(e for e in out if e.type == "response.output_text.done").parsed is None
+
+
+def test_response_incomplete_is_not_parsed() -> None:
+    events = response_events(None)
+    events[-1] = dict(events[-1], type="response.incomplete", response=response_obj("incomplete", None))
+    acc = ResponseAccumulator(text_format=A, tools=[{"type": "function", "name": "f", "strict": True}])
+    feed_responses(acc, events)
+    final = acc.final_response()
+    assert isinstance(final, ParsedResponse) and final.output_parsed is None
+    call = next(item for item in final.output if item.type == "function_call")
+    assert call.parsed_arguments is None
