@@ -22,7 +22,6 @@ import h11
 import trio
 import wsproto.connection
 import wsproto.events
-import wsproto.utilities
 
 from ._responses import FakeResponse, ReceivedRequest
 
@@ -47,6 +46,8 @@ _MAX_AUDIO_KEPT = 64 * 1024 * 1024
 _MAX_MESSAGE = 16 * 1024 * 1024
 # How long the server waits for the client's answer to its close frame.
 _CLOSE_WAIT = 5.0
+# The states after a close frame from the client.
+_CLOSE_RECEIVED = (wsproto.connection.ConnectionState.REMOTE_CLOSING, wsproto.connection.ConnectionState.CLOSED)
 
 
 def _default_audio() -> bytes:
@@ -307,7 +308,11 @@ class _Session:
                     if self._script.answer_pings:
                         await self._write(event.response())
                 elif isinstance(event, wsproto.events.CloseConnection):
-                    self._script.close_codes.append(int(event.code))
+                    # A frame wsproto cannot parse comes as a close (1002)
+                    # that leaves the state alone: only the client's own
+                    # close frames are recorded.
+                    if self._ws.state in _CLOSE_RECEIVED:
+                        self._script.close_codes.append(int(event.code))
                     if not self._closing:
                         await self._write(event.response())
                     return
@@ -322,10 +327,9 @@ class _Session:
             data = await self._stream.receive_some(_RECEIVE_SIZE)
             if not data:
                 return
-            try:
-                self._ws.receive_data(bytes(data))
-            except wsproto.utilities.RemoteProtocolError:
-                return
+            # Never raises here: frames are parsed by events(), and the
+            # loop has returned once the connection is closed.
+            self._ws.receive_data(bytes(data))
 
     async def _message(self, text: str) -> None:
         try:
@@ -469,8 +473,8 @@ class _Session:
             return
         self._buffered_audio += len(data)
         kept = self._script.audio_received
-        if len(kept) < _MAX_AUDIO_KEPT:
-            kept += data[: _MAX_AUDIO_KEPT - len(kept)]
+        # Past the limit the slice is empty: nothing more is kept.
+        kept += data[: _MAX_AUDIO_KEPT - len(kept)]
 
     async def _audio_commit(self, event: dict[str, Any], client_id: str | None) -> None:
         if not self._buffered_audio:
@@ -508,9 +512,9 @@ class _Session:
         modalities = options.get("output_modalities") or self._session.get("output_modalities") or ["audio"]
         audio_out = "audio" in modalities
         text = self._script.reply if self._script.reply is not None else self._server.openai.reply
-        words = [w + " " for w in text.split(" ")]
-        if words:
-            words[-1] = words[-1][:-1]
+        # str.split never returns an empty list: there is a last word.
+        pieces = text.split(" ")
+        words = [w + " " for w in pieces[:-1]] + pieces[-1:]
         response_id = self._id("resp_")
         item_id = self._id("item_")
         where = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
