@@ -118,6 +118,21 @@ if TYPE_CHECKING:
         RunStepDeltaEvent,
     )
     from ._azure import AZURE_DEPLOYMENT_PATHS, AzureConfig
+    from ._batch import (
+        BATCH_ENDPOINTS,
+        BatchFailedError,
+        BatchInputEncoder,
+        BatchLineError,
+        BatchOutputError,
+        BatchRequest,
+        BatchRequestError,
+        BatchResult,
+        JsonLine,
+        JsonLinesDecoder,
+        encode_batch_input,
+        missing_result,
+        parse_batch_result,
+    )
     from ._cassette import (
         CASSETTE_VERSION,
         Cassette,
@@ -261,6 +276,20 @@ _LAZY = {
     "HTTP2Connection": "._http2",
     "AzureConfig": "._azure",
     "AZURE_DEPLOYMENT_PATHS": "._azure",
+    # Batch API files: input lines built and checked, output lines read back.
+    "BATCH_ENDPOINTS": "._batch",
+    "BatchFailedError": "._batch",
+    "BatchInputEncoder": "._batch",
+    "BatchLineError": "._batch",
+    "BatchOutputError": "._batch",
+    "BatchRequest": "._batch",
+    "BatchRequestError": "._batch",
+    "BatchResult": "._batch",
+    "JsonLine": "._batch",
+    "JsonLinesDecoder": "._batch",
+    "encode_batch_input": "._batch",
+    "missing_result": "._batch",
+    "parse_batch_result": "._batch",
     "decode_base64_embedding": "._embeddings",
     "decode_embeddings_response": "._embeddings",
     "embeddings_encoding_format": "._embeddings",
@@ -473,6 +502,19 @@ __all__ = [
     "is_failover_error",  # resilience
     "parse_rate_limit_headers",  # resilience
     "parse_reset_duration",  # resilience
+    "BATCH_ENDPOINTS",  # batch
+    "BatchFailedError",  # batch
+    "BatchInputEncoder",  # batch
+    "BatchLineError",  # batch
+    "BatchOutputError",  # batch
+    "BatchRequest",  # batch
+    "BatchRequestError",  # batch
+    "BatchResult",  # batch
+    "JsonLine",  # batch
+    "JsonLinesDecoder",  # batch
+    "encode_batch_input",  # batch
+    "missing_result",  # batch
+    "parse_batch_result",  # batch
     "BATCH_TERMINAL_STATUSES",  # pollers
     "DEFAULT_POLL_INTERVAL_MS",  # pollers
     "MAX_POLL_INTERVAL_MS",  # pollers
