@@ -1,4 +1,4 @@
-"""Edges of the command line and the package namespace: what each argument
+"""Edges of the command line, the package namespace and streamed bodies: what each argument
 check says, the retry and timeout options taking effect, an output that
 breaks or is interrupted mid-stream, and the lazy exports of
 ``openai_trio``."""
@@ -6,12 +6,16 @@ breaks or is interrupted mid-stream, and the lazy exports of
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+import trio
 
 import openai_trio
+from openai_trio import Client
 from openai_trio._cli import main
 from openai_trio.testing import FAKE_REPLY, FakeResponse, FakeServer, run_fake_server_in_thread
 
@@ -97,3 +101,62 @@ def test_every_exported_name_resolves_in_a_fresh_interpreter() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+# -- streams and bodies ---------------------------------------------------------------
+
+KEY = "sk-test-client-misc-edges"
+
+
+def with_client(test: Any) -> Any:
+    async def main() -> Any:
+        async with (
+            FakeServer() as server,
+            Client(api_key=KEY, base_url="http://fake.test/v1", connector=server.connect, max_retries=0) as client,
+        ):
+            return await test(server, client)
+
+    return trio.run(main)
+
+
+def test_text_deltas_skip_the_usage_chunk() -> None:
+    async def test(server: FakeServer, client: Client) -> None:
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True,
+            stream_options={"include_usage": True},
+        )
+        async with stream:
+            assert "".join([t async for t in stream.text_deltas()]) == FAKE_REPLY
+
+    with_client(test)
+
+
+def test_a_body_of_several_mebibytes_arrives_whole() -> None:
+    data = bytes(range(256)) * (3 * 4096)  # 3 MiB, read in many pieces
+
+    async def test(server: FakeServer, client: Client) -> None:
+        made = await client.files.create(file=("big.bin", data), purpose="batch")
+        content = await client.files.content(made.id)
+        assert len(content.content) == len(data) and content.content == data
+
+    with_client(test)
+
+
+def test_a_stream_whose_last_event_has_no_blank_line_after_it() -> None:
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "end"}, "finish_reason": "stop"}]}
+    body = b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]"
+
+    async def test(server: FakeServer, client: Client) -> None:
+        server.enqueue(FakeResponse(body=(body,), content_type="text/event-stream"))
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        async with stream:
+            assert [t async for t in stream.text_deltas()] == ["end"]
+        # The connection was whole, so it went back to the pool.
+        again = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        assert again.choices[0].message.content == FAKE_REPLY
+        assert server.connections_opened == 1
+
+    with_client(test)
