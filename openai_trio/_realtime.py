@@ -43,6 +43,7 @@ from ._websocket import (
     DEFAULT_PING_TIMEOUT,
     WebSocketConnectionClosed,
     WebSocketSession,
+    check_count,
     check_seconds,
 )
 
@@ -197,10 +198,8 @@ class ResponsesNamespace(_GeneratedResponses):
 
         target = _Target(client, build, extra_headers)
         request = target.request
-        if reconnect_after is not None and (
-            isinstance(reconnect_after, bool) or not isinstance(reconnect_after, (int, float)) or reconnect_after <= 0
-        ):
-            raise LocalProtocolError("reconnect_after must be a positive number of seconds or None")
+        # NaN too: no age would ever reach it.
+        check_seconds("reconnect_after", reconnect_after)
         options = _Options(ping_interval, ping_timeout, close_timeout, max_queue, max_message_size)
         return ResponsesConnectionManager(client, request, options, reconnect_after, refresh=target.refresh)
 
@@ -220,6 +219,8 @@ class _Options:
         check_seconds("ping_interval", ping_interval)
         check_seconds("ping_timeout", ping_timeout)
         check_seconds("close_timeout", close_timeout, allow_none=False)
+        check_count("max_queue", max_queue)
+        check_count("max_message_size", max_message_size)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
@@ -298,9 +299,10 @@ class _ManagerBase:
 
     async def _exit_nursery(self, session: WebSocketSession | None = None) -> None:
         manager = self._nursery_manager
+        # Only called once the nursery was entered (by __aenter__ itself
+        # when it fails, else by __aexit__).
+        assert manager is not None
         self._nursery_manager = self._nursery = None
-        if manager is None:
-            return
         if session is not None:
             # The session's close cancelled its tasks; they finish at the
             # next checkpoint.  Waiting for them shielded leaves the nursery
@@ -351,12 +353,13 @@ class RealtimeConnectionManager(_ManagerBase):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         connection = self._connection
+        # Set by a successful __aenter__, the only way here.
+        assert connection is not None
         self._connection = None
         try:
-            if connection is not None:
-                await connection._session.aclose(cancelled=isinstance(exc, trio.Cancelled))
+            await connection._session.aclose(cancelled=isinstance(exc, trio.Cancelled))
         finally:
-            await self._exit_nursery(None if connection is None else connection._session)
+            await self._exit_nursery(connection._session)
 
 
 class _Resource:
@@ -711,11 +714,14 @@ class ResponseStream:
         try:
             event = await self._lane.receive.receive()
         except trio.EndOfChannel:
-            # The connection ended before the response did.
+            # The connection ended before the response did (nothing else
+            # closes a lane before its last event): the response was cut
+            # off, and how the connection ended (a clean close too) is raised.
             self._lane.closed = True
             self._connection._release(self._lane_id, self._lane)
-            self._connection._session._check_not_broken()
-            raise StopAsyncIteration from None
+            ended = self._connection._session._ended
+            assert ended is not None
+            raise ended.with_traceback(None) from None
         if _event_type(event) in _FINAL_RESPONSE_EVENTS:
             self.final = event
             self._connection._release(self._lane_id, self._lane)
@@ -922,10 +928,11 @@ class ResponsesConnectionManager(_ManagerBase):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         connection = self._connection
+        # Set by a successful __aenter__, the only way here.
+        assert connection is not None
         self._connection = None
         try:
-            if connection is not None:
-                await connection._session.aclose(cancelled=isinstance(exc, trio.Cancelled))
+            await connection._session.aclose(cancelled=isinstance(exc, trio.Cancelled))
         finally:
-            await self._exit_nursery(None if connection is None else connection._session)
+            await self._exit_nursery(connection._session)
 

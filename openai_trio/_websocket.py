@@ -107,6 +107,11 @@ def check_seconds(name: str, value: float | None, *, allow_none: bool = True) ->
         raise LocalProtocolError(f"{name} must be a positive number of seconds{' or None' if allow_none else ''}")
 
 
+def check_count(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LocalProtocolError(f"{name} must be a positive int")
+
+
 class WebSocketSession:
     """One open WebSocket: ``send``, ``recv`` and ``aclose``, with a reader
     and a keepalive running in ``nursery``.
@@ -131,8 +136,7 @@ class WebSocketSession:
         check_seconds("ping_interval", ping_interval)
         check_seconds("ping_timeout", ping_timeout)
         check_seconds("close_timeout", close_timeout, allow_none=False)
-        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
-            raise LocalProtocolError("max_queue must be a positive int")
+        check_count("max_queue", max_queue)
         self._request = request
         self._connector = connector
         self._timeout = timeout
@@ -215,9 +219,11 @@ class WebSocketSession:
                     raise APITimeoutError("read", read, request=self._request.request)
                 core.receive_data(bytes(data))
                 continue
-            if isinstance(event, WebSocketOpened):
-                self.headers = event.headers
-                return
+            # Before the 101 the core has nothing else to return (a bad
+            # answer is raised).
+            assert isinstance(event, WebSocketOpened)
+            self.headers = event.headers
+            return
 
     # -- background ----------------------------------------------------------
 
@@ -257,10 +263,10 @@ class WebSocketSession:
                             self._pong.set()
                         continue
                     if type(event) is WebSocketClosed:
-                        # The server's close, or its answer to ours; the
-                        # core has queued our answer where one is due.
-                        await self._flush()
-                        self._end(WebSocketConnectionClosed(event.code, event.reason, local=event.local))
+                        # The server's close, or its answer to ours: that
+                        # is the ending, even if our answer (queued by the
+                        # core where one is due) fails to go out.
+                        await self._last_flush(WebSocketConnectionClosed(event.code, event.reason, local=event.local))
                         return
                     if self.deliver is self._enqueue:
                         # Queued without a schedule point while there is
@@ -283,15 +289,23 @@ class WebSocketSession:
         except OpenAIError as exc:
             # What the core raised for the server's traffic (a close code
             # other than 1000, EOF without a close, bad frames), or a write
-            # that failed while answering.  Best effort: the core may have
-            # queued a close frame telling the server why.
+            # that failed while answering (which has ended the connection
+            # already).  The server's fault is the ending, not a failure to
+            # send the close frame the core may have queued to tell it why.
             if not self.ended:
-                with trio.move_on_after(self._close_timeout):
-                    try:
-                        await self._flush()
-                    except OpenAIError:
-                        pass
-                self._end(exc)
+                await self._last_flush(exc)
+
+    async def _last_flush(self, ending: BaseException) -> None:
+        """Write the core's last frames (a close, or the answer to one),
+        best effort and bounded, then end the connection with ``ending``
+        whether or not they went out."""
+        with trio.move_on_after(self._close_timeout):
+            try:
+                async with self._lock:
+                    await self._write_locked(ending)
+            except OpenAIError:
+                pass
+        self._end(ending)
 
     async def _keepalive(self) -> None:
         interval = self._ping_interval
@@ -315,10 +329,10 @@ class WebSocketSession:
                 logger.debug("WebSocket ping timeout: %s", self._request)
                 error = APITimeoutError("ping", self._ping_timeout, request=self._request.request)
                 self._end(error)
-                stream = self._stream
-                if stream is not None:
-                    await trio.aclose_forcefully(stream)
-                return
+                # Set by open() before this task started.  The end has
+                # cancelled this task: the close raises Cancelled.
+                assert self._stream is not None
+                await trio.aclose_forcefully(self._stream)
 
     def _end(self, how: BaseException) -> None:
         if self._ended is None:
@@ -353,7 +367,7 @@ class WebSocketSession:
         async with self._lock:
             await self._write_locked()
 
-    async def _write_locked(self) -> None:
+    async def _write_locked(self, ending: BaseException | None = None) -> None:
         data = self._core.data_to_send()
         stream = self._stream
         if not data or stream is None:
@@ -371,7 +385,9 @@ class WebSocketSession:
             del data
             if failure is not None:
                 # Part of a frame may be on the wire: nothing more can go.
-                self._end(failure)
+                # For the last frames, ``ending`` says how the connection
+                # ended, rather than their failure.
+                self._end(failure if ending is None else ending)
                 await trio.aclose_forcefully(stream)
         if failure is not None:
             raise failure
@@ -398,9 +414,6 @@ class WebSocketSession:
         raise ended.with_traceback(None)
 
     # -- closing -------------------------------------------------------------
-
-    async def wait_ended(self) -> None:
-        await self._ended_event.wait()
 
     async def aclose(self, code: int = 1000, reason: str = "", *, cancelled: bool = False) -> None:
         """Send a close frame and wait up to ``close_timeout`` for the
