@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import pathlib
@@ -47,6 +48,37 @@ def test_demo_subprocess() -> None:
     assert "1 connection," in lines[1]
     assert "request id req_" in lines[1]
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize(("argv", "status"), [(["demo", "--delay", "0"], 0), (["chat", "p"], 2)])
+def test_python_m_in_process(
+    argv: list[str], status: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What ``python -m openai_trio`` runs, without a subprocess (which
+    # coverage does not follow): main()'s status becomes the exit status.
+    # Compiled and run by hand as runpy would (runpy itself trips on
+    # pytest's import hook, which claims this package for its plugin).
+    path = ROOT / "openai_trio" / "__main__.py"
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    monkeypatch.setattr(sys, "argv", ["openai_trio", *argv])
+    with pytest.raises(SystemExit) as info:
+        exec(code, {"__name__": "__main__", "__package__": "openai_trio", "__file__": str(path)})
+    assert info.value.code == status
+    out, err = capsys.readouterr()
+    if status == 0:
+        assert out.splitlines()[0] == FAKE_REPLY and err == ""
+    else:
+        assert out == "" and "OPENAI_API_KEY" in err
+
+
+def test_importing_the_main_module_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["openai_trio", "nope"])
+    monkeypatch.delitem(sys.modules, "openai_trio.__main__", raising=False)
+    module = importlib.import_module("openai_trio.__main__")
+    assert module.main is main
+    assert capsys.readouterr() == ("", "")
 
 
 def test_demo_in_process() -> None:
