@@ -206,10 +206,25 @@ class _Item:
             if name is None:
                 out[field] = text
             else:
-                parts.setdefault(name, {}).setdefault(index, {})[field] = text
+                part = parts.setdefault(name, {}).setdefault(index, {})
+                if "type" not in part:
+                    # A delta whose content_part.added never came: the part
+                    # still needs its type, or output_text would skip it.
+                    part.update(_implied_part(out.get("type"), name, field))
+                part[field] = text
         for name, found in parts.items():
             out[name] = [found[i] for i in sorted(found)]
         return out
+
+
+def _implied_part(item_type: object, name: str, field: str) -> dict[str, Any]:
+    if name == "summary":
+        return {"type": "summary_text"}
+    if field == "refusal":
+        return {"type": "refusal"}
+    if item_type == "reasoning":
+        return {"type": "reasoning_text"}
+    return {"type": "output_text", "annotations": []}
 
 
 def _responses_models() -> Any:
@@ -316,7 +331,10 @@ class ResponseAccumulator:
             response = data.get("response")
             if isinstance(response, Mapping):
                 base = dict(response)
-                if self._base is not None and base.get("id") != self._base.get("id"):
+                # A placeholder made for events that came before
+                # response.created has no id yet: any id may fill it.
+                known = None if self._base is None else self._base.get("id")
+                if known is not None and base.get("id") != known:
                     raise RemoteProtocolError("the stream's response id changed")
                 self._base = base
             if kind in _TERMINAL:

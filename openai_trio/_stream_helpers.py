@@ -229,9 +229,13 @@ def _response_text(event: Any) -> str | None:
 
 def _sequence_number(event: Any) -> int:
     found = getattr(event, "sequence_number", None)
-    if found is None and hasattr(event, "data"):
-        found = event.data.get("sequence_number")
-    return found if isinstance(found, int) else -1
+    if found is None:
+        # An event of a type this version does not know keeps its payload
+        # in to_dict() (the core's stream events) or in .data (a custom parser's).
+        payload = event.to_dict() if hasattr(event, "to_dict") else getattr(event, "data", None)
+        if isinstance(payload, Mapping):
+            found = payload.get("sequence_number")
+    return found if isinstance(found, int) and not isinstance(found, bool) else -1
 
 
 def _given(value: Any) -> bool:

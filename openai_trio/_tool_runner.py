@@ -62,6 +62,13 @@ class Tool:
     ) -> None:
         if not callable(function):
             raise LocalProtocolError(f"a tool must be callable, not {type(function).__name__}")
+        if isinstance(function, type):
+            # Calling a class only builds it: the model would be calling
+            # nothing.  A class of parameters belongs in a function's signature.
+            raise LocalProtocolError(
+                f"a tool runs a function, not the class {function.__name__}: write a function "
+                f"taking it, such as def run(arguments: {function.__name__})"
+            )
         _check_seconds("timeout", timeout)
         self.function = function
         self.name = name or getattr(function, "__name__", None) or ""

@@ -301,8 +301,9 @@ def test_response_events_out_of_the_usual_order() -> None:
     message, reasoning = final.output
     assert [part.to_dict() for part in message.content] == [
         {"type": "output_text", "text": "", "annotations": [annotation]},
-        {"text": "Hi"},
+        {"type": "output_text", "annotations": [], "text": "Hi"},
     ]
+    assert final.output_text == "Hi"
     assert reasoning.type == "reasoning" and final.status == "completed"
 
 
@@ -311,8 +312,32 @@ def test_response_events_ahead_of_response_created_accumulate() -> None:
     acc.feed(message_added())
     acc.feed(text_delta("Hi"))
     snap = acc.current_response()
-    # No content_part.added came, so the part has only its text.
-    assert snap.to_dict()["output"][0]["content"] == [{"text": "Hi"}] and snap.id is None
+    # No content_part.added came: the part is implied, so output_text has it.
+    assert snap.to_dict()["output"][0]["content"] == [{"type": "output_text", "annotations": [], "text": "Hi"}]
+    assert snap.id is None and snap.output_text == "Hi"
+    # The response.created that follows fills the placeholder (it had no id).
+    acc.feed(created())
+    acc.feed(text_delta(" there"))
+    final = acc.feed(completed(output=[]))[0]
+    assert final.response.id == "resp_1" and final.response.output_text == "Hi there"
+    with pytest.raises(RemoteProtocolError, match="id changed"):
+        acc.feed(completed(id="resp_other"))
+
+
+def test_implied_parts_of_refusals_and_reasoning() -> None:
+    acc = ResponseAccumulator()
+    acc.feed(created())
+    acc.feed(message_added())
+    acc.feed(ev("response.refusal.delta", item_id="msg_1", output_index=0, content_index=1, delta="No."))
+    acc.feed(ev("response.output_item.added", output_index=1,
+                item={"type": "reasoning", "id": "rs_1", "summary": []}))
+    acc.feed(ev("response.reasoning_summary_text.delta", item_id="rs_1", output_index=1, summary_index=0,
+                delta="Think"))
+    acc.feed(ev("response.reasoning_text.delta", item_id="rs_1", output_index=1, content_index=0, delta="Deep"))
+    output = acc.current_response().to_dict()["output"]
+    assert output[0]["content"] == [{"type": "refusal", "refusal": "No."}]
+    assert output[1]["summary"] == [{"type": "summary_text", "text": "Think"}]
+    assert output[1]["content"] == [{"type": "reasoning_text", "text": "Deep"}]
 
 
 def test_response_events_that_say_too_little_pass_through() -> None:

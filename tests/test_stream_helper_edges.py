@@ -75,3 +75,26 @@ def test_response_stream_refuses_a_text_that_is_not_a_mapping() -> None:
         assert server.requests == []
 
     run(test)
+
+
+def test_a_resumed_stream_keeps_unknown_events_after_the_cursor() -> None:
+    # Event types newer than this version carry their sequence number in
+    # their payload: those after starting_after are handed over, not dropped.
+    response = {"id": "resp_r", "object": "response", "created_at": 1, "status": "in_progress", "model": "m",
+                "output": [], "tools": [], "parallel_tool_calls": True, "tool_choice": "auto"}
+    events = [
+        {"type": "response.created", "sequence_number": 0, "response": response},
+        {"type": "response.future_thing", "sequence_number": 1, "note": "early"},
+        {"type": "response.future_thing", "sequence_number": 2, "note": "late"},
+        {"type": "response.completed", "sequence_number": 3, "response": {**response, "status": "completed"}},
+    ]
+
+    async def test(server: FakeServer, client: Client) -> None:
+        server.route("GET", "/v1/responses/resp_r", FakeResponse.sse(events, done=False))
+        async with client.responses.stream(response_id="resp_r", starting_after=1) as stream:
+            seen = [event async for event in stream]
+        kinds = [getattr(e, "type", None) or e.to_dict()["type"] for e in seen]
+        assert kinds == ["response.future_thing", "response.completed"]
+        assert seen[0].to_dict()["note"] == "late"
+
+    run(test)

@@ -307,8 +307,10 @@ def test_a_non_strict_tool_schema_requires_only_parameters_without_defaults() ->
     assert loose.definition("chat")["function"]["strict"] is False
 
 
-def test_a_tool_over_a_class_takes_its_fields_as_parameters() -> None:
-    assert Tool(Place).parameters == closed({"city": STRING})
+def test_a_tool_over_a_class_is_refused_with_what_to_write() -> None:
+    # Calling the class would only build it; the runner runs functions.
+    with pytest.raises(LocalProtocolError, match="def run\\(arguments: Place\\)"):
+        Tool(Place)
 
 
 # -- pydantic ---------------------------------------------------------------------------
