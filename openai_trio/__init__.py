@@ -57,6 +57,12 @@ from ._tls import TCPConnector, default_ssl_context
 
 if TYPE_CHECKING:
     from openai_sansio import (
+        BatchFailedError,
+        BatchLineError,
+        BatchOutputError,
+        BatchRequest,
+        BatchRequestError,
+        BatchResult,
         CircuitBreaker,
         CircuitState,
         FunctionTool,
@@ -73,6 +79,7 @@ if TYPE_CHECKING:
     from ._assistant_stream import AsyncAssistantStream
     from ._azure import AzureADTokenProvider, AzureClient
     from ._background import BackgroundResponseStream, stream_background_response
+    from ._batch_job import BatchJob, BatchResults
     from ._realtime import (
         AudioCollector,
         RealtimeConnection,
@@ -125,6 +132,15 @@ _LAZY = {
     # Webhooks and pollers (client.webhooks, create_and_poll): the core's errors.
     "InvalidWebhookSignatureError": "openai_sansio",
     "PollTimeoutError": "openai_sansio",
+    # The Batch job helper (client.batches.run / resume) and the core's records.
+    "BatchJob": "._batch_job",
+    "BatchResults": "._batch_job",
+    "BatchFailedError": "openai_sansio",
+    "BatchLineError": "openai_sansio",
+    "BatchOutputError": "openai_sansio",
+    "BatchRequest": "openai_sansio",
+    "BatchRequestError": "openai_sansio",
+    "BatchResult": "openai_sansio",
 }
 
 __all__ = [
@@ -209,6 +225,14 @@ __all__ = [
     "ParsedResponse",
     "InvalidWebhookSignatureError",
     "PollTimeoutError",
+    "BatchJob",
+    "BatchResults",
+    "BatchFailedError",
+    "BatchLineError",
+    "BatchOutputError",
+    "BatchRequest",
+    "BatchRequestError",
+    "BatchResult",
 ]
 
 

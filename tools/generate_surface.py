@@ -139,6 +139,7 @@ NAMESPACE_MIXINS: dict[str, Mixin | list[Mixin]] = {
     ],
     "batches": [
         (".._polling", "BatchesPollMixin", ()),
+        (".._batch_job", "BatchesJobMixin", ()),
     ],
     "responses": [
         (".._stream_helpers", "ResponsesStreamMixin", ()),

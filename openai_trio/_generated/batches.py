@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Awaitable, Literal, Mapping
 
 from openai_sansio import NOT_GIVEN, OPERATIONS, NotGiven, prepare
 
+from .._batch_job import BatchesJobMixin
 from .._namespace import Namespace
 from .._polling import BatchesPollMixin
 
@@ -133,7 +134,7 @@ if TYPE_CHECKING:
         ) -> StreamedResponseManager[StreamedResponse[Batch]]: ...
 
 
-class Batches(BatchesPollMixin, Namespace):
+class Batches(BatchesPollMixin, BatchesJobMixin, Namespace):
     """``client.batches``."""
 
     __slots__ = ()
