@@ -2,7 +2,9 @@
 
 ``chat`` sends one prompt to a real (or compatible) server; ``demo`` starts
 the built-in fake server on loopback and streams a reply from it through the
-real client, so the whole stack can be seen working without an API key.
+real client, so the whole stack can be seen working without an API key;
+``batch run`` runs a JSONL file of requests through the Batch API
+(``_cli_batch``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import attrs
 import trio
 
 from openai_sansio import DEFAULT_BASE_URL, ClientConfig, OpenAIError, Timeout, __version__
+
+from ._cli_batch import add_batch_parser, run_batch
 
 if TYPE_CHECKING:
     from openai_sansio.types import ChatCompletionMessageParam
@@ -67,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.03,
         help="pause between streamed chunks, so the streaming can be seen (default 0.03)",
     )
+    add_batch_parser(commands)
     return parser
 
 
@@ -215,6 +220,8 @@ def main(
     try:
         if args.command == "chat":
             trio.run(_chat, args, _config(args), printer)
+        elif args.command == "batch":
+            return trio.run(run_batch, args, _config(args), out, err)
         else:
             trio.run(_demo, args, printer)
     except _UsageError as exc:
