@@ -96,8 +96,9 @@ class H2Session:
         """Stop serving this connection (the transport is closed on the way out)."""
         self._dead = True
         self._wake()
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
+        # Only ever called from inside run(), which set the nursery.
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
 
     def _wake(self) -> None:
         self._window.set()
@@ -295,9 +296,7 @@ class H2Session:
                 await _sleep(response.delay)
             if not await self._send_data(found, piece):
                 return
-        if response.close_after is not None and response.close_after < len(pieces):
-            self._drop()
-            return
+        # A close_after below len(pieces) has returned in the loop.
         if isinstance(fault, ResetStream) and len(pieces) <= 1:
             self._reset(found, fault.error_code)
             return
