@@ -237,3 +237,20 @@ def test_other_result_shapes() -> None:
     for status, code in [("cancelled", "batch_cancelled"), ("expired", "batch_expired"), ("completed", "missing_result")]:
         result = missing_result("q", status)
         assert isinstance(result.error, BatchRequestError) and result.error.code == code
+
+
+def test_the_input_is_read_only_as_far_as_the_chunk_needs() -> None:
+    taken = 0
+
+    def endless() -> Any:
+        nonlocal taken
+        while True:
+            taken += 1
+            yield chat(f"r{taken}")
+
+    chunks = encode_batch_input(endless(), endpoint=CHAT, chunk_size=10_000)
+    first = next(chunks)
+    assert 10_000 <= len(first) < 10_200
+    assert taken == first.count(b"\n")
+    next(chunks)
+    assert taken == 2 * first.count(b"\n")
