@@ -166,3 +166,24 @@ async def test_a_client_breaking_the_protocol_gets_goaway() -> None:
         await wait_idle(server)
     assert len(server.handler_errors) == 1
     assert isinstance(server.handler_errors[0], h2.exceptions.ProtocolError)
+
+
+async def test_queued_answers_go_to_streams_in_arrival_order() -> None:
+    # Streams arriving in one read are answered by tasks trio may start in
+    # either order; the queue must still be read in the order they came.
+    async with FakeServer() as server:
+        client = await H2Client.open(server)
+        for _ in range(20):
+            server.enqueue(FakeResponse(body=[b'{"n": 1}']), FakeResponse(body=[b'{"n": 2}']))
+            first = client.h2.get_next_available_stream_id()
+            for path in ("/v1/one", "/v1/two"):
+                sid = client.h2.get_next_available_stream_id()
+                client.h2.send_headers(
+                    sid, [(b":method", b"GET"), (b":path", path.encode()), (b":scheme", b"http"), (b":authority", b"t")],
+                    end_stream=True,
+                )
+            await client.flush()
+            answers = [json.loads((await client.response(sid))[1])["n"] for sid in (first, first + 2)]
+            assert answers == [1, 2]
+        await client.stream.aclose()
+        await wait_idle(server)

@@ -381,22 +381,26 @@ class FakeServer:
         if excess > 0:
             del self.requests[:excess]
 
-    async def _answer(self, request: ReceivedRequest) -> FakeResponse:
+    def _choose_answer(self, request: ReceivedRequest) -> FakeResponse | Handler:
+        """What answers ``request``.  Called as each request arrives, so
+        that queued answers go to requests in arrival order, concurrent
+        HTTP/2 streams included (their tasks may start in any order)."""
         if self._api_key is not None and request.headers.get("authorization") != f"Bearer {self._api_key}":
             return FakeResponse.error(
                 401,
                 "Incorrect API key provided. The fake server was started with a different key.",
                 code="invalid_api_key",
             )
-        answer: FakeResponse | Handler
         if self._queue:
-            answer = self._queue.popleft()
-        else:
-            answer = self._handler
-            for route in self._routes:
-                if route.matches(request.method, request.path):
-                    answer = route.answer
-                    break
+            return self._queue.popleft()
+        for route in self._routes:
+            if route.matches(request.method, request.path):
+                return route.answer
+        return self._handler
+
+    async def _answer(self, request: ReceivedRequest, answer: FakeResponse | Handler | None = None) -> FakeResponse:
+        if answer is None:
+            answer = self._choose_answer(request)
         if isinstance(answer, FakeResponse):
             return answer
         try:

@@ -27,7 +27,7 @@ from ._faults import Fault, GoAway, ResetStream
 from ._responses import FakeResponse, ReceivedRequest
 
 if TYPE_CHECKING:
-    from ._server import FakeServer
+    from ._server import FakeServer, Handler
 
 __all__ = ["H2Session", "PREFACE"]
 
@@ -192,7 +192,11 @@ class H2Session:
                 return
         self._max_dispatched = max(self._max_dispatched, found.id)
         self._answering += 1
-        nursery.start_soon(self._respond, found, request, fault)
+        # Chosen now, in arrival order (the tasks may start in any order);
+        # a request refused unprocessed or over the size limit takes none.
+        skip = found.too_big or (isinstance(fault, ResetStream) and fault.unprocessed)
+        answer = None if skip else self._server._choose_answer(request)
+        nursery.start_soon(self._respond, found, request, fault, answer)
 
     def _goaway(self, found: _Stream, fault: GoAway) -> None:
         if fault.last_stream == "above":
@@ -231,9 +235,11 @@ class H2Session:
 
     # -- answering ----------------------------------------------------------
 
-    async def _respond(self, found: _Stream, request: ReceivedRequest, fault: Fault | None) -> None:
+    async def _respond(
+        self, found: _Stream, request: ReceivedRequest, fault: Fault | None, answer: FakeResponse | Handler | None
+    ) -> None:
         try:
-            await self._answer(found, request, fault)
+            await self._answer(found, request, fault, answer)
         except h2.exceptions.ProtocolError:
             # The stream was reset, or the connection went, while answering.
             pass
@@ -244,7 +250,9 @@ class H2Session:
                 await self._flush()
                 self._drop()
 
-    async def _answer(self, found: _Stream, request: ReceivedRequest, fault: Fault | None) -> None:
+    async def _answer(
+        self, found: _Stream, request: ReceivedRequest, fault: Fault | None, answer: FakeResponse | Handler | None
+    ) -> None:
         server = self._server
         started = trio.current_time()
         if isinstance(fault, ResetStream) and fault.after_bytes is None:
@@ -254,7 +262,7 @@ class H2Session:
         if found.too_big:
             response = FakeResponse.error(413, "Request body is over the limit.")
         else:
-            response = await server._answer(request)
+            response = await server._answer(request, answer)
         if fault is not None:
             response = fault.apply(response)
         if found.reset:
