@@ -15,7 +15,7 @@ import inspect
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import attrs
 import trio
@@ -265,57 +265,48 @@ async def run_tools(
         runs.extend(ToolRun(call, result) for call, result in zip(calls, done, strict=True))
 
 
-class ChatCompletionsToolRunner:
+class _ToolRunnerMixin:
+    """``run_tools`` over a namespace's ``create``; ``_api`` says which API."""
+
+    __slots__ = ()
+    _api: ClassVar[Api]
+
+    if TYPE_CHECKING:
+        create: Callable[..., Awaitable[Any]]
+
+    async def run_tools(
+        self,
+        *,
+        tools: Sequence[Tool | ToolFunction | Mapping[str, Any]],
+        max_turns: int = 10,
+        tool_timeout: float | None = _DEFAULT_TOOL_TIMEOUT,
+        max_concurrent_tools: int | None = None,
+        **params: Any,
+    ) -> ToolRunResult[Any]:
+        """Call the model until it answers without calling a tool.
+
+        ``params`` are ``create``'s (``model``, ``messages`` or ``input``,
+        ...; no ``stream``); ``tools`` are ``Tool`` s, plain functions, or
+        tool definitions (dicts) passed through as they are.  Returns a
+        ``ToolRunResult`` whose ``response`` is the model's last answer.
+        Over the Responses API the conversation is sent whole as ``input``
+        each turn (output items included), so it works with ``store=False``.
+        """
+        return await run_tools(
+            self.create, self._api, params, tools,
+            max_turns=max_turns, tool_timeout=tool_timeout, max_concurrent_tools=max_concurrent_tools,
+        )
+
+
+class ChatCompletionsToolRunner(_ToolRunnerMixin):
     """Mixed into ``client.chat.completions``."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:
-        create: Callable[..., Awaitable[Any]]
-
-    async def run_tools(
-        self,
-        *,
-        tools: Sequence[Tool | ToolFunction | Mapping[str, Any]],
-        max_turns: int = 10,
-        tool_timeout: float | None = _DEFAULT_TOOL_TIMEOUT,
-        max_concurrent_tools: int | None = None,
-        **params: Any,
-    ) -> ToolRunResult[Any]:
-        """Chat with the model until it answers without calling a tool.
-
-        ``params`` are ``create``'s (``model``, ``messages``, ...; no
-        ``stream``); ``tools`` are ``Tool`` s, plain functions, or tool
-        definitions (dicts) passed through as they are.  Returns a
-        ``ToolRunResult`` whose ``response`` is the last ``ChatCompletion``.
-        """
-        return await run_tools(
-            self.create, "chat", params, tools,
-            max_turns=max_turns, tool_timeout=tool_timeout, max_concurrent_tools=max_concurrent_tools,
-        )
+    _api = "chat"
 
 
-class ResponsesToolRunner:
+class ResponsesToolRunner(_ToolRunnerMixin):
     """Mixed into ``client.responses``."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:
-        create: Callable[..., Awaitable[Any]]
-
-    async def run_tools(
-        self,
-        *,
-        tools: Sequence[Tool | ToolFunction | Mapping[str, Any]],
-        max_turns: int = 10,
-        tool_timeout: float | None = _DEFAULT_TOOL_TIMEOUT,
-        max_concurrent_tools: int | None = None,
-        **params: Any,
-    ) -> ToolRunResult[Any]:
-        """As ``chat.completions.run_tools``, over the Responses API: the
-        conversation is sent whole as ``input`` each turn (output items
-        included), so it works with ``store=False`` too."""
-        return await run_tools(
-            self.create, "responses", params, tools,
-            max_turns=max_turns, tool_timeout=tool_timeout, max_concurrent_tools=max_concurrent_tools,
-        )
+    _api = "responses"
